@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Node IDs are built here and nowhere else. Each is stable across scans for
+// the same kernel object, and readable by a person:
+//
+//	process  proc:PID:START          START = start time in clock ticks (pids are reused)
+//	fd       fd:PID:START:N
+//	ofd      ofd:PID:START:N         named after the first fd seen to hold it; a scanner
+//	                                 keeps the ID while any fd that shares it survives
+//	socket   socket:[INODE]          as readlink shows it: sockfs inodes are unique
+//	pipe     pipe:[INODE]
+//	anon     anon:TYPE:ofd:PID:START:N  anon inodes all share one inode number, so an
+//	                                 anon object is named after its open file description
+//	others   KIND:MAJ:MIN:INODE      the filesystem's device and the inode number
+
+// ProcessID returns the ID of the process with the given pid and start time.
+func ProcessID(pid int, startTime uint64) string {
+	return "proc:" + strconv.Itoa(pid) + ":" + strconv.FormatUint(startTime, 10)
+}
+
+// FDID returns the ID of fd number fd of the process with the given pid and start time.
+func FDID(pid int, startTime uint64, fd int) string {
+	return "fd:" + strconv.Itoa(pid) + ":" + strconv.FormatUint(startTime, 10) + ":" + strconv.Itoa(fd)
+}
+
+// OFDID returns the ID of an open file description first seen behind fd
+// number fd of the process with the given pid and start time.
+func OFDID(pid int, startTime uint64, fd int) string {
+	return "ofd:" + strconv.Itoa(pid) + ":" + strconv.FormatUint(startTime, 10) + ":" + strconv.Itoa(fd)
+}
+
+// SocketID returns the ID of the socket with the given sockfs inode.
+func SocketID(inode uint64) string {
+	return "socket:[" + strconv.FormatUint(inode, 10) + "]"
+}
+
+// PipeID returns the ID of the anonymous pipe with the given pipefs inode.
+func PipeID(inode uint64) string {
+	return "pipe:[" + strconv.FormatUint(inode, 10) + "]"
+}
+
+// AnonID returns the ID of an anon-inode object of the given type (eventfd,
+// eventpoll, ...), which has no identity but its open file description.
+func AnonID(anonType, ofdID string) string {
+	return "anon:" + anonType + ":" + ofdID
+}
+
+// InodeID returns the ID of a filesystem object of the given kind, device
+// ("maj:min") and inode.
+func InodeID(kind Kind, dev string, inode uint64) string {
+	return string(kind) + ":" + dev + ":" + strconv.FormatUint(inode, 10)
+}
+
+// PtyMasterID returns the ID of the pty master with the given index: every
+// open of /dev/ptmx shares one inode but makes a new pty, so a master is
+// named after its ptmx device node and index.
+func PtyMasterID(ptmxDev string, ptmxInode uint64, index int) string {
+	return fmt.Sprintf("ptmx:%s:%d:%d", ptmxDev, ptmxInode, index)
+}
+
+// DevString formats a device number pair as "maj:min".
+func DevString(major, minor uint32) string {
+	return strconv.FormatUint(uint64(major), 10) + ":" + strconv.FormatUint(uint64(minor), 10)
+}
