@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/fdscope/fdscope/graph/scan"
+)
+
+// runSnapshot prints one scan of the machine.
+func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("snapshot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "json", "output format: json")
+	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
+	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	snap, err := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers}).Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(snap)
+	default:
+		return fmt.Errorf("snapshot: unknown format %q (want json)", *format)
+	}
+}
