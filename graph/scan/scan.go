@@ -1,15 +1,35 @@
 // Package scan builds a graph.Snapshot from the live kernel: it walks
 // /proc/PID/fd and /proc/PID/fdinfo of every process, asks NETLINK_SOCK_DIAG
 // for the sockets of every network namespace, groups fds that share one open
-// file description with kcmp(2), and resolves the peers of sockets, pipes
-// and ptys.
+// file description with kcmp(2), and resolves the peers of sockets and ptys.
 //
-// The proc root is injected (Options.ProcRoot), and so is sharing detection,
-// so that tests can run the scanner against a fixture tree.
+// The proc root is injected (Options.ProcRoot), and so are the socket dump
+// and the sharing comparison, so that tests can run the scanner against a
+// fixture tree.
+//
+// # Cost
+//
+// Per fd the scan makes one readlinkat and one fdinfo read (open, read,
+// close) on directory fds kept open per process, plus one fstatat for fds
+// that lead to a path. Sockets come from one sock_diag dump per network
+// namespace and need no kcmp; only fds that share an object, mode and flags
+// are compared with kcmp. Processes and fds are read by a pool of workers.
 package scan
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os/user"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -18,19 +38,34 @@ import (
 type Options struct {
 	// ProcRoot is the proc mount to read; default "/proc".
 	ProcRoot string
-	// Workers is how many processes are read in parallel; default 2×GOMAXPROCS.
+	// Workers is how many processes or fd chunks are read in parallel;
+	// default 2×GOMAXPROCS.
 	Workers int
-	// PIDs, when not empty, limits the scan to these processes (and still
-	// resolves their peers against the sockets of their namespaces).
+	// PIDs, when not empty, limits the scan to these processes. Their peers
+	// are still resolved against every socket of their network namespaces,
+	// but only scanned processes appear in the graph.
 	PIDs []int
+	// NoSockDiag skips the sock_diag dumps: sockets are then described by
+	// their protocol name only, without addresses, states or peers.
+	NoSockDiag bool
+	// NoKcmp skips kcmp(2) and groups open file descriptions by the heuristic.
+	NoKcmp bool
 }
 
 // Scanner scans the machine. It keeps the IDs of open file descriptions
 // stable from one scan to the next, so one Scanner should be used for a
 // series of scans. A Scanner is not safe for concurrent use.
 type Scanner struct {
-	opts Options
-	prev *graph.Snapshot
+	opts    Options
+	dumper  netnsDumper
+	compare fileComparer
+	users   map[int]string // uid → user name, cached across scans
+
+	// From the last scan: each fd's open file description, and each
+	// description's sharing key, so that a description keeps its ID while
+	// any of its fds survives.
+	prevOFDOfFD map[string]string
+	prevOFDKey  map[string]string
 }
 
 // New returns a Scanner with the given options.
@@ -38,13 +73,264 @@ func New(opts Options) *Scanner {
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
 	}
-	return &Scanner{opts: opts}
+	if opts.Workers <= 0 {
+		opts.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	s := &Scanner{opts: opts, users: map[int]string{}}
+	if !opts.NoSockDiag {
+		s.dumper = sockDiagDumper{}
+	}
+	if !opts.NoKcmp {
+		s.compare = kcmpFile
+	}
+	return s
 }
 
-// Scan reads the whole machine into a snapshot. Processes and fds that vanish
-// or deny access are normal and recorded in the snapshot's stats; Scan
-// returns an error only when the scan as a whole could not run (for example
-// when the proc root cannot be listed) or ctx was cancelled.
-func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
-	panic("not yet")
+// walker holds one worker's buffers; the rest is shared and read-only.
+type walker struct {
+	fs        procfs.FS
+	rootFD    int
+	linkBuf   []byte
+	infoBuf   []byte
+	direntBuf []byte
 }
+
+func newWalker(fs procfs.FS, rootFD int) *walker {
+	return &walker{
+		fs: fs, rootFD: rootFD,
+		linkBuf:   make([]byte, 4096+64),
+		infoBuf:   make([]byte, 4096),
+		direntBuf: make([]byte, 32<<10),
+	}
+}
+
+// Scan reads the whole machine (or Options.PIDs) into a snapshot. Processes
+// and fds that vanish or deny access are normal and recorded in the
+// snapshot's stats; Scan returns an error only when the scan as a whole
+// could not run (the proc root cannot be listed) or ctx was cancelled.
+func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
+	start := time.Now()
+	fs, err := procfs.NewFS(s.opts.ProcRoot)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	rootFD, err := openDir(unix.AT_FDCWD, s.opts.ProcRoot)
+	if err != nil {
+		return nil, fmt.Errorf("scan: open %s: %w", s.opts.ProcRoot, err)
+	}
+	defer unix.Close(rootFD)
+
+	pids := slices.Clone(s.opts.PIDs)
+	if len(pids) == 0 {
+		w := newWalker(fs, rootFD)
+		if pids, err = listNumbers(rootFD, w.direntBuf, nil); err != nil {
+			return nil, fmt.Errorf("scan: list %s: %w", s.opts.ProcRoot, err)
+		}
+	}
+	slices.Sort(pids)
+	pids = slices.Compact(pids)
+
+	st := graph.Stats{StartedAt: start}
+	var errs []error
+
+	// Pass 1: every process, its facts and the numbers in its fd table.
+	procs := make([]*procRec, len(pids))
+	var vanished atomic.Int64
+	var errMu sync.Mutex
+	s.parallel(ctx, fs, rootFD, len(pids), func(w *walker, i int) {
+		p, gone, err := w.readProc(pids[i])
+		switch {
+		case gone:
+			vanished.Add(1)
+		case err != nil:
+			errMu.Lock()
+			errs = append(errs, err)
+			errMu.Unlock()
+		default:
+			procs[i] = p
+		}
+	})
+	procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
+	st.VanishedProcesses = int(vanished.Load())
+	defer func() {
+		for _, p := range procs {
+			p.closeDirs()
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+
+	// Meanwhile, every network namespace's sockets.
+	sockets := &socketTable{byInode: map[uint64]*sockRec{}}
+	var sockWG sync.WaitGroup
+	nsCount := 0
+	if s.dumper != nil {
+		nsCount = s.countNetns(procs)
+		sockWG.Go(func() { s.dumpSockets(procs, sockets) })
+	}
+
+	// Pass 2: every fd, in chunks so that one huge table spreads over workers.
+	type chunk struct {
+		p      *procRec
+		lo, hi int
+	}
+	const chunkSize = 256
+	var chunks []chunk
+	for _, p := range procs {
+		if p.infoDir < 0 {
+			continue
+		}
+		p.fds = make([]*fdRec, len(p.fdNums))
+		for lo := 0; lo < len(p.fdNums); lo += chunkSize {
+			chunks = append(chunks, chunk{p, lo, min(lo+chunkSize, len(p.fdNums))})
+		}
+	}
+	var vanishedFDs atomic.Int64
+	s.parallel(ctx, fs, rootFD, len(chunks), func(w *walker, i int) {
+		c := chunks[i]
+		for j := c.lo; j < c.hi; j++ {
+			f, gone := w.readFD(c.p, c.p.fdNums[j])
+			if gone {
+				vanishedFDs.Add(1)
+			}
+			c.p.fds[j] = f
+		}
+	})
+	for _, p := range procs {
+		p.closeDirs()
+		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
+		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
+	}
+	sockWG.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	st.VanishedFDs = int(vanishedFDs.Load())
+	st.NetNamespaces = nsCount
+
+	b := &builder{
+		scanner: s, fs: fs, procs: procs, sockets: sockets, stats: &st,
+		sharing: &sharing{compare: s.compare, method: "kcmp"},
+	}
+	if s.compare == nil {
+		b.sharing.method = "heuristic"
+		b.sharing.missing = "kcmp: disabled"
+	}
+	snap := b.build()
+	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
+	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	return snap, nil
+}
+
+// parallel runs fn(w, i) for i in [0, n) on the scanner's workers, each
+// with its own walker; it stops handing out work when ctx is done.
+func (s *Scanner) parallel(ctx context.Context, fs procfs.FS, rootFD int, n int, fn func(w *walker, i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(s.opts.Workers, n) {
+		wg.Go(func() {
+			w := newWalker(fs, rootFD)
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(w, i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// countNetns counts the distinct network namespaces of procs.
+func (s *Scanner) countNetns(procs []*procRec) int {
+	seen := map[uint64]bool{}
+	for _, p := range procs {
+		if p.netns != 0 {
+			seen[p.netns] = true
+		}
+	}
+	return len(seen)
+}
+
+// dumpSockets dumps the sockets of every network namespace that a scanned
+// process is in, entering each through the first of its processes whose
+// /proc/PID/ns/net can be opened.
+func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
+	var self unix.Stat_t
+	selfNetns := uint64(0)
+	if unix.Stat("/proc/thread-self/ns/net", &self) == nil {
+		selfNetns = self.Ino
+	}
+	members := map[uint64][]*procRec{}
+	var order []uint64
+	for _, p := range procs {
+		if p.netns == 0 {
+			continue
+		}
+		if members[p.netns] == nil {
+			order = append(order, p.netns)
+		}
+		members[p.netns] = append(members[p.netns], p)
+	}
+	for _, ns := range order {
+		if ns == selfNetns && s.opts.ProcRoot == "/proc" {
+			if err := s.dumper.dump(-1, ns, into); err != nil {
+				into.missing = append(into.missing, err.Error())
+			}
+			continue
+		}
+		var lastErr error
+		done := false
+		for _, p := range members[ns] {
+			fd, err := unix.Open(s.opts.ProcRoot+"/"+strconv.Itoa(p.pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			var nsStat unix.Stat_t
+			if unix.Fstat(fd, &nsStat) != nil || nsStat.Ino != ns { // the pid was reused
+				unix.Close(fd)
+				continue
+			}
+			err = s.dumper.dump(fd, ns, into)
+			unix.Close(fd)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			done = true
+			break
+		}
+		if !done && lastErr != nil {
+			into.missing = append(into.missing, fmt.Sprintf("sockets of netns %d: %v", ns, lastErr))
+		}
+	}
+}
+
+// userName returns the name of uid, or its number when it has none.
+func (s *Scanner) userName(uid int) string {
+	if uid < 0 {
+		return ""
+	}
+	if name, ok := s.users[uid]; ok {
+		return name
+	}
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	s.users[uid] = name
+	return name
+}
+
+func errorStrings(errs []error) []string {
+	out := make([]string, 0, len(errs))
+	for _, err := range errs {
+		out = append(out, err.Error())
+	}
+	return out
+}
+
+var _ = errors.New

@@ -1,0 +1,629 @@
+package scan
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// builder turns what the passes read into nodes and edges.
+type builder struct {
+	scanner *Scanner
+	fs      procfs.FS
+	procs   []*procRec
+	sockets *socketTable
+	sharing *sharing
+	stats   *graph.Stats
+
+	nodes     []*graph.Node
+	edges     []graph.Edge
+	objects   map[string]*graph.Node // object nodes by ID
+	byDevIno  map[devIno]string      // path objects by device and inode, for watches
+	flagNames map[uint32][]string
+	fstypes   map[uint64]map[int]string // mount namespace → mount ID → fs type
+}
+
+type devIno struct {
+	dev uint64 // user-space dev_t
+	ino uint64
+}
+
+func (b *builder) build() *graph.Snapshot {
+	b.objects = map[string]*graph.Node{}
+	b.byDevIno = map[devIno]string{}
+	b.flagNames = map[uint32][]string{}
+	b.fstypes = map[uint64]map[int]string{}
+
+	byPID := make(map[int]*procRec, len(b.procs))
+	for _, p := range b.procs {
+		byPID[p.pid] = p
+	}
+	for _, p := range b.procs {
+		b.addProcess(p, byPID)
+	}
+	ofds := b.groupOFDs()
+	for _, o := range ofds {
+		b.addOFD(o)
+	}
+	b.addSocketEdges()
+	b.addWatches()
+	b.addPtyPeers()
+
+	b.stats.Sharing = b.sharing.method
+	if b.sharing.missing != "" {
+		b.stats.MissingFeatures = append(b.stats.MissingFeatures, b.sharing.missing)
+	}
+	b.stats.MissingFeatures = append(b.stats.MissingFeatures, b.sockets.missing...)
+	b.stats.VanishedFDs += b.sharing.vanished
+	for _, n := range b.nodes {
+		switch n.Kind {
+		case graph.KindProcess:
+			b.stats.Processes++
+		case graph.KindFD:
+			b.stats.FDs++
+		case graph.KindOFD:
+			b.stats.OFDs++
+		default:
+			b.stats.Objects++
+			if n.Kind == graph.KindSocket {
+				b.stats.Sockets++
+			}
+		}
+	}
+	snap := graph.New(b.nodes, b.edges, *b.stats)
+
+	// Remember each fd's description for the next scan.
+	s := b.scanner
+	s.prevOFDOfFD = make(map[string]string, len(ofds)*2)
+	s.prevOFDKey = make(map[string]string, len(ofds))
+	for _, o := range ofds {
+		s.prevOFDKey[o.id] = o.key
+		for _, f := range o.members {
+			s.prevOFDOfFD[fdID(f)] = o.id
+		}
+	}
+	return snap
+}
+
+func fdID(f *fdRec) string { return graph.FDID(f.proc.pid, f.proc.startTime, f.num) }
+
+func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
+	p.id = graph.ProcessID(p.pid, p.startTime)
+	n := &graph.Node{
+		ID: p.id, Kind: graph.KindProcess, PID: p.pid, NetNS: p.netns, Error: p.err,
+		Process: &graph.Process{
+			PPID: p.stat.PPID, Comm: p.stat.Comm, Cmdline: p.cmdline,
+			UID: p.uid, User: b.scanner.userName(p.uid), StartTime: p.startTime,
+			MntNS: p.mntns, PidNS: p.pidns, Threads: p.stat.NumThreads, FDCount: p.fdCount,
+		},
+	}
+	if p.err != "" {
+		b.stats.DeniedProcesses++
+	}
+	b.nodes = append(b.nodes, n)
+	if parent := byPID[p.stat.PPID]; parent != nil && parent != p {
+		b.edges = append(b.edges, graph.Edge{From: graph.ProcessID(parent.pid, parent.startTime), To: p.id, Kind: graph.EdgeChild})
+	}
+	for _, l := range []struct {
+		o    *pathObject
+		kind graph.EdgeKind
+	}{{p.cwd, graph.EdgeCwd}, {p.root, graph.EdgeRoot}, {p.exe, graph.EdgeExe}} {
+		if l.o == nil {
+			continue
+		}
+		t := parseTarget(l.o.name)
+		id := b.pathObject(p, l.o.name, t, &l.o.st, -1)
+		b.edges = append(b.edges, graph.Edge{From: p.id, To: id, Kind: l.kind})
+	}
+}
+
+// groupOFDs groups every readable fd into open file descriptions and gives
+// each a stable ID.
+func (b *builder) groupOFDs() []*ofdRec {
+	byKey := map[string][]*fdRec{}
+	var keys []string
+	var alone []*fdRec
+	for _, p := range b.procs {
+		for _, f := range p.fds {
+			if f.err != "" && f.tgt.kind != graph.KindSocket {
+				if f.err != "" {
+					b.stats.DeniedFDs++
+				}
+			}
+			k := sharingKey(f)
+			if k == "" {
+				alone = append(alone, f)
+				continue
+			}
+			if byKey[k] == nil {
+				keys = append(keys, k)
+			}
+			byKey[k] = append(byKey[k], f)
+		}
+	}
+	var ofds []*ofdRec
+	for _, k := range keys {
+		for _, g := range b.sharing.group(byKey[k]) {
+			ofds = append(ofds, &ofdRec{key: k, members: g})
+		}
+	}
+	for _, f := range alone {
+		ofds = append(ofds, &ofdRec{key: "", members: []*fdRec{f}})
+	}
+	for _, o := range ofds {
+		slices.SortFunc(o.members, func(x, y *fdRec) int {
+			return cmp.Or(cmp.Compare(x.proc.pid, y.proc.pid), cmp.Compare(x.num, y.num))
+		})
+		for _, f := range o.members {
+			f.ofd = o
+		}
+	}
+	// Keep the ID a description had in the last scan while one of its fds
+	// survives; name new ones after their first fd.
+	claimed := map[string]bool{}
+	s := b.scanner
+	for _, o := range ofds {
+		if o.key == "" {
+			continue
+		}
+		for _, f := range o.members {
+			old, ok := s.prevOFDOfFD[fdID(f)]
+			if ok && !claimed[old] && s.prevOFDKey[old] == o.key {
+				o.id = old
+				claimed[old] = true
+				break
+			}
+		}
+	}
+	for _, o := range ofds {
+		if o.id != "" {
+			continue
+		}
+		f := o.members[0]
+		id := graph.OFDID(f.proc.pid, f.proc.startTime, f.num)
+		for i := 2; claimed[id]; i++ {
+			id = graph.OFDID(f.proc.pid, f.proc.startTime, f.num) + "~" + strconv.Itoa(i)
+		}
+		o.id = id
+		claimed[id] = true
+	}
+	slices.SortFunc(ofds, func(x, y *ofdRec) int { return cmp.Compare(x.id, y.id) })
+	return ofds
+}
+
+// addOFD adds an open file description, its fds and its object.
+func (b *builder) addOFD(o *ofdRec) {
+	first := o.members[0]
+	flags := first.info.flags &^ unix.O_CLOEXEC
+	on := &graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: &graph.OFD{
+		Mode: accessMode(flags), Flags: b.flagList(flags), Pos: first.info.pos,
+		MntID: first.info.mntID, Sharers: len(o.members),
+	}}
+	if first.err != "" {
+		on.Error = first.err
+	}
+	b.nodes = append(b.nodes, on)
+	for _, f := range o.members {
+		id := fdID(f)
+		b.nodes = append(b.nodes, &graph.Node{
+			ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err,
+			FD: &graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0},
+		})
+		b.edges = append(b.edges,
+			graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD},
+			graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD})
+	}
+	obj := b.object(o)
+	if obj != "" {
+		b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
+		for _, f := range o.members {
+			f.obj = obj
+		}
+	}
+}
+
+func accessMode(flags uint32) string {
+	if flags&unix.O_PATH != 0 {
+		return ""
+	}
+	switch flags & unix.O_ACCMODE {
+	case unix.O_RDONLY:
+		return "r"
+	case unix.O_WRONLY:
+		return "w"
+	default:
+		return "rw"
+	}
+}
+
+// openFlagNames are the status flags an open file description can carry,
+// with this architecture's values.
+var openFlagNames = []struct {
+	bit  uint32
+	name string
+}{
+	{unix.O_APPEND, "O_APPEND"}, {unix.O_ASYNC, "O_ASYNC"}, {unix.O_CREAT, "O_CREAT"},
+	{unix.O_DIRECT, "O_DIRECT"}, {unix.O_DIRECTORY, "O_DIRECTORY"}, {unix.O_DSYNC, "O_DSYNC"},
+	{unix.O_EXCL, "O_EXCL"}, {unix.O_LARGEFILE, "O_LARGEFILE"}, {unix.O_NOATIME, "O_NOATIME"},
+	{unix.O_NOCTTY, "O_NOCTTY"}, {unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_NONBLOCK, "O_NONBLOCK"},
+	{unix.O_PATH, "O_PATH"}, {unix.O_SYNC &^ unix.O_DSYNC, "O_SYNC"}, {unix.O_TMPFILE &^ unix.O_DIRECTORY, "O_TMPFILE"},
+	{unix.O_TRUNC, "O_TRUNC"},
+}
+
+// flagList names the flags, access mode first; lists are shared between
+// descriptions with equal flags and must not be modified.
+func (b *builder) flagList(flags uint32) []string {
+	if l, ok := b.flagNames[flags]; ok {
+		return l
+	}
+	l := []string{}
+	if flags&unix.O_PATH == 0 {
+		l = append(l, [...]string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_RDWR"}[flags&unix.O_ACCMODE])
+	}
+	var rest []string
+	for _, f := range openFlagNames {
+		if flags&f.bit == f.bit {
+			rest = append(rest, f.name)
+		}
+	}
+	slices.Sort(rest)
+	l = append(l, rest...)
+	b.flagNames[flags] = l
+	return l
+}
+
+// object adds (once) the object behind a description and returns its ID.
+func (b *builder) object(o *ofdRec) string {
+	f := o.members[0]
+	switch f.tgt.kind {
+	case graph.KindSocket:
+		return b.socketObject(f)
+	case graph.KindPipe:
+		id := graph.PipeID(f.tgt.inode)
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.tgt.inode, Name: f.name}})
+		return id
+	case graph.KindAnon:
+		id := graph.AnonID(f.tgt.anonType, o.id)
+		detail := f.info.detail
+		if f.tgt.anonType == "pidfd" && f.info.pidfdPid != 0 {
+			detail = "pid " + strconv.Itoa(f.info.pidfdPid)
+		}
+		if f.tgt.anonType == "inotify" {
+			detail = fmt.Sprintf("%d watches", len(f.info.watches))
+		}
+		if f.tgt.anonType == "eventpoll" {
+			detail = fmt.Sprintf("%d watched", len(f.info.tfds))
+		}
+		ino := f.info.ino
+		if ino == 0 {
+			ino = f.tgt.inode
+		}
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindAnon, Object: &graph.Object{
+			Inode: ino, Name: f.name, AnonType: f.tgt.anonType, Detail: detail,
+		}})
+		return id
+	case graph.KindNsfs:
+		dev := ""
+		if f.stOK {
+			dev = devString(f.st.Dev)
+		}
+		id := graph.InodeID(graph.KindNsfs, dev, f.tgt.inode)
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.tgt.inode, Dev: dev, Name: f.name}})
+		return id
+	case graph.KindUnknown:
+		if f.name == "" {
+			return "" // the link itself could not be read
+		}
+		id := "unknown:" + f.name
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
+		return id
+	default:
+		var st *unix.Stat_t
+		if f.stOK {
+			st = &f.st
+		}
+		return b.pathObject(f.proc, f.name, f.tgt, st, f.info.ttyIndex)
+	}
+}
+
+// pathObject adds (once) a filesystem object and returns its ID. st may be
+// nil when the stat failed; the object is then known by mount and inode only.
+func (b *builder) pathObject(p *procRec, name string, t target, st *unix.Stat_t, ttyIndex int) string {
+	if st == nil {
+		id := "path:" + name
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
+		return id
+	}
+	kind := graph.KindFile
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		kind = graph.KindDir
+	case unix.S_IFCHR:
+		kind = graph.KindChr
+	case unix.S_IFBLK:
+		kind = graph.KindBlk
+	case unix.S_IFIFO:
+		kind = graph.KindFIFO
+	case unix.S_IFLNK:
+		kind = graph.KindSymlink
+	}
+	if t.kind == graph.KindNsfs {
+		kind = graph.KindNsfs
+	}
+	if kind == graph.KindFile && strings.HasPrefix(t.path, "/memfd:") {
+		kind = graph.KindMemfd
+	}
+	if kind == graph.KindFile && unix.Major(st.Dev) == 0 && b.fsType(p, st) == "mqueue" {
+		kind = graph.KindMqueue
+	}
+	dev := devString(st.Dev)
+	id := graph.InodeID(kind, dev, st.Ino)
+	obj := &graph.Object{Inode: st.Ino, Dev: dev, Name: name, Path: t.path, Deleted: t.deleted}
+	if kind == graph.KindChr || kind == graph.KindBlk {
+		obj.RDev = devString(st.Rdev)
+	}
+	if kind == graph.KindChr && ttyIndex >= 0 {
+		// Every open of /dev/ptmx shares one inode but makes a new pty.
+		id = graph.PtyMasterID(dev, st.Ino, ttyIndex)
+		obj.Detail = "pty master of /dev/pts/" + strconv.Itoa(ttyIndex)
+	} else {
+		b.byDevIno[devIno{st.Dev, st.Ino}] = id
+	}
+	b.addObject(&graph.Node{ID: id, Kind: kind, Object: obj})
+	return id
+}
+
+// fsType returns the type of the filesystem that st is on, from the mount
+// table of p's mount namespace; "" when it cannot be told.
+func (b *builder) fsType(p *procRec, st *unix.Stat_t) string {
+	types, ok := b.fstypes[p.mntns]
+	if !ok {
+		types = map[int]string{}
+		if proc, err := b.fs.Proc(p.pid); err == nil {
+			if mounts, err := proc.MountInfo(); err == nil {
+				for _, m := range mounts {
+					types[m.MountID] = m.FSType
+				}
+			}
+		}
+		b.fstypes[p.mntns] = types
+	}
+	for _, f := range p.fds {
+		if f.stOK && f.st.Dev == st.Dev && f.st.Ino == st.Ino {
+			return types[f.info.mntID]
+		}
+	}
+	return ""
+}
+
+func devString(dev uint64) string {
+	return graph.DevString(unix.Major(dev), unix.Minor(dev))
+}
+
+func (b *builder) addObject(n *graph.Node) {
+	if _, ok := b.objects[n.ID]; ok {
+		return
+	}
+	b.objects[n.ID] = n
+	b.nodes = append(b.nodes, n)
+}
+
+// socketObject adds (once) the socket behind f and returns its ID.
+func (b *builder) socketObject(f *fdRec) string {
+	id := graph.SocketID(f.tgt.inode)
+	if _, ok := b.objects[id]; ok {
+		return id
+	}
+	r := b.sockets.byInode[f.tgt.inode]
+	if r == nil {
+		// Not in any dump: a family sock_diag does not cover (ping), a
+		// namespace that could not be entered, or created after the dump.
+		proto := ""
+		buf := make([]byte, 64)
+		path := b.scanner.opts.ProcRoot + "/" + strconv.Itoa(f.proc.pid) + "/fd/" + strconv.Itoa(f.num)
+		if n, err := unix.Getxattr(path, "system.sockprotoname", buf); err == nil {
+			proto = string(buf[:n])
+		}
+		r = protoNameSocket(f.tgt.inode, proto)
+		b.sockets.byInode[f.tgt.inode] = r
+	}
+	remote := r.remote
+	if r.family == "unix" && r.unixPeer != 0 {
+		if peer := b.sockets.byInode[r.unixPeer]; peer != nil {
+			remote = peer.unixName // as ss shows it: the address of the other end
+		}
+	}
+	n := &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
+		Inode: f.tgt.inode, Name: f.name,
+		Socket: &graph.Socket{
+			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
+			Local: r.local, Remote: remote, RxQueue: r.rxQueue, TxQueue: r.txQueue,
+			InFlight: f.info.scmFDs,
+		},
+	}}
+	b.addObject(n)
+	return id
+}
+
+// addSocketEdges adds the peer edges between the two ends of each
+// connection and the accepted edges from listeners.
+func (b *builder) addSocketEdges() {
+	type tuple struct {
+		netns         uint64
+		proto         string
+		local, remote netip.AddrPort
+	}
+	type listenKey struct {
+		netns uint64
+		name  string
+	}
+	inet := map[tuple]uint64{}
+	unixListeners := map[listenKey]uint64{}
+	type inetListen struct {
+		netns uint64
+		proto string
+		port  uint16
+	}
+	inetListeners := map[inetListen][]*sockRec{}
+	held := func(inode uint64) bool { _, ok := b.objects[graph.SocketID(inode)]; return ok }
+
+	for ino, r := range b.sockets.byInode {
+		if !held(ino) {
+			continue
+		}
+		switch {
+		case r.family == "unix" && r.state == "listen" && r.unixName != "":
+			unixListeners[listenKey{r.netns, r.unixName}] = ino
+		case (r.family == "inet" || r.family == "inet6") && r.state == "listen":
+			k := inetListen{r.netns, r.protocol, r.localAP.Port()}
+			inetListeners[k] = append(inetListeners[k], r)
+		case r.family == "inet" || r.family == "inet6":
+			if r.remoteAP.Port() != 0 {
+				inet[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
+			}
+		}
+	}
+	for ino, r := range b.sockets.byInode {
+		if !held(ino) {
+			continue
+		}
+		switch r.family {
+		case "unix":
+			if r.unixPeer != 0 && held(r.unixPeer) {
+				b.peer(graph.SocketID(ino), graph.SocketID(r.unixPeer))
+			}
+			// An accepted socket carries its listener's address.
+			if r.state != "listen" && r.unixName != "" && r.typ != "dgram" {
+				if l, ok := unixListeners[listenKey{r.netns, r.unixName}]; ok && l != ino {
+					b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+				}
+			}
+		case "inet", "inet6":
+			if r.remoteAP.Port() == 0 || r.state == "listen" {
+				continue
+			}
+			if other, ok := inet[tuple{r.netns, r.protocol, unmap(r.remoteAP), unmap(r.localAP)}]; ok && other != ino {
+				b.peer(graph.SocketID(ino), graph.SocketID(other))
+			}
+			if r.protocol == "tcp" {
+				for _, l := range inetListeners[inetListen{r.netns, "tcp", r.localAP.Port()}] {
+					la := unmap(l.localAP).Addr()
+					if la.IsUnspecified() || la == unmap(r.localAP).Addr() {
+						b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l.inode), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+					}
+				}
+			}
+		}
+	}
+}
+
+func unmap(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// peer adds one peer edge for the pair, from the smaller ID to the larger.
+func (b *builder) peer(x, y string) {
+	if x > y {
+		x, y = y, x
+	}
+	b.edges = append(b.edges, graph.Edge{From: x, To: y, Kind: graph.EdgePeer})
+}
+
+// addWatches adds watch edges from epoll and inotify objects to what they
+// watch. An epoll target is the fd number in the process that added it; it
+// is trusted when that fd still leads to the same inode, and otherwise the
+// inode itself is looked up.
+func (b *builder) addWatches() {
+	for _, p := range b.procs {
+		byNum := map[int]*fdRec{}
+		for _, f := range p.fds {
+			byNum[f.num] = f
+		}
+		for _, f := range p.fds {
+			if f.tgt.kind != graph.KindAnon || f.ofd == nil || f.obj == "" || f.ofd.members[0] != f {
+				continue
+			}
+			for _, t := range f.info.tfds {
+				if g := byNum[t.fd]; g != nil && g.ofd != nil && g.info.ino == t.ino {
+					b.edges = append(b.edges, graph.Edge{From: f.obj, To: g.ofd.id, Kind: graph.EdgeWatch})
+					continue
+				}
+				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" {
+					b.edges = append(b.edges, graph.Edge{From: f.obj, To: to, Kind: graph.EdgeWatch})
+				}
+			}
+			for _, w := range f.info.watches {
+				if to := b.byKernelDevIno(w.sdev, w.ino); to != "" {
+					b.edges = append(b.edges, graph.Edge{From: f.obj, To: to, Kind: graph.EdgeWatch})
+				}
+			}
+		}
+	}
+}
+
+// byKernelDevIno finds an object by the device (as fdinfo prints it) and
+// inode; sockets and pipes by their inode, since their filesystems are one
+// each.
+func (b *builder) byKernelDevIno(sdev uint32, ino uint64) string {
+	major, minor := kernelDev(sdev)
+	if id, ok := b.byDevIno[devIno{unix.Mkdev(major, minor), ino}]; ok {
+		return id
+	}
+	if n := b.objects[graph.SocketID(ino)]; n != nil {
+		return n.ID
+	}
+	if n := b.objects[graph.PipeID(ino)]; n != nil {
+		return n.ID
+	}
+	return ""
+}
+
+// addPtyPeers joins each pty master (an open of /dev/ptmx, with its
+// tty-index) to its slave /dev/pts/N. Where several devpts instances hold an
+// N, the slave opened in the master's mount namespace wins.
+func (b *builder) addPtyPeers() {
+	type slave struct {
+		id    string
+		mntns uint64
+	}
+	slaves := map[int][]slave{}
+	var masters []*fdRec
+	for _, p := range b.procs {
+		for _, f := range p.fds {
+			if f.obj == "" || !f.stOK || f.st.Mode&unix.S_IFMT != unix.S_IFCHR {
+				continue
+			}
+			if f.info.ttyIndex >= 0 {
+				masters = append(masters, f)
+				continue
+			}
+			major, minor := unix.Major(f.st.Rdev), unix.Minor(f.st.Rdev)
+			if major >= 136 && major <= 143 { // UNIX98_PTY_SLAVE_MAJOR
+				idx := int(major-136)<<8 | int(minor)
+				slaves[idx] = append(slaves[idx], slave{f.obj, f.proc.mntns})
+			}
+		}
+	}
+	for _, m := range masters {
+		cands := slaves[m.info.ttyIndex]
+		if len(cands) == 0 {
+			continue
+		}
+		best := cands[0]
+		for _, c := range cands {
+			if c.mntns == m.proc.mntns {
+				best = c
+				break
+			}
+		}
+		b.peer(m.obj, best.id)
+	}
+}

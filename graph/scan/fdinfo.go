@@ -1,0 +1,195 @@
+package scan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// ErrParse is wrapped by every error about malformed /proc content.
+var ErrParse = errors.New("malformed proc file")
+
+// fdInfo is what /proc/PID/fdinfo/N says about one fd.
+type fdInfo struct {
+	pos   int64
+	flags uint32 // octal in the file; includes O_CLOEXEC, which belongs to the fd
+	mntID int
+	ino   uint64
+
+	eventfdID int64 // eventfd: eventfd-id, -1 if absent
+	ttyIndex  int   // pty master: tty-index, -1 if absent
+	scmFDs    int   // unix socket: fds in flight
+	pidfdPid  int   // pidfd: Pid (-1 if the process is gone), 0 if absent
+	detail    string
+
+	tfds    []epollTarget  // eventpoll: one per watched fd
+	watches []inotifyWatch // inotify: one per watch
+}
+
+// epollTarget is one "tfd:" line of an epoll fdinfo: a watched fd number (in
+// the process that added it) and the inode and device of its file.
+type epollTarget struct {
+	fd    int
+	ino   uint64
+	sdev  uint32 // kernel-internal dev_t: major<<20 | minor
+	event uint32
+}
+
+// inotifyWatch is one "inotify wd:" line: the watched inode and device.
+type inotifyWatch struct {
+	ino  uint64
+	sdev uint32
+	mask uint32
+}
+
+// parseFDInfo parses the content of /proc/PID/fdinfo/N. Unknown lines are
+// ignored; known lines with bad values are errors wrapping ErrParse.
+func parseFDInfo(b []byte) (fdInfo, error) {
+	info := fdInfo{eventfdID: -1, ttyIndex: -1}
+	var seen int
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		key, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		val = bytes.TrimSpace(val)
+		var err error
+		switch string(key) {
+		case "pos":
+			info.pos, err = strconv.ParseInt(string(val), 10, 64)
+			seen |= 1
+		case "flags":
+			var f uint64
+			f, err = strconv.ParseUint(string(val), 8, 32)
+			info.flags = uint32(f)
+			seen |= 2
+		case "mnt_id":
+			info.mntID, err = strconv.Atoi(string(val))
+		case "ino":
+			info.ino, err = strconv.ParseUint(string(val), 10, 64)
+		case "eventfd-id":
+			info.eventfdID, err = strconv.ParseInt(string(val), 10, 64)
+		case "eventfd-count":
+			info.detail = "count " + string(val)
+		case "tty-index":
+			info.ttyIndex, err = strconv.Atoi(string(val))
+		case "scm_fds":
+			info.scmFDs, err = strconv.Atoi(string(val))
+		case "Pid":
+			info.pidfdPid, err = strconv.Atoi(string(val))
+		case "clockid":
+			info.detail = "clockid " + string(val)
+		case "sigmask":
+			info.detail = "sigmask " + string(val)
+		case "tfd":
+			var t epollTarget
+			t, err = parseEpollTarget(val)
+			info.tfds = append(info.tfds, t)
+		case "inotify wd":
+			var w inotifyWatch
+			w, err = parseInotifyWatch(val)
+			info.watches = append(info.watches, w)
+		}
+		if err != nil {
+			return info, fmt.Errorf("%w: fdinfo line %q: %w", ErrParse, line, err)
+		}
+	}
+	if seen != 3 {
+		return info, fmt.Errorf("%w: fdinfo without pos and flags", ErrParse)
+	}
+	return info, nil
+}
+
+// parseEpollTarget parses what follows "tfd:" in an epoll fdinfo:
+//
+//	5 events:       1f data:                5  pos:0 ino:22ed sdev:9
+func parseEpollTarget(val []byte) (epollTarget, error) {
+	var t epollTarget
+	fields := bytes.Fields(val)
+	if len(fields) == 0 {
+		return t, errors.New("empty tfd")
+	}
+	fd, err := strconv.Atoi(string(fields[0]))
+	if err != nil {
+		return t, fmt.Errorf("tfd: %w", err)
+	}
+	t.fd = fd
+	var have int
+	for i := 1; i < len(fields); i++ {
+		k, v, inline := bytes.Cut(fields[i], []byte(":"))
+		if inline && len(v) == 0 && i+1 < len(fields) { // "events:   1f"
+			i++
+			v = fields[i]
+		}
+		switch string(k) {
+		case "events":
+			e, err := strconv.ParseUint(string(v), 16, 32)
+			if err != nil {
+				return t, fmt.Errorf("events: %w", err)
+			}
+			t.event = uint32(e)
+		case "ino":
+			if t.ino, err = strconv.ParseUint(string(v), 16, 64); err != nil {
+				return t, fmt.Errorf("ino: %w", err)
+			}
+			have |= 1
+		case "sdev":
+			d, err := strconv.ParseUint(string(v), 16, 32)
+			if err != nil {
+				return t, fmt.Errorf("sdev: %w", err)
+			}
+			t.sdev = uint32(d)
+			have |= 2
+		}
+	}
+	if have != 3 {
+		return t, errors.New("tfd without ino and sdev")
+	}
+	return t, nil
+}
+
+// parseInotifyWatch parses what follows "inotify wd:":
+//
+//	1 ino:3c4a3 sdev:fe00000 mask:100 ignored_mask:0 fhandle-bytes:8 ...
+func parseInotifyWatch(val []byte) (inotifyWatch, error) {
+	var w inotifyWatch
+	var have int
+	for _, f := range bytes.Fields(val) {
+		k, v, _ := bytes.Cut(f, []byte(":"))
+		var err error
+		var n uint64
+		switch string(k) {
+		case "ino":
+			n, err = strconv.ParseUint(string(v), 16, 64)
+			w.ino = n
+			have |= 1
+		case "sdev":
+			n, err = strconv.ParseUint(string(v), 16, 32)
+			w.sdev = uint32(n)
+			have |= 2
+		case "mask":
+			n, err = strconv.ParseUint(string(v), 16, 32)
+			w.mask = uint32(n)
+		}
+		if err != nil {
+			return w, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	if have != 3 {
+		return w, errors.New("inotify watch without ino and sdev")
+	}
+	return w, nil
+}
+
+// kernelDev splits a kernel-internal dev_t (major<<20 | minor), as fdinfo
+// prints it, into "maj:min".
+func kernelDev(d uint32) (major, minor uint32) {
+	return d >> 20, d & (1<<20 - 1)
+}

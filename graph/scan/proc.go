@@ -1,0 +1,162 @@
+package scan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+)
+
+// procRec is what the scan learned about one process.
+type procRec struct {
+	pid       int
+	startTime uint64
+	id        string
+	stat      procfs.ProcStat
+	uid       int
+	cmdline   string
+	netns     uint64
+	mntns     uint64
+	pidns     uint64
+	fdCount   int
+	err       string // why the fd table could not be read
+
+	fdDir, infoDir int // open /proc/PID/fd and /proc/PID/fdinfo, -1 when closed
+	fdNums         []int
+	fds            []*fdRec
+
+	cwd, root, exe *pathObject
+}
+
+// pathObject is a path a process holds outside its fd table (cwd, root, exe).
+type pathObject struct {
+	name string
+	st   unix.Stat_t
+}
+
+// readProc reads the facts of one process and lists its fd table, leaving
+// the table's directories open for the fd pass. vanished is true when the
+// process went away; err is an unexpected failure.
+func (w *walker) readProc(pid int) (p *procRec, vanished bool, err error) {
+	proc, err := w.fs.Proc(pid)
+	if err != nil {
+		return nil, true, nil
+	}
+	st, err := proc.Stat()
+	if err != nil {
+		if gone(err) {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	p = &procRec{pid: pid, startTime: st.Starttime, stat: st, uid: -1, fdDir: -1, infoDir: -1}
+	if status, err := proc.NewStatus(); err == nil {
+		p.uid = int(status.UIDs[1])
+	} else if gone(err) {
+		return nil, true, nil
+	}
+	if args, err := proc.CmdLine(); err == nil {
+		p.cmdline = strings.Join(args, " ")
+	}
+	procDir, err := openDir(w.rootFD, itoa(pid))
+	if err != nil {
+		if gone(err) {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("pid %d: open proc dir: %w", pid, err)
+	}
+	defer unix.Close(procDir)
+	var nsStat unix.Stat_t
+	for _, ns := range []struct {
+		name string
+		into *uint64
+	}{{"ns/net", &p.netns}, {"ns/mnt", &p.mntns}, {"ns/pid", &p.pidns}} {
+		if statAt(procDir, ns.name, &nsStat) == nil {
+			*ns.into = nsStat.Ino
+		}
+	}
+	p.cwd = w.readPathObject(procDir, "cwd")
+	p.root = w.readPathObject(procDir, "root")
+	p.exe = w.readPathObject(procDir, "exe")
+
+	p.fdDir, err = openDir(procDir, "fd")
+	if err != nil {
+		if gone(err) {
+			return nil, true, nil
+		}
+		p.err = "fd table: " + errText(err)
+		return p, false, nil
+	}
+	var fdStat unix.Stat_t
+	if unix.Fstat(p.fdDir, &fdStat) == nil {
+		p.fdCount = int(fdStat.Size) // the number of open fds (Linux ≥ 6.2)
+	}
+	p.fdNums, err = listNumbers(p.fdDir, w.direntBuf, nil)
+	if err != nil {
+		p.closeDirs()
+		if gone(err) {
+			return nil, true, nil
+		}
+		p.err = "fd table: " + errText(err)
+		return p, false, nil
+	}
+	if len(p.fdNums) > p.fdCount {
+		p.fdCount = len(p.fdNums)
+	}
+	if len(p.fdNums) == 0 {
+		p.closeDirs()
+		return p, false, nil
+	}
+	// Some processes list their fd table but refuse every readlink, even to
+	// root: find out once, on the first fd, rather than once per fd.
+	if _, err := readlinkAt(p.fdDir, itoa(p.fdNums[0]), w.linkBuf); denied(err) {
+		p.closeDirs()
+		p.err = "fd table: " + errText(err)
+		return p, false, nil
+	}
+	p.infoDir, err = openDir(procDir, "fdinfo")
+	if err != nil {
+		p.closeDirs()
+		if gone(err) {
+			return nil, true, nil
+		}
+		p.err = "fdinfo: " + errText(err)
+		return p, false, nil
+	}
+	return p, false, nil
+}
+
+// readPathObject reads one of a process's own links (cwd, root, exe); nil
+// when it cannot be read, which is normal for kernel threads and for other
+// users' processes.
+func (w *walker) readPathObject(procDir int, name string) *pathObject {
+	target, err := readlinkAt(procDir, name, w.linkBuf)
+	if err != nil {
+		return nil
+	}
+	o := &pathObject{name: target}
+	if statAt(procDir, name, &o.st) != nil {
+		return nil
+	}
+	return o
+}
+
+func (p *procRec) closeDirs() {
+	if p.fdDir >= 0 {
+		unix.Close(p.fdDir)
+		p.fdDir = -1
+	}
+	if p.infoDir >= 0 {
+		unix.Close(p.infoDir)
+		p.infoDir = -1
+	}
+}
+
+// errText describes a syscall error briefly: "permission denied".
+func errText(err error) string {
+	if errno, ok := err.(unix.Errno); ok {
+		return errno.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,542 @@
+package scan_test
+
+// The roles a re-executed test binary plays. A role builds its kernel
+// objects with raw system calls (so that fd numbers are its own), prints
+// "ready {facts}" on stdout, and goes on to its next step on each "next"
+// line of stdin. It exits when stdin closes.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph/scan"
+)
+
+var roles = map[string]func(c *ctl, args []string) error{
+	"streamserver": roleStreamServer,
+	"streamclient": roleStreamClient,
+	"abstract":     roleAbstract,
+	"dgramserver":  roleDgramServer,
+	"dgramclient":  roleDgramClient,
+	"sharer":       roleSharer,
+	"inheritor":    roleInheritor,
+	"pipeend":      rolePipeEnd,
+	"scmsender":    roleSCMSender,
+	"scmreceiver":  roleSCMReceiver,
+	"epoll":        roleEpoll,
+}
+
+// errEOF ends a role quietly: its stdin closed.
+var errEOF = errors.New("stdin closed")
+
+// keep holds values a role must not let the garbage collector finalize
+// (an *os.File closes its fd when collected).
+var keep []any
+
+func runChild(role string, args []string) int {
+	switch role {
+	case "scanner":
+		return roleScanner(args)
+	case "churn":
+		return roleChurn()
+	}
+	fn := roles[role]
+	if fn == nil {
+		fmt.Fprintf(os.Stderr, "unknown child role %q\n", role)
+		return 2
+	}
+	c := &ctl{in: bufio.NewReader(os.Stdin)}
+	if err := fn(c, args); err != nil {
+		if errors.Is(err, errEOF) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "child %s: %v\n", role, err)
+		return 1
+	}
+	io.Copy(io.Discard, os.Stdin) // hold everything open until stdin closes
+	return 0
+}
+
+// ctl is a role's side of the ready/next protocol.
+type ctl struct{ in *bufio.Reader }
+
+func (c *ctl) ready(f facts) error {
+	f.PID = os.Getpid()
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Printf("ready %s\n", b)
+	return err
+}
+
+// wait blocks until the test says "next"; errEOF when stdin closed.
+func (c *ctl) wait() error {
+	if _, err := c.in.ReadString('\n'); err != nil {
+		return errEOF
+	}
+	return nil
+}
+
+func fstatIno(fd int) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, fmt.Errorf("fstat %d: %w", fd, err)
+	}
+	return st.Ino, nil
+}
+
+// addFD records fd under name, with its inode.
+func addFD(f facts, name string, fd int) error {
+	ino, err := fstatIno(fd)
+	if err != nil {
+		return err
+	}
+	f.FD[name] = fd
+	f.Ino[name] = ino
+	return nil
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		return a.Name
+	}
+	return fmt.Sprintf("%T", sa)
+}
+
+// streamSocket makes a stream socket for network "unix" or "tcp" and the
+// address to bind or connect it to (addr is a path or "127.0.0.1:PORT").
+func streamSocket(network, addr string) (int, unix.Sockaddr, error) {
+	switch network {
+	case "unix":
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		return fd, &unix.SockaddrUnix{Name: addr}, err
+	case "tcp":
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return -1, nil, err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+		return fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, err
+	}
+	return -1, nil, fmt.Errorf("unknown network %q", network)
+}
+
+// roleStreamServer NETWORK ADDR [lo-up]: listen (step 1), accept one
+// connection and echo 5 bytes (step 2). With lo-up it first brings the
+// loopback interface of its (new) network namespace up.
+func roleStreamServer(c *ctl, args []string) error {
+	if len(args) > 2 && args[2] == "lo-up" {
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			return fmt.Errorf("ip link set lo up: %v: %s", err, out)
+		}
+	}
+	ln, sa, err := streamSocket(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(ln, sa); err != nil {
+		return fmt.Errorf("bind %s: %w", args[1], err)
+	}
+	if err := unix.Listen(ln, 8); err != nil {
+		return err
+	}
+	local, err := unix.Getsockname(ln)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	if err := addFD(f, "listener", ln); err != nil {
+		return err
+	}
+	f.Str["listener"] = sockaddrString(local)
+	if err := c.ready(f); err != nil {
+		return err
+	}
+	if err := c.wait(); err != nil {
+		return err
+	}
+	conn, _, err := unix.Accept4(ln, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(fdReader(conn), buf); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if _, err := unix.Write(conn, buf); err != nil {
+		return err
+	}
+	f = newFacts()
+	if err := addFD(f, "conn", conn); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	n, err := unix.Read(int(r), p)
+	if n == 0 && err == nil {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// roleStreamClient NETWORK ADDR: connect, send "hello" and read the echo.
+func roleStreamClient(c *ctl, args []string) error {
+	fd, sa, err := streamSocket(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	if err := unix.Connect(fd, sa); err != nil {
+		return fmt.Errorf("connect %s: %w", args[1], err)
+	}
+	if _, err := unix.Write(fd, []byte("hello")); err != nil {
+		return err
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(fdReader(fd), buf); err != nil {
+		return fmt.Errorf("read echo: %w", err)
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	if err := addFD(f, "conn", fd); err != nil {
+		return err
+	}
+	f.Str["conn"] = sockaddrString(local)
+	return c.ready(f)
+}
+
+// roleAbstract NAME: a unix stream listener on the abstract name @NAME and a
+// socketpair.
+func roleAbstract(c *ctl, args []string) error {
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(ln, &unix.SockaddrUnix{Name: "@" + args[0]}); err != nil {
+		return fmt.Errorf("bind @%s: %w", args[0], err)
+	}
+	if err := unix.Listen(ln, 8); err != nil {
+		return err
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	for name, fd := range map[string]int{"listener": ln, "pair0": pair[0], "pair1": pair[1]} {
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	return c.ready(f)
+}
+
+// roleDgramServer PATH: a unix datagram socket bound to PATH.
+func roleDgramServer(c *ctl, args []string) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: args[0]}); err != nil {
+		return fmt.Errorf("bind %s: %w", args[0], err)
+	}
+	f := newFacts()
+	if err := addFD(f, "server", fd); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+// roleDgramClient PATH: two unbound unix datagram sockets connect()ed to PATH,
+// each having sent one datagram.
+func roleDgramClient(c *ctl, args []string) error {
+	f := newFacts()
+	for _, name := range []string{"client0", "client1"} {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: args[0]}); err != nil {
+			return fmt.Errorf("connect %s: %w", args[0], err)
+		}
+		if _, err := unix.Write(fd, []byte(name)); err != nil {
+			return err
+		}
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	return c.ready(f)
+}
+
+// roleSharer PATH: the three tables. It opens PATH three times — write-only
+// with O_APPEND ("w"), read-only ("r") and read-write ("rw") — starts an
+// inheritor child that gets "r" as its fd 3, then dup2s "w" to fd 30 and
+// writes 9 bytes through it.
+func roleSharer(c *ctl, args []string) error {
+	path := args[0]
+	w, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	r, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	rw, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+
+	// The child is started before the dup2: dup2 clears close-on-exec, and
+	// fd 30 must stay A's alone.
+	rf := os.NewFile(uintptr(r), path)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=inheritor")
+	cmd.ExtraFiles = []*os.File{rf}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe() // closes, and so ends the child, when this process exits
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	keep = append(keep, rf, stdin, cmd)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	if err != nil || !ok {
+		return fmt.Errorf("inheritor: %q, %v", line, err)
+	}
+	b := newFacts()
+	if err := json.Unmarshal([]byte(rest), &b); err != nil {
+		return err
+	}
+
+	if err := unix.Dup2(w, 30); err != nil {
+		return err
+	}
+	if _, err := unix.Write(30, []byte("123456789")); err != nil {
+		return err
+	}
+	f := newFacts()
+	for name, fd := range map[string]int{"w": w, "w30": 30, "r": r, "rw": rw} {
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	f.Num["b.pid"] = b.PID
+	f.FD["b.inherited"] = b.FD["inherited"]
+	f.Ino["b.inherited"] = b.Ino["inherited"]
+	return c.ready(f)
+}
+
+// roleInheritor reports its fd 3.
+func roleInheritor(c *ctl, args []string) error {
+	f := newFacts()
+	if err := addFD(f, "inherited", 3); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+// rolePipeEnd w|r: reports the pipe end it got as fd 3; the writer writes 5 bytes.
+func rolePipeEnd(c *ctl, args []string) error {
+	if args[0] == "w" {
+		if _, err := unix.Write(3, []byte("hello")); err != nil {
+			return err
+		}
+	}
+	f := newFacts()
+	if err := addFD(f, "end", 3); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+// roleSCMSender PATH1 PATH2, with a unix socket as fd 3: opens PATH1 (step
+// 1), sends that fd (step 2), opens PATH2 and sends that fd too (step 3).
+func roleSCMSender(c *ctl, args []string) error {
+	f := newFacts()
+	if err := addFD(f, "sock", 3); err != nil {
+		return err
+	}
+	var files []int
+	for i, path := range args[:2] {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		files = append(files, fd)
+		if err := addFD(f, "file"+strconv.Itoa(i+1), fd); err != nil {
+			return err
+		}
+	}
+	if err := c.ready(f); err != nil {
+		return err
+	}
+	for _, fd := range files {
+		if err := c.wait(); err != nil {
+			return err
+		}
+		if err := unix.Sendmsg(3, []byte{'x'}, unix.UnixRights(fd), nil, 0); err != nil {
+			return fmt.Errorf("sendmsg: %w", err)
+		}
+		if err := c.ready(newFacts()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roleSCMReceiver, with a unix socket as fd 3: receives one fd (step 1).
+func roleSCMReceiver(c *ctl, args []string) error {
+	f := newFacts()
+	if err := addFD(f, "sock", 3); err != nil {
+		return err
+	}
+	if err := c.ready(f); err != nil {
+		return err
+	}
+	if err := c.wait(); err != nil {
+		return err
+	}
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(3, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("recvmsg: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return fmt.Errorf("control messages %v: %v", msgs, err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return fmt.Errorf("rights %v: %v", fds, err)
+	}
+	f = newFacts()
+	if err := addFD(f, "received", fds[0]); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+// roleEpoll: an epoll instance watching one end of a socketpair and an
+// eventfd (count 5), and a second eventfd that nothing watches.
+func roleEpoll(c *ctl, args []string) error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	ev1, err := unix.Eventfd(5, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	ev2, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	for _, fd := range []int{pair[0], ev1} {
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return fmt.Errorf("epoll_ctl add %d: %w", fd, err)
+		}
+	}
+	f := newFacts()
+	for name, fd := range map[string]int{"sock": pair[0], "sock_other": pair[1], "ev1": ev1, "ev2": ev2, "epoll": ep} {
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	return c.ready(f)
+}
+
+// roleScanner PID,PID,...: scans those processes ("" for the whole
+// machine) and prints the snapshot as JSON on stdout. Its own pid can be
+// named as "self".
+func roleScanner(args []string) int {
+	var pids []int
+	if len(args) > 0 && args[0] != "" {
+		for _, s := range strings.Split(args[0], ",") {
+			if s == "self" {
+				pids = append(pids, os.Getpid())
+				continue
+			}
+			pid, err := strconv.Atoi(s)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "scanner:", err)
+				return 2
+			}
+			pids = append(pids, pid)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	snap, err := scan.New(scan.Options{PIDs: pids}).Scan(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scanner:", err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(snap); err != nil {
+		fmt.Fprintln(os.Stderr, "scanner:", err)
+		return 1
+	}
+	return 0
+}
+
+// roleChurn opens a pipe, a socketpair, an eventfd and a loopback TCP
+// connection, holds them for up to 20 ms and exits without closing them.
+func roleChurn() int {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return 1
+	}
+	if _, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		return 1
+	}
+	if _, err := unix.Eventfd(0, unix.EFD_CLOEXEC); err != nil {
+		return 1
+	}
+	ln, sa, err := streamSocket("tcp", "127.0.0.1:0")
+	if err == nil && unix.Bind(ln, sa) == nil && unix.Listen(ln, 1) == nil {
+		if local, err := unix.Getsockname(ln); err == nil {
+			if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err == nil {
+				unix.Connect(fd, local)
+			}
+		}
+	}
+	time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+	return 0
+}

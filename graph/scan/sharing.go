@@ -1,0 +1,167 @@
+package scan
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// ofdRec is one open file description: the fds that share it.
+type ofdRec struct {
+	id      string
+	key     string // what its fds have in common: object, mode, flags, mount
+	members []*fdRec
+}
+
+// fileComparer compares two fds as kcmp(2) KCMP_FILE does: 0 when they share
+// one open file description, 1 or 2 as an ordering otherwise. It is a
+// parameter so that tests can run the grouping without the kernel.
+type fileComparer func(pid1, fd1, pid2, fd2 int) (int, error)
+
+// sharingKey returns what every fd sharing f's open file description must
+// have in common, or "" when f cannot be grouped (its fdinfo was unreadable).
+// A socket has exactly one description, so its key is its inode alone.
+func sharingKey(f *fdRec) string {
+	if f.err != "" && f.tgt.kind != graph.KindSocket {
+		return ""
+	}
+	var obj string
+	switch f.tgt.kind {
+	case graph.KindSocket:
+		return "s" + strconv.FormatUint(f.tgt.inode, 10)
+	case graph.KindPipe:
+		obj = "p" + strconv.FormatUint(f.tgt.inode, 10)
+	case graph.KindAnon:
+		if f.info.eventfdID >= 0 {
+			obj = "e" + strconv.FormatInt(f.info.eventfdID, 10)
+		} else {
+			obj = "a" + f.tgt.anonType + ":" + strconv.FormatUint(f.info.ino, 10)
+		}
+	case graph.KindUnknown:
+		return ""
+	default:
+		if f.stOK {
+			obj = "i" + strconv.FormatUint(f.st.Dev, 10) + ":" + strconv.FormatUint(f.st.Ino, 10)
+		} else {
+			obj = "m" + strconv.Itoa(f.info.mntID) + ":" + strconv.FormatUint(f.info.ino, 10)
+		}
+	}
+	return obj + "/" + strconv.FormatUint(uint64(f.info.flags&^unix.O_CLOEXEC), 8) + "/" + strconv.Itoa(f.info.mntID)
+}
+
+// sharing groups fds into open file descriptions.
+type sharing struct {
+	compare   fileComparer
+	method    string // "kcmp" or "heuristic"
+	missing   string // why kcmp could not be used, if it could not
+	vanished  int    // fds that closed while being compared
+	heuristic int    // groups resolved by the heuristic
+}
+
+// group splits fds (all with the same sharing key) into open file
+// descriptions. With kcmp it sorts them by the kernel's ordering of their
+// struct file and cuts the runs of equals: O(n log n) comparisons. Where
+// kcmp is refused it falls back to the heuristic documented in docs/graph.md:
+// fds with equal keys and equal positions share one description.
+func (s *sharing) group(fds []*fdRec) [][]*fdRec {
+	if len(fds) == 1 {
+		return [][]*fdRec{fds}
+	}
+	if s.compare != nil {
+		if groups, ok := s.groupByKcmp(fds); ok {
+			return groups
+		}
+	}
+	s.heuristic++
+	slices.SortFunc(fds, func(a, b *fdRec) int {
+		return cmp.Or(cmp.Compare(a.info.pos, b.info.pos), cmp.Compare(a.proc.pid, b.proc.pid), cmp.Compare(a.num, b.num))
+	})
+	var groups [][]*fdRec
+	for i, f := range fds {
+		if i > 0 && f.info.pos == fds[i-1].info.pos {
+			groups[len(groups)-1] = append(groups[len(groups)-1], f)
+			continue
+		}
+		groups = append(groups, []*fdRec{f})
+	}
+	return groups
+}
+
+func (s *sharing) groupByKcmp(fds []*fdRec) ([][]*fdRec, bool) {
+	closed := map[*fdRec]bool{}
+	var refused error
+	kcmp := func(a, b *fdRec) int {
+		if refused != nil || closed[a] || closed[b] {
+			return cmp.Or(cmp.Compare(a.proc.pid, b.proc.pid), cmp.Compare(a.num, b.num))
+		}
+		r, err := s.compare(a.proc.pid, a.num, b.proc.pid, b.num)
+		switch {
+		case err == nil:
+			switch r {
+			case 0:
+				return 0
+			case 1:
+				return -1
+			default:
+				return 1
+			}
+		case errors.Is(err, unix.EBADF) || errors.Is(err, unix.ESRCH):
+			// One of the two closed meanwhile; find out which.
+			if _, err := s.compare(a.proc.pid, a.num, a.proc.pid, a.num); err != nil {
+				closed[a] = true
+			}
+			if _, err := s.compare(b.proc.pid, b.num, b.proc.pid, b.num); err != nil {
+				closed[b] = true
+			}
+		default:
+			refused = err
+		}
+		return cmp.Or(cmp.Compare(a.proc.pid, b.proc.pid), cmp.Compare(a.num, b.num))
+	}
+	sorted := slices.Clone(fds)
+	slices.SortStableFunc(sorted, kcmp)
+	var groups [][]*fdRec
+	var rep *fdRec
+	for _, f := range sorted {
+		if closed[f] {
+			continue
+		}
+		if rep != nil && kcmp(rep, f) == 0 && !closed[f] && !closed[rep] {
+			groups[len(groups)-1] = append(groups[len(groups)-1], f)
+			continue
+		}
+		if closed[f] {
+			continue
+		}
+		rep = f
+		groups = append(groups, []*fdRec{f})
+	}
+	if refused != nil {
+		s.method = "heuristic"
+		if s.missing == "" {
+			s.missing = "kcmp: " + errText(refused)
+		}
+		if errors.Is(refused, unix.ENOSYS) {
+			s.compare = nil
+		}
+		return nil, false
+	}
+	// Drop fds found closed after they were placed in a group.
+	out := groups[:0]
+	for _, g := range groups {
+		g = slices.DeleteFunc(g, func(f *fdRec) bool { return closed[f] })
+		if len(g) > 0 {
+			out = append(out, g)
+		}
+	}
+	s.vanished += len(closed)
+	for f := range closed {
+		f.closed = true
+	}
+	return out, true
+}

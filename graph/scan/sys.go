@@ -1,0 +1,158 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// The hot path reads /proc with raw *at syscalls on directory fds: os.Open
+// and os.Readlink build a path per call, register each file with the
+// runtime's poller and allocate, which costs more than the kernel's work.
+
+// openDir opens name relative to dirfd as a directory.
+func openDir(dirfd int, name string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// readFileAt reads the whole of name relative to dirfd into buf, growing it
+// as needed up to max bytes, and returns the bytes read and the buffer for
+// reuse. /proc files report a size of 0, so the read goes until EOF.
+func readFileAt(dirfd int, name string, buf []byte, max int) ([]byte, []byte, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, buf, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		if n == len(buf) {
+			if len(buf) >= max {
+				return buf[:n], buf, fmt.Errorf("%w: %s is larger than %d bytes", ErrParse, name, max)
+			}
+			grown := make([]byte, 2*len(buf)+4096)
+			copy(grown, buf[:n])
+			buf = grown
+		}
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, buf, err
+		}
+		if m == 0 {
+			return buf[:n], buf, nil
+		}
+		n += m
+	}
+}
+
+// readlinkAt returns the target of the symlink name relative to dirfd.
+func readlinkAt(dirfd int, name string, buf []byte) (string, error) {
+	for {
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if n == len(buf) {
+			return "", fmt.Errorf("%w: link %s longer than %d bytes", ErrParse, name, len(buf))
+		}
+		return string(buf[:n]), nil
+	}
+}
+
+// listNumbers lists the numeric entries of the open directory dirfd (pids of
+// /proc, fd numbers of /proc/PID/fd), in directory order.
+func listNumbers(dirfd int, buf []byte, into []int) ([]int, error) {
+	for {
+		n, err := unix.Getdents(dirfd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return into, err
+		}
+		if n == 0 {
+			return into, nil
+		}
+		b := buf[:n]
+		for len(b) > 0 {
+			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
+			if len(b) < 19 {
+				return into, fmt.Errorf("%w: short dirent", ErrParse)
+			}
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				return into, fmt.Errorf("%w: dirent length %d", ErrParse, reclen)
+			}
+			name := b[19:reclen]
+			v, ok := atoiName(name)
+			if ok {
+				into = append(into, v)
+			}
+			b = b[reclen:]
+		}
+	}
+}
+
+// atoiName parses a NUL-terminated decimal name.
+func atoiName(name []byte) (int, bool) {
+	v := 0
+	i := 0
+	for ; i < len(name) && name[i] != 0; i++ {
+		c := name[i]
+		if c < '0' || c > '9' || v > (1<<31)/10 {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, i > 0
+}
+
+// statAt stats what name relative to dirfd leads to, following the link.
+func statAt(dirfd int, name string, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dirfd, name, st, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// kcmpFile compares two fds with kcmp(2) KCMP_FILE: 0 when they share one
+// open file description, 1 or 2 as an ordering otherwise.
+func kcmpFile(pid1, fd1, pid2, fd2 int) (int, error) {
+	const kcmpFileType = 0 // KCMP_FILE
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFileType, uintptr(fd1), uintptr(fd2), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// gone reports whether err means the process or fd no longer exists.
+func gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EBADF)
+}
+
+// denied reports whether err means access was refused.
+func denied(err error) bool {
+	return errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
