@@ -2,11 +2,13 @@ package scan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
@@ -16,11 +18,11 @@ import (
 
 // builder turns what the passes read into nodes and edges.
 type builder struct {
+	ctx     context.Context
 	scanner *Scanner
 	fs      procfs.FS
 	procs   []*procRec
 	sockets *socketTable
-	sharing *sharing
 	stats   *graph.Stats
 
 	nodes     []*graph.Node
@@ -49,7 +51,7 @@ func (b *builder) build() *graph.Snapshot {
 	for _, p := range b.procs {
 		b.addProcess(p, byPID)
 	}
-	ofds := b.groupOFDs()
+	ofds, shared := b.groupOFDs()
 	for _, o := range ofds {
 		b.addOFD(o)
 	}
@@ -57,12 +59,12 @@ func (b *builder) build() *graph.Snapshot {
 	b.addWatches()
 	b.addPtyPeers()
 
-	b.stats.Sharing = b.sharing.method
-	if b.sharing.missing != "" {
-		b.stats.MissingFeatures = append(b.stats.MissingFeatures, b.sharing.missing)
+	b.stats.Sharing = shared.method
+	if shared.missing != "" {
+		b.stats.MissingFeatures = append(b.stats.MissingFeatures, shared.missing)
 	}
 	b.stats.MissingFeatures = append(b.stats.MissingFeatures, b.sockets.missing...)
-	b.stats.VanishedFDs += b.sharing.vanished
+	b.stats.VanishedFDs += shared.vanished
 	for _, n := range b.nodes {
 		switch n.Kind {
 		case graph.KindProcess:
@@ -120,14 +122,16 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 			continue
 		}
 		t := parseTarget(l.o.name)
-		id := b.pathObject(p, l.o.name, t, &l.o.st, -1)
+		id := b.pathObject(p, l.o.name, t, l.o.st, -1)
 		b.edges = append(b.edges, graph.Edge{From: p.id, To: id, Kind: l.kind})
 	}
 }
 
 // groupOFDs groups every readable fd into open file descriptions and gives
-// each a stable ID.
-func (b *builder) groupOFDs() []*ofdRec {
+// each a stable ID. Groups of fds with one sharing key are independent, so
+// the kcmp comparisons run on the scanner's workers; the returned sharing
+// sums up how they went.
+func (b *builder) groupOFDs() ([]*ofdRec, sharing) {
 	byKey := map[string][]*fdRec{}
 	var keys []string
 	var alone []*fdRec
@@ -149,9 +153,44 @@ func (b *builder) groupOFDs() []*ofdRec {
 			byKey[k] = append(byKey[k], f)
 		}
 	}
+	var multi []string
 	var ofds []*ofdRec
 	for _, k := range keys {
-		for _, g := range b.sharing.group(byKey[k]) {
+		if fds := byKey[k]; len(fds) == 1 {
+			ofds = append(ofds, &ofdRec{key: k, members: fds})
+		} else {
+			multi = append(multi, k)
+		}
+	}
+	grouped := make([][][]*fdRec, len(multi))
+	var mu sync.Mutex
+	var workers []*sharing
+	newSharing := func() *sharing {
+		sh := &sharing{compare: b.scanner.compare, method: "kcmp"}
+		mu.Lock()
+		workers = append(workers, sh)
+		mu.Unlock()
+		return sh
+	}
+	parallel(b.ctx, b.scanner.opts.Workers, len(multi), newSharing, func(sh *sharing, i int) {
+		grouped[i] = sh.group(byKey[multi[i]])
+	})
+	total := sharing{method: "kcmp"}
+	if b.scanner.compare == nil {
+		total = sharing{method: "heuristic", missing: "kcmp: disabled"}
+	}
+	for _, sh := range workers {
+		total.vanished += sh.vanished
+		total.heuristic += sh.heuristic
+		if sh.method == "heuristic" {
+			total.method = "heuristic"
+		}
+		if total.missing == "" {
+			total.missing = sh.missing
+		}
+	}
+	for i, k := range multi {
+		for _, g := range grouped[i] {
 			ofds = append(ofds, &ofdRec{key: k, members: g})
 		}
 	}
@@ -196,7 +235,7 @@ func (b *builder) groupOFDs() []*ofdRec {
 		claimed[id] = true
 	}
 	slices.SortFunc(ofds, func(x, y *ofdRec) int { return cmp.Compare(x.id, y.id) })
-	return ofds
+	return ofds, total
 }
 
 // addOFD adds an open file description, its fds and its object.
@@ -288,7 +327,7 @@ func (b *builder) object(o *ofdRec) string {
 		return b.socketObject(f)
 	case graph.KindPipe:
 		id := graph.PipeID(f.tgt.inode)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.tgt.inode, Name: f.name}})
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.tgt.inode, Name: id}})
 		return id
 	case graph.KindAnon:
 		id := graph.AnonID(f.tgt.anonType, o.id)
@@ -312,8 +351,8 @@ func (b *builder) object(o *ofdRec) string {
 		return id
 	case graph.KindNsfs:
 		dev := ""
-		if f.stOK {
-			dev = devString(f.st.Dev)
+		if f.st != nil {
+			dev = devString(f.st.dev)
 		}
 		id := graph.InodeID(graph.KindNsfs, dev, f.tgt.inode)
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.tgt.inode, Dev: dev, Name: f.name}})
@@ -326,24 +365,20 @@ func (b *builder) object(o *ofdRec) string {
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
 		return id
 	default:
-		var st *unix.Stat_t
-		if f.stOK {
-			st = &f.st
-		}
-		return b.pathObject(f.proc, f.name, f.tgt, st, f.info.ttyIndex)
+		return b.pathObject(f.proc, f.name, f.tgt, f.st, f.info.ttyIndex)
 	}
 }
 
 // pathObject adds (once) a filesystem object and returns its ID. st may be
 // nil when the stat failed; the object is then known by mount and inode only.
-func (b *builder) pathObject(p *procRec, name string, t target, st *unix.Stat_t, ttyIndex int) string {
+func (b *builder) pathObject(p *procRec, name string, t target, st *fileStat, ttyIndex int) string {
 	if st == nil {
 		id := "path:" + name
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
 		return id
 	}
 	kind := graph.KindFile
-	switch st.Mode & unix.S_IFMT {
+	switch st.mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		kind = graph.KindDir
 	case unix.S_IFCHR:
@@ -361,21 +396,21 @@ func (b *builder) pathObject(p *procRec, name string, t target, st *unix.Stat_t,
 	if kind == graph.KindFile && strings.HasPrefix(t.path, "/memfd:") {
 		kind = graph.KindMemfd
 	}
-	if kind == graph.KindFile && unix.Major(st.Dev) == 0 && b.fsType(p, st) == "mqueue" {
+	if kind == graph.KindFile && unix.Major(st.dev) == 0 && b.fsType(p, st) == "mqueue" {
 		kind = graph.KindMqueue
 	}
-	dev := devString(st.Dev)
-	id := graph.InodeID(kind, dev, st.Ino)
-	obj := &graph.Object{Inode: st.Ino, Dev: dev, Name: name, Path: t.path, Deleted: t.deleted}
+	dev := devString(st.dev)
+	id := graph.InodeID(kind, dev, st.ino)
+	obj := &graph.Object{Inode: st.ino, Dev: dev, Name: name, Path: t.path, Deleted: t.deleted}
 	if kind == graph.KindChr || kind == graph.KindBlk {
-		obj.RDev = devString(st.Rdev)
+		obj.RDev = devString(st.rdev)
 	}
 	if kind == graph.KindChr && ttyIndex >= 0 {
 		// Every open of /dev/ptmx shares one inode but makes a new pty.
-		id = graph.PtyMasterID(dev, st.Ino, ttyIndex)
+		id = graph.PtyMasterID(dev, st.ino, ttyIndex)
 		obj.Detail = "pty master of /dev/pts/" + strconv.Itoa(ttyIndex)
 	} else {
-		b.byDevIno[devIno{st.Dev, st.Ino}] = id
+		b.byDevIno[devIno{st.dev, st.ino}] = id
 	}
 	b.addObject(&graph.Node{ID: id, Kind: kind, Object: obj})
 	return id
@@ -383,7 +418,7 @@ func (b *builder) pathObject(p *procRec, name string, t target, st *unix.Stat_t,
 
 // fsType returns the type of the filesystem that st is on, from the mount
 // table of p's mount namespace; "" when it cannot be told.
-func (b *builder) fsType(p *procRec, st *unix.Stat_t) string {
+func (b *builder) fsType(p *procRec, st *fileStat) string {
 	types, ok := b.fstypes[p.mntns]
 	if !ok {
 		types = map[int]string{}
@@ -397,7 +432,7 @@ func (b *builder) fsType(p *procRec, st *unix.Stat_t) string {
 		b.fstypes[p.mntns] = types
 	}
 	for _, f := range p.fds {
-		if f.stOK && f.st.Dev == st.Dev && f.st.Ino == st.Ino {
+		if f.st != nil && f.st.dev == st.dev && f.st.ino == st.ino {
 			return types[f.info.mntID]
 		}
 	}
@@ -442,7 +477,7 @@ func (b *builder) socketObject(f *fdRec) string {
 		}
 	}
 	n := &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
-		Inode: f.tgt.inode, Name: f.name,
+		Inode: f.tgt.inode, Name: id,
 		Socket: &graph.Socket{
 			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
 			Local: r.local, Remote: remote, RxQueue: r.rxQueue, TxQueue: r.txQueue,
@@ -598,14 +633,14 @@ func (b *builder) addPtyPeers() {
 	var masters []*fdRec
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.obj == "" || !f.stOK || f.st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			if f.obj == "" || f.st == nil || f.st.mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
 			}
 			if f.info.ttyIndex >= 0 {
 				masters = append(masters, f)
 				continue
 			}
-			major, minor := unix.Major(f.st.Rdev), unix.Minor(f.st.Rdev)
+			major, minor := unix.Major(f.st.rdev), unix.Minor(f.st.rdev)
 			if major >= 136 && major <= 143 { // UNIX98_PTY_SLAVE_MAJOR
 				idx := int(major-136)<<8 | int(minor)
 				slaves[idx] = append(slaves[idx], slave{f.obj, f.proc.mntns})

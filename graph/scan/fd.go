@@ -10,12 +10,11 @@ import (
 type fdRec struct {
 	proc *procRec
 	num  int
-	name string // readlink target as the kernel wrote it
+	name string // readlink target as the kernel wrote it; "" for sockets and pipes known by mount
 	tgt  target
 	info fdInfo
-	st   unix.Stat_t // path and nsfs objects: what the fd leads to
-	stOK bool
-	err  string // what could not be read about this fd
+	st   *fileStat // path and nsfs objects: what the fd leads to; nil if not stat'ed
+	err  string    // what could not be read about this fd
 	// closed is set when the fd turned out to have closed during the scan.
 	closed bool
 
@@ -23,36 +22,92 @@ type fdRec struct {
 	obj string // object node ID
 }
 
+// fileStat is the part of a stat(2) the graph uses.
+type fileStat struct {
+	dev, ino, rdev uint64
+	mode           uint32
+}
+
+func newFileStat(st *unix.Stat_t) *fileStat {
+	return &fileStat{dev: st.Dev, ino: st.Ino, rdev: st.Rdev, mode: st.Mode}
+}
+
+// linkName returns what readlink shows for f.
+func (f *fdRec) linkName() string {
+	if f.name != "" {
+		return f.name
+	}
+	switch f.tgt.kind {
+	case graph.KindSocket:
+		return graph.SocketID(f.tgt.inode)
+	case graph.KindPipe:
+		return graph.PipeID(f.tgt.inode)
+	}
+	return ""
+}
+
 // maxFDInfo bounds one fdinfo read: an epoll watching many fds has one line
 // per watched fd, so a big server's can reach hundreds of KB.
 const maxFDInfo = 16 << 20
 
-// readFD reads one fd: its link, its fdinfo, and for path objects a stat.
-// It returns nil when the fd closed meanwhile.
+// readFD reads one fd: its fdinfo, its link, and for path objects a stat.
+// It returns nil and true when the fd closed meanwhile.
+//
+// The fdinfo comes first because it names the mount the file is on: every
+// socket lives on the kernel's one internal sockfs mount and every pipe on
+// its pipefs mount, so once the walker has seen one of each (by readlink),
+// later sockets and pipes are known from their fdinfo's mnt_id and ino
+// without a readlink — for most fds of a busy host, half the syscalls.
 func (w *walker) readFD(p *procRec, num int) (*fdRec, bool) {
 	name := itoa(num)
+	f := &fdRec{proc: p, num: num}
+	var data []byte
+	var err error
+	data, w.infoBuf, err = readFileAt(p.infoDir, name, w.infoBuf, maxFDInfo)
+	switch {
+	case gone(err):
+		return nil, true
+	case err != nil:
+		f.err = "fdinfo: " + errText(err)
+		f.info = fdInfo{eventfdID: -1, ttyIndex: -1}
+	default:
+		if f.info, err = parseFDInfo(data); err != nil {
+			f.err = "fdinfo: " + err.Error()
+		}
+	}
+	if f.err == "" && f.info.mntID != 0 {
+		switch f.info.mntID {
+		case w.sockMnt:
+			f.tgt = target{kind: graph.KindSocket, inode: f.info.ino}
+			return f, false
+		case w.pipeMnt:
+			f.tgt = target{kind: graph.KindPipe, inode: f.info.ino}
+			return f, false
+		}
+	}
 	link, err := readlinkAt(p.fdDir, name, w.linkBuf)
 	if err != nil {
 		if gone(err) {
 			return nil, true
 		}
-		return &fdRec{proc: p, num: num, err: "readlink: " + errText(err), tgt: target{kind: graph.KindUnknown}}, false
+		f.err = "readlink: " + errText(err)
+		f.tgt = target{kind: graph.KindUnknown}
+		return f, false
 	}
-	f := &fdRec{proc: p, num: num, name: link, tgt: parseTarget(link)}
-	var data []byte
-	data, w.infoBuf, err = readFileAt(p.infoDir, name, w.infoBuf, maxFDInfo)
-	if err != nil {
-		if gone(err) {
-			return nil, true
-		}
-		f.err = "fdinfo: " + errText(err)
-	} else if f.info, err = parseFDInfo(data); err != nil {
-		f.err = "fdinfo: " + err.Error()
-	}
+	f.name, f.tgt = link, parseTarget(link)
 	switch f.tgt.kind {
+	case graph.KindSocket:
+		if f.err == "" && f.info.ino == f.tgt.inode {
+			w.sockMnt = f.info.mntID
+		}
+	case graph.KindPipe:
+		if f.err == "" && f.info.ino == f.tgt.inode {
+			w.pipeMnt = f.info.mntID
+		}
 	case "", graph.KindNsfs:
-		if err := statAt(p.fdDir, name, &f.st); err == nil {
-			f.stOK = true
+		var st unix.Stat_t
+		if err := statAt(p.fdDir, name, &st); err == nil {
+			f.st = newFileStat(&st)
 		} else if gone(err) {
 			return nil, true
 		}

@@ -32,7 +32,7 @@ type procRec struct {
 // pathObject is a path a process holds outside its fd table (cwd, root, exe).
 type pathObject struct {
 	name string
-	st   unix.Stat_t
+	st   *fileStat
 }
 
 // readProc reads the facts of one process and lists its fd table, leaving
@@ -135,11 +135,11 @@ func (w *walker) readPathObject(procDir int, name string) *pathObject {
 	if err != nil {
 		return nil
 	}
-	o := &pathObject{name: target}
-	if statAt(procDir, name, &o.st) != nil {
+	var st unix.Stat_t
+	if statAt(procDir, name, &st) != nil {
 		return nil
 	}
-	return o
+	return &pathObject{name: target, st: newFileStat(&st)}
 }
 
 func (p *procRec) closeDirs() {

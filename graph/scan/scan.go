@@ -93,6 +93,9 @@ type walker struct {
 	linkBuf   []byte
 	infoBuf   []byte
 	direntBuf []byte
+	// The mount IDs of the kernel's internal sockfs and pipefs mounts, once
+	// seen; -1 until then.
+	sockMnt, pipeMnt int
 }
 
 func newWalker(fs procfs.FS, rootFD int) *walker {
@@ -101,6 +104,7 @@ func newWalker(fs procfs.FS, rootFD int) *walker {
 		linkBuf:   make([]byte, 4096+64),
 		infoBuf:   make([]byte, 4096),
 		direntBuf: make([]byte, 32<<10),
+		sockMnt:   -1, pipeMnt: -1,
 	}
 }
 
@@ -137,7 +141,8 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	procs := make([]*procRec, len(pids))
 	var vanished atomic.Int64
 	var errMu sync.Mutex
-	s.parallel(ctx, fs, rootFD, len(pids), func(w *walker, i int) {
+	newW := func() *walker { return newWalker(fs, rootFD) }
+	parallel(ctx, s.opts.Workers, len(pids), newW, func(w *walker, i int) {
 		p, gone, err := w.readProc(pids[i])
 		switch {
 		case gone:
@@ -187,7 +192,7 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 		}
 	}
 	var vanishedFDs atomic.Int64
-	s.parallel(ctx, fs, rootFD, len(chunks), func(w *walker, i int) {
+	parallel(ctx, s.opts.Workers, len(chunks), newW, func(w *walker, i int) {
 		c := chunks[i]
 		for j := c.lo; j < c.hi; j++ {
 			f, gone := w.readFD(c.p, c.p.fdNums[j])
@@ -209,34 +214,28 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount
 
-	b := &builder{
-		scanner: s, fs: fs, procs: procs, sockets: sockets, stats: &st,
-		sharing: &sharing{compare: s.compare, method: "kcmp"},
-	}
-	if s.compare == nil {
-		b.sharing.method = "heuristic"
-		b.sharing.missing = "kcmp: disabled"
-	}
+	b := &builder{ctx: ctx, scanner: s, fs: fs, procs: procs, sockets: sockets, stats: &st}
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	return snap, nil
 }
 
-// parallel runs fn(w, i) for i in [0, n) on the scanner's workers, each
-// with its own walker; it stops handing out work when ctx is done.
-func (s *Scanner) parallel(ctx context.Context, fs procfs.FS, rootFD int, n int, fn func(w *walker, i int)) {
+// parallel runs fn(state, i) for i in [0, n) on up to workers goroutines,
+// each with a state of its own made by newState; it stops handing out work
+// when ctx is done.
+func parallel[S any](ctx context.Context, workers, n int, newState func() S, fn func(st S, i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(s.opts.Workers, n) {
+	for range min(workers, n) {
 		wg.Go(func() {
-			w := newWalker(fs, rootFD)
+			st := newState()
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					return
 				}
-				fn(w, i)
+				fn(st, i)
 			}
 		})
 	}

@@ -45,8 +45,8 @@ func sharingKey(f *fdRec) string {
 	case graph.KindUnknown:
 		return ""
 	default:
-		if f.stOK {
-			obj = "i" + strconv.FormatUint(f.st.Dev, 10) + ":" + strconv.FormatUint(f.st.Ino, 10)
+		if f.st != nil {
+			obj = "i" + strconv.FormatUint(f.st.dev, 10) + ":" + strconv.FormatUint(f.st.ino, 10)
 		} else {
 			obj = "m" + strconv.Itoa(f.info.mntID) + ":" + strconv.FormatUint(f.info.ino, 10)
 		}

@@ -1,0 +1,63 @@
+package graph
+
+import (
+	"bytes"
+	"io"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestWriteJSONMatchesEncodingJSON checks that the streamed form decodes
+// to what json.Marshal gives, on snapshots holding every kind of detail and
+// strings that need escaping.
+func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
+	nodes := []*Node{
+		{ID: "proc:1:2", Kind: KindProcess, PID: 1, NetNS: 4026531840, Error: "fd table: permission denied",
+			Process: &Process{Comm: "we<ird> \"na\\me\"\t\x01", Cmdline: "a\u2028b \xff end", User: "root", StartTime: 2, MntNS: 3, PidNS: 4, Threads: 5, FDCount: 6}},
+		{ID: "proc:2:2", Kind: KindProcess, PID: 2, Process: &Process{PPID: 1, UID: -1}},
+		fdNode(1, 0, true),
+		fdNode(1, 7, false),
+		{ID: "ofd:1:2:0", Kind: KindOFD, OFD: &OFD{Mode: "rw", Flags: []string{"O_RDWR", "O_APPEND"}, Pos: -1, MntID: 27, Sharers: 2}},
+		{ID: "ofd:1:2:1", Kind: KindOFD, OFD: &OFD{Flags: []string{}}},
+		{ID: SocketID(5), Kind: KindSocket, NetNS: 7, Object: &Object{Inode: 5, Name: "socket:[5]", Socket: &Socket{Family: "inet", Type: "stream", Protocol: "tcp", State: "listen", Local: "127.0.0.1:1", RxQueue: 1, TxQueue: 128, InFlight: 2}}},
+		{ID: SocketID(6), Kind: KindSocket, Object: &Object{Inode: 6, Name: "socket:[6]", Socket: &Socket{Family: "unix", Local: "@abstract\x00x"}}},
+		{ID: "file:8:1:9", Kind: KindFile, Error: "stat failed", Object: &Object{Inode: 9, Dev: "8:1", Name: "/tmp/a & b (deleted)", Path: "/tmp/a & b", Deleted: true}},
+		{ID: "chr:0:6:3", Kind: KindChr, Object: &Object{Inode: 3, Dev: "0:6", RDev: "1:3", Name: "/dev/null", Path: "/dev/null"}},
+		{ID: "anon:eventfd:x", Kind: KindAnon, Object: &Object{Inode: 26, Name: "anon_inode:[eventfd]", AnonType: "eventfd", Detail: "count 3"}},
+	}
+	snaps := []*Snapshot{
+		New(nil, nil, Stats{}),
+		New(nodes, []Edge{{From: "proc:1:2", To: "proc:2:2", Kind: EdgeChild}, {From: "proc:1:2", To: FDID(1, 1, 0), Kind: EdgeFD}},
+			Stats{StartedAt: time.Date(2026, 11, 22, 3, 4, 5, 123456789, time.UTC), DurationMS: 12.5, Processes: 2, Sharing: "kcmp",
+				MissingFeatures: []string{"kcmp: operation not permitted"}, Errors: []string{"x"}}),
+		randomSnapshot(rand.New(rand.NewPCG(3, 4)), 30),
+	}
+	for i, s := range snaps {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := s.WriteJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(got.Bytes(), &a); err != nil {
+			t.Fatalf("snapshot %d: WriteJSON wrote invalid JSON: %v", i, err)
+		}
+		json.Unmarshal(want, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("snapshot %d:\nWriteJSON:     %s\nencoding/json: %s", i, got.Bytes(), want)
+		}
+	}
+}
+
+func BenchmarkWriteJSON(b *testing.B) {
+	s := randomSnapshot(rand.New(rand.NewPCG(5, 6)), 3000)
+	for b.Loop() {
+		s.WriteJSON(io.Discard)
+	}
+}
