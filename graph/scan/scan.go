@@ -167,7 +167,7 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	}
 
 	// Meanwhile, every network namespace's sockets.
-	sockets := &socketTable{byInode: map[uint64]*sockRec{}}
+	sockets := &socketTable{byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{}}
 	var sockWG sync.WaitGroup
 	nsCount := 0
 	if s.dumper != nil {
@@ -210,6 +210,9 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	sockWG.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if s.dumper != nil && s.opts.ProcRoot == "/proc" {
+		nsCount += s.foreignNetns(procs, sockets)
 	}
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount

@@ -3,6 +3,7 @@ package scan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 
@@ -35,7 +36,8 @@ type sockRec struct {
 // socketTable holds every socket of the scanned network namespaces by inode.
 type socketTable struct {
 	byInode map[uint64]*sockRec
-	missing []string // dumps that failed, with why
+	dumped  map[uint64]bool // network namespaces dumped
+	missing []string        // dumps that failed, with why
 }
 
 // netnsDumper dumps every socket of one network namespace. The namespace is
@@ -53,6 +55,7 @@ func (sockDiagDumper) dump(netnsFD int, netns uint64, into *socketTable) error {
 		return fmt.Errorf("sock_diag in netns %d: %w", netns, err)
 	}
 	defer c.Close()
+	into.dumped[netns] = true
 
 	us, err := c.Unix()
 	if err != nil {
@@ -196,4 +199,62 @@ func protoNameSocket(inode uint64, protoName string) *sockRec {
 		r.typ = "raw"
 	}
 	return r
+}
+
+// foreignNetns finds the network namespaces of sockets that no dump listed:
+// a socket belongs to the namespace it was created in, which can differ
+// from its holder's (a process that called setns after socket(), or one
+// that received the socket from a container). It borrows the fd with
+// pidfd_getfd(2) and asks the socket with ioctl(SIOCGSKNS), then dumps each
+// namespace found once. Both need ptrace access to the holder (root, or
+// CAP_SYS_PTRACE); where refused, the socket keeps its protocol name only.
+func (s *Scanner) foreignNetns(procs []*procRec, into *socketTable) int {
+	dumped := 0
+	seen := maps.Clone(into.dumped)
+	for _, p := range procs {
+		for _, f := range p.fds {
+			if f.tgt.kind != "socket" || into.byInode[f.tgt.inode] != nil {
+				continue
+			}
+			ns, nsFD, err := socketNetns(p.pid, f.num)
+			if err != nil {
+				continue
+			}
+			if !seen[ns] {
+				seen[ns] = true
+				if err := s.dumper.dump(nsFD, ns, into); err != nil {
+					into.missing = append(into.missing, err.Error())
+				} else {
+					dumped++
+				}
+			}
+			unix.Close(nsFD)
+		}
+	}
+	return dumped
+}
+
+// socketNetns returns the inode and an open fd of the network namespace that
+// fd num of process pid, a socket, belongs to.
+func socketNetns(pid, num int) (uint64, int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	sock, err := unix.PidfdGetfd(pidfd, num, 0)
+	if err != nil {
+		return 0, -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, num, err)
+	}
+	defer unix.Close(sock)
+	nsFD, err := unix.IoctlRetInt(sock, unix.SIOCGSKNS)
+	if err != nil {
+		return 0, -1, fmt.Errorf("SIOCGSKNS %d/%d: %w", pid, num, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(nsFD, &st); err != nil {
+		unix.Close(nsFD)
+		return 0, -1, fmt.Errorf("stat netns of %d/%d: %w", pid, num, err)
+	}
+	return st.Ino, nsFD, nil
 }
