@@ -123,7 +123,7 @@ func randomSnapshot(r *rand.Rand, n int) *Snapshot {
 			nodes = append(nodes, f, s)
 			edges = append(edges, Edge{From: p.ID, To: f.ID, Kind: EdgeFD}, Edge{From: f.ID, To: s.ID, Kind: EdgeObject})
 			if r.IntN(2) == 0 {
-				edges = append(edges, Edge{From: s.ID, To: SocketID(uint64(r.IntN(n*10))), Kind: EdgePeer})
+				edges = append(edges, Edge{From: s.ID, To: SocketID(uint64(r.IntN(n * 10))), Kind: EdgePeer})
 			}
 		}
 	}

@@ -2,8 +2,8 @@ package graph
 
 import (
 	"bytes"
-	"io"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"testing"
