@@ -306,7 +306,17 @@ func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
 			break
 		}
 		if !done && lastErr != nil {
-			into.missing = append(into.missing, fmt.Sprintf("sockets of netns %d: %v", ns, lastErr))
+			fallback := fmt.Errorf("no process readable")
+			for _, p := range members[ns] {
+				if fallback = dumpProcNet(s.opts.ProcRoot, p.pid, ns, into); fallback == nil {
+					break
+				}
+			}
+			if fallback == nil {
+				into.missing = append(into.missing, fmt.Sprintf("%v (read /proc/PID/net instead: no unix peers)", lastErr))
+			} else {
+				into.missing = append(into.missing, fmt.Sprintf("sockets of netns %d: %v; %v", ns, lastErr, fallback))
+			}
 		}
 	}
 }
