@@ -1,0 +1,282 @@
+package graph
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// machine builds snapshots by hand for the query tests.
+type machine struct {
+	nodes []*Node
+	edges []Edge
+}
+
+func (m *machine) proc(pid, ppid int, comm string) string {
+	id := ProcessID(pid, 1000+uint64(pid))
+	m.nodes = append(m.nodes, &Node{ID: id, Kind: KindProcess, PID: pid,
+		Process: &Process{PPID: ppid, Comm: comm, User: "root", StartTime: 1000 + uint64(pid)}})
+	return id
+}
+
+func (m *machine) obj(id string, kind Kind, sock *Socket) string {
+	m.nodes = append(m.nodes, &Node{ID: id, Kind: kind, Object: &Object{Name: id, Socket: sock}})
+	return id
+}
+
+// fd opens fd number n of proc pid on a new description of obj and returns the description's ID.
+func (m *machine) fd(pid, n int, obj string) string {
+	st := 1000 + uint64(pid)
+	ofd := OFDID(pid, st, n)
+	m.nodes = append(m.nodes, &Node{ID: ofd, Kind: KindOFD, OFD: &OFD{Mode: "rw", Flags: []string{"O_RDWR"}, Sharers: 1}})
+	m.edges = append(m.edges, Edge{From: ofd, To: obj, Kind: EdgeObject})
+	m.share(pid, n, ofd)
+	return ofd
+}
+
+// share makes fd number n of proc pid point at an existing description.
+func (m *machine) share(pid, n int, ofd string) {
+	st := 1000 + uint64(pid)
+	fd := FDID(pid, st, n)
+	m.nodes = append(m.nodes, &Node{ID: fd, Kind: KindFD, PID: pid, FD: &FD{Num: n}})
+	m.edges = append(m.edges, Edge{From: ProcessID(pid, st), To: fd, Kind: EdgeFD}, Edge{From: fd, To: ofd, Kind: EdgeOFD})
+}
+
+func (m *machine) peer(a, b string) {
+	if b < a {
+		a, b = b, a
+	}
+	m.edges = append(m.edges, Edge{From: a, To: b, Kind: EdgePeer})
+}
+
+func (m *machine) snapshot() *Snapshot { return New(m.nodes, m.edges, Stats{Processes: 1}) }
+
+// testMachine is a server (pid 100) with a worker it forked (600), a unix
+// client (200), a pipe reader (300), a process reading the same log file
+// (400), a TCP client (500), and /dev/null open in two processes.
+func testMachine() *machine {
+	m := &machine{}
+	server := m.proc(100, 1, "server")
+	m.proc(200, 1, "client")
+	m.proc(300, 100, "reader")
+	m.proc(400, 1, "tail")
+	m.proc(500, 1, "curl")
+	worker := m.proc(600, 100, "worker")
+	m.edges = append(m.edges, Edge{From: server, To: worker, Kind: EdgeChild})
+
+	tty := m.fd(100, 0, m.obj("chr:0:25:3", KindChr, nil))
+	m.share(600, 0, tty)
+	lis := m.obj("socket:[10]", KindSocket, &Socket{Family: "unix", Type: "stream", State: "listen", Local: "/tmp/server.sock"})
+	m.fd(100, 3, lis)
+	acc := m.obj("socket:[11]", KindSocket, &Socket{Family: "unix", Type: "stream", State: "established", Local: "/tmp/server.sock"})
+	m.fd(100, 4, acc)
+	m.edges = append(m.edges, Edge{From: lis, To: acc, Kind: EdgeAccepted})
+	cli := m.obj("socket:[12]", KindSocket, &Socket{Family: "unix", Type: "stream", State: "established"})
+	m.fd(200, 3, cli)
+	m.peer(acc, cli)
+	pipe := m.obj("pipe:[20]", KindPipe, nil)
+	m.fd(100, 5, pipe)
+	m.fd(300, 0, pipe)
+	log := m.obj("file:8:1:77", KindFile, nil)
+	m.fd(100, 6, log)
+	m.fd(400, 3, log)
+	t1 := m.obj("socket:[30]", KindSocket, &Socket{Family: "inet", Type: "stream", Protocol: "tcp", Local: "127.0.0.1:8080", Remote: "127.0.0.1:40000"})
+	t2 := m.obj("socket:[31]", KindSocket, &Socket{Family: "inet", Type: "stream", Protocol: "tcp", Local: "127.0.0.1:40000", Remote: "127.0.0.1:8080"})
+	m.fd(100, 7, t1)
+	m.fd(500, 5, t2)
+	m.peer(t1, t2)
+	null := m.obj("chr:0:5:4", KindChr, nil)
+	m.fd(100, 8, null)
+	m.fd(200, 0, null)
+	return m
+}
+
+func TestPeers(t *testing.T) {
+	x := NewIndex(testMachine().snapshot())
+	got := x.Peers(100)
+	type row struct {
+		FD      int
+		PeerPID int
+		PeerFD  int
+		Via     Via
+		Kind    Kind
+	}
+	var rows []row
+	for _, p := range got {
+		rows = append(rows, row{p.FD, p.PeerPID, p.PeerFD, p.Via, p.Kind})
+	}
+	want := []row{
+		{0, 600, 0, ViaSharedOFD, KindChr},
+		{4, 200, 3, ViaUnix, KindSocket},
+		{5, 300, 0, ViaPipe, KindPipe},
+		{6, 400, 3, ViaFile, KindFile},
+		{7, 500, 5, ViaTCP, KindSocket},
+	}
+	if d := cmp.Diff(want, rows); d != "" {
+		t.Errorf("Peers(100) (-want +got):\n%s", d)
+	}
+	if got[1].PeerComm != "client" || got[1].Object != "socket:[11]" || got[1].PeerObject != "socket:[12]" ||
+		got[1].PeerProcess != ProcessID(200, 1200) {
+		t.Errorf("unix peer row = %+v", got[1])
+	}
+
+	// The relation is symmetric.
+	back := x.Peers(200)
+	if len(back) != 1 || back[0].PeerPID != 100 || back[0].PeerFD != 4 || back[0].Via != ViaUnix {
+		t.Errorf("Peers(200) = %+v, want the server's fd 4 only", back)
+	}
+	if p := x.Peers(999); p != nil {
+		t.Errorf("Peers(999) = %v, want nil", p)
+	}
+	if p := NewIndex(nil).Peers(1); p != nil {
+		t.Errorf("Peers on an empty snapshot = %v", p)
+	}
+}
+
+func TestFocus(t *testing.T) {
+	s := testMachine().snapshot()
+	f := NewIndex(s).Focus(100)
+	if f == nil {
+		t.Fatal("Focus(100) = nil")
+	}
+	var ids []string
+	for _, n := range f.Nodes {
+		ids = append(ids, n.ID)
+	}
+	want := []string{
+		"chr:0:25:3", "chr:0:5:4",
+		"fd:100:1100:0", "fd:100:1100:3", "fd:100:1100:4", "fd:100:1100:5", "fd:100:1100:6", "fd:100:1100:7", "fd:100:1100:8",
+		"fd:200:1200:3", "fd:300:1300:0", "fd:400:1400:3", "fd:500:1500:5", "fd:600:1600:0",
+		"file:8:1:77",
+		"ofd:100:1100:0", "ofd:100:1100:3", "ofd:100:1100:4", "ofd:100:1100:5", "ofd:100:1100:6", "ofd:100:1100:7", "ofd:100:1100:8",
+		"ofd:200:1200:3", "ofd:300:1300:0", "ofd:400:1400:3", "ofd:500:1500:5",
+		"pipe:[20]",
+		"proc:100:1100", "proc:200:1200", "proc:300:1300", "proc:400:1400", "proc:500:1500", "proc:600:1600",
+		"socket:[10]", "socket:[11]", "socket:[12]", "socket:[30]", "socket:[31]",
+	}
+	if d := cmp.Diff(want, ids); d != "" {
+		t.Errorf("Focus(100) nodes (-want +got):\n%s", d)
+	}
+	// Every edge of the snapshot between two focus nodes is kept: the
+	// child edge, the accepted edge, both peer edges; and no other.
+	in := map[string]bool{}
+	for _, id := range ids {
+		in[id] = true
+	}
+	var wantEdges []Edge
+	for _, e := range s.Edges {
+		if in[e.From] && in[e.To] {
+			wantEdges = append(wantEdges, e)
+		}
+	}
+	if d := cmp.Diff(wantEdges, f.Edges); d != "" {
+		t.Errorf("Focus(100) edges (-want +got):\n%s", d)
+	}
+	for _, k := range []EdgeKind{EdgeChild, EdgeAccepted, EdgePeer} {
+		if !slices.ContainsFunc(f.Edges, func(e Edge) bool { return e.Kind == k }) {
+			t.Errorf("Focus(100) lacks a %s edge", k)
+		}
+	}
+	// /dev/null held by the client is not a connection: its fd 0 stays out.
+	if f.Node("fd:200:1200:0") != nil {
+		t.Error("Focus(100) holds the client's /dev/null fd")
+	}
+	if NewIndex(s).Focus(12345) != nil {
+		t.Error("Focus of an unknown pid is not nil")
+	}
+	if f.Stats.Processes != 1 {
+		t.Errorf("Focus stats = %+v, want the snapshot's", f.Stats)
+	}
+}
+
+func TestProcesses(t *testing.T) {
+	x := NewIndex(testMachine().snapshot())
+	rows := x.Processes()
+	var pids []int
+	for _, r := range rows {
+		pids = append(pids, r.PID)
+	}
+	if d := cmp.Diff([]int{100, 200, 300, 400, 500, 600}, pids); d != "" {
+		t.Fatalf("pids (-want +got):\n%s", d)
+	}
+	want := ProcessRow{ID: "proc:100:1100", PID: 100, PPID: 1, Comm: "server", User: "root", Sockets: 3, Pipes: 1, Peers: 5}
+	if d := cmp.Diff(want, rows[0]); d != "" {
+		t.Errorf("server row (-want +got):\n%s", d)
+	}
+	if rows[1].Peers != 1 || rows[1].Sockets != 1 {
+		t.Errorf("client row = %+v, want 1 socket, 1 peer", rows[1])
+	}
+	if r, ok := x.Row(600); !ok || r.Peers != 1 {
+		t.Errorf("Row(600) = %+v, %v", r, ok)
+	}
+	if _, ok := x.Row(7); ok {
+		t.Error("Row(7) found a process")
+	}
+	b, err := json.Marshal(rows[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantJSON = `{"id":"proc:100:1100","pid":100,"ppid":1,"comm":"server","user":"root","uid":0,"fd_count":0,"sockets":3,"pipes":1,"peers":5}`
+	if string(b) != wantJSON {
+		t.Errorf("row JSON = %s\nwant %s", b, wantJSON)
+	}
+}
+
+func TestDiffRows(t *testing.T) {
+	a := NewIndex(testMachine().snapshot()).Processes()
+	m := testMachine()
+	m.proc(700, 1, "new")
+	// The reader goes away: drop its nodes.
+	m.nodes = slices.DeleteFunc(m.nodes, func(n *Node) bool { return n.PID == 300 })
+	b := NewIndex(m.snapshot()).Processes()
+	c := DiffRows(a, b)
+	var changed []int
+	for _, r := range c.Changed {
+		changed = append(changed, r.PID)
+	}
+	// The server lost a peer; 700 is new; 300 is gone.
+	if d := cmp.Diff([]int{100, 700}, changed); d != "" {
+		t.Errorf("changed (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"proc:300:1300"}, c.Removed); d != "" {
+		t.Errorf("removed (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(b, ApplyRows(a, c)); d != "" {
+		t.Errorf("ApplyRows (-want +got):\n%s", d)
+	}
+	if !DiffRows(b, b).Empty() {
+		t.Error("DiffRows of a list with itself is not empty")
+	}
+}
+
+func TestEdgesTo(t *testing.T) {
+	x := NewIndex(testMachine().snapshot())
+	var from []string
+	for e := range x.EdgesTo("pipe:[20]", EdgeObject) {
+		from = append(from, e.From)
+	}
+	if d := cmp.Diff([]string{"ofd:100:1100:5", "ofd:300:1300:0"}, from); d != "" {
+		t.Errorf("EdgesTo(pipe) (-want +got):\n%s", d)
+	}
+	for range x.EdgesTo("pipe:[20]", EdgePeer) {
+		t.Error("a peer edge into the pipe")
+	}
+}
+
+func TestHolderAndPeerPIDs(t *testing.T) {
+	x := NewIndex(testMachine().snapshot())
+	if d := cmp.Diff([]int{100, 300}, x.HolderPIDs("pipe:[20]")); d != "" {
+		t.Errorf("HolderPIDs(pipe) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{100, 600}, x.HolderPIDs("chr:0:25:3")); d != "" {
+		t.Errorf("HolderPIDs(tty) (-want +got):\n%s", d)
+	}
+	if got := x.HolderPIDs("socket:[999]"); got != nil {
+		t.Errorf("HolderPIDs(unknown) = %v", got)
+	}
+	if d := cmp.Diff([]int{200, 300, 400, 500, 600}, x.PeerPIDs(100)); d != "" {
+		t.Errorf("PeerPIDs(100) (-want +got):\n%s", d)
+	}
+}

@@ -1,0 +1,247 @@
+// Package live keeps a current graph of the machine: a Loop scans on a
+// ticker and publishes each snapshot to a Store, which keeps the latest
+// versions and the changes between them for the dashboard's clients.
+//
+// The loop is incremental. Every Interval a Prober takes a cheap look at the
+// machine (which processes exist and since when, how many fds each holds,
+// the state of every socket) and only the processes where something changed
+// are read again (when the scanner is a Rescanner; otherwise the whole
+// machine is). Every FullInterval, and whenever the probe fails, the whole
+// machine is scanned, which catches what the probe cannot see: an fd
+// replaced in place by dup2, a file position that moved.
+//
+// The package does no scanning of its own: main gives the Loop a scanner
+// (package graph/scan) and a Prober (ProcProber here).
+package live
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// Scanner reads the whole machine into a snapshot. *scan.Scanner is one.
+type Scanner interface {
+	Scan(ctx context.Context) (*graph.Snapshot, error)
+}
+
+// Rescanner is a Scanner that can read some processes again: Rescan returns
+// prev with every fact about the given processes read afresh (processes
+// that have exited removed, new ones added), their peers resolved again, and
+// every other node and edge of prev kept. IDs must stay stable exactly as in
+// a series of full scans.
+type Rescanner interface {
+	Scanner
+	Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) (*graph.Snapshot, error)
+}
+
+// Prober takes the cheap look at the machine that decides what to rescan.
+type Prober interface {
+	Probe(ctx context.Context) (*Probe, error)
+}
+
+// Probe is what a Prober saw.
+type Probe struct {
+	// Procs maps each pid to its start time and fd count.
+	Procs map[int]ProcState
+	// Sockets maps socket inodes to a signature of what a snapshot shows of
+	// the socket (its state and queues); nil when sockets were not probed.
+	Sockets map[uint64]string
+}
+
+// ProcState is what a Probe knows of one process.
+type ProcState struct {
+	Start uint64 // start time in clock ticks after boot
+	FDs   int    // open fds (st_size of /proc/PID/fd); -1 if unknown
+}
+
+// Defaults for a Loop's zero fields.
+const (
+	DefaultInterval     = time.Second
+	DefaultFullInterval = 10 * time.Second
+)
+
+// Loop scans the machine on a ticker and publishes to a Store. Set the
+// fields, then call Run once; the fields must not change afterwards.
+type Loop struct {
+	Scanner Scanner
+	// Prober finds what changed between ticks; nil makes every tick a full scan.
+	Prober Prober
+	Store  *Store
+	// Interval is the tick period; FullInterval the period of full scans.
+	Interval     time.Duration
+	FullInterval time.Duration
+	// Wake, when not nil, makes the loop tick at once (the proc connector
+	// sends on it when a process starts or exits).
+	Wake <-chan struct{}
+	// Log receives one debug line per tick and a warning per failed scan; nil discards.
+	Log *slog.Logger
+	// Metrics, when not nil, records every tick.
+	Metrics *Metrics
+	// Now is the clock; nil means time.Now. Tests set it.
+	Now func() time.Time
+
+	// state between ticks, owned by Run
+	snap      *graph.Snapshot
+	idx       *graph.Index
+	probe     *Probe
+	lastFull  time.Time
+	fullAgain bool
+}
+
+// Tick outcomes, as the Metrics count them.
+const (
+	TickIdle   = "idle"   // the probe found nothing to do
+	TickRescan = "rescan" // some processes were read again
+	TickFull   = "full"   // the whole machine was scanned
+	TickFailed = "failed" // the scan failed; the previous snapshot stays
+)
+
+// Run scans once, publishes, then ticks until ctx is done; it returns
+// ctx.Err(). A failed scan is logged and retried at the next tick: the
+// previous snapshot stays published meanwhile.
+func (l *Loop) Run(ctx context.Context) error {
+	if l.Interval <= 0 {
+		l.Interval = DefaultInterval
+	}
+	if l.FullInterval <= 0 {
+		l.FullInterval = DefaultFullInterval
+	}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	l.fullAgain = true
+	t := time.NewTicker(l.Interval)
+	defer t.Stop()
+	for {
+		if _, err := l.Tick(ctx); err != nil && ctx.Err() == nil {
+			l.Log.Warn("scan failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		case <-l.Wake:
+		}
+	}
+}
+
+// Tick runs one tick and returns its outcome (TickIdle, TickRescan,
+// TickFull or TickFailed). Run calls it; tests and benchmarks call it
+// directly after setting the fields.
+func (l *Loop) Tick(ctx context.Context) (string, error) {
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+	start := l.Now()
+	outcome, pids, err := l.tick(ctx, start)
+	if l.Metrics != nil {
+		l.Metrics.tick(outcome, len(pids), l.Now().Sub(start), l.snap)
+	}
+	l.Log.Debug("tick", "outcome", outcome, "rescanned", len(pids), "took", l.Now().Sub(start))
+	return outcome, err
+}
+
+func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []int, err error) {
+	full := l.snap == nil || l.fullAgain || l.Prober == nil || now.Sub(l.lastFull) >= l.FullInterval
+	var probe *Probe
+	if l.Prober != nil {
+		// Probe before scanning: whatever changes after the probe is seen by
+		// the next one, so nothing falls between two ticks.
+		probe, err = l.Prober.Probe(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return TickFailed, nil, ctx.Err()
+			}
+			l.Log.Warn("probe failed; scanning everything", "err", err)
+			probe, full = nil, true
+		}
+	}
+	if !full {
+		pids = changedPIDs(l.probe, probe, l.idx)
+		if len(pids) == 0 {
+			l.probe = probe
+			return TickIdle, nil, nil
+		}
+	}
+	var snap *graph.Snapshot
+	rs, incremental := l.Scanner.(Rescanner)
+	switch {
+	case !full && incremental:
+		outcome = TickRescan
+		snap, err = rs.Rescan(ctx, l.snap, pids)
+	default:
+		outcome = TickFull
+		pids = nil
+		snap, err = l.Scanner.Scan(ctx)
+	}
+	if err != nil {
+		// Scan again next tick, and scan everything: a failed rescan may
+		// have left the scanner's memory of IDs behind.
+		l.fullAgain = true
+		return TickFailed, pids, fmt.Errorf("%s scan: %w", outcome, err)
+	}
+	if outcome == TickFull {
+		l.lastFull, l.fullAgain = now, false
+	}
+	l.snap, l.idx, l.probe = snap, graph.NewIndex(snap), probe
+	l.Store.Publish(snap)
+	return outcome, pids, nil
+}
+
+// changedPIDs compares two probes and returns the processes to read again:
+// new ones, gone ones, those whose fd count changed, the holders of every
+// socket whose state or queues changed, and the peers of all of these in the
+// current snapshot (the far end of a connection changes with the near end).
+func changedPIDs(old, cur *Probe, idx *graph.Index) []int {
+	if old == nil || cur == nil {
+		return nil
+	}
+	set := map[int]bool{}
+	for pid, st := range cur.Procs {
+		if o, ok := old.Procs[pid]; !ok || o != st {
+			set[pid] = true
+		}
+	}
+	for pid := range old.Procs {
+		if _, ok := cur.Procs[pid]; !ok {
+			set[pid] = true
+		}
+	}
+	if old.Sockets != nil && cur.Sockets != nil && idx != nil {
+		for ino, sig := range cur.Sockets {
+			if o, ok := old.Sockets[ino]; ok && o != sig {
+				for _, pid := range idx.HolderPIDs(graph.SocketID(ino)) {
+					set[pid] = true
+				}
+			}
+		}
+	}
+	if idx != nil {
+		direct := make([]int, 0, len(set))
+		for pid := range set {
+			direct = append(direct, pid)
+		}
+		for _, pid := range direct {
+			for _, p := range idx.PeerPIDs(pid) {
+				set[p] = true
+			}
+		}
+	}
+	out := make([]int, 0, len(set))
+	for pid := range set {
+		out = append(out, pid)
+	}
+	slices.Sort(out)
+	return out
+}

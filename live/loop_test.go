@@ -1,0 +1,201 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/live"
+	"github.com/fdscope/fdscope/live/livetest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// clock is a fake clock for Loop.Now.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time           { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newLoop(w *livetest.World, c *clock) *live.Loop {
+	return &live.Loop{Scanner: w, Prober: w, Store: live.NewStore(0), Interval: time.Second,
+		FullInterval: 10 * time.Second, Now: c.now}
+}
+
+func tick(t *testing.T, l *live.Loop, c *clock, want string) {
+	t.Helper()
+	c.advance(time.Second)
+	got, err := l.Tick(context.Background())
+	if err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+	if got != want {
+		t.Fatalf("Tick outcome = %s, want %s", got, want)
+	}
+}
+
+func TestLoopIncremental(t *testing.T) {
+	w := livetest.NewWorld()
+	server := w.Start(1, "server")
+	client := w.Start(1, "client")
+	bystander := w.Start(1, "bystander")
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	tick(t, l, c, live.TickIdle)
+	if len(w.Rescans) != 0 || w.Scans != 1 {
+		t.Fatalf("idle ticks scanned: %d rescans, %d scans", len(w.Rescans), w.Scans)
+	}
+	seq0, _ := l.Store.Latest()
+
+	// A connection: both ends are rescanned, the bystander is not.
+	w.Connect(server, client)
+	tick(t, l, c, live.TickRescan)
+	if d := cmp.Diff([]int{server, client}, w.Rescans[0]); d != "" {
+		t.Errorf("rescanned pids (-want +got):\n%s", d)
+	}
+	if seq, _ := l.Store.Latest(); seq != seq0+1 {
+		t.Errorf("seq after the connection = %d, want %d", seq, seq0+1)
+	}
+
+	// The client exits: it and its peer (the server, whose fd count does
+	// not change) are rescanned.
+	w.Stop(client)
+	tick(t, l, c, live.TickRescan)
+	if d := cmp.Diff([]int{server, client}, w.Rescans[1]); d != "" {
+		t.Errorf("rescanned pids after exit (-want +got):\n%s", d)
+	}
+
+	// A position change is invisible to the probe; the full sweep finds it.
+	w.Seek(bystander, 0, 42)
+	tick(t, l, c, live.TickIdle)
+	_, before := l.Store.Latest()
+	c.advance(10 * time.Second)
+	tick(t, l, c, live.TickFull)
+	_, after := l.Store.Latest()
+	if graph.Equal(before, after) {
+		t.Error("the full sweep did not pick up the moved position")
+	}
+	if !graph.Equal(after, w.Snapshot()) {
+		t.Error("the published snapshot is not the world's")
+	}
+}
+
+// fullOnly hides the World's Rescan.
+type fullOnly struct{ w *livetest.World }
+
+func (f fullOnly) Scan(ctx context.Context) (*graph.Snapshot, error) { return f.w.Scan(ctx) }
+
+func TestLoopWithoutRescanner(t *testing.T) {
+	w := livetest.NewWorld()
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Scanner = fullOnly{w}
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	w.Start(1, "new")
+	tick(t, l, c, live.TickFull) // a change, and no Rescan: scan everything
+	if w.Scans != 2 {
+		t.Errorf("scans = %d, want 2", w.Scans)
+	}
+	l.Prober = nil
+	tick(t, l, c, live.TickFull) // no prober: every tick is full
+}
+
+type failing struct {
+	live.Scanner
+	fail bool
+}
+
+func (f *failing) Scan(ctx context.Context) (*graph.Snapshot, error) {
+	if f.fail {
+		return nil, errors.New("boom")
+	}
+	return f.Scanner.Scan(ctx)
+}
+
+func TestLoopScanFails(t *testing.T) {
+	w := livetest.NewWorld()
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	f := &failing{Scanner: w, fail: true}
+	l.Scanner = f
+	c.advance(time.Second)
+	if out, err := l.Tick(context.Background()); out != live.TickFailed || err == nil {
+		t.Fatalf("Tick = %s, %v; want failed with an error", out, err)
+	}
+	if seq, _ := l.Store.Latest(); seq != 0 {
+		t.Fatalf("a failed scan published version %d", seq)
+	}
+	f.fail = false
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+}
+
+// TestLoopStream runs the loop over a changing World and checks that the
+// Store's versions replay: the first snapshot with every diff applied is
+// the latest snapshot, and each version is the World at that time.
+func TestLoopStream(t *testing.T) {
+	w := livetest.NewWorld()
+	r := rand.New(rand.NewPCG(1, 2))
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Store = live.NewStore(1000)
+	tick(t, l, c, live.TickFull)
+	first, _ := l.Store.At(1)
+	for i := range 300 {
+		if i%3 != 0 {
+			w.Step(r)
+		}
+		c.advance(time.Second)
+		if _, err := l.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, latest := l.Store.Latest()
+		if !graph.Equal(latest, w.Snapshot()) {
+			t.Fatalf("step %d: the published snapshot is not the world's", i)
+		}
+	}
+	last, _ := l.Store.Latest()
+	g := first
+	for seq := uint64(2); seq <= last; seq++ {
+		d, ok := l.Store.Changes(seq)
+		if !ok {
+			t.Fatalf("Changes(%d) missing", seq)
+		}
+		g = graph.Apply(g, d)
+	}
+	if _, latest := l.Store.Latest(); !graph.Equal(g, latest) {
+		t.Error("the first snapshot with every diff applied is not the latest")
+	}
+	if last < 100 {
+		t.Errorf("only %d versions over 300 ticks", last)
+	}
+}
+
+func TestLoopRun(t *testing.T) {
+	w := livetest.NewWorld()
+	wake := make(chan struct{})
+	l := &live.Loop{Scanner: w, Prober: w, Store: live.NewStore(0), Interval: time.Hour, Wake: wake}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	notify, stop := l.Store.Notify()
+	defer stop()
+	<-notify // the first scan
+	w.Start(1, "new")
+	wake <- struct{}{} // the proc connector's nudge: tick now, not in an hour
+	select {
+	case <-notify:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a wake-up did not make a tick")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,122 @@
+package live
+
+import (
+	"testing"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+func snap(ids ...string) *graph.Snapshot {
+	var nodes []*graph.Node
+	for _, id := range ids {
+		nodes = append(nodes, &graph.Node{ID: id, Kind: graph.KindProcess, Process: &graph.Process{Comm: id}})
+	}
+	return graph.New(nodes, nil, graph.Stats{})
+}
+
+func TestStorePublish(t *testing.T) {
+	s := NewStore(3)
+	if seq, got := s.Latest(); seq != 0 || got != nil {
+		t.Fatalf("empty store Latest = %d, %v", seq, got)
+	}
+	if seq, changed := s.Publish(snap("a")); seq != 1 || !changed {
+		t.Fatalf("first Publish = %d, %v; want 1, true", seq, changed)
+	}
+	same := snap("a")
+	same.Stats.Processes = 7
+	if seq, changed := s.Publish(same); seq != 1 || changed {
+		t.Fatalf("Publish of an equal snapshot = %d, %v; want 1, false", seq, changed)
+	}
+	if seq, got := s.Latest(); seq != 1 || got.Stats.Processes != 7 {
+		t.Errorf("Latest after an equal snapshot = %d, %+v; want the new stats", seq, got.Stats)
+	}
+	if _, ok := s.Changes(1); ok {
+		t.Error("Changes(1) of the first version is ok")
+	}
+	s.Publish(snap("a", "b"))
+	d, ok := s.Changes(2)
+	if !ok || len(d.NodesAdded) != 1 || d.NodesAdded[0].ID != "b" {
+		t.Fatalf("Changes(2) = %+v, %v", d, ok)
+	}
+	one, _ := s.At(1)
+	two, _ := s.At(2)
+	if !graph.Equal(graph.Apply(one, d), two) {
+		t.Error("Apply(At(1), Changes(2)) != At(2)")
+	}
+	// A window of 3 keeps versions 3, 4 and 5.
+	s.Publish(snap("b"))
+	s.Publish(snap("c"))
+	s.Publish(snap("c", "d"))
+	if seq, _ := s.Latest(); seq != 5 {
+		t.Fatalf("Latest seq = %d, want 5", seq)
+	}
+	for seq, want := range map[uint64]bool{1: false, 2: false, 3: true, 5: true, 6: false} {
+		if _, ok := s.At(seq); ok != want {
+			t.Errorf("At(%d) ok = %v, want %v", seq, ok, want)
+		}
+	}
+	if _, ok := s.Changes(3); ok {
+		t.Error("Changes(3) is ok although version 2 is gone")
+	}
+	if _, ok := s.Changes(4); !ok {
+		t.Error("Changes(4) is not ok")
+	}
+}
+
+func TestStoreNotify(t *testing.T) {
+	s := NewStore(0)
+	ch, stop := s.Notify()
+	s.Publish(snap("a"))
+	s.Publish(snap("b"))
+	s.Publish(snap("b")) // no new version
+	select {
+	case <-ch:
+	default:
+		t.Fatal("no wake-up after Publish")
+	}
+	select {
+	case <-ch:
+		t.Fatal("two wake-ups: bursts must coalesce")
+	default:
+	}
+	s.Publish(snap("b")) // no new version: no wake-up
+	select {
+	case <-ch:
+		t.Fatal("woken by a snapshot that changed nothing")
+	default:
+	}
+	stop()
+	s.Publish(snap("c"))
+	select {
+	case <-ch:
+		t.Fatal("woken after stop")
+	default:
+	}
+}
+
+func TestStoreConcurrent(t *testing.T) {
+	s := NewStore(4)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			ch, stop := s.Notify()
+			defer stop()
+			for range 50 {
+				seq, _ := s.Latest()
+				s.At(seq)
+				s.Changes(seq)
+				select {
+				case <-ch:
+				default:
+				}
+			}
+		}()
+	}
+	for i := range 100 {
+		s.Publish(snap(string(rune('a' + i%26))))
+	}
+	for range 4 {
+		<-done
+	}
+}
