@@ -16,7 +16,7 @@ import (
 // clock is a fake clock for Loop.Now.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time           { return c.t }
+func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newLoop(w *livetest.World, c *clock) *live.Loop {
