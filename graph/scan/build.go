@@ -47,6 +47,9 @@ func (b *builder) build() *graph.Snapshot {
 	byPID := make(map[int]*procRec, len(b.procs))
 	for _, p := range b.procs {
 		byPID[p.pid] = p
+		for _, f := range p.fds { // records kept from an earlier scan
+			f.ofd, f.obj = nil, ""
+		}
 	}
 	for _, p := range b.procs {
 		b.addProcess(p, byPID)

@@ -66,6 +66,10 @@ type Scanner struct {
 	// any of its fds survives.
 	prevOFDOfFD map[string]string
 	prevOFDKey  map[string]string
+
+	// The last snapshot and what was read for it, for Rescan.
+	last      *graph.Snapshot
+	lastProcs []*procRec
 }
 
 // New returns a Scanner with the given options.
@@ -113,6 +117,38 @@ func newWalker(fs procfs.FS, rootFD int) *walker {
 // snapshot's stats; Scan returns an error only when the scan as a whole
 // could not run (the proc root cannot be listed) or ctx was cancelled.
 func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
+	return s.scan(ctx, nil)
+}
+
+// Rescan reads again only the given processes, and any process that
+// started since the last scan; every other process keeps what the last scan
+// (or rescan) read of it, and processes that exited are dropped. Sockets
+// are dumped afresh, so states, peers and descriptions are resolved as in a
+// full scan, and IDs stay stable exactly as in a series of full scans.
+//
+// prev must be the last snapshot this Scanner returned; it is used only to
+// check that. What a rescan cannot see in the processes it keeps — an fd
+// replaced in place by dup2, a position that moved — a full Scan catches.
+func (s *Scanner) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) (*graph.Snapshot, error) {
+	if prev == nil || prev != s.last || len(s.opts.PIDs) > 0 {
+		return s.Scan(ctx)
+	}
+	again := make(map[int]bool, len(pids))
+	for _, pid := range pids {
+		again[pid] = true
+	}
+	keep := make(map[int]*procRec, len(s.lastProcs))
+	for _, p := range s.lastProcs {
+		if !again[p.pid] {
+			keep[p.pid] = p
+		}
+	}
+	return s.scan(ctx, keep)
+}
+
+// scan reads every process but those in keep, whose records from an
+// earlier scan are used as they are when the process still exists.
+func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snapshot, error) {
 	start := time.Now()
 	fs, err := procfs.NewFS(s.opts.ProcRoot)
 	if err != nil {
@@ -133,6 +169,18 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	}
 	slices.Sort(pids)
 	pids = slices.Compact(pids)
+	var kept []*procRec
+	if keep != nil {
+		read := pids[:0]
+		for _, pid := range pids {
+			if p := keep[pid]; p != nil {
+				kept = append(kept, p)
+			} else {
+				read = append(read, pid)
+			}
+		}
+		pids = read
+	}
 
 	st := graph.Stats{StartedAt: start}
 	var errs []error
@@ -157,11 +205,16 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	})
 	procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
 	st.VanishedProcesses = int(vanished.Load())
+	fresh := procs
 	defer func() {
-		for _, p := range procs {
+		for _, p := range fresh {
 			p.closeDirs()
 		}
 	}()
+	if len(kept) > 0 {
+		procs = append(kept, procs...)
+		slices.SortFunc(procs, func(a, b *procRec) int { return a.pid - b.pid })
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
@@ -182,7 +235,7 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	}
 	const chunkSize = 256
 	var chunks []chunk
-	for _, p := range procs {
+	for _, p := range fresh {
 		if p.infoDir < 0 {
 			continue
 		}
@@ -202,7 +255,7 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 			c.p.fds[j] = f
 		}
 	})
-	for _, p := range procs {
+	for _, p := range fresh {
 		p.closeDirs()
 		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
 		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
@@ -221,6 +274,7 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	s.last, s.lastProcs = snap, procs
 	return snap, nil
 }
 
