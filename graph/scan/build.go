@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
@@ -20,7 +19,6 @@ import (
 type builder struct {
 	ctx     context.Context
 	scanner *Scanner
-	fs      procfs.FS
 	procs   []*procRec
 	sockets *socketTable
 	stats   *graph.Stats
@@ -30,7 +28,7 @@ type builder struct {
 	objects   map[string]*graph.Node // object nodes by ID
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
 	flagNames map[uint32][]string
-	fstypes   map[uint64]map[int]string // mount namespace → mount ID → fs type
+	mqueueDev map[uint64]bool // devices known to be (or not to be) mqueue filesystems
 }
 
 type devIno struct {
@@ -42,7 +40,7 @@ func (b *builder) build() *graph.Snapshot {
 	b.objects = map[string]*graph.Node{}
 	b.byDevIno = map[devIno]string{}
 	b.flagNames = map[uint32][]string{}
-	b.fstypes = map[uint64]map[int]string{}
+	b.mqueueDev = map[uint64]bool{}
 
 	byPID := make(map[int]*procRec, len(b.procs))
 	for _, p := range b.procs {
@@ -125,7 +123,7 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 			continue
 		}
 		t := parseTarget(l.o.name)
-		id := b.pathObject(p, l.o.name, t, l.o.st, -1)
+		id := b.pathObject("", l.o.name, t, l.o.st, -1)
 		b.edges = append(b.edges, graph.Edge{From: p.id, To: id, Kind: l.kind})
 	}
 }
@@ -368,13 +366,13 @@ func (b *builder) object(o *ofdRec) string {
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
 		return id
 	default:
-		return b.pathObject(f.proc, f.name, f.tgt, f.st, f.info.ttyIndex)
+		return b.pathObject(b.fdPath(f), f.name, f.tgt, f.st, f.info.ttyIndex)
 	}
 }
 
 // pathObject adds (once) a filesystem object and returns its ID. st may be
 // nil when the stat failed; the object is then known by mount and inode only.
-func (b *builder) pathObject(p *procRec, name string, t target, st *fileStat, ttyIndex int) string {
+func (b *builder) pathObject(fdPath string, name string, t target, st *fileStat, ttyIndex int) string {
 	if st == nil {
 		id := "path:" + name
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
@@ -399,7 +397,7 @@ func (b *builder) pathObject(p *procRec, name string, t target, st *fileStat, tt
 	if kind == graph.KindFile && strings.HasPrefix(t.path, "/memfd:") {
 		kind = graph.KindMemfd
 	}
-	if kind == graph.KindFile && unix.Major(st.dev) == 0 && b.fsType(p, st) == "mqueue" {
+	if kind == graph.KindFile && unix.Major(st.dev) == 0 && fdPath != "" && b.isMqueue(fdPath, st) {
 		kind = graph.KindMqueue
 	}
 	dev := devString(st.dev)
@@ -419,27 +417,26 @@ func (b *builder) pathObject(p *procRec, name string, t target, st *fileStat, tt
 	return id
 }
 
-// fsType returns the type of the filesystem that st is on, from the mount
-// table of p's mount namespace; "" when it cannot be told.
-func (b *builder) fsType(p *procRec, st *fileStat) string {
-	types, ok := b.fstypes[p.mntns]
-	if !ok {
-		types = map[int]string{}
-		if proc, err := b.fs.Proc(p.pid); err == nil {
-			if mounts, err := proc.MountInfo(); err == nil {
-				for _, m := range mounts {
-					types[m.MountID] = m.FSType
-				}
-			}
-		}
-		b.fstypes[p.mntns] = types
+// isMqueue reports whether st is on an mqueue filesystem, which holds
+// POSIX message queues. The kernel's own mqueue mount is often in no mount
+// table (/dev/mqueue need not be mounted), so the filesystem is asked with
+// statfs on the fd link, once per device.
+func (b *builder) isMqueue(path string, st *fileStat) bool {
+	if v, ok := b.mqueueDev[st.dev]; ok {
+		return v
 	}
-	for _, f := range p.fds {
-		if f.st != nil && f.st.dev == st.dev && f.st.ino == st.ino {
-			return types[f.info.mntID]
-		}
-	}
-	return ""
+	var fs unix.Statfs_t
+	v := unix.Statfs(path, &fs) == nil && fs.Type == mqueueMagic
+	b.mqueueDev[st.dev] = v
+	return v
+}
+
+// mqueueMagic is MQUEUE_MAGIC from linux/magic.h.
+const mqueueMagic = 0x19800202
+
+// fdPath returns the path of f's link in /proc.
+func (b *builder) fdPath(f *fdRec) string {
+	return b.scanner.opts.ProcRoot + "/" + strconv.Itoa(f.proc.pid) + "/fd/" + strconv.Itoa(f.num)
 }
 
 func devString(dev uint64) string {
@@ -461,13 +458,15 @@ func (b *builder) socketObject(f *fdRec) string {
 		return id
 	}
 	r := b.sockets.byInode[f.tgt.inode]
+	if pr := b.sockets.probed[f.tgt.inode]; r == nil && pr != nil {
+		r = probedSocket(f.tgt.inode, pr)
+	}
 	if r == nil {
 		// Not in any dump: a family sock_diag does not cover (ping), a
 		// namespace that could not be entered, or created after the dump.
 		proto := ""
 		buf := make([]byte, 64)
-		path := b.scanner.opts.ProcRoot + "/" + strconv.Itoa(f.proc.pid) + "/fd/" + strconv.Itoa(f.num)
-		if n, err := unix.Getxattr(path, "system.sockprotoname", buf); err == nil {
+		if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
 			proto = string(buf[:n])
 		}
 		r = protoNameSocket(f.tgt.inode, proto)

@@ -220,7 +220,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	}
 
 	// Meanwhile, every network namespace's sockets.
-	sockets := &socketTable{byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{}}
+	sockets := &socketTable{byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{}, probed: map[uint64]*socketProbe{}}
 	var sockWG sync.WaitGroup
 	nsCount := 0
 	if s.dumper != nil {
@@ -265,12 +265,12 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	if s.dumper != nil && s.opts.ProcRoot == "/proc" {
-		nsCount += s.foreignNetns(procs, sockets)
+		nsCount += s.probeMissing(procs, sockets)
 	}
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount
 
-	b := &builder{ctx: ctx, scanner: s, fs: fs, procs: procs, sockets: sockets, stats: &st}
+	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st}
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +38,8 @@ type sockRec struct {
 type socketTable struct {
 	byInode map[uint64]*sockRec
 	dumped  map[uint64]bool // network namespaces dumped
-	missing []string        // dumps that failed, with why
+	probed  map[uint64]*socketProbe
+	missing []string // dumps that failed, with why
 }
 
 // netnsDumper dumps every socket of one network namespace. The namespace is
@@ -201,28 +203,32 @@ func protoNameSocket(inode uint64, protoName string) *sockRec {
 	return r
 }
 
-// foreignNetns finds the network namespaces of sockets that no dump listed:
-// a socket belongs to the namespace it was created in, which can differ
-// from its holder's (a process that called setns after socket(), or one
-// that received the socket from a container). It borrows the fd with
-// pidfd_getfd(2) and asks the socket with ioctl(SIOCGSKNS), then dumps each
-// namespace found once. Both need ptrace access to the holder (root, or
-// CAP_SYS_PTRACE); where refused, the socket keeps its protocol name only.
-func (s *Scanner) foreignNetns(procs []*procRec, into *socketTable) int {
+// probeMissing looks closer at sockets that no dump listed. A socket
+// belongs to the network namespace it was created in, which can differ from
+// its holder's (a process that called setns after socket(), or one that
+// received the socket from a container); and some sockets are in no dump at
+// all (ping sockets, unbound netlink sockets). probeMissing borrows each
+// such fd with pidfd_getfd(2), asks the socket for its namespace
+// (ioctl SIOCGSKNS) and its domain, type and protocol (getsockopt), and
+// dumps each namespace found once. Both need ptrace access to the holder
+// (root, or CAP_SYS_PTRACE); where refused, the socket is described by its
+// protocol name only. It returns how many namespaces it dumped.
+func (s *Scanner) probeMissing(procs []*procRec, into *socketTable) int {
 	dumped := 0
 	seen := maps.Clone(into.dumped)
 	for _, p := range procs {
 		for _, f := range p.fds {
-			if f.tgt.kind != "socket" || into.byInode[f.tgt.inode] != nil {
+			if f.tgt.kind != "socket" || into.byInode[f.tgt.inode] != nil || into.probed[f.tgt.inode] != nil {
 				continue
 			}
-			ns, nsFD, err := socketNetns(p.pid, f.num)
+			pr, nsFD, err := probeSocket(p.pid, f.num)
 			if err != nil {
 				continue
 			}
-			if !seen[ns] {
-				seen[ns] = true
-				if err := s.dumper.dump(nsFD, ns, into); err != nil {
+			into.probed[f.tgt.inode] = pr
+			if !seen[pr.netns] {
+				seen[pr.netns] = true
+				if err := s.dumper.dump(nsFD, pr.netns, into); err != nil {
 					into.missing = append(into.missing, err.Error())
 				} else {
 					dumped++
@@ -234,27 +240,79 @@ func (s *Scanner) foreignNetns(procs []*procRec, into *socketTable) int {
 	return dumped
 }
 
-// socketNetns returns the inode and an open fd of the network namespace that
-// fd num of process pid, a socket, belongs to.
-func socketNetns(pid, num int) (uint64, int, error) {
+// socketProbe is what a socket says of itself through getsockopt.
+type socketProbe struct {
+	netns                 uint64
+	domain, typ, protocol int
+}
+
+// probeSocket borrows fd num of process pid, a socket, and returns what it
+// says of itself and an open fd of its network namespace.
+func probeSocket(pid, num int) (*socketProbe, int, error) {
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return 0, -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+		return nil, -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)
 	sock, err := unix.PidfdGetfd(pidfd, num, 0)
 	if err != nil {
-		return 0, -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, num, err)
+		return nil, -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, num, err)
 	}
 	defer unix.Close(sock)
+	pr := &socketProbe{}
+	pr.domain, _ = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	pr.typ, _ = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_TYPE)
+	pr.protocol, _ = unix.GetsockoptInt(sock, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	nsFD, err := unix.IoctlRetInt(sock, unix.SIOCGSKNS)
 	if err != nil {
-		return 0, -1, fmt.Errorf("SIOCGSKNS %d/%d: %w", pid, num, err)
+		return nil, -1, fmt.Errorf("SIOCGSKNS %d/%d: %w", pid, num, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(nsFD, &st); err != nil {
 		unix.Close(nsFD)
-		return 0, -1, fmt.Errorf("stat netns of %d/%d: %w", pid, num, err)
+		return nil, -1, fmt.Errorf("stat netns of %d/%d: %w", pid, num, err)
 	}
-	return st.Ino, nsFD, nil
+	pr.netns = st.Ino
+	return pr, nsFD, nil
 }
+
+// probedSocket describes a socket from what it said of itself.
+func probedSocket(inode uint64, pr *socketProbe) *sockRec {
+	r := &sockRec{inode: inode, netns: pr.netns, typ: sockdiag.TypeName(uint8(pr.typ))}
+	switch pr.domain {
+	case unix.AF_UNIX:
+		r.family = "unix"
+	case unix.AF_INET, unix.AF_INET6:
+		r.family = "inet"
+		if pr.domain == unix.AF_INET6 {
+			r.family = "inet6"
+		}
+		switch {
+		case pr.typ == unix.SOCK_RAW:
+			r.protocol = "raw"
+		case pr.protocol == unix.IPPROTO_ICMP || pr.protocol == unix.IPPROTO_ICMPV6:
+			r.protocol = "ping"
+		case pr.protocol == unix.IPPROTO_TCP:
+			r.protocol = "tcp"
+		case pr.protocol == unix.IPPROTO_UDP:
+			r.protocol = "udp"
+		case pr.protocol == unix.IPPROTO_SCTP:
+			r.protocol = "sctp"
+		case pr.protocol == unix.IPPROTO_MPTCP:
+			r.protocol = "mptcp"
+		default:
+			r.protocol = strconv.Itoa(pr.protocol)
+		}
+	case unix.AF_NETLINK:
+		r.family, r.protocol = "netlink", sockdiag.NetlinkProtocolName(uint8(pr.protocol))
+	case unix.AF_PACKET:
+		r.family, r.protocol = "packet", fmt.Sprintf("0x%04x", ntohs(uint16(pr.protocol)))
+	case unix.AF_VSOCK:
+		r.family = "vsock"
+	default:
+		r.family = "af" + strconv.Itoa(pr.domain)
+	}
+	return r
+}
+
+func ntohs(v uint16) uint16 { return v<<8 | v>>8 }
