@@ -2,11 +2,56 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"strings"
+
+	"github.com/fdscope/fdscope/bench"
 )
 
-// runBench runs the benchmark.
+// runBench measures a full snapshot against lsof and ss on a synthetic
+// workload (package bench). `bench worker` and `bench floor` are hidden
+// subcommands the benchmark runs itself.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("bench: not built yet")
+	if len(args) > 0 {
+		switch args[0] {
+		case "worker":
+			return bench.RunWorker(ctx, args[1:], stdout, stderr)
+		case "floor":
+			return bench.RunFloor(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scale := fs.Float64("scale", 1, "workload scale: 1 is ~500 processes and ~65k fds; CI uses 0.05")
+	runs := fs.Int("runs", 5, "measured runs of each tool, after one warm-up; the table shows medians")
+	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+	threaded := fs.Bool("threaded", false, "keep the workload's processes multi-threaded Go programs (lsof then lists every fd once per thread)")
+	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
+	tools := fs.String("tools", strings.Join(bench.AllTools, ","), "tools to measure, comma-separated")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+	}
+	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Enforce: *enforce, Tools: strings.Split(*tools, ","), Progress: stderr}
+	if *quiet {
+		cfg.Progress = nil
+	}
+	res, err := bench.Run(ctx, cfg)
+	if res != nil {
+		var werr error
+		if *asJSON {
+			werr = res.WriteJSON(stdout)
+		} else {
+			werr = res.WriteTable(stdout)
+		}
+		if werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
 }

@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The end-to-end test builds the fdscope binary and runs its benchmark at a
+// tiny scale: 10 workers, ~1.3k fds, one run. It needs root and unshare,
+// nsenter, lsof, ss and cat; without root it is skipped, and without a tool
+// it is skipped, except under CI=true, where a missing tool fails it.
+
+func TestBenchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and a workload; not in -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the benchmark needs root (new pid and network namespaces): run `sudo go test ./bench` or `task bench:ci`")
+	}
+	var missing []string
+	for _, tool := range []string{"unshare", "nsenter", "lsof", "ss", "cat", "true"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) > 0 {
+		msg := "missing " + strings.Join(missing, ", ") + ": apt-get install lsof iproute2 util-linux coreutils"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildFDScope(ctx, t)
+
+	// The table, as people see it.
+	out, stderr := runBench(ctx, t, bin, "--scale", "0.02", "--runs", "1", "--quiet")
+	for _, row := range []string{"fdscope snapshot --format json", "lsof -n -P", "ss -xp", "ss -tanp",
+		"floor (fdscope bench floor)", "nsenter + true (fixed cost)"} {
+		if !tableHasRow(out, row) {
+			t.Errorf("the table has no row %q:\n%s\nstderr:\n%s", row, out, stderr)
+		}
+	}
+	for _, line := range []string{"snapshot wall ≤ ¼ of lsof -n -P wall", "snapshot wall ≤ 2.5× floor wall",
+		"snapshot peak RSS ≤ 100 MiB", "snapshot sees ≥ 95% of the workload's fds", "snapshot / lsof -n -P", "snapshot / floor"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("the table has no %q:\n%s", line, out)
+		}
+	}
+	assertNoWorkloadLeft(t, bin)
+
+	// The numbers, as JSON.
+	out, stderr = runBench(ctx, t, bin, "--scale", "0.02", "--runs", "1", "--json", "--quiet")
+	var res Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	checkResult(t, &res)
+	assertNoWorkloadLeft(t, bin)
+}
+
+func checkResult(t *testing.T, res *Result) {
+	t.Helper()
+	plan, err := NewPlan(0.02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Workers != plan.Workers || res.Built.Processes != plan.Workers+1 {
+		t.Errorf("workload: %d workers, %d processes built; want %d and %d", res.Plan.Workers, res.Built.Processes, plan.Workers, plan.Workers+1)
+	}
+	// The planned count leaves out a few inherited fds; the workers count what they hold.
+	if exp := res.Expected.FDs; res.Built.FDs < exp || res.Built.FDs > exp+exp/10 {
+		t.Errorf("workload holds %d fds, planned %d", res.Built.FDs, exp)
+	}
+	if res.Seen == nil || res.Seen.Fraction < MinSeenFraction || res.Seen.Processes < res.Built.Processes {
+		t.Errorf("the snapshot saw %+v of a workload of %d fds in %d processes", res.Seen, res.Built.FDs, res.Built.Processes)
+	}
+	if res.Floor == nil || res.Floor.FDs < res.Built.FDs || res.Floor.Processes < res.Built.Processes {
+		t.Errorf("the floor saw %+v of a workload of %d fds in %d processes", res.Floor, res.Built.FDs, res.Built.Processes)
+	}
+	if len(res.Tools) != len(AllTools) {
+		t.Fatalf("%d tools measured, want %d", len(res.Tools), len(AllTools))
+	}
+	for i, tr := range res.Tools {
+		if tr.Name != AllTools[i] {
+			t.Errorf("tool %d is %q, want %q", i, tr.Name, AllTools[i])
+		}
+		if len(tr.Samples) != 1 {
+			t.Errorf("%s: %d samples, want 1", tr.Name, len(tr.Samples))
+		}
+		if tr.WallMS <= 0 || tr.WallMS > 60_000 || tr.CPUMS < 0 || tr.CPUMS > 60_000 {
+			t.Errorf("%s: wall %v ms, CPU %v ms", tr.Name, tr.WallMS, tr.CPUMS)
+		}
+		if tr.PeakRSSMiB < 0.5 || tr.PeakRSSMiB > 1024 {
+			t.Errorf("%s: peak RSS %v MiB", tr.Name, tr.PeakRSSMiB)
+		}
+	}
+	snap, lsof, floor := res.Tool(ToolSnapshot), res.Tool(ToolLsof), res.Tool(ToolFloor)
+	if snap.OutputKiB < 10 || lsof.OutputKiB < 10 {
+		t.Errorf("outputs: snapshot %v KiB, lsof %v KiB; both list ~1.3k fds", snap.OutputKiB, lsof.OutputKiB)
+	}
+	if lsof.CPUMS <= 0 || snap.CPUMS <= 0 {
+		t.Errorf("CPU: snapshot %v ms, lsof %v ms", snap.CPUMS, lsof.CPUMS)
+	}
+	want := map[string]float64{ToolLsof: snap.WallMS / lsof.WallMS, ToolFloor: snap.WallMS / floor.WallMS}
+	for _, r := range res.Ratios {
+		if w, ok := want[r.To]; ok && !near(r.Wall, w) {
+			t.Errorf("ratio snapshot/%s = %v, want %v", r.To, r.Wall, w)
+		}
+	}
+	if len(res.Targets) != 4 {
+		t.Fatalf("%d targets, want 4: %+v", len(res.Targets), res.Targets)
+	}
+	for _, tg := range res.Targets {
+		if tg.Pass != (tg.Value <= tg.Limit) && !tg.AtLeast || tg.AtLeast && tg.Pass != (tg.Value >= tg.Limit) {
+			t.Errorf("target %+v: verdict does not match its value", tg)
+		}
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// tableHasRow reports whether a line of the table starts with the row's
+// name followed by numbers.
+func tableHasRow(table, name string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 5 && f[0] != "0.0" {
+			return true
+		}
+	}
+	return false
+}
+
+func buildFDScope(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		if goTool, err = exec.LookPath("go"); err != nil {
+			t.Fatalf("no go tool to build fdscope: %v", err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "fdscope")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/fdscope/fdscope")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runBench(ctx context.Context, t *testing.T, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, append([]string{"bench"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &o, &e
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("fdscope bench %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	t.Logf("fdscope bench %s: %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	return o.String(), e.String()
+}
+
+// assertNoWorkloadLeft fails if a process of the benchmark's workload is
+// still running: one running bin, or a holder named fdscope-bench-*.
+func assertNoWorkloadLeft(t *testing.T, bin string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := workloadProcesses(bin)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workload processes still running after the benchmark: %q", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func workloadProcesses(bin string) []string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var left []string
+	for _, e := range entries {
+		dir := filepath.Join("/proc", e.Name())
+		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
+		if exe == bin || bytes.HasPrefix(cmdline, []byte("fdscope-bench-")) {
+			left = append(left, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return left
+}

@@ -1,0 +1,239 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+// Result is one benchmark: the machine, the workload, every tool's numbers
+// and the targets.
+type Result struct {
+	Machine  Machine       `json:"machine"`
+	Plan     Plan          `json:"plan"`
+	Expected Expected      `json:"expected"`
+	Built    readyReport   `json:"built"`
+	Runs     int           `json:"runs"`
+	Tools    []*ToolResult `json:"tools"`
+	// Seen is what the snapshot said it saw (warm-up run); nil when the
+	// snapshot was not measured. Floor likewise for the floor.
+	Seen    *Seen       `json:"snapshot_saw,omitempty"`
+	Floor   *FloorStats `json:"floor_saw,omitempty"`
+	Ratios  []Ratio     `json:"ratios"`
+	Targets []Target    `json:"targets"`
+}
+
+// ToolResult is one tool's samples and their summary.
+type ToolResult struct {
+	Name    string   `json:"name"`
+	Label   string   `json:"label"`   // short: lsof -n -P, floor, ...
+	Command string   `json:"command"` // as the table shows it
+	Argv    []string `json:"argv"`
+	Summary
+	OutputKiB float64  `json:"output_kib"` // standard output of the warm-up run
+	Samples   []Sample `json:"samples"`
+}
+
+// Seen is what a snapshot counted, from its stats.
+type Seen struct {
+	Processes       int      `json:"processes"`
+	FDs             int      `json:"fds"`
+	OFDs            int      `json:"ofds"`
+	Sockets         int      `json:"sockets"`
+	DeniedFDs       int      `json:"denied_fds"`
+	ScanMS          float64  `json:"scan_ms"` // the scan alone, without encoding the JSON
+	Sharing         string   `json:"sharing"`
+	MissingFeatures []string `json:"missing_features"`
+	Errors          []string `json:"errors"`
+	// Fraction is FDs over the fds the workload holds.
+	Fraction float64 `json:"fraction"`
+}
+
+// Ratio compares the snapshot with another tool.
+type Ratio struct {
+	Of   string  `json:"of"` // snapshot
+	To   string  `json:"to"` // the other tool
+	Wall float64 `json:"wall"`
+	CPU  float64 `json:"cpu"`
+}
+
+// Target is one of the issue's targets, checked.
+type Target struct {
+	Name    string  `json:"name"`
+	Value   float64 `json:"value"`
+	Limit   float64 `json:"limit"`
+	Unit    string  `json:"unit"`     // "×", "MiB" or "%"
+	AtLeast bool    `json:"at_least"` // the value must reach the limit, not stay below it
+	Pass    bool    `json:"pass"`
+}
+
+// Tool returns the named tool's result, or nil.
+func (r *Result) Tool(name string) *ToolResult {
+	for _, t := range r.Tools {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// evaluate computes the ratios and checks the targets.
+func (r *Result) evaluate() {
+	snap := r.Tool(ToolSnapshot)
+	if snap == nil {
+		return
+	}
+	ratio := func(other string) *Ratio {
+		o := r.Tool(other)
+		if o == nil || o.WallMS == 0 || o.CPUMS == 0 {
+			return nil
+		}
+		x := Ratio{Of: ToolSnapshot, To: other, Wall: snap.WallMS / o.WallMS, CPU: snap.CPUMS / o.CPUMS}
+		r.Ratios = append(r.Ratios, x)
+		return &x
+	}
+	if x := ratio(ToolLsof); x != nil {
+		r.Targets = append(r.Targets, Target{Name: "snapshot wall ≤ ¼ of lsof -n -P wall", Value: x.Wall, Limit: 0.25, Unit: "×"})
+	}
+	if x := ratio(ToolFloor); x != nil {
+		r.Targets = append(r.Targets, Target{Name: "snapshot wall ≤ 2.5× floor wall", Value: x.Wall, Limit: 2.5, Unit: "×"})
+	}
+	ratio(ToolSSX)
+	ratio(ToolSSTan)
+	r.Targets = append(r.Targets, Target{Name: "snapshot peak RSS ≤ 100 MiB", Value: snap.PeakRSSMiB, Limit: 100, Unit: "MiB"})
+	if r.Seen != nil {
+		r.Targets = append(r.Targets, Target{Name: "snapshot sees ≥ 95% of the workload's fds",
+			Value: 100 * r.Seen.Fraction, Limit: 100 * MinSeenFraction, Unit: "%", AtLeast: true})
+	}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		t.Pass = t.Value <= t.Limit
+		if t.AtLeast {
+			t.Pass = t.Value >= t.Limit
+		}
+	}
+}
+
+// Check fails when the snapshot did not see the workload, and with enforce
+// also when any target failed.
+func (r *Result) Check(enforce bool) error {
+	var errs []error
+	if r.Seen != nil && r.Seen.Fraction < MinSeenFraction {
+		errs = append(errs, fmt.Errorf("bench: the snapshot saw %d fds, %.1f%% of the %d the workload holds (want ≥ %.0f%%): it did not scan the workload",
+			r.Seen.FDs, 100*r.Seen.Fraction, r.Built.FDs, 100*MinSeenFraction))
+	}
+	if enforce {
+		for _, t := range r.Targets {
+			if !t.Pass && !(t.AtLeast && r.Seen != nil && r.Seen.Fraction < MinSeenFraction) {
+				errs = append(errs, fmt.Errorf("bench: target failed: %s: %s", t.Name, t.valueString()))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t Target) valueString() string {
+	switch t.Unit {
+	case "×":
+		return fmt.Sprintf("%.3f×", t.Value)
+	case "%":
+		return fmt.Sprintf("%.1f%%", t.Value)
+	}
+	return fmt.Sprintf("%.1f %s", t.Value, t.Unit)
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("bench: write JSON: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes r for people: the workload, a row per tool, the ratios
+// and the targets.
+func (r *Result) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	m, e, bt := r.Machine, r.Expected, r.Built
+	fmt.Fprintf(&b, "fdscope bench: scale %g, median of %d runs after one warm-up\n", r.Plan.Scale, r.Runs)
+	fmt.Fprintf(&b, "machine:  %s, %d CPUs, %.1f GiB, Linux %s, %s\n", m.CPU, m.CPUs, m.MemGiB, m.Kernel, m.Go)
+	fmt.Fprintf(&b, "workload: %s processes, %s fds (planned %s; at most %s in one process), built in %.2f s\n",
+		num(bt.Processes), num(bt.FDs), num(e.FDs), num(bt.MaxFDs), bt.BuildMS/1000)
+	fmt.Fprintf(&b, "          %s unix sockets (%s connections across processes, %s fds received by SCM_RIGHTS), "+
+		"%s loopback TCP connections, %s pipes shared by groups of %d processes\n",
+		num(e.UnixSockets), num(e.CrossUnixConns), num(e.SCMRightsFDs), num(e.TCPConns), num(e.Pipes), r.Plan.GroupSize)
+	if s := r.Seen; s != nil {
+		fmt.Fprintf(&b, "snapshot: saw %s fds (%.1f%% of the workload), %s open file descriptions, %s sockets, %s processes; "+
+			"the scan alone took %.0f ms (warm-up), sharing by %s\n",
+			num(s.FDs), 100*s.Fraction, num(s.OFDs), num(s.Sockets), num(s.Processes), s.ScanMS, s.Sharing)
+		if len(s.Errors) > 0 || len(s.MissingFeatures) > 0 {
+			fmt.Fprintf(&b, "          errors %q, missing features %q\n", s.Errors, s.MissingFeatures)
+		}
+	}
+	if f := r.Floor; f != nil {
+		fmt.Fprintf(&b, "floor:    saw %s fds in %s processes, %s readlinks\n", num(f.FDs), num(f.Processes), num(f.Readlinks))
+	}
+	b.WriteString("\n")
+	width := len("tool")
+	for _, t := range r.Tools {
+		width = max(width, utf8.RuneCountInString(t.Command))
+	}
+	fmt.Fprintf(&b, "%-*s  %9s  %17s  %9s  %12s  %10s\n", width, "tool", "wall ms", "min–max ms", "CPU ms", "peak RSS MiB", "output KiB")
+	for _, t := range r.Tools {
+		fmt.Fprintf(&b, "%-*s  %9.1f  %17s  %9.1f  %12.1f  %10.0f\n", width, t.Command, t.WallMS,
+			fmt.Sprintf("%.1f–%.1f", t.WallMinMS, t.WallMaxMS), t.CPUMS, t.PeakRSSMiB, t.OutputKiB)
+	}
+	if len(r.Ratios) > 0 {
+		b.WriteString("\nratios (median over median)\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, x := range r.Ratios {
+			fmt.Fprintf(tw, "  snapshot / %s\twall %.3f\tCPU %.3f\n", r.Tool(x.To).Label, x.Wall, x.CPU)
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("bench: write table: %w", err)
+		}
+	}
+	if len(r.Targets) > 0 {
+		b.WriteString("\ntargets\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, t := range r.Targets {
+			verdict := "FAIL"
+			if t.Pass {
+				verdict = "PASS"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, t.Name, t.valueString())
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("bench: write table: %w", err)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("bench: write table: %w", err)
+	}
+	return nil
+}
+
+// num formats n with thousands separators.
+func num(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
