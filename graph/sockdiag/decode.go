@@ -1,0 +1,435 @@
+package sockdiag
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"unsafe"
+
+	"github.com/mdlayher/netlink"
+)
+
+// Kernel constants, from the uapi headers named beside each group. They are
+// spelled out here because golang.org/x/sys/unix has only a few of them.
+const (
+	sockDiagByFamily = 20 // SOCK_DIAG_BY_FAMILY, sock_diag.h
+
+	afUnix    = 1
+	afInet    = 2
+	afNetlink = 16
+	afPacket  = 17
+	afInet6   = 10
+	afVsock   = 40
+
+	// unix_diag.h
+	sizeofUnixDiagReq = 24
+	sizeofUnixDiagMsg = 16
+	udiagShowName     = 0x01
+	udiagShowVFS      = 0x02
+	udiagShowPeer     = 0x04
+	udiagShowIcons    = 0x08
+	udiagShowRQLen    = 0x10
+	udiagShowUID      = 0x40
+	unixDiagName      = 0
+	unixDiagVFS       = 1
+	unixDiagPeer      = 2
+	unixDiagIcons     = 3
+	unixDiagRQLen     = 4
+	unixDiagUID       = 7
+
+	// inet_diag.h
+	sizeofInetDiagReqV2 = 56
+	sizeofInetDiagMsg   = 72
+	inetDiagInfo        = 2  // INET_DIAG_INFO: struct tcp_info
+	inetDiagProtocol    = 10 // INET_DIAG_PROTOCOL: u8, raw sockets only
+	inetDiagReqProtocol = 3  // INET_DIAG_REQ_PROTOCOL: u32 request attribute
+	ipprotoTCP          = 6
+
+	// Offsets in struct tcp_info (include/uapi/linux/tcp.h), checked
+	// against golang.org/x/sys/unix.TCPInfo by the tests.
+	tcpInfoRTT           = 68  // __u32 tcpi_rtt
+	tcpInfoBytesAcked    = 120 // __u64 tcpi_bytes_acked
+	tcpInfoBytesReceived = 128 // __u64 tcpi_bytes_received
+
+	// netlink_diag.h
+	sizeofNetlinkDiagReq = 20
+	sizeofNetlinkDiagMsg = 28
+	ndiagProtoAll        = 0xff
+	ndiagShowGroups      = 0x02
+	netlinkDiagGroups    = 1
+
+	// packet_diag.h
+	sizeofPacketDiagReq  = 20
+	sizeofPacketDiagMsg  = 16
+	sizeofPacketDiagInfo = 24
+	packetShowInfo       = 0x01
+	packetDiagInfo       = 0
+	packetDiagUID        = 5
+
+	// vm_sockets_diag.h
+	sizeofVsockDiagReq = 24
+	sizeofVsockDiagMsg = 32
+
+	nlaTypeMask = 0x3fff // ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
+)
+
+var ne = binary.NativeEndian
+
+// attrs walks the netlink attributes (struct nlattr) in b without
+// allocating. Offsets in its errors are counted from base: set it to where b
+// starts in the message payload. Use it as
+//
+//	it := attrs{b: payload[hdr:], base: hdr}
+//	for it.next() { ... it.typ, it.data ... }
+//	if it.err != nil { ... }
+type attrs struct {
+	b    []byte
+	base int // offset of b in the message payload
+	off  int // offset of the next attribute in b
+	at   int // offset of the current attribute in b
+	typ  uint16
+	data []byte
+	err  error
+}
+
+func (it *attrs) next() bool {
+	if it.err != nil || it.off >= len(it.b) {
+		return false
+	}
+	rest := it.b[it.off:]
+	if len(rest) < 4 {
+		it.err = fmt.Errorf("%d trailing bytes at offset %d, too short for an attribute header", len(rest), it.base+it.off)
+		return false
+	}
+	n := int(ne.Uint16(rest))
+	if n < 4 || n > len(rest) {
+		it.err = fmt.Errorf("attribute type %d at offset %d: length %d, %d bytes left", ne.Uint16(rest[2:])&nlaTypeMask, it.base+it.off, n, len(rest))
+		return false
+	}
+	it.at = it.off
+	it.typ = ne.Uint16(rest[2:]) & nlaTypeMask
+	it.data = rest[4:n]
+	it.off += min((n+3)&^3, len(rest)) // the last attribute's padding may be missing
+	return true
+}
+
+// wrongSize is the error for an attribute whose payload has the wrong size.
+func (it *attrs) wrongSize(name string, want string) error {
+	return fmt.Errorf("attribute %s (type %d) at offset %d: %d bytes, want %s", name, it.typ, it.base+it.at, len(it.data), want)
+}
+
+// decodeAll decodes every SOCK_DIAG_BY_FAMILY message in msgs with parse.
+// Malformed messages are skipped; the result holds the others, and the error
+// (wrapping ErrMalformed) names the first bad message and how many there
+// were.
+func decodeAll[T any](what string, msgs []netlink.Message, parse func([]byte) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(msgs))
+	var (
+		firstErr error
+		bad      int
+		offset   int // byte offset of the message in the dump
+	)
+	for i, m := range msgs {
+		off := offset
+		offset += (16 + len(m.Data) + 3) &^ 3 // nlmsghdr + payload, aligned
+		var err error
+		switch m.Header.Type {
+		case netlink.Noop, netlink.Done:
+			continue
+		case sockDiagByFamily:
+			var s T
+			if s, err = parse(m.Data); err == nil {
+				out = append(out, s)
+				continue
+			}
+		default:
+			err = fmt.Errorf("unexpected message type %d", m.Header.Type)
+		}
+		bad++
+		if firstErr == nil {
+			firstErr = fmt.Errorf("message %d at byte %d: %w", i, off, err)
+		}
+	}
+	if firstErr != nil {
+		return out, fmt.Errorf("sockdiag: %s dump: %w: %d of %d messages bad, first: %w", what, ErrMalformed, bad, len(msgs), firstErr)
+	}
+	return out, nil
+}
+
+// decodeUnix decodes a unix_diag dump.
+func decodeUnix(msgs []netlink.Message) ([]UnixSocket, error) {
+	return decodeAll("unix", msgs, parseUnixMessage)
+}
+
+// parseUnixMessage decodes one unix_diag reply: struct unix_diag_msg and its
+// attributes.
+func parseUnixMessage(b []byte) (UnixSocket, error) {
+	var s UnixSocket
+	if len(b) < sizeofUnixDiagMsg {
+		return s, fmt.Errorf("unix_diag_msg: %d bytes, want at least %d", len(b), sizeofUnixDiagMsg)
+	}
+	if b[0] != afUnix {
+		return s, fmt.Errorf("unix_diag_msg: family %d, want AF_UNIX", b[0])
+	}
+	s.Type = b[1]
+	s.State = b[2]
+	s.Inode = uint64(ne.Uint32(b[4:]))
+	it := attrs{b: b[sizeofUnixDiagMsg:], base: sizeofUnixDiagMsg}
+	for it.next() {
+		d := it.data
+		switch it.typ {
+		case unixDiagName:
+			s.Name = unixName(d)
+		case unixDiagVFS:
+			if len(d) != 8 {
+				return s, it.wrongSize("UNIX_DIAG_VFS", "8")
+			}
+			s.VFSInode = uint64(ne.Uint32(d))
+			s.VFSDev = ne.Uint32(d[4:])
+		case unixDiagPeer:
+			if len(d) != 4 {
+				return s, it.wrongSize("UNIX_DIAG_PEER", "4")
+			}
+			s.Peer = uint64(ne.Uint32(d))
+		case unixDiagIcons:
+			if len(d)%4 != 0 {
+				return s, it.wrongSize("UNIX_DIAG_ICONS", "a multiple of 4")
+			}
+			if len(d) > 0 {
+				s.Pending = make([]uint64, len(d)/4)
+				for i := range s.Pending {
+					s.Pending[i] = uint64(ne.Uint32(d[4*i:]))
+				}
+			}
+		case unixDiagRQLen:
+			if len(d) != 8 {
+				return s, it.wrongSize("UNIX_DIAG_RQLEN", "8")
+			}
+			s.RQueue = ne.Uint32(d)
+			s.WQueue = ne.Uint32(d[4:])
+		case unixDiagUID:
+			if len(d) != 4 {
+				return s, it.wrongSize("UNIX_DIAG_UID", "4")
+			}
+			s.UID = ne.Uint32(d)
+			s.HasUID = true
+		}
+	}
+	if it.err != nil {
+		return s, fmt.Errorf("unix_diag_msg inode %d: %w", s.Inode, it.err)
+	}
+	return s, nil
+}
+
+// unixName turns a UNIX_DIAG_NAME payload (sun_path, as long as the bound
+// address) into a name: "@" plus the bytes of an abstract name, or the path
+// of a path-bound socket, which the kernel stores with its terminating NUL.
+func unixName(d []byte) string {
+	if len(d) == 0 {
+		return ""
+	}
+	if d[0] == 0 {
+		return "@" + string(d[1:])
+	}
+	for i, c := range d {
+		if c == 0 {
+			return string(d[:i])
+		}
+	}
+	return string(d)
+}
+
+// decodeInet decodes an inet_diag dump of the given protocol.
+func decodeInet(msgs []netlink.Message, protocol uint8) ([]InetSocket, error) {
+	return decodeAll("inet "+InetProtocolName(protocol), msgs, func(b []byte) (InetSocket, error) {
+		return parseInetMessage(b, protocol)
+	})
+}
+
+// parseInetMessage decodes one inet_diag reply: struct inet_diag_msg and its
+// attributes.
+func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
+	var s InetSocket
+	if len(b) < sizeofInetDiagMsg {
+		return s, fmt.Errorf("inet_diag_msg: %d bytes, want at least %d", len(b), sizeofInetDiagMsg)
+	}
+	s.Family = b[0]
+	s.State = b[1]
+	s.Protocol = protocol
+	// struct inet_diag_sockid at offset 4: ports and addresses in network
+	// byte order, then the interface and cookie in host order.
+	sport := binary.BigEndian.Uint16(b[4:])
+	dport := binary.BigEndian.Uint16(b[6:])
+	switch s.Family {
+	case afInet:
+		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[8:12])), sport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[24:28])), dport)
+	case afInet6:
+		s.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), sport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), dport)
+	default:
+		return s, fmt.Errorf("inet_diag_msg: family %d, want AF_INET or AF_INET6", s.Family)
+	}
+	s.Interface = ne.Uint32(b[40:])
+	// b[44:52] cookie, b[52:56] expires
+	s.RQueue = ne.Uint32(b[56:])
+	s.WQueue = ne.Uint32(b[60:])
+	s.UID = ne.Uint32(b[64:])
+	s.Inode = uint64(ne.Uint32(b[68:]))
+	it := attrs{b: b[sizeofInetDiagMsg:], base: sizeofInetDiagMsg}
+	for it.next() {
+		d := it.data
+		switch it.typ {
+		case inetDiagInfo:
+			if protocol != ipprotoTCP {
+				continue // only tcp_info is decoded
+			}
+			if len(d) < tcpInfoRTT+4 {
+				return s, it.wrongSize("INET_DIAG_INFO", fmt.Sprintf("at least %d", tcpInfoRTT+4))
+			}
+			s.HasTCPInfo = true
+			s.RTTMicros = ne.Uint32(d[tcpInfoRTT:])
+			if len(d) >= tcpInfoBytesReceived+8 { // Linux >= 4.2
+				s.BytesAcked = ne.Uint64(d[tcpInfoBytesAcked:])
+				s.BytesReceived = ne.Uint64(d[tcpInfoBytesReceived:])
+			}
+		case inetDiagProtocol:
+			if len(d) != 1 {
+				return s, it.wrongSize("INET_DIAG_PROTOCOL", "1")
+			}
+			s.Protocol = d[0]
+		}
+	}
+	if it.err != nil {
+		return s, fmt.Errorf("inet_diag_msg inode %d: %w", s.Inode, it.err)
+	}
+	// INET_DIAG_INFO's layout is the dumping handler's (tcp_info for tcp),
+	// and the kernel sends INET_DIAG_PROTOCOL for raw sockets only: a tcp
+	// dump naming another protocol contradicts itself.
+	if protocol == ipprotoTCP && s.Protocol != ipprotoTCP {
+		return s, fmt.Errorf("inet_diag_msg inode %d: INET_DIAG_PROTOCOL %d in a tcp dump", s.Inode, s.Protocol)
+	}
+	return s, nil
+}
+
+// decodeNetlink decodes a netlink_diag dump.
+func decodeNetlink(msgs []netlink.Message) ([]NetlinkSocket, error) {
+	return decodeAll("netlink", msgs, parseNetlinkMessage)
+}
+
+// parseNetlinkMessage decodes one netlink_diag reply: struct
+// netlink_diag_msg and its attributes.
+func parseNetlinkMessage(b []byte) (NetlinkSocket, error) {
+	var s NetlinkSocket
+	if len(b) < sizeofNetlinkDiagMsg {
+		return s, fmt.Errorf("netlink_diag_msg: %d bytes, want at least %d", len(b), sizeofNetlinkDiagMsg)
+	}
+	if b[0] != afNetlink {
+		return s, fmt.Errorf("netlink_diag_msg: family %d, want AF_NETLINK", b[0])
+	}
+	s.Type = b[1]
+	s.Protocol = b[2]
+	s.State = b[3]
+	s.PortID = ne.Uint32(b[4:])
+	s.DstPortID = ne.Uint32(b[8:])
+	s.DstGroup = ne.Uint32(b[12:])
+	s.Inode = uint64(ne.Uint32(b[16:]))
+	it := attrs{b: b[sizeofNetlinkDiagMsg:], base: sizeofNetlinkDiagMsg}
+	for it.next() {
+		if it.typ != netlinkDiagGroups {
+			continue
+		}
+		// An array of unsigned long: the kernel's word size, assumed to be
+		// this program's.
+		const word = int(unsafe.Sizeof(uintptr(0)))
+		d := it.data
+		if len(d)%word != 0 {
+			return s, it.wrongSize("NETLINK_DIAG_GROUPS", fmt.Sprintf("a multiple of %d", word))
+		}
+		for w := 0; w < len(d); w += word {
+			var bits uint64
+			if word == 8 {
+				bits = ne.Uint64(d[w:])
+			} else {
+				bits = uint64(ne.Uint32(d[w:]))
+			}
+			for bit := 0; bits != 0; bit++ {
+				if bits&1 != 0 {
+					s.Groups = append(s.Groups, uint32(w*8+bit+1))
+				}
+				bits >>= 1
+			}
+		}
+	}
+	if it.err != nil {
+		return s, fmt.Errorf("netlink_diag_msg inode %d: %w", s.Inode, it.err)
+	}
+	return s, nil
+}
+
+// decodePacket decodes a packet_diag dump.
+func decodePacket(msgs []netlink.Message) ([]PacketSocket, error) {
+	return decodeAll("packet", msgs, parsePacketMessage)
+}
+
+// parsePacketMessage decodes one packet_diag reply: struct packet_diag_msg
+// and its attributes.
+func parsePacketMessage(b []byte) (PacketSocket, error) {
+	var s PacketSocket
+	if len(b) < sizeofPacketDiagMsg {
+		return s, fmt.Errorf("packet_diag_msg: %d bytes, want at least %d", len(b), sizeofPacketDiagMsg)
+	}
+	if b[0] != afPacket {
+		return s, fmt.Errorf("packet_diag_msg: family %d, want AF_PACKET", b[0])
+	}
+	s.Type = b[1]
+	s.Protocol = ne.Uint16(b[2:]) // the kernel converts it to host order
+	s.Inode = uint64(ne.Uint32(b[4:]))
+	it := attrs{b: b[sizeofPacketDiagMsg:], base: sizeofPacketDiagMsg}
+	for it.next() {
+		d := it.data
+		switch it.typ {
+		case packetDiagInfo:
+			if len(d) < sizeofPacketDiagInfo {
+				return s, it.wrongSize("PACKET_DIAG_INFO", fmt.Sprintf("at least %d", sizeofPacketDiagInfo))
+			}
+			s.Interface = ne.Uint32(d) // pdi_index
+		case packetDiagUID:
+			if len(d) != 4 {
+				return s, it.wrongSize("PACKET_DIAG_UID", "4")
+			}
+			s.UID = ne.Uint32(d)
+			s.HasUID = true
+		}
+	}
+	if it.err != nil {
+		return s, fmt.Errorf("packet_diag_msg inode %d: %w", s.Inode, it.err)
+	}
+	return s, nil
+}
+
+// decodeVsock decodes a vsock_diag dump.
+func decodeVsock(msgs []netlink.Message) ([]VsockSocket, error) {
+	return decodeAll("vsock", msgs, parseVsockMessage)
+}
+
+// parseVsockMessage decodes one vsock_diag reply: struct vsock_diag_msg
+// (vsock_diag sends no attributes).
+func parseVsockMessage(b []byte) (VsockSocket, error) {
+	var s VsockSocket
+	if len(b) < sizeofVsockDiagMsg {
+		return s, fmt.Errorf("vsock_diag_msg: %d bytes, want at least %d", len(b), sizeofVsockDiagMsg)
+	}
+	if b[0] != afVsock {
+		return s, fmt.Errorf("vsock_diag_msg: family %d, want AF_VSOCK", b[0])
+	}
+	s.Type = b[1]
+	s.State = b[2]
+	// b[3] shutdown
+	s.LocalCID = ne.Uint32(b[4:])
+	s.LocalPort = ne.Uint32(b[8:])
+	s.RemoteCID = ne.Uint32(b[12:])
+	s.RemotePort = ne.Uint32(b[16:])
+	s.Inode = uint64(ne.Uint32(b[20:]))
+	return s, nil
+}
