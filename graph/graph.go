@@ -15,6 +15,7 @@ package graph
 import (
 	"cmp"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -257,16 +258,19 @@ func New(nodes []*Node, edges []Edge, stats Stats) *Snapshot {
 	for _, n := range byID {
 		out = append(out, n)
 	}
-	sortNodes(out)
-
 	es := make([]Edge, 0, len(edges))
 	for _, e := range edges {
 		if byID[e.From] != nil && byID[e.To] != nil {
 			es = append(es, e)
 		}
 	}
+	// A busy host's snapshot has some 10⁵ nodes and more edges: sort the
+	// two at once.
+	var wg sync.WaitGroup
+	wg.Go(func() { sortNodes(out) })
 	slices.SortFunc(es, compareEdges)
 	es = slices.Compact(es)
+	wg.Wait()
 
 	if stats.MissingFeatures == nil {
 		stats.MissingFeatures = []string{}
