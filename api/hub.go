@@ -1,0 +1,460 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/fdscope/fdscope/graph"
+)
+
+// hub serves /api/ws. It follows "notify, then pull": the Source wakes each
+// client's goroutine through a capacity-1 channel (never blocking the scan
+// loop), and the goroutine sends what brings its client from the version it
+// has to the latest one: the diffs in between while the Source still holds
+// them, otherwise a fresh snapshot. A client's only queue is therefore the
+// Source's window of versions, shared by all clients; a client whose write
+// does not finish within the write timeout is dropped.
+type hub struct {
+	src     Source
+	views   *views
+	metrics *metrics
+	log     *slog.Logger
+	opts    *Options
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	pending int // admitted, not yet registered
+	perIP   map[string]int
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func newHub(opts *Options, m *metrics) *hub {
+	return &hub{
+		src: opts.Source, views: newViews(opts.Source, opts.Window), metrics: m, log: opts.Log, opts: opts,
+		clients: map[*client]struct{}{}, perIP: map[string]int{},
+	}
+}
+
+// admit counts a new connection from ip, or says why it cannot be taken.
+func (h *hub) admit(ip string) (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return http.StatusServiceUnavailable, "server shutting down"
+	case len(h.clients)+h.pending >= h.opts.MaxClients:
+		return http.StatusServiceUnavailable, fmt.Sprintf("too many clients (%d)", h.opts.MaxClients)
+	case h.perIP[ip] >= h.opts.MaxClientsPerIP:
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections from %s (%d)", ip, h.opts.MaxClientsPerIP)
+	}
+	h.perIP[ip]++
+	h.pending++ // until the client registers or the upgrade fails
+	return 0, ""
+}
+
+func (h *hub) release(ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.perIP[ip]--; h.perIP[ip] <= 0 {
+		delete(h.perIP, ip)
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	sub, err := parseSubscription(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "ws: "+err.Error())
+		return
+	}
+	ip := remoteIP(r)
+	if code, why := h.admit(ip); code != 0 {
+		h.metrics.refused.WithLabelValues("limit").Inc()
+		writeError(w, code, why)
+		return
+	}
+	defer h.release(ip)
+	// Accept checks the Origin again (the guard already did): a browser
+	// page of another origin cannot open this websocket.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
+	if err != nil {
+		h.unreserve()
+		h.log.Debug("ws: accept failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	conn.SetReadLimit(h.opts.ReadLimit)
+	c := &client{h: h, conn: conn, want: sub, poke: make(chan struct{}, 1), remote: r.RemoteAddr}
+	if !h.register(c) {
+		conn.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	defer h.unregister(c)
+	c.run()
+}
+
+func (h *hub) unreserve() {
+	h.mu.Lock()
+	h.pending--
+	h.mu.Unlock()
+}
+
+func (h *hub) register(c *client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pending--
+	if h.closed {
+		return false
+	}
+	h.clients[c] = struct{}{}
+	h.wg.Add(1)
+	h.metrics.clients.Inc()
+	h.metrics.connected.Inc()
+	return true
+}
+
+func (h *hub) unregister(c *client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.metrics.clients.Dec()
+	h.wg.Done()
+}
+
+// count returns the number of connected clients.
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// shutdown sends every client a close frame (1001, going away) and waits
+// for their goroutines until ctx is done; new connections are refused.
+func (h *hub) shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	cs := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		cs = append(cs, c)
+	}
+	h.mu.Unlock()
+	for _, c := range cs {
+		go c.conn.Close(websocket.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ws: %d clients still closing: %w", h.count(), ctx.Err())
+	}
+}
+
+// client is one websocket connection. Its writer goroutine (run) owns the
+// stream state; the reader goroutine only updates want/resync/errMsg under mu.
+type client struct {
+	h      *hub
+	conn   *websocket.Conn
+	remote string
+	poke   chan struct{}
+
+	mu     sync.Mutex
+	want   subscription
+	resync bool
+	errMsg string
+
+	// owned by run
+	have     subscription
+	started  bool
+	graphSeq uint64          // seq of the last graph-stream message sent; 0: none yet
+	focus    *graph.Snapshot // the focus subgraph as last sent
+	rowsSeq  uint64          // seq of the last process-list message sent; 0: none yet
+	rowsAt   uint64          // the version the client's process list reflects
+}
+
+// errDrop marks an error after which the client is dropped, with the reason.
+type errDrop struct {
+	reason string
+	err    error
+}
+
+func (e *errDrop) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *errDrop) Unwrap() error { return e.err }
+
+func (c *client) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.readLoop(ctx, cancel)
+	wake, stop := c.h.src.Notify()
+	defer stop()
+	beat := time.NewTicker(c.h.opts.Heartbeat)
+	defer beat.Stop()
+	c.h.log.Debug("ws: client connected", "remote", c.remote)
+	for {
+		err := c.sync(ctx)
+		if err == nil {
+			select {
+			case <-ctx.Done():
+			case <-wake:
+				continue
+			case <-c.poke:
+				continue
+			case <-beat.C:
+				pctx, pcancel := context.WithTimeout(ctx, c.h.opts.WriteTimeout)
+				err = c.conn.Ping(pctx)
+				if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+					err = &errDrop{"heartbeat", err}
+				}
+				pcancel()
+			}
+		}
+		if err == nil && ctx.Err() == nil {
+			continue
+		}
+		var drop *errDrop
+		if errors.As(err, &drop) {
+			c.h.metrics.dropped.WithLabelValues(drop.reason).Inc()
+			c.h.log.Info("ws: client dropped", "remote", c.remote, "reason", drop.reason, "err", drop.err)
+		} else {
+			c.h.log.Debug("ws: client gone", "remote", c.remote, "err", err)
+		}
+		c.conn.CloseNow()
+		return
+	}
+}
+
+// readLoop reads the client's requests until the connection ends, then cancels ctx.
+func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	var window time.Time
+	n := 0
+	for {
+		typ, b, err := c.conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		if now := time.Now(); now.Sub(window) > time.Second {
+			window, n = now, 0
+		}
+		if n++; n > c.h.opts.MaxRequestsPerSecond {
+			c.h.metrics.dropped.WithLabelValues("requests").Inc()
+			c.conn.Close(websocket.StatusPolicyViolation, "too many requests")
+			return
+		}
+		var req Request
+		var msg string
+		if typ != websocket.MessageText {
+			msg = "requests are JSON text messages"
+		} else if err := json.Unmarshal(b, &req); err != nil {
+			msg = "bad request: " + err.Error()
+		}
+		c.mu.Lock()
+		if msg == "" {
+			next, resync, err := c.want.apply(req)
+			if err != nil {
+				msg = err.Error()
+			} else {
+				c.want, c.resync = next, c.resync || resync
+			}
+		}
+		if msg != "" {
+			c.errMsg = msg
+		}
+		c.mu.Unlock()
+		select {
+		case c.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *client) write(ctx context.Context, typ string, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.h.opts.WriteTimeout)
+	defer cancel()
+	if err := c.conn.Write(wctx, websocket.MessageText, b); err != nil {
+		if errors.Is(wctx.Err(), context.DeadlineExceeded) {
+			return &errDrop{"slow", err}
+		}
+		return err
+	}
+	c.h.metrics.messages.WithLabelValues(typ).Inc()
+	c.h.metrics.bytes.Add(float64(len(b)))
+	return nil
+}
+
+// sync sends what brings the client up to the latest version.
+func (c *client) sync(ctx context.Context) error {
+	c.mu.Lock()
+	want, resync, errMsg := c.want, c.resync, c.errMsg
+	c.resync, c.errMsg = false, ""
+	c.mu.Unlock()
+	if errMsg != "" {
+		if err := c.write(ctx, TypeError, mustJSON(ErrorMessage{Type: TypeError, Error: errMsg})); err != nil {
+			return err
+		}
+	}
+	if resync && c.started {
+		c.h.metrics.resyncs.WithLabelValues("request").Inc()
+	}
+	if resync || want.graph != c.have.graph || want.pid != c.have.pid {
+		c.graphSeq, c.focus = 0, nil
+	}
+	if resync || want.processes != c.have.processes {
+		c.rowsSeq, c.rowsAt = 0, 0
+	}
+	c.have = want
+	// The latest version can leave the Source's window between Latest and
+	// At if the machine changes fast; try again then.
+	for range 3 {
+		seq, _ := c.h.src.Latest()
+		if seq == 0 {
+			return nil // nothing scanned yet: the first version wakes us
+		}
+		v := c.h.views.get(seq)
+		if v == nil {
+			continue
+		}
+		c.started = true
+		if err := c.syncGraph(ctx, v); err != nil {
+			return err
+		}
+		return c.syncRows(ctx, v)
+	}
+	return nil
+}
+
+func (c *client) window() uint64 { return uint64(c.h.opts.Window) }
+
+func (c *client) syncGraph(ctx context.Context, latest *view) error {
+	switch c.have.graph {
+	case GraphAll:
+		return c.syncAll(ctx, latest)
+	case GraphFocus:
+		return c.syncFocus(ctx, latest)
+	}
+	return nil
+}
+
+func (c *client) syncAll(ctx context.Context, latest *view) error {
+	if c.graphSeq == latest.seq {
+		return nil
+	}
+	if c.graphSeq != 0 && latest.seq-c.graphSeq < c.window() {
+		for s := c.graphSeq + 1; s <= latest.seq; s++ {
+			v := c.h.views.get(s)
+			var msg []byte
+			if v != nil {
+				msg = v.diffMessage()
+			}
+			if msg == nil {
+				break // the Source no longer holds it: snapshot below
+			}
+			if err := c.write(ctx, TypeDiff, msg); err != nil {
+				return err
+			}
+			c.graphSeq = s
+		}
+		if c.graphSeq == latest.seq {
+			return nil
+		}
+	}
+	if c.graphSeq != 0 {
+		c.h.metrics.resyncs.WithLabelValues("gap").Inc()
+	}
+	if err := c.write(ctx, TypeSnapshot, latest.snapshotMessage()); err != nil {
+		return err
+	}
+	c.graphSeq = latest.seq
+	return nil
+}
+
+func (c *client) syncFocus(ctx context.Context, latest *view) error {
+	pid := c.have.pid
+	f := latest.index().Focus(pid)
+	if f == nil {
+		f = graph.New(nil, nil, latest.snap.Stats)
+	}
+	if c.graphSeq == 0 {
+		if latest.index().Process(pid) == nil {
+			msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with pid %d (yet)", pid)})
+			if err := c.write(ctx, TypeError, msg); err != nil {
+				return err
+			}
+		}
+		if err := c.write(ctx, TypeSnapshot, mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: latest.seq, Focus: pid, Graph: f})); err != nil {
+			return err
+		}
+		c.graphSeq, c.focus = latest.seq, f
+		return nil
+	}
+	if latest.seq == c.graphSeq {
+		return nil
+	}
+	d := graph.Diff(c.focus, f)
+	c.focus = f
+	if d.Empty() {
+		return nil
+	}
+	msg := mustJSON(DiffMessage{Type: TypeDiff, Seq: latest.seq, Base: c.graphSeq, Focus: pid, Changes: d})
+	if err := c.write(ctx, TypeDiff, msg); err != nil {
+		return err
+	}
+	c.graphSeq = latest.seq
+	return nil
+}
+
+func (c *client) syncRows(ctx context.Context, latest *view) error {
+	if !c.have.processes || c.rowsAt == latest.seq {
+		return nil
+	}
+	if c.rowsSeq != 0 && latest.seq-c.rowsAt < c.window() {
+		for s := c.rowsAt + 1; s <= latest.seq; s++ {
+			v := c.h.views.get(s)
+			var d *graph.RowChanges
+			if v != nil {
+				d = v.processesDiff()
+			}
+			if d == nil {
+				break
+			}
+			if !d.Empty() {
+				msg := mustJSON(ProcessesDiffMessage{Type: TypeProcessesDiff, Seq: s, Base: c.rowsSeq, RowChanges: d})
+				if err := c.write(ctx, TypeProcessesDiff, msg); err != nil {
+					return err
+				}
+				c.rowsSeq = s
+			}
+			c.rowsAt = s
+		}
+		if c.rowsAt == latest.seq {
+			return nil
+		}
+	}
+	if c.rowsSeq != 0 {
+		c.h.metrics.resyncs.WithLabelValues("gap").Inc()
+	}
+	if err := c.write(ctx, TypeProcesses, latest.processesMessage()); err != nil {
+		return err
+	}
+	c.rowsSeq, c.rowsAt = latest.seq, latest.seq
+	return nil
+}

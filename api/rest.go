@@ -1,0 +1,126 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// SeqHeader names the response header that carries the version a REST
+// answer was computed from, to line it up with the websocket stream.
+const SeqHeader = "Fdscope-Seq"
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// latest returns the view of the latest version, or writes 503 and returns nil.
+func (s *Server) latest(w http.ResponseWriter) *view {
+	for range 3 {
+		seq, _ := s.opts.Source.Latest()
+		if seq == 0 {
+			break
+		}
+		if v := s.hub.views.get(seq); v != nil {
+			w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
+			return v
+		}
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, "no scan yet")
+	return nil
+}
+
+// GET /api/graph: the latest snapshot, in the graph contract of docs/graph.md.
+func (s *Server) getGraph(w http.ResponseWriter, r *http.Request) {
+	seq, snap := s.opts.Source.Latest()
+	if seq == 0 || snap == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no scan yet")
+		return
+	}
+	w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
+	writeJSON(w, http.StatusOK, snap)
+}
+
+// GET /api/processes: one row per process.
+func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
+	if v := s.latest(w); v != nil {
+		writeJSON(w, http.StatusOK, v.processes())
+	}
+}
+
+// pidParam parses {pid}, or writes 400 and returns 0.
+func pidParam(w http.ResponseWriter, r *http.Request) int {
+	p := chi.URLParam(r, "pid")
+	pid, err := strconv.Atoi(p)
+	if err != nil || pid <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad pid %q", p))
+		return 0
+	}
+	return pid
+}
+
+// GET /api/processes/{pid}: the focus subgraph of one process.
+func (s *Server) getProcess(w http.ResponseWriter, r *http.Request) {
+	pid := pidParam(w, r)
+	if pid == 0 {
+		return
+	}
+	v := s.latest(w)
+	if v == nil {
+		return
+	}
+	f := v.index().Focus(pid)
+	if f == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+// GET /api/processes/{pid}/peers: the flat list of the process's connections.
+func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
+	pid := pidParam(w, r)
+	if pid == 0 {
+		return
+	}
+	v := s.latest(w)
+	if v == nil {
+		return
+	}
+	peers := v.index().Peers(pid)
+	if peers == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
+		return
+	}
+	writeJSON(w, http.StatusOK, peers)
+}
+
+// Health is the body of /healthz.
+type Health struct {
+	Status    string    `json:"status"` // "ok", "starting" or "stale"
+	Seq       uint64    `json:"seq"`
+	ScannedAt time.Time `json:"scanned_at,omitzero"`
+	Clients   int       `json:"clients"`
+}
+
+// GET /healthz: 200 while scans are recent, 503 before the first and when
+// the latest is older than StaleAfter.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	seq, snap := s.opts.Source.Latest()
+	h := Health{Status: "ok", Seq: seq, Clients: s.hub.count()}
+	code := http.StatusOK
+	switch {
+	case seq == 0 || snap == nil:
+		h.Status, code = "starting", http.StatusServiceUnavailable
+	default:
+		h.ScannedAt = snap.Stats.StartedAt
+		if !h.ScannedAt.IsZero() && time.Since(h.ScannedAt) > s.opts.StaleAfter {
+			h.Status, code = "stale", http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, code, h)
+}

@@ -1,0 +1,248 @@
+// Package api serves fdscope's dashboard over HTTP: the REST endpoints
+// (/api/graph, /api/processes, ...), the websocket stream of diffs
+// (/api/ws), /metrics and /healthz, the page and its static assets (handed
+// in by main), and the security middleware in front of them all.
+// docs/api.md documents the protocol.
+//
+// The package reads the graph through the small Source interface (package
+// live's Store is one) and never scans anything itself; it imports neither
+// graph/scan nor web. Nothing it serves changes the system: every route is
+// a GET.
+//
+// # Security
+//
+// The data shows every process on the machine. Every request passes the
+// guard: the Host header must name this server (a loopback name, the listen
+// address or an allowed name), which defeats DNS rebinding; a request with
+// an Origin header must come from the page's own origin, and so must every
+// websocket; a server not on loopback requires an access token (New refuses
+// to build one without it). Responses carry a Content-Security-Policy
+// without inline script and with frame-ancestors 'none', and nosniff.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/fdscope/fdscope/graph"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Source is where the server reads the graph: a series of versions, each a
+// snapshot with a sequence number one above the one before. *live.Store is
+// one. Implementations must be safe for concurrent use.
+type Source interface {
+	// Latest returns the sequence number of the latest version and the
+	// latest snapshot (whose stats may be newer than the version's);
+	// 0 and nil before the first one.
+	Latest() (uint64, *graph.Snapshot)
+	// At returns the snapshot of version seq while the Source holds it.
+	At(seq uint64) (*graph.Snapshot, bool)
+	// Changes returns the changes from version seq-1 to seq while the Source holds them.
+	Changes(seq uint64) (*graph.Changes, bool)
+	// Notify returns a channel that receives a value (without the Source
+	// ever blocking) after each new version, and a function that stops it.
+	Notify() (<-chan struct{}, func())
+}
+
+// Options configure a Server. Source and Listen are required; zero values
+// of the rest take the defaults shown.
+type Options struct {
+	Source Source
+	// Listen is the address the server listens on ("127.0.0.1:8080"); the
+	// Host check allows its host.
+	Listen string
+	// AllowedHosts are more names the Host header may carry (for a server
+	// reached through a DNS name or a proxy).
+	AllowedHosts []string
+	// Token, when set, is required on every request (Authorization: Bearer,
+	// or the cookie set by opening a page with ?token=). New refuses an
+	// empty Token when Listen is not a loopback address.
+	Token string
+
+	// Page serves GET / (the dashboard); nil serves a 404.
+	Page http.Handler
+	// Static is served under /static/; nil serves nothing there.
+	Static fs.FS
+	// StaticMaxAge is the Cache-Control max-age of static files; 0 means no-cache.
+	StaticMaxAge time.Duration
+
+	// Registry receives the server's metrics and is served on /metrics;
+	// nil makes a new one.
+	Registry *prometheus.Registry
+	// Log receives request and client logs; nil discards them.
+	Log *slog.Logger
+
+	// Window is how many versions behind a client may be and still get
+	// diffs rather than a new snapshot; default 16. Keep it at most the
+	// Source's own window.
+	Window int
+	// MaxClients is the most websocket clients at once; default 256.
+	MaxClients int
+	// MaxClientsPerIP is the most websocket clients from one address; default 16.
+	MaxClientsPerIP int
+	// ReadLimit is the largest message a client may send; default 4096 bytes.
+	ReadLimit int64
+	// MaxRequestsPerSecond is how many messages a client may send per
+	// second before it is disconnected; default 20.
+	MaxRequestsPerSecond int
+	// WriteTimeout bounds each websocket write and ping; a client that does
+	// not take a message within it is dropped. Default 5 s.
+	WriteTimeout time.Duration
+	// Heartbeat is the period of websocket pings; default 30 s.
+	Heartbeat time.Duration
+	// StaleAfter is how old the latest scan may be before /healthz reports
+	// it unhealthy; default 30 s.
+	StaleAfter time.Duration
+}
+
+// Server is the HTTP side of fdscope. Create it with New, serve its
+// Handler, and call Shutdown before the http.Server's own Shutdown (which
+// does not know about websockets). Safe for concurrent use.
+type Server struct {
+	opts    Options
+	hub     *hub
+	metrics *metrics
+	guard   *guard
+	handler http.Handler
+}
+
+// New checks the options and builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("api: no Source")
+	}
+	if opts.Listen == "" {
+		return nil, errors.New("api: no Listen address")
+	}
+	if !IsLoopback(opts.Listen) && opts.Token == "" {
+		return nil, errors.New("api: listening on " + opts.Listen + ", not loopback, needs an access token")
+	}
+	setDefault(&opts.Window, 16)
+	setDefault(&opts.MaxClients, 256)
+	setDefault(&opts.MaxClientsPerIP, 16)
+	setDefault(&opts.ReadLimit, 4096)
+	setDefault(&opts.MaxRequestsPerSecond, 20)
+	setDefault(&opts.WriteTimeout, 5*time.Second)
+	setDefault(&opts.Heartbeat, 30*time.Second)
+	setDefault(&opts.StaleAfter, 30*time.Second)
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts}
+	s.metrics = newMetrics(opts.Registry, func() float64 {
+		seq, _ := opts.Source.Latest()
+		return float64(seq)
+	})
+	s.hub = newHub(&s.opts, s.metrics)
+	s.guard = newGuard(opts.Listen, opts.AllowedHosts, opts.Token, func(reason string) {
+		s.metrics.refused.WithLabelValues(reason).Inc()
+	})
+	s.handler = s.routes()
+	return s, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Handler returns the handler of every route, behind the guard.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Clients returns the number of websocket clients connected now.
+func (s *Server) Clients() int { return s.hub.count() }
+
+// Shutdown sends every websocket client a close frame (1001, going away),
+// refuses new ones, and waits until they are gone or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error { return s.hub.shutdown(ctx) }
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer, s.guard.wrap)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found: "+r.URL.Path)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed: the API is read-only (GET)")
+	})
+	if s.opts.Page != nil {
+		r.Method(http.MethodGet, "/", s.opts.Page)
+	}
+	if s.opts.Static != nil {
+		r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", staticHandler(s.opts.Static, s.opts.StaticMaxAge)))
+	}
+	r.Get("/healthz", s.healthz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
+	r.Route("/api", func(r chi.Router) {
+		// The websocket route stays out of any timeout or compression
+		// middleware: they break the upgrade.
+		r.Get("/ws", s.hub.serveWS)
+		r.Group(func(r chi.Router) {
+			r.Use(noStore)
+			r.Get("/graph", s.getGraph)
+			r.Get("/processes", s.getProcesses)
+			r.Get("/processes/{pid}", s.getProcess)
+			r.Get("/processes/{pid}/peers", s.getPeers)
+		})
+	})
+	return r
+}
+
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// staticHandler serves fsys without directory listings.
+func staticHandler(fsys fs.FS, maxAge time.Duration) http.Handler {
+	files := http.FileServerFS(fsys)
+	cache := "no-cache"
+	if maxAge > 0 {
+		cache = "public, max-age=" + itoa(int(maxAge.Seconds()))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path
+		if name == "" || name[len(name)-1] == '/' {
+			writeError(w, http.StatusNotFound, "not found")
+			return
+		}
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			writeError(w, http.StatusNotFound, "not found: /static/"+name)
+			return
+		}
+		w.Header().Set("Cache-Control", cache)
+		files.ServeHTTP(w, r)
+	})
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, ErrorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client went away: nothing to do
+}
