@@ -79,10 +79,10 @@ func TestOriginCheck(t *testing.T) {
 	own := e.ts.URL // http://127.0.0.1:PORT
 	host := strings.TrimPrefix(own, "http://")
 	for origin, want := range map[string]int{
-		"https://evil.example":      http.StatusForbidden,
-		"http://localhost:1":        http.StatusForbidden, // another port is another origin
-		"null":                      http.StatusForbidden,
-		own:                         http.StatusOK,
+		"https://evil.example":            http.StatusForbidden,
+		"http://localhost:1":              http.StatusForbidden, // another port is another origin
+		"null":                            http.StatusForbidden,
+		own:                               http.StatusOK,
 		"http://" + strings.ToUpper(host): http.StatusOK,
 	} {
 		if resp, body := e.get("/api/processes", "Origin", origin); resp.StatusCode != want {
