@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,10 +139,8 @@ func (b *builder) groupOFDs() ([]*ofdRec, sharing) {
 	var alone []*fdRec
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.err != "" && f.tgt.kind != graph.KindSocket {
-				if f.err != "" {
-					b.stats.DeniedFDs++
-				}
+			if f.name == "" && f.tgt.kind == graph.KindUnknown {
+				b.stats.DeniedFDs++ // listed, but its link could not be read
 			}
 			k := sharingKey(f)
 			if k == "" {
@@ -248,7 +247,9 @@ func (b *builder) addOFD(o *ofdRec) {
 		MntID: first.info.mntID, Sharers: len(o.members),
 	}}
 	if first.err != "" {
+		// Without its fdinfo nothing is known of the description.
 		on.Error = first.err
+		on.OFD = &graph.OFD{Flags: []string{}, Sharers: len(o.members)}
 	}
 	b.nodes = append(b.nodes, on)
 	for _, f := range o.members {
@@ -292,10 +293,28 @@ var openFlagNames = []struct {
 }{
 	{unix.O_APPEND, "O_APPEND"}, {unix.O_ASYNC, "O_ASYNC"}, {unix.O_CREAT, "O_CREAT"},
 	{unix.O_DIRECT, "O_DIRECT"}, {unix.O_DIRECTORY, "O_DIRECTORY"}, {unix.O_DSYNC, "O_DSYNC"},
-	{unix.O_EXCL, "O_EXCL"}, {unix.O_LARGEFILE, "O_LARGEFILE"}, {unix.O_NOATIME, "O_NOATIME"},
+	{unix.O_EXCL, "O_EXCL"}, {oLargefile(), "O_LARGEFILE"}, {unix.O_NOATIME, "O_NOATIME"},
 	{unix.O_NOCTTY, "O_NOCTTY"}, {unix.O_NOFOLLOW, "O_NOFOLLOW"}, {unix.O_NONBLOCK, "O_NONBLOCK"},
 	{unix.O_PATH, "O_PATH"}, {unix.O_SYNC &^ unix.O_DSYNC, "O_SYNC"}, {unix.O_TMPFILE &^ unix.O_DIRECTORY, "O_TMPFILE"},
 	{unix.O_TRUNC, "O_TRUNC"},
+}
+
+// oLargefile is the kernel's O_LARGEFILE, which 64-bit kernels set on every
+// open and fdinfo shows; golang.org/x/sys defines it as 0 on those
+// architectures because user space need not pass it.
+func oLargefile() uint32 {
+	switch runtime.GOARCH {
+	case "arm", "arm64":
+		return 0o400000
+	case "ppc64", "ppc64le":
+		return 0o200000
+	case "mips", "mipsle", "mips64", "mips64le":
+		return 0x2000
+	case "sparc64":
+		return 0x40000
+	default:
+		return 0o100000
+	}
 }
 
 // flagList names the flags, access mode first; lists are shared between
