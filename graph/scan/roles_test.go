@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,11 @@ var roles = map[string]func(c *ctl, args []string) error{
 	"scmsender":    roleSCMSender,
 	"scmreceiver":  roleSCMReceiver,
 	"epoll":        roleEpoll,
+	"epollreuse":   roleEpollReuse,
+	"dupper":       roleDupper,
+	"pty":          rolePty,
+	"udp":          roleUDP,
+	"nsholder":     roleNSHolder,
 }
 
 // errEOF ends a role quietly: its stdin closed.
@@ -130,14 +136,24 @@ func streamSocket(network, addr string) (int, unix.Sockaddr, error) {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		return fd, &unix.SockaddrUnix{Name: addr}, err
 	case "tcp":
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return -1, nil, err
-		}
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-		return fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, err
+		return inetSocket(unix.SOCK_STREAM, addr)
 	}
 	return -1, nil, fmt.Errorf("unknown network %q", network)
+}
+
+// inetSocket makes an inet or inet6 socket of the given type, and the
+// sockaddr of addr ("127.0.0.1:PORT", "[::1]:PORT").
+func inetSocket(typ int, addr string) (int, unix.Sockaddr, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return -1, nil, err
+	}
+	if ap.Addr().Is4() {
+		fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+		return fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, err
+	}
+	fd, err := unix.Socket(unix.AF_INET6, typ|unix.SOCK_CLOEXEC, 0)
+	return fd, &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}, err
 }
 
 // roleStreamServer NETWORK ADDR [lo-up]: listen (step 1), accept one
@@ -294,8 +310,9 @@ func roleDgramClient(c *ctl, args []string) error {
 	return c.ready(f)
 }
 
-// roleSharer PATH: the three tables. It opens PATH three times — write-only
-// with O_APPEND ("w"), read-only ("r") and read-write ("rw") — starts an
+// roleSharer PATH: the three tables. It opens PATH four times — write-only
+// with O_APPEND ("w"), read-only ("r"), read-write ("rw") and read-only
+// again ("r2", alike to "r" in mode, flags and position) — starts an
 // inheritor child that gets "r" as its fd 3, then dup2s "w" to fd 30 and
 // writes 9 bytes through it.
 func roleSharer(c *ctl, args []string) error {
@@ -309,6 +326,10 @@ func roleSharer(c *ctl, args []string) error {
 		return err
 	}
 	rw, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	r2, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) // like r in all but identity
 	if err != nil {
 		return err
 	}
@@ -349,7 +370,7 @@ func roleSharer(c *ctl, args []string) error {
 		return err
 	}
 	f := newFacts()
-	for name, fd := range map[string]int{"w": w, "w30": 30, "r": r, "rw": rw} {
+	for name, fd := range map[string]int{"w": w, "w30": 30, "r": r, "rw": rw, "r2": r2} {
 		if err := addFD(f, name, fd); err != nil {
 			return err
 		}
@@ -539,4 +560,182 @@ func roleChurn() int {
 	}
 	time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 	return 0
+}
+
+// roleEpollReuse: an epoll instance watches an eventfd whose fd number is
+// then reused. The eventfd is dup'd and its first fd closed, so the epoll
+// still watches it (through the dup), and a new eventfd takes the old number.
+// A second epoll instance watches nothing.
+func roleEpollReuse(c *ctl, args []string) error {
+	ev, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, ev, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(ev)}); err != nil {
+		return err
+	}
+	dup, err := unix.FcntlInt(uintptr(ev), unix.F_DUPFD_CLOEXEC, 100)
+	if err != nil {
+		return err
+	}
+	if err := unix.Close(ev); err != nil {
+		return err
+	}
+	ev2, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	if ev2 != ev {
+		return fmt.Errorf("the new eventfd got fd %d, not the reused %d", ev2, ev)
+	}
+	ep2, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	for name, fd := range map[string]int{"epoll": ep, "epoll2": ep2, "watched": dup, "reused": ev2} {
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	return c.ready(f)
+}
+
+// roleDupper PATH: opens PATH and dups it to fd 40 (step 1), then closes
+// the first fd (step 2).
+func roleDupper(c *ctl, args []string) error {
+	fd, err := unix.Open(args[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Dup3(fd, 40, unix.O_CLOEXEC); err != nil {
+		return err
+	}
+	f := newFacts()
+	if err := addFD(f, "first", fd); err != nil {
+		return err
+	}
+	if err := c.ready(f); err != nil {
+		return err
+	}
+	if err := c.wait(); err != nil {
+		return err
+	}
+	if err := unix.Close(fd); err != nil {
+		return err
+	}
+	return c.ready(newFacts())
+}
+
+// rolePty: a pty master (an open of /dev/ptmx) and its slave.
+func rolePty(c *ctl, args []string) error {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlockpt: %w", err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("ptsname: %w", err)
+	}
+	slavePath := "/dev/pts/" + strconv.Itoa(n)
+	s, err := unix.Open(slavePath, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	for name, fd := range map[string]int{"master": m, "slave": s} {
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+	}
+	f.Num["index"] = n
+	f.Str["slave"] = slavePath
+	return c.ready(f)
+}
+
+// roleUDP ADDR: two UDP sockets on ADDR's address connected to each other,
+// and a third that is bound and not connected.
+func roleUDP(c *ctl, args []string) error {
+	f := newFacts()
+	var fds [3]int
+	var names [3]unix.Sockaddr
+	for i := range fds {
+		fd, sa, err := inetSocket(unix.SOCK_DGRAM, args[0])
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return err
+		}
+		if names[i], err = unix.Getsockname(fd); err != nil {
+			return err
+		}
+		fds[i] = fd
+		name := "udp" + strconv.Itoa(i)
+		if err := addFD(f, name, fd); err != nil {
+			return err
+		}
+		f.Str[name] = sockaddrString(names[i])
+	}
+	if err := unix.Connect(fds[0], names[1]); err != nil {
+		return err
+	}
+	if err := unix.Connect(fds[1], names[0]); err != nil {
+		return err
+	}
+	return c.ready(f)
+}
+
+// roleNSHolder NETNS-PATH: stays in its own network namespace but makes a
+// TCP listener inside the one at NETNS-PATH, from a thread that enters it
+// and comes back.
+func roleNSHolder(c *ctl, args []string) error {
+	fd, err := func() (int, error) {
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(home)
+		there, err := unix.Open(args[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(there)
+		if err := unix.Setns(there, unix.CLONE_NEWNET); err != nil {
+			return -1, fmt.Errorf("setns: %w", err)
+		}
+		fd, sa, err := inetSocket(unix.SOCK_STREAM, "127.0.0.1:0")
+		if err == nil {
+			err = unix.Bind(fd, sa)
+		}
+		if err == nil {
+			err = unix.Listen(fd, 1)
+		}
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+			return -1, fmt.Errorf("setns back: %w", err) // the thread stays locked, and dies with the goroutine
+		}
+		runtime.UnlockOSThread()
+		return fd, err
+	}()
+	if err != nil {
+		return err
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return err
+	}
+	f := newFacts()
+	if err := addFD(f, "listener", fd); err != nil {
+		return err
+	}
+	f.Str["listener"] = sockaddrString(local)
+	return c.ready(f)
 }
