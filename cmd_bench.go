@@ -31,13 +31,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
 	tools := fs.String("tools", strings.Join(bench.AllTools, ","), "tools to measure, comma-separated")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	hold := fs.Bool("hold", false, "build the workload and keep it until interrupted, printing how to enter it; measure nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
-	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Enforce: *enforce, Tools: strings.Split(*tools, ","), Progress: stderr}
+	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Enforce: *enforce, Hold: *hold, Tools: strings.Split(*tools, ","), Progress: stderr}
 	if *quiet {
 		cfg.Progress = nil
 	}

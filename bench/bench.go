@@ -43,6 +43,9 @@ type Config struct {
 	Threaded bool
 	// Enforce makes Run fail when a target fails, not only report it.
 	Enforce bool
+	// Hold builds the workload, prints how to enter its namespaces and
+	// keeps it until ctx ends, measuring nothing: for profiling by hand.
+	Hold bool
 	// Self is the fdscope binary; empty means the running one.
 	Self string
 	// BuildTimeout bounds building the workload; RunTimeout one tool run.
@@ -116,6 +119,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	if cfg.Hold {
+		fmt.Fprintf(cfg.Progress, "built: %d processes, %d fds; holding it until interrupted. Enter it with:\n  %s --target %d --pid --mount --net -- COMMAND\n",
+			w.Built.Processes, w.Built.FDs, paths["nsenter"], w.InitPID)
+		<-ctx.Done()
+		if err := w.Stop(); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		return nil, nil
+	}
 	res, err := measure(ctx, cfg, paths, w)
 	err = errors.Join(err, w.Stop())
 	if err != nil {
@@ -132,7 +144,7 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 	runner := Runner{NSEnter: paths["nsenter"], Target: w.InitPID, Timeout: cfg.RunTimeout}
 	tools := makeTools(cfg.Self, paths, cfg.Tools)
 	byName := make(map[string]*ToolResult)
-	out, err := os.CreateTemp("", "fdscope-bench-output-")
+	out, err := os.CreateTemp(w.dir, "output-")
 	if err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
@@ -207,22 +219,28 @@ func warmUp(ctx context.Context, runner Runner, t Tool, out *os.File, tr *ToolRe
 // file, where they are, without loading the graph: the benchmark must stay
 // small (see Runner.Run).
 func snapshotStats(f *os.File, size int64) (graph.Stats, error) {
-	off := max(0, size-4<<20)
-	tail := make([]byte, size-off)
-	if _, err := f.ReadAt(tail, off); err != nil {
-		return graph.Stats{}, fmt.Errorf("read the snapshot: %w", err)
-	}
 	// Inside a JSON string a quote is escaped, so this can only be a key.
 	key := []byte(`"stats":`)
-	i := bytes.LastIndex(tail, key)
-	if i < 0 {
-		return graph.Stats{}, fmt.Errorf("the snapshot's output (%d bytes) has no stats", size)
+	for _, n := range []int64{256 << 10, 16 << 20} {
+		off := max(0, size-n)
+		tail := make([]byte, size-off)
+		if _, err := f.ReadAt(tail, off); err != nil {
+			return graph.Stats{}, fmt.Errorf("read the snapshot: %w", err)
+		}
+		i := bytes.LastIndex(tail, key)
+		if i < 0 {
+			if off == 0 {
+				break
+			}
+			continue
+		}
+		var st graph.Stats
+		if err := json.NewDecoder(bytes.NewReader(tail[i+len(key):])).Decode(&st); err != nil {
+			return graph.Stats{}, fmt.Errorf("decode the snapshot's stats: %w", err)
+		}
+		return st, nil
 	}
-	var st graph.Stats
-	if err := json.NewDecoder(bytes.NewReader(tail[i+len(key):])).Decode(&st); err != nil {
-		return graph.Stats{}, fmt.Errorf("decode the snapshot's stats: %w", err)
-	}
-	return st, nil
+	return graph.Stats{}, fmt.Errorf("the snapshot's output (%d bytes) ends with no stats", size)
 }
 
 // newSeen is what a snapshot's stats say it saw of a workload of workloadFDs.
@@ -242,7 +260,7 @@ func newSeen(st graph.Stats, workloadFDs int) Seen {
 func lookTools() (map[string]string, error) {
 	paths := make(map[string]string)
 	var missing []string
-	for _, name := range []string{"unshare", "nsenter", "lsof", "ss", "true"} {
+	for _, name := range []string{"unshare", "nsenter", "lsof", "ss", "cat", "true"} {
 		p, err := exec.LookPath(name)
 		if err != nil {
 			missing = append(missing, name)

@@ -18,6 +18,9 @@ type Machine struct {
 	MemGiB float64 `json:"mem_gib"`
 	Kernel string  `json:"kernel"`
 	Go     string  `json:"go"`
+	// Load is /proc/loadavg's 1, 5 and 15 minute averages when the
+	// measurement started: other work on the machine slows every tool.
+	Load string `json:"load"`
 }
 
 // readMachine reads what it can; a fact it cannot read stays empty.
@@ -29,6 +32,11 @@ func readMachine() Machine {
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		m.CPU = field(b, "model name")
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			m.Load = strings.Join(f[:3], " ")
+		}
 	}
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		kib, _ := strconv.ParseFloat(strings.TrimSuffix(field(b, "MemTotal"), " kB"), 64)
