@@ -3,6 +3,7 @@ package scan
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -608,11 +609,11 @@ func (b *builder) addWatches() {
 				continue
 			}
 			for _, t := range f.info.tfds {
-				if g := byNum[t.fd]; g != nil && g.ofd != nil && g.info.ino == t.ino {
+				if g := b.epollTarget(f, t, byNum); g != nil {
 					b.edges = append(b.edges, graph.Edge{From: f.obj, To: g.ofd.id, Kind: graph.EdgeWatch})
 					continue
 				}
-				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" {
+				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" && !strings.HasPrefix(to, "anon:") {
 					b.edges = append(b.edges, graph.Edge{From: f.obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}
@@ -623,6 +624,40 @@ func (b *builder) addWatches() {
 			}
 		}
 	}
+}
+
+// epollTarget finds the fd of p that holds the file epoll fd ep watches
+// under target number t.fd. The number is the one the watch was added
+// with; the fd may have been closed or replaced since, and anon inodes all
+// share one inode number, so a candidate is confirmed with kcmp(2)
+// KCMP_EPOLL_TFD where it is permitted, and otherwise by inode.
+func (b *builder) epollTarget(ep *fdRec, t epollTarget, byNum map[int]*fdRec) *fdRec {
+	p := ep.proc
+	same := func(g *fdRec) bool {
+		if g == nil || g.ofd == nil || g.info.ino != t.ino {
+			return false
+		}
+		if b.scanner.compare == nil {
+			return true
+		}
+		r, err := kcmpEpollTarget(p.pid, g.num, ep.num, t.fd)
+		if err != nil {
+			return !errors.Is(err, unix.EINVAL) && !gone(err) // refused: trust the inode
+		}
+		return r == 0
+	}
+	if g := byNum[t.fd]; same(g) {
+		return g
+	}
+	if b.scanner.compare == nil {
+		return nil
+	}
+	for _, g := range p.fds {
+		if g.num != t.fd && same(g) {
+			return g
+		}
+	}
+	return nil
 }
 
 // byKernelDevIno finds an object by the device (as fdinfo prints it) and

@@ -54,6 +54,14 @@ func sharingKey(f *fdRec) string {
 	return obj + "/" + strconv.FormatUint(uint64(f.info.flags&^unix.O_CLOEXEC), 8) + "/" + strconv.Itoa(f.info.mntID)
 }
 
+// heuristicMergeable reports whether the heuristic may merge fds like f.
+// Anon inodes (epoll, timerfd, signalfd, inotify, ...) all share one inode
+// number, so equal keys say nothing about them: without kcmp each is its own
+// description. An eventfd is known by its eventfd-id and may be merged.
+func heuristicMergeable(f *fdRec) bool {
+	return f.tgt.kind != graph.KindAnon || f.info.eventfdID >= 0
+}
+
 // sharing groups fds into open file descriptions.
 type sharing struct {
 	compare   fileComparer
@@ -67,7 +75,8 @@ type sharing struct {
 // descriptions. With kcmp it sorts them by the kernel's ordering of their
 // struct file and cuts the runs of equals: O(n log n) comparisons. Where
 // kcmp is refused it falls back to the heuristic documented in docs/graph.md:
-// fds with equal keys and equal positions share one description.
+// fds with equal keys and equal positions share one description, except
+// anon fds, which stay apart.
 func (s *sharing) group(fds []*fdRec) [][]*fdRec {
 	if len(fds) == 1 {
 		return [][]*fdRec{fds}
@@ -78,6 +87,13 @@ func (s *sharing) group(fds []*fdRec) [][]*fdRec {
 		}
 	}
 	s.heuristic++
+	if !heuristicMergeable(fds[0]) {
+		groups := make([][]*fdRec, len(fds))
+		for i, f := range fds {
+			groups[i] = []*fdRec{f}
+		}
+		return groups
+	}
 	slices.SortFunc(fds, func(a, b *fdRec) int {
 		return cmp.Or(cmp.Compare(a.info.pos, b.info.pos), cmp.Compare(a.proc.pid, b.proc.pid), cmp.Compare(a.num, b.num))
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -139,6 +140,19 @@ func statAt(dirfd int, name string, st *unix.Stat_t) error {
 func kcmpFile(pid1, fd1, pid2, fd2 int) (int, error) {
 	const kcmpFileType = 0 // KCMP_FILE
 	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFileType, uintptr(fd1), uintptr(fd2), 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// kcmpEpollTarget compares fd num of process pid with the file that epoll
+// fd epfd of the same process watches under target number tfd, with kcmp(2)
+// KCMP_EPOLL_TFD: 0 when they are the same file.
+func kcmpEpollTarget(pid, num, epfd, tfd int) (int, error) {
+	const kcmpEpollTFD = 7 // KCMP_EPOLL_TFD
+	slot := struct{ efd, tfd, toff uint32 }{uint32(epfd), uint32(tfd), 0}
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(pid), kcmpEpollTFD, uintptr(num), uintptr(unsafe.Pointer(&slot)), 0)
 	if errno != 0 {
 		return 0, errno
 	}
