@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/fdscope/fdscope/graph/scan"
 )
@@ -16,8 +18,20 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	format := fs.String("format", "json", "output format: json")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	snap, err := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers}).Scan(ctx)
 	if err != nil {
