@@ -113,8 +113,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	plan.Threaded = cfg.Threaded
 	exp := plan.Expect()
-	fmt.Fprintf(cfg.Progress, "building the workload: %d processes, ~%d fds, %d unix sockets, %d TCP connections...\n",
-		exp.Processes, exp.FDs, exp.UnixSockets, exp.TCPConns)
+	fmt.Fprintf(cfg.Progress, "building the workload: %s processes, ~%s fds, %s unix sockets, %s TCP connections...\n",
+		num(exp.Processes), num(exp.FDs), num(exp.UnixSockets), num(exp.TCPConns))
 	w, err := StartWorkload(ctx, cfg.Self, paths["unshare"], plan, cfg.BuildTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -139,8 +139,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // measure warms every tool up once, then runs them round-robin.
 func measure(ctx context.Context, cfg Config, paths map[string]string, w *Workload) (*Result, error) {
 	res := &Result{Machine: readMachine(), Plan: w.Plan, Expected: w.Expected, Built: w.Built, Runs: cfg.Runs}
-	fmt.Fprintf(cfg.Progress, "built in %.1f s: %d processes, %d fds; warming up...\n",
-		w.Built.BuildMS/1000, w.Built.Processes, w.Built.FDs)
+	fmt.Fprintf(cfg.Progress, "built in %.1f s: %s processes, %s fds; warming up...\n",
+		w.Built.BuildMS/1000, num(w.Built.Processes), num(w.Built.FDs))
 	runner := Runner{NSEnter: paths["nsenter"], Target: w.InitPID, Timeout: cfg.RunTimeout}
 	tools := makeTools(cfg.Self, paths, cfg.Tools)
 	byName := make(map[string]*ToolResult)
@@ -155,7 +155,7 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 		res.Tools = append(res.Tools, tr)
 		byName[t.Name] = tr
 		if err := warmUp(ctx, runner, t, out, tr, res, w.Built.FDs); err != nil {
-			return nil, fmt.Errorf("warm-up: %w", err)
+			return nil, fmt.Errorf("warm-up of %s: %w", t.Name, err)
 		}
 	}
 	for r := range cfg.Runs {
@@ -168,6 +168,9 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 			}
 			byName[t.Name].Samples = append(byName[t.Name].Samples, s)
 		}
+	}
+	if !w.Running() {
+		return nil, fmt.Errorf("the workload ended during the measurement%s", w.stderr.suffix())
 	}
 	for _, tr := range res.Tools {
 		tr.Summary = Summarize(tr.Samples)

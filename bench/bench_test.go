@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,9 +42,12 @@ func TestBenchEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin := buildFDScope(ctx, t)
+	// Every process of the benchmark inherits the marker, which tells them
+	// from the processes of another benchmark running meanwhile.
+	marker := fmt.Sprintf("FDSCOPE_BENCH_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
 
 	// The table, as people see it.
-	out, stderr := runBench(ctx, t, bin, "--scale", "0.02", "--runs", "1", "--quiet")
+	out, stderr := runBench(ctx, t, bin, marker, "--scale", "0.02", "--runs", "1", "--quiet")
 	for _, row := range []string{"fdscope snapshot --format json", "lsof -n -P", "ss -xp", "ss -tanp",
 		"floor (fdscope bench floor)", "nsenter + true (fixed cost)"} {
 		if !tableHasRow(out, row) {
@@ -56,16 +60,16 @@ func TestBenchEndToEnd(t *testing.T) {
 			t.Errorf("the table has no %q:\n%s", line, out)
 		}
 	}
-	assertNoWorkloadLeft(t, bin)
+	assertNoWorkloadLeft(t, marker)
 
 	// The numbers, as JSON.
-	out, stderr = runBench(ctx, t, bin, "--scale", "0.02", "--runs", "1", "--json", "--quiet")
+	out, stderr = runBench(ctx, t, bin, marker, "--scale", "0.02", "--runs", "1", "--json", "--quiet")
 	var res Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bench --json: %v\n%s\nstderr:\n%s", err, out, stderr)
 	}
 	checkResult(t, &res)
-	assertNoWorkloadLeft(t, bin)
+	assertNoWorkloadLeft(t, marker)
 }
 
 func checkResult(t *testing.T, res *Result) {
@@ -161,11 +165,12 @@ func buildFDScope(ctx context.Context, t *testing.T) string {
 	return bin
 }
 
-func runBench(ctx context.Context, t *testing.T, bin string, args ...string) (stdout, stderr string) {
+func runBench(ctx context.Context, t *testing.T, bin, marker string, args ...string) (stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, append([]string{"bench"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &o, &e
+	cmd.Env = append(os.Environ(), marker)
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("fdscope bench %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, o.String(), e.String())
@@ -174,39 +179,36 @@ func runBench(ctx context.Context, t *testing.T, bin string, args ...string) (st
 	return o.String(), e.String()
 }
 
-// assertNoWorkloadLeft fails if a process of the benchmark's workload is
-// still running: one running bin, or a holder named fdscope-bench-*.
-func assertNoWorkloadLeft(t *testing.T, bin string) {
+// assertNoWorkloadLeft fails if a process started by the benchmark, which
+// carries marker in its environment, is still running.
+func assertNoWorkloadLeft(t *testing.T, marker string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left := workloadProcesses(bin)
+		left := processesWith(marker)
 		if len(left) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("workload processes still running after the benchmark: %q", left)
+			t.Fatalf("processes of the benchmark still running after it: %q", left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func workloadProcesses(bin string) []string {
+func processesWith(marker string) []string {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	var left []string
 	for _, e := range entries {
-		dir := filepath.Join("/proc", e.Name())
-		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil || len(cmdline) == 0 {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte(marker)) {
 			continue
 		}
-		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
-		if exe == bin || bytes.HasPrefix(cmdline, []byte("fdscope-bench-")) {
-			left = append(left, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		left = append(left, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
 	}
 	return left
 }

@@ -138,6 +138,18 @@ func (w *Workload) Stop() error {
 	return w.stopErr
 }
 
+// Running reports whether the workload's namespace still runs: its init
+// and unshare have not exited.
+func (w *Workload) Running() bool {
+	select {
+	case <-w.done:
+		return false
+	default:
+	}
+	_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(w.InitPID), "ns", "pid"))
+	return err == nil
+}
+
 // childOf returns the only child of pid: unshare's forked child is the init
 // of the new pid namespace.
 func childOf(pid int) (int, error) {
