@@ -2,11 +2,181 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fdscope/fdscope/api"
+	"github.com/fdscope/fdscope/graph/scan"
+	"github.com/fdscope/fdscope/live"
+	"github.com/fdscope/fdscope/static"
+	"github.com/fdscope/fdscope/web"
 )
 
-// runServe runs the dashboard server. (Issue 3.)
+// shutdownGrace is how long serve waits, after SIGINT or SIGTERM, for
+// websocket clients to take their close frame and for requests to finish;
+// the process exits within 2 s whatever they do.
+const shutdownGrace = 1500 * time.Millisecond
+
+// runServe runs the dashboard server: one live loop scanning the machine,
+// every client served from its snapshots.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("serve: the dashboard server is not built yet; use 'fdscope snapshot'")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on; one not on loopback requires an access token")
+	token := fs.String("token", "", "access token required on every request (default: none on loopback, generated otherwise)")
+	var allowHosts []string
+	fs.Func("allow-host", "another name the Host header may carry (repeatable; for a DNS name or a proxy)", func(s string) error {
+		allowHosts = append(allowHosts, s)
+		return nil
+	})
+	interval := fs.Duration("interval", live.DefaultInterval, "how often to look for changes")
+	fullInterval := fs.Duration("full-interval", live.DefaultFullInterval, "how often to scan everything")
+	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
+	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
+	probeSockets := fs.Bool("probe-sockets", true, "dump sockets every interval to see state and queue changes at once (otherwise at full scans)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("serve: --log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *interval <= 0 || *fullInterval < *interval {
+		return fmt.Errorf("serve: want 0 < --interval (%v) <= --full-interval (%v)", *interval, *fullInterval)
+	}
+	if !api.IsLoopback(*listen) && *token == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("serve: generate a token: %w", err)
+		}
+		*token = hex.EncodeToString(b[:])
+		log.Warn("not listening on loopback: every request needs the access token", "listen", *listen)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store := live.NewStore(live.DefaultWindow)
+	var sockets live.SocketProber
+	if *probeSockets {
+		sp := live.NewSockDiagProber(*procRoot)
+		defer sp.Close()
+		sockets = sp
+	}
+	loop := &live.Loop{
+		Scanner:      scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers}),
+		Prober:       live.NewProcProber(*procRoot, sockets),
+		Store:        store,
+		Interval:     *interval,
+		FullInterval: *fullInterval,
+		Log:          log.With("component", "live"),
+		Metrics:      live.NewMetrics(reg),
+	}
+	opts := api.Options{
+		Source: store, Listen: *listen, AllowedHosts: allowHosts, Token: *token,
+		// The assets are tiny and carry no version in their names: no-cache
+		// makes a browser fetch the new ones after an upgrade.
+		Page: web.Dashboard(), Static: static.FS,
+		Registry: reg, Log: log.With("component", "api"),
+		Window: live.DefaultWindow / 2,
+	}
+	if *dev {
+		opts.Static = os.DirFS("static")
+	}
+	srv, err := api.New(opts)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	url := "http://" + displayAddr(ln.Addr().String()) + "/"
+	if *token != "" {
+		fmt.Fprintf(stdout, "fdscope: serving on %s?token=%s\n", url, *token)
+	} else {
+		fmt.Fprintf(stdout, "fdscope: serving on %s\n", url)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "interval", *interval, "full_interval", *fullInterval)
+
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	var wg sync.WaitGroup
+	wg.Go(func() { loop.Run(loopCtx) })
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		log.Info("shutting down")
+	}
+	stopLoop()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var sd sync.WaitGroup
+	sd.Go(func() {
+		if e := srv.Shutdown(sctx); e != nil {
+			log.Warn("websocket clients still closing", "err", e)
+		}
+	})
+	sd.Go(func() {
+		if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+			log.Warn("http shutdown", "err", e)
+		}
+	})
+	sd.Wait()
+	hs.Close()
+	// The loop stops at its next cancellation check; do not wait past the grace.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+	}
+	return err
+}
+
+// displayAddr turns a listen address into one a browser can open: an
+// unspecified host becomes 127.0.0.1.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + port
 }

@@ -49,7 +49,7 @@ func NewProcProber(root string, sockets SocketProber) *ProcProber {
 
 // Probe implements Prober. Processes that vanish while being probed are
 // left out; an error is returned only when the proc root cannot be listed
-// or the socket dump fails.
+// or the socket prober returns nothing at all.
 func (p *ProcProber) Probe(ctx context.Context) (*Probe, error) {
 	d, err := os.Open(p.root)
 	if err != nil {
@@ -101,8 +101,10 @@ func (p *ProcProber) Probe(ctx context.Context) (*Probe, error) {
 		}
 	}
 	if p.sockets != nil {
+		// A namespace whose dump failed is left out of the map: its sockets
+		// are then not compared, and the full sweep catches their changes.
 		socks, err := p.sockets.ProbeSockets(ctx, netns)
-		if err != nil {
+		if socks == nil {
 			return nil, fmt.Errorf("probe sockets: %w", err)
 		}
 		pr.Sockets = socks
