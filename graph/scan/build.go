@@ -98,7 +98,13 @@ func (b *builder) build() *graph.Snapshot {
 	return snap
 }
 
-func fdID(f *fdRec) string { return graph.FDID(f.proc.pid, f.proc.startTime, f.num) }
+// fdID returns the ID of f's node, made once.
+func fdID(f *fdRec) string {
+	if f.id == "" {
+		f.id = graph.FDID(f.proc.pid, f.proc.startTime, f.num)
+	}
+	return f.id
+}
 
 func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 	p.id = graph.ProcessID(p.pid, p.startTime)

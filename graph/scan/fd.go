@@ -18,6 +18,7 @@ type fdRec struct {
 	// closed is set when the fd turned out to have closed during the scan.
 	closed bool
 
+	id  string // the fd node's ID, once made
 	ofd *ofdRec
 	obj string // object node ID
 }

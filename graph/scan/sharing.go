@@ -139,6 +139,19 @@ func (s *sharing) groupByKcmp(fds []*fdRec) ([][]*fdRec, bool) {
 		}
 		return cmp.Or(cmp.Compare(a.proc.pid, b.proc.pid), cmp.Compare(a.num, b.num))
 	}
+	// Most groups are one description held by many fds (stdio and pipes
+	// inherited by forked processes): n-1 comparisons settle those, and a
+	// sort is needed only when one differs.
+	allSame := true
+	for _, f := range fds[1:] {
+		if kcmp(fds[0], f) != 0 {
+			allSame = false
+			break
+		}
+	}
+	if allSame && refused == nil && len(closed) == 0 {
+		return [][]*fdRec{fds}, true
+	}
 	sorted := slices.Clone(fds)
 	slices.SortStableFunc(sorted, kcmp)
 	var groups [][]*fdRec
