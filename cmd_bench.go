@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/fdscope/fdscope/bench"
@@ -27,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scale := fs.Float64("scale", 1, "workload scale: 1 is ~500 processes and ~65k fds; CI uses 0.05")
 	runs := fs.Int("runs", 5, "measured runs of each tool, after one warm-up; the table shows medians")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+	jsonFile := fs.String("json-file", "", "also write the result as JSON to this file")
 	threaded := fs.Bool("threaded", false, "keep the workload's processes multi-threaded Go programs (lsof then lists every fd once per thread)")
 	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
 	tools := fs.String("tools", strings.Join(bench.AllTools, ","), "tools to measure, comma-separated")
@@ -50,9 +52,27 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} else {
 			werr = res.WriteTable(stdout)
 		}
+		if werr == nil && *jsonFile != "" {
+			werr = writeJSONFile(*jsonFile, res)
+		}
 		if werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return err
+}
+
+func writeJSONFile(path string, res *bench.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := res.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
 }

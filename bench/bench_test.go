@@ -81,9 +81,9 @@ func checkResult(t *testing.T, res *Result) {
 	if res.Plan.Workers != plan.Workers || res.Built.Processes != plan.Workers+1 {
 		t.Errorf("workload: %d workers, %d processes built; want %d and %d", res.Plan.Workers, res.Built.Processes, plan.Workers, plan.Workers+1)
 	}
-	// The planned count leaves out a few inherited fds; the workers count what they hold.
-	if exp := res.Expected.FDs; res.Built.FDs < exp || res.Built.FDs > exp+exp/10 {
-		t.Errorf("workload holds %d fds, planned %d", res.Built.FDs, exp)
+	// The processes counted what they hold; it is what the plan says.
+	if res.Built.FDs != res.Expected.FDs {
+		t.Errorf("workload holds %d fds, planned %d", res.Built.FDs, res.Expected.FDs)
 	}
 	if res.Seen == nil || res.Seen.Fraction < MinSeenFraction || res.Seen.Processes < res.Built.Processes {
 		t.Errorf("the snapshot saw %+v of a workload of %d fds in %d processes", res.Seen, res.Built.FDs, res.Built.Processes)

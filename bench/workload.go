@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Workload is the synthetic workload, running in its own pid, mount and
@@ -41,6 +44,11 @@ type Workload struct {
 // StartWorkload builds the workload of plan with self (the fdscope binary) in
 // new namespaces started by unshare, and returns once it is built.
 func StartWorkload(ctx context.Context, self, unshare string, plan Plan, timeout time.Duration) (*Workload, error) {
+	// Whatever fds this process inherited must not reach the workload, so
+	// that it holds what the plan says wherever the benchmark runs.
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("workload: mark inherited fds close-on-exec: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "fdscope-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("workload: %w", err)
