@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Via says how a process reaches a peer process.
@@ -64,6 +65,26 @@ type Index struct {
 	s     *Snapshot
 	in    []int32 // positions in s.Edges sorted by (to, kind, from)
 	procs map[int]*Node
+
+	holdersOnce sync.Once
+	h           *holderTables
+}
+
+// holderTables say which processes hold each description and each object,
+// so that the peers of every process can be counted without walking the
+// same crowded pipe once per fd (a pipe shared by a forked group of 500
+// processes is held 500 times over).
+type holderTables struct {
+	procs []*Node          // by process index
+	index map[string]int32 // process ID → process index
+	// per process: the descriptions and the objects its fds lead to, each once
+	ofds [][]string
+	objs [][]*Node
+	// per process: fds that lead to a socket, to a pipe or fifo
+	sockets, pipes []int
+	// distinct holders (process indexes), ascending
+	ofdHolders map[string][]int32
+	objHolders map[string][]int32
 }
 
 // NewIndex indexes s. A nil s stands for an empty snapshot.
@@ -381,7 +402,9 @@ func (x *Index) Focus(pid int) *Snapshot {
 	return New(nodes, edges, x.s.Stats)
 }
 
-// Processes returns one row per process, sorted by pid.
+// Processes returns one row per process, sorted by pid. Its cost is that
+// of walking every fd once plus, per process, the sizes of the holder sets
+// of its descriptions and objects.
 func (x *Index) Processes() []ProcessRow {
 	out := make([]ProcessRow, 0, len(x.procs))
 	for _, n := range x.s.Nodes {
@@ -399,18 +422,101 @@ func (x *Index) row(proc *Node) ProcessRow {
 	if p := proc.Process; p != nil {
 		r.PPID, r.Comm, r.User, r.UID, r.FDCount = p.PPID, p.Comm, p.User, p.UID, p.FDCount
 	}
-	peers := map[string]bool{}
-	for _, h := range x.fds(proc) {
-		switch kindOf(h.obj) {
-		case KindSocket:
-			r.Sockets++
-		case KindPipe, KindFIFO:
-			r.Pipes++
-		}
-		x.peerHops(h, func(p hop, _ Via) { peers[p.proc.ID] = true })
+	h := x.holders()
+	if i, ok := h.index[proc.ID]; ok {
+		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]
 	}
-	r.Peers = len(peers)
+	r.Peers = len(x.peerSet(proc, nil, false))
 	return r
+}
+
+func (x *Index) holders() *holderTables {
+	x.holdersOnce.Do(func() {
+		h := &holderTables{index: map[string]int32{}, ofdHolders: map[string][]int32{}, objHolders: map[string][]int32{}}
+		for _, n := range x.s.Nodes {
+			if n.Kind == KindProcess {
+				h.index[n.ID] = int32(len(h.procs))
+				h.procs = append(h.procs, n)
+			}
+		}
+		h.ofds = make([][]string, len(h.procs))
+		h.objs = make([][]*Node, len(h.procs))
+		h.sockets = make([]int, len(h.procs))
+		h.pipes = make([]int, len(h.procs))
+		add := func(m map[string][]int32, key string, p int32) {
+			if l := m[key]; len(l) == 0 || l[len(l)-1] != p {
+				m[key] = append(l, p) // processes are visited in order: ascending, no repeats
+			}
+		}
+		for p, proc := range h.procs {
+			pi := int32(p)
+			seenOFD := map[string]bool{}
+			seenObj := map[string]bool{}
+			for _, hp := range x.fds(proc) {
+				switch kindOf(hp.obj) {
+				case KindSocket:
+					h.sockets[p]++
+				case KindPipe, KindFIFO:
+					h.pipes[p]++
+				}
+				if hp.ofd == nil || seenOFD[hp.ofd.ID] {
+					continue
+				}
+				seenOFD[hp.ofd.ID] = true
+				h.ofds[p] = append(h.ofds[p], hp.ofd.ID)
+				add(h.ofdHolders, hp.ofd.ID, pi)
+				if hp.obj != nil && !seenObj[hp.obj.ID] {
+					seenObj[hp.obj.ID] = true
+					h.objs[p] = append(h.objs[p], hp.obj)
+					add(h.objHolders, hp.obj.ID, pi)
+				}
+			}
+		}
+		x.h = h
+	})
+	return x.h
+}
+
+// peerSet returns the indexes (into holders().procs) of the peer processes
+// of proc: what Peers would list, each process once. With socketsOnly, only
+// the holders of the far end of a peer edge count. stamp, when not nil, is
+// scratch space of one int32 per process, all different from the index of
+// proc plus one.
+func (x *Index) peerSet(proc *Node, stamp []int32, socketsOnly bool) []int32 {
+	h := x.holders()
+	self, ok := h.index[proc.ID]
+	if !ok {
+		return nil
+	}
+	if stamp == nil {
+		stamp = make([]int32, len(h.procs))
+	}
+	mark := self + 1
+	stamp[self] = mark
+	var out []int32
+	union := func(l []int32) {
+		for _, p := range l {
+			if stamp[p] != mark {
+				stamp[p] = mark
+				out = append(out, p)
+			}
+		}
+	}
+	if !socketsOnly {
+		for _, o := range h.ofds[self] {
+			union(h.ofdHolders[o])
+		}
+	}
+	for _, obj := range h.objs[self] {
+		if !socketsOnly && viaSameObject(obj) != "" {
+			union(h.objHolders[obj.ID])
+		}
+		for _, po := range x.peerObjects(obj) {
+			union(h.objHolders[po.ID])
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Row returns the process-list row of the process with the given pid.
@@ -494,14 +600,23 @@ func (x *Index) HolderPIDs(objectID string) []int {
 
 // PeerPIDs returns the pids of the peers of the process with the given pid
 // (see Peers), sorted and without repeats.
-func (x *Index) PeerPIDs(pid int) []int {
+func (x *Index) PeerPIDs(pid int) []int { return x.peerPIDs(pid, false) }
+
+// SocketPeerPIDs returns the pids of the processes that hold the far end of
+// a connection (a peer edge: sockets, ptys) of the process with the given
+// pid, sorted and without repeats. These are the processes whose graph
+// changes when a connection of pid's opens or closes.
+func (x *Index) SocketPeerPIDs(pid int) []int { return x.peerPIDs(pid, true) }
+
+func (x *Index) peerPIDs(pid int, socketsOnly bool) []int {
 	proc := x.procs[pid]
 	if proc == nil {
 		return nil
 	}
+	h := x.holders()
 	var out []int
-	for _, h := range x.fds(proc) {
-		x.peerHops(h, func(p hop, _ Via) { out = append(out, p.proc.PID) })
+	for _, p := range x.peerSet(proc, nil, socketsOnly) {
+		out = append(out, h.procs[p].PID)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -2,7 +2,9 @@ package graph
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -278,5 +280,108 @@ func TestHolderAndPeerPIDs(t *testing.T) {
 	}
 	if d := cmp.Diff([]int{200, 300, 400, 500, 600}, x.PeerPIDs(100)); d != "" {
 		t.Errorf("PeerPIDs(100) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{200, 500}, x.SocketPeerPIDs(100)); d != "" {
+		t.Errorf("SocketPeerPIDs(100) (-want +got):\n%s", d)
+	}
+	if got := x.SocketPeerPIDs(300); len(got) != 0 {
+		t.Errorf("SocketPeerPIDs(300) = %v, want none (a pipe reader)", got)
+	}
+	// Processes and PeerPIDs agree on the counts.
+	for _, r := range x.Processes() {
+		if r.Peers != len(x.PeerPIDs(r.PID)) {
+			t.Errorf("pid %d: row says %d peers, PeerPIDs %v", r.PID, r.Peers, x.PeerPIDs(r.PID))
+		}
+		distinct := map[int]bool{}
+		for _, p := range x.Peers(r.PID) {
+			distinct[p.PeerPID] = true
+		}
+		if len(distinct) != r.Peers {
+			t.Errorf("pid %d: row says %d peers, Peers lists %d", r.PID, r.Peers, len(distinct))
+		}
+	}
+}
+
+// randomMachine builds a machine of n processes whose fds lead, at random,
+// to shared descriptions, shared pipes, files and devices, and to sockets
+// joined by peer edges.
+func randomMachine(r *rand.Rand, n int) *machine {
+	m := &machine{}
+	for pid := 1; pid <= n; pid++ {
+		m.proc(pid, 1, "p"+strconv.Itoa(pid))
+	}
+	var ofds []string
+	objs := []string{
+		m.obj("pipe:[1]", KindPipe, nil), m.obj("pipe:[2]", KindPipe, nil), m.obj("fifo:0:1:3", KindFIFO, nil),
+		m.obj("file:8:1:4", KindFile, nil), m.obj("chr:0:5:5", KindChr, nil), m.obj("dir:8:1:6", KindDir, nil),
+	}
+	var socks []string
+	for i := range 2 * n {
+		id := SocketID(uint64(100 + i))
+		socks = append(socks, m.obj(id, KindSocket, &Socket{Family: []string{"unix", "inet"}[i/2%2], Protocol: "tcp"}))
+	}
+	for i := 0; i+1 < len(socks); i += 2 {
+		if r.IntN(3) > 0 {
+			m.peer(socks[i], socks[i+1])
+		}
+	}
+	used := map[string]bool{}
+	for pid := 1; pid <= n; pid++ {
+		for fd := range r.IntN(8) {
+			switch k := r.IntN(4); {
+			case k == 0 && len(ofds) > 0:
+				m.share(pid, fd, ofds[r.IntN(len(ofds))])
+			case k == 1:
+				s := socks[r.IntN(len(socks))]
+				if !used[s] { // a socket has one description
+					used[s] = true
+					ofds = append(ofds, m.fd(pid, fd, s))
+				}
+			default:
+				ofds = append(ofds, m.fd(pid, fd, objs[r.IntN(len(objs))]))
+			}
+		}
+	}
+	return m
+}
+
+// TestPeersProperties checks, on random machines, that the peer relation is
+// symmetric, that the process rows, PeerPIDs and Peers agree, and that the
+// focus subgraph holds every peer with its fd, description and object.
+func TestPeersProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for round := range 30 {
+		s := randomMachine(r, 2+r.IntN(12)).snapshot()
+		x := NewIndex(s)
+		rows := x.Processes()
+		for _, row := range rows {
+			peers := x.Peers(row.PID)
+			distinct := map[int]bool{}
+			for _, p := range peers {
+				distinct[p.PeerPID] = true
+				back := slices.ContainsFunc(x.Peers(p.PeerPID), func(q Peer) bool {
+					return q.PeerPID == row.PID && q.FD == p.PeerFD && q.PeerFD == p.FD && q.Via == p.Via
+				})
+				if !back {
+					t.Fatalf("round %d: %d→%d %+v has no way back", round, row.PID, p.PeerPID, p)
+				}
+			}
+			if row.Peers != len(distinct) || row.Peers != len(x.PeerPIDs(row.PID)) {
+				t.Fatalf("round %d pid %d: row %d peers, Peers %d, PeerPIDs %d", round, row.PID, row.Peers, len(distinct), len(x.PeerPIDs(row.PID)))
+			}
+			f := x.Focus(row.PID)
+			for _, p := range peers {
+				for _, id := range []string{p.PeerProcess, p.PeerObject, p.Object, FDID(p.PeerPID, 1000+uint64(p.PeerPID), p.PeerFD)} {
+					if f.Node(id) == nil {
+						t.Fatalf("round %d: focus of %d lacks %s (peer %+v)", round, row.PID, id, p)
+					}
+				}
+			}
+			for _, e := range f.Edges {
+				if f.Node(e.From) == nil || f.Node(e.To) == nil {
+					t.Fatalf("dangling edge %v", e)
+				}
+			}
+		}
 	}
 }

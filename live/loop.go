@@ -201,8 +201,11 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 
 // changedPIDs compares two probes and returns the processes to read again:
 // new ones, gone ones, those whose fd count changed, the holders of every
-// socket whose state or queues changed, and the peers of all of these in the
-// current snapshot (the far end of a connection changes with the near end).
+// socket whose state or queues changed, and the processes at the far end of
+// the connections of all of these in the current snapshot (a socket's far
+// end changes state when the near end closes). Sharers of a pipe or of a
+// description are not added: what they hold does not change when another
+// holder closes its fd.
 func changedPIDs(old, cur *Probe, idx *graph.Index) []int {
 	if old == nil || cur == nil {
 		return nil
@@ -233,7 +236,7 @@ func changedPIDs(old, cur *Probe, idx *graph.Index) []int {
 			direct = append(direct, pid)
 		}
 		for _, pid := range direct {
-			for _, p := range idx.PeerPIDs(pid) {
+			for _, p := range idx.SocketPeerPIDs(pid) {
 				set[p] = true
 			}
 		}

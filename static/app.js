@@ -127,7 +127,9 @@
     tbody.id = "processes";
     tbody.dataset.testid = "processes";
     let shown = 0;
+    const showKernel = $("kthreads").checked;
     for (const r of list) {
+      if (!showKernel && (r.pid === 2 || r.ppid === 2)) continue;
       if (filter && !(String(r.pid).includes(filter) || r.comm.toLowerCase().includes(filter) ||
         r.user.toLowerCase().includes(filter))) continue;
       const tr = document.createElement("tr");
@@ -151,6 +153,7 @@
   function focus(pid) {
     if (pid === focusPID) return;
     focusPID = pid;
+    if (location.hash !== "#pid=" + pid) history.replaceState(null, "", "#pid=" + pid);
     graphSeq = 0;
     nodes.clear();
     edges.clear();
@@ -244,6 +247,14 @@
     document.querySelector("section.processes").addEventListener("click", onClickRow);
     document.querySelector("section.focus").addEventListener("click", onClickRow);
     $("filter").addEventListener("input", renderProcesses);
+    $("kthreads").addEventListener("change", renderProcesses);
+    // #pid=N in the address opens with that process in focus.
+    const m = /^#pid=(\d+)$/.exec(location.hash);
+    if (m) focus(Number(m[1]));
+    window.addEventListener("hashchange", () => {
+      const h = /^#pid=(\d+)$/.exec(location.hash);
+      if (h) focus(Number(h[1]));
+    });
     connect();
   });
 })();
