@@ -275,6 +275,16 @@ func TestHolderAndPeerPIDs(t *testing.T) {
 	if d := cmp.Diff([]int{100, 600}, x.HolderPIDs("chr:0:25:3")); d != "" {
 		t.Errorf("HolderPIDs(tty) (-want +got):\n%s", d)
 	}
+	c := NewConnections(testMachine().snapshot())
+	if d := cmp.Diff([]int{100}, c.HolderPIDs("socket:[11]")); d != "" {
+		t.Errorf("Connections.HolderPIDs (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{200, 500}, c.PeerPIDs(100)); d != "" {
+		t.Errorf("Connections.PeerPIDs(100) (-want +got):\n%s", d)
+	}
+	if c.HolderPIDs("pipe:[20]") != nil || NewConnections(nil).PeerPIDs(1) != nil {
+		t.Error("Connections knows a pipe or an empty snapshot")
+	}
 	if got := x.HolderPIDs("socket:[999]"); got != nil {
 		t.Errorf("HolderPIDs(unknown) = %v", got)
 	}
@@ -368,6 +378,10 @@ func TestPeersProperties(t *testing.T) {
 			}
 			if row.Peers != len(distinct) || row.Peers != len(x.PeerPIDs(row.PID)) {
 				t.Fatalf("round %d pid %d: row %d peers, Peers %d, PeerPIDs %d", round, row.PID, row.Peers, len(distinct), len(x.PeerPIDs(row.PID)))
+			}
+			c := NewConnections(s)
+			if d := cmp.Diff(x.SocketPeerPIDs(row.PID), c.PeerPIDs(row.PID)); d != "" {
+				t.Fatalf("round %d pid %d: Connections.PeerPIDs (-Index +Connections):\n%s", round, row.PID, d)
 			}
 			f := x.Focus(row.PID)
 			for _, p := range peers {

@@ -87,7 +87,7 @@ type Loop struct {
 
 	// state between ticks, owned by Run
 	snap      *graph.Snapshot
-	idx       *graph.Index
+	conns     *graph.Connections
 	probe     *Probe
 	lastFull  time.Time
 	fullAgain bool
@@ -168,7 +168,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		}
 	}
 	if !full {
-		pids = changedPIDs(l.probe, probe, l.idx)
+		pids = changedPIDs(l.probe, probe, l.conns)
 		if len(pids) == 0 {
 			l.probe = probe
 			return TickIdle, nil, nil
@@ -194,7 +194,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull {
 		l.lastFull, l.fullAgain = now, false
 	}
-	l.snap, l.idx, l.probe = snap, graph.NewIndex(snap), probe
+	l.snap, l.conns, l.probe = snap, graph.NewConnections(snap), probe
 	l.Store.Publish(snap)
 	return outcome, pids, nil
 }
@@ -206,7 +206,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 // end changes state when the near end closes). Sharers of a pipe or of a
 // description are not added: what they hold does not change when another
 // holder closes its fd.
-func changedPIDs(old, cur *Probe, idx *graph.Index) []int {
+func changedPIDs(old, cur *Probe, conns *graph.Connections) []int {
 	if old == nil || cur == nil {
 		return nil
 	}
@@ -221,22 +221,22 @@ func changedPIDs(old, cur *Probe, idx *graph.Index) []int {
 			set[pid] = true
 		}
 	}
-	if old.Sockets != nil && cur.Sockets != nil && idx != nil {
+	if old.Sockets != nil && cur.Sockets != nil && conns != nil {
 		for ino, sig := range cur.Sockets {
 			if o, ok := old.Sockets[ino]; ok && o != sig {
-				for _, pid := range idx.HolderPIDs(graph.SocketID(ino)) {
+				for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
 					set[pid] = true
 				}
 			}
 		}
 	}
-	if idx != nil {
+	if conns != nil {
 		direct := make([]int, 0, len(set))
 		for pid := range set {
 			direct = append(direct, pid)
 		}
 		for _, pid := range direct {
-			for _, p := range idx.SocketPeerPIDs(pid) {
+			for _, p := range conns.PeerPIDs(pid) {
 				set[p] = true
 			}
 		}
