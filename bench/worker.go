@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,7 +100,7 @@ func buildWorker(c ctrl, s workerSpec) error {
 	var sockets []int
 	for j := range s.LocalPairs {
 		typ := []int{unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET}[j%3]
-		p, err := unix.Socketpair(unix.AF_UNIX, typ|0, 0)
+		p, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
 		if err != nil {
 			return fmt.Errorf("socketpair: %w", err)
 		}
@@ -224,7 +223,7 @@ func openEpoll(sockets []int) error {
 // sendInFlight sends fd over a new socket pair and never receives it: the
 // kernel holds it in flight, visible only as scm_fds in the fdinfo.
 func sendInFlight(fd int) error {
-	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|0, 0)
+	p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		return fmt.Errorf("socketpair: %w", err)
 	}
@@ -261,7 +260,7 @@ func listen(s workerSpec, done chan<- error) (int, error) {
 		addr   unix.Sockaddr
 		accept int
 	}{{unix.AF_UNIX, named, l.AcceptNamed}, {unix.AF_UNIX, abstract, l.AcceptAbstract}, {unix.AF_INET, tcp, l.AcceptTCP}} {
-		fd, err := unix.Socket(x.family, unix.SOCK_STREAM|0, 0)
+		fd, err := unix.Socket(x.family, unix.SOCK_STREAM, 0)
 		if err != nil {
 			return 0, fmt.Errorf("socket: %w", err)
 		}
@@ -310,84 +309,12 @@ func dialHub(s workerSpec, d dial) error {
 		return fmt.Errorf("unknown dial kind %q", d.Kind)
 	}
 	for range d.Count {
-		fd, err := unix.Socket(family, unix.SOCK_STREAM|0, 0)
+		fd, err := unix.Socket(family, unix.SOCK_STREAM, 0)
 		if err != nil {
 			return fmt.Errorf("socket: %w", err)
 		}
 		if err := unix.Connect(fd, addr); err != nil {
 			return fmt.Errorf("connect %s: %w", sockaddrString(addr), err)
-		}
-	}
-	return nil
-}
-
-func sockaddrString(a unix.Sockaddr) string {
-	switch a := a.(type) {
-	case *unix.SockaddrUnix:
-		return a.Name
-	case *unix.SockaddrInet4:
-		return fmt.Sprintf("%d.%d.%d.%d:%d", a.Addr[0], a.Addr[1], a.Addr[2], a.Addr[3], a.Port)
-	}
-	return fmt.Sprint(a)
-}
-
-// countFDs counts the calling process's fds: all of them, or only those that
-// survive exec (without close-on-exec).
-func countFDs(all bool) (int, error) {
-	d, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("count fds: %w", err)
-	}
-	defer unix.Close(d)
-	names, err := readDirNames(d, make([]byte, 32<<10))
-	if err != nil {
-		return 0, fmt.Errorf("count fds: %w", err)
-	}
-	if all {
-		return len(names) - 1, nil // less the directory itself
-	}
-	n := 0
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil {
-			return 0, fmt.Errorf("count fds: entry %q: %w", name, err)
-		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err == nil && flags&unix.FD_CLOEXEC == 0 {
-			n++
-		}
-	}
-	return n, nil
-}
-
-// readDirNames lists the open directory d, less . and ..
-func readDirNames(d int, buf []byte) ([]string, error) {
-	var names []string
-	for {
-		n, err := unix.Getdents(d, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return names, fmt.Errorf("getdents: %w", err)
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
-}
-
-// raiseNOFILE raises the soft fd limit to the hard one.
-func raiseNOFILE() error {
-	var r unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-		return fmt.Errorf("getrlimit: %w", err)
-	}
-	if r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
-			return fmt.Errorf("setrlimit RLIMIT_NOFILE %d: %w", r.Max, err)
 		}
 	}
 	return nil
