@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+)
+
+// Tool names.
+const (
+	ToolSnapshot = "snapshot"
+	ToolLsof     = "lsof"
+	ToolSSX      = "ss-x"
+	ToolSSTan    = "ss-tan"
+	ToolFloor    = "floor"
+	ToolNSEnter  = "nsenter"
+)
+
+// AllTools is every tool the benchmark measures, in table order.
+var AllTools = []string{ToolSnapshot, ToolLsof, ToolSSX, ToolSSTan, ToolFloor, ToolNSEnter}
+
+// lookTools finds the commands the benchmark runs.
+func lookTools() (map[string]string, error) {
+	paths := make(map[string]string)
+	var missing []string
+	for _, name := range []string{"unshare", "nsenter", "lsof", "ss", "cat", "true"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		paths[name] = p
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("bench: %s not found in PATH: apt-get install lsof iproute2 util-linux coreutils",
+			strings.Join(missing, ", "))
+	}
+	return paths, nil
+}
+
+// makeTools returns the tools to measure, in table order.
+func makeTools(self string, paths map[string]string, names []string) []Tool {
+	all := []Tool{
+		{Name: ToolSnapshot, Argv: []string{self, "snapshot", "--format", "json"}},
+		{Name: ToolLsof, Argv: []string{paths["lsof"], "-n", "-P"}},
+		{Name: ToolSSX, Argv: []string{paths["ss"], "-xp"}},
+		{Name: ToolSSTan, Argv: []string{paths["ss"], "-tanp"}},
+		{Name: ToolFloor, Argv: []string{self, "bench", "floor"}},
+		{Name: ToolNSEnter, Argv: []string{paths["true"]}},
+	}
+	var out []Tool
+	for _, t := range all {
+		if slices.Contains(names, t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// toolLabel is a tool's short name, for ratios and targets.
+func toolLabel(t Tool) string {
+	switch t.Name {
+	case ToolSnapshot, ToolFloor, ToolNSEnter:
+		return t.Name
+	}
+	return toolCommand(t)
+}
+
+// toolCommand is how the table names a tool's command.
+func toolCommand(t Tool) string {
+	switch t.Name {
+	case ToolSnapshot:
+		return "fdscope snapshot --format json"
+	case ToolFloor:
+		return "floor (fdscope bench floor)"
+	case ToolNSEnter:
+		return "nsenter + true (fixed cost)"
+	}
+	argv := slices.Clone(t.Argv)
+	argv[0] = argv[0][strings.LastIndexByte(argv[0], '/')+1:]
+	return strings.Join(argv, " ")
+}
