@@ -31,7 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	jsonFile := fs.String("json-file", "", "also write the result as JSON to this file")
 	threaded := fs.Bool("threaded", false, "keep the workload's processes multi-threaded Go programs (lsof then lists every fd once per thread)")
 	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
-	tools := fs.String("tools", strings.Join(bench.AllTools, ","), "tools to measure, comma-separated")
+	tools := fs.String("tools", strings.Join(bench.AllTools(), ","), "tools to measure, comma-separated")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
 	hold := fs.Bool("hold", false, "build the workload and keep it until interrupted, printing how to enter it; measure nothing")
 	if err := fs.Parse(args); err != nil {

@@ -23,7 +23,7 @@ const MinSeenFraction = 0.95
 type Config struct {
 	Scale float64 // workload scale: 1 is the full workload
 	Runs  int     // measured runs of each tool, after one warm-up
-	// Tools to measure, from AllTools; empty means all.
+	// Tools to measure, from AllTools(); empty means all.
 	Tools []string
 	// Threaded keeps the workers multi-threaded (see Plan.Threaded).
 	Threaded bool
@@ -51,11 +51,11 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("bench: runs %d: want at least 1", c.Runs)
 	}
 	if len(c.Tools) == 0 {
-		c.Tools = AllTools
+		c.Tools = AllTools()
 	}
 	for _, t := range c.Tools {
-		if !slices.Contains(AllTools, t) {
-			return fmt.Errorf("bench: unknown tool %q (want %s)", t, strings.Join(AllTools, ", "))
+		if !slices.Contains(AllTools(), t) {
+			return fmt.Errorf("bench: unknown tool %q (want %s)", t, strings.Join(AllTools(), ", "))
 		}
 	}
 	if c.Self == "" {

@@ -91,12 +91,12 @@ func checkResult(t *testing.T, res *Result) {
 	if res.Floor == nil || res.Floor.FDs < res.Built.FDs || res.Floor.Processes < res.Built.Processes {
 		t.Errorf("the floor saw %+v of a workload of %d fds in %d processes", res.Floor, res.Built.FDs, res.Built.Processes)
 	}
-	if len(res.Tools) != len(AllTools) {
-		t.Fatalf("%d tools measured, want %d", len(res.Tools), len(AllTools))
+	if len(res.Tools) != len(AllTools()) {
+		t.Fatalf("%d tools measured, want %d", len(res.Tools), len(AllTools()))
 	}
 	for i, tr := range res.Tools {
-		if tr.Name != AllTools[i] {
-			t.Errorf("tool %d is %q, want %q", i, tr.Name, AllTools[i])
+		if tr.Name != AllTools()[i] {
+			t.Errorf("tool %d is %q, want %q", i, tr.Name, AllTools()[i])
 		}
 		if len(tr.Samples) != 1 {
 			t.Errorf("%s: %d samples, want 1", tr.Name, len(tr.Samples))

@@ -17,8 +17,10 @@ const (
 	ToolNSEnter  = "nsenter"
 )
 
-// AllTools is every tool the benchmark measures, in table order.
-var AllTools = []string{ToolSnapshot, ToolLsof, ToolSSX, ToolSSTan, ToolFloor, ToolNSEnter}
+// AllTools returns every tool the benchmark measures, in table order.
+func AllTools() []string {
+	return []string{ToolSnapshot, ToolLsof, ToolSSX, ToolSSTan, ToolFloor, ToolNSEnter}
+}
 
 // lookTools finds the commands the benchmark runs.
 func lookTools() (map[string]string, error) {
