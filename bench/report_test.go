@@ -31,7 +31,7 @@ func TestSummarize(t *testing.T) {
 
 func resultWith(snapWall, lsofWall, floorWall, rssMiB, fraction float64) *Result {
 	r := &Result{
-		Built: readyReport{FDs: 1000},
+		Built: Built{FDs: 1000},
 		Tools: []*ToolResult{
 			{Name: ToolSnapshot, Label: "snapshot", Command: "fdscope snapshot --format json", Summary: Summary{WallMS: snapWall, CPUMS: snapWall, PeakRSSMiB: rssMiB}},
 			{Name: ToolLsof, Label: "lsof -n -P", Command: "lsof -n -P", Summary: Summary{WallMS: lsofWall, CPUMS: lsofWall}},

@@ -27,7 +27,7 @@ type Workload struct {
 	Plan     Plan
 	Expected Expected
 	// Built is what the workload actually holds, as its processes counted it.
-	Built readyReport
+	Built Built
 	// InitPID is the namespace's init as the caller's pid namespace sees it:
 	// the target for nsenter.
 	InitPID int

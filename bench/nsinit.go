@@ -16,9 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readyReport is the one line the init writes to its standard output once the
-// workload is built, or when building it failed.
-type readyReport struct {
+// Built is what the workload holds once built. The namespace's init writes
+// it as one JSON line on its standard output, or with Error set when building
+// failed.
+type Built struct {
 	Error string `json:"error,omitempty"`
 	// Processes and FDs are what the workload actually holds: the init and
 	// every worker counted their own open fds.
@@ -124,8 +125,8 @@ type workerProc struct {
 }
 
 // buildWorkload starts the workers and walks them through building their fds.
-func buildWorkload(ctx context.Context, plan Plan, dir, holder string, stderr io.Writer) (readyReport, []*workerProc, error) {
-	var report readyReport
+func buildWorkload(ctx context.Context, plan Plan, dir, holder string, stderr io.Writer) (Built, []*workerProc, error) {
+	var report Built
 	if err := raiseNOFILE(); err != nil {
 		return report, nil, err
 	}
