@@ -17,7 +17,7 @@ type Result struct {
 	Machine  Machine       `json:"machine"`
 	Plan     Plan          `json:"plan"`
 	Expected Expected      `json:"expected"`
-	Built    Built   `json:"built"`
+	Built    Built         `json:"built"`
 	Runs     int           `json:"runs"`
 	Tools    []*ToolResult `json:"tools"`
 	// Seen is what the snapshot said it saw (warm-up run); nil when the
