@@ -233,13 +233,13 @@ func sendInFlight(fd int) error {
 	return nil
 }
 
-// dupSome dups n of the fds.
+// dupSome dups n of the fds, spread evenly over them.
 func dupSome(fds []int, n int) error {
 	if len(fds) == 0 {
 		return nil
 	}
 	for j := range n {
-		src := fds[j%len(fds)]
+		src := fds[j*len(fds)/n%len(fds)]
 		if _, err := unix.Dup(src); err != nil {
 			return fmt.Errorf("dup %d: %w", src, err)
 		}
