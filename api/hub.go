@@ -18,10 +18,12 @@ import (
 // hub serves /api/ws. It follows "notify, then pull": the Source wakes each
 // client's goroutine through a capacity-1 channel (never blocking the scan
 // loop), and the goroutine sends what brings its client from the version it
-// has to the latest one: the diffs in between while the Source still holds
-// them, otherwise a fresh snapshot. A client's only queue is therefore the
-// Source's window of versions, shared by all clients; a client whose write
-// does not finish within the write timeout is dropped.
+// has to the latest one: for the whole graph, each version's diff in turn
+// while the Source still holds them (and the client is at most Window
+// versions behind), otherwise a fresh snapshot; for a focus or the process
+// list, one diff from what the client has to the latest. A client's only
+// queue is therefore the window of recent diffs, shared by all clients; a
+// client whose write does not finish within the write timeout is dropped.
 type hub struct {
 	src     Source
 	views   *views
@@ -322,24 +324,15 @@ func (c *client) sync(ctx context.Context) error {
 		c.rowsSeq, c.rowsAt = 0, 0
 	}
 	c.have = want
-	// The latest version can leave the Source's window between Latest and
-	// At if the machine changes fast; try again then.
-	for range 3 {
-		seq, _ := c.h.src.Latest()
-		if seq == 0 {
-			return nil // nothing scanned yet: the first version wakes us
-		}
-		v := c.h.views.get(seq)
-		if v == nil {
-			continue
-		}
-		c.started = true
-		if err := c.syncGraph(ctx, v); err != nil {
-			return err
-		}
-		return c.syncRows(ctx, v)
+	v := c.h.views.latest()
+	if v == nil {
+		return nil // nothing scanned yet: the first version wakes us
 	}
-	return nil
+	c.started = true
+	if err := c.syncGraph(ctx, v); err != nil {
+		return err
+	}
+	return c.syncRows(ctx, v)
 }
 
 func (c *client) window() uint64 { return uint64(c.h.opts.Window) }
@@ -355,16 +348,12 @@ func (c *client) syncGraph(ctx context.Context, latest *view) error {
 }
 
 func (c *client) syncAll(ctx context.Context, latest *view) error {
-	if c.graphSeq == latest.seq {
+	if c.graphSeq >= latest.seq {
 		return nil
 	}
-	if c.graphSeq != 0 && latest.seq-c.graphSeq < c.window() {
+	if c.graphSeq != 0 && latest.seq-c.graphSeq <= c.window() {
 		for s := c.graphSeq + 1; s <= latest.seq; s++ {
-			v := c.h.views.get(s)
-			var msg []byte
-			if v != nil {
-				msg = v.diffMessage()
-			}
+			msg := c.h.views.diffMessage(s)
 			if msg == nil {
 				break // the Source no longer holds it: snapshot below
 			}
@@ -423,29 +412,20 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 }
 
 func (c *client) syncRows(ctx context.Context, latest *view) error {
-	if !c.have.processes || c.rowsAt == latest.seq {
+	if !c.have.processes || c.rowsAt >= latest.seq {
 		return nil
 	}
-	if c.rowsSeq != 0 && latest.seq-c.rowsAt < c.window() {
-		for s := c.rowsAt + 1; s <= latest.seq; s++ {
-			v := c.h.views.get(s)
-			var d *graph.RowChanges
-			if v != nil {
-				d = v.processesDiff()
-			}
-			if d == nil {
-				break
-			}
+	if c.rowsSeq != 0 && latest.seq-c.rowsAt <= c.window() {
+		if prev, ok := c.h.views.rowsAt(c.rowsAt); ok {
+			d := latest.processesDiff(prev, c.rowsAt)
 			if !d.Empty() {
-				msg := mustJSON(ProcessesDiffMessage{Type: TypeProcessesDiff, Seq: s, Base: c.rowsSeq, RowChanges: d})
+				msg := mustJSON(ProcessesDiffMessage{Type: TypeProcessesDiff, Seq: latest.seq, Base: c.rowsSeq, RowChanges: d})
 				if err := c.write(ctx, TypeProcessesDiff, msg); err != nil {
 					return err
 				}
-				c.rowsSeq = s
+				c.rowsSeq = latest.seq
 			}
-			c.rowsAt = s
-		}
-		if c.rowsAt == latest.seq {
+			c.rowsAt = latest.seq
 			return nil
 		}
 	}

@@ -221,12 +221,12 @@ func TestManyClients(t *testing.T) {
 	}
 }
 
-// bigSource publishes snapshots of many processes with long command lines,
-// every version changing every node, so that each diff is about 1.5 MB.
+// bigSnapshot is version v of a machine of many processes with long command
+// lines, every version changing every node, so that each diff is about 3.5 MB.
 func bigSnapshot(v int) *graph.Snapshot {
 	const procs = 5000
 	nodes := make([]*graph.Node, procs)
-	pad := strings.Repeat("x", 250)
+	pad := strings.Repeat("x", 600)
 	for i := range nodes {
 		nodes[i] = &graph.Node{ID: graph.ProcessID(i+1, 1), Kind: graph.KindProcess, PID: i + 1,
 			Process: &graph.Process{Comm: "v" + strconv.Itoa(v), Cmdline: pad, StartTime: 1}}
@@ -236,29 +236,12 @@ func bigSnapshot(v int) *graph.Snapshot {
 
 var diffHead = regexp.MustCompile(`^\{"type":"(\w+)","seq":(\d+)`)
 
-// TestSlowClient: a client that never reads does not stall the scan loop
-// or the other clients, its memory cost does not grow with what it misses,
-// and it is dropped once a write times out.
-func TestSlowClient(t *testing.T) {
-	store := live.NewStore(8)
-	store.Publish(bigSnapshot(0))
-	e := newEnv(t, func(o *Options) { o.Source = store; o.Window = 8; o.WriteTimeout = 3 * time.Second })
-	e.store = store
-
-	// The slow client: connected, never reading.
-	slow := e.mustDial("")
-	fast := make([]*websocket.Conn, 3)
-	for i := range fast {
-		fast[i] = e.mustDial("")
-	}
-	waitFor(t, "4 clients", func() bool { return e.srv.Clients() == 4 })
-
-	// The fast clients read only the head of each message.
-	var last [3]atomic.Uint64
+// fastReaders reads every message on conns, keeping the seq of the last
+// one each saw (reading only the head of each message), until ctx is done.
+func fastReaders(ctx context.Context, conns []*websocket.Conn) ([]atomic.Uint64, *sync.WaitGroup) {
+	last := make([]atomic.Uint64, len(conns))
 	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for i, c := range fast {
+	for i, c := range conns {
 		wg.Go(func() {
 			for {
 				_, b, err := c.Read(ctx)
@@ -272,6 +255,26 @@ func TestSlowClient(t *testing.T) {
 			}
 		})
 	}
+	return last, &wg
+}
+
+// TestSlowClient: a client that never reads does not stall the scan loop
+// or the other clients, and what it costs the server does not grow with
+// what it misses.
+func TestSlowClient(t *testing.T) {
+	store := live.NewStore(4)
+	store.Publish(bigSnapshot(0))
+	e := newEnv(t, func(o *Options) { o.Source = store; o.Window = 4; o.WriteTimeout = time.Minute })
+	e.store = store
+
+	slow := e.mustDial("") // connected, never reading
+	fast := []*websocket.Conn{e.mustDial(""), e.mustDial(""), e.mustDial("")}
+	waitFor(t, "4 clients", func() bool { return e.srv.Clients() == 4 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	last, wg := fastReaders(ctx, fast)
+	defer wg.Wait()
+	defer cancel()
 
 	heap := func() uint64 {
 		runtime.GC()
@@ -287,35 +290,56 @@ func TestSlowClient(t *testing.T) {
 			seq, _ := store.Publish(s)
 			worstPublish = max(worstPublish, time.Since(start))
 			// The fast clients keep up, whatever the slow one does.
-			waitFor(t, fmt.Sprintf("fast clients at %d", seq), func() bool {
+			waitWithin(t, 20*time.Second, fmt.Sprintf("fast clients at %d", seq), func() bool {
 				return last[0].Load() == seq && last[1].Load() == seq && last[2].Load() == seq
 			})
 		}
 	}
-	publishTo(1, 10)
-	h10 := heap()
-	publishTo(11, 40)
-	h40 := heap()
+	publishTo(1, 8)
+	h8 := heap() // the window (4 versions) is full: the heap holds what it will hold
+	publishTo(9, 24)
+	h24 := heap()
 	if n := e.srv.Clients(); n != 4 {
-		t.Fatalf("%d clients after 40 versions; the slow one should still be stuck in its write", n)
+		t.Fatalf("%d clients after 24 versions, want 4 (the slow one stuck in its write)", n)
 	}
-	// Thirty versions of 1.5 MB missed by the slow client: were they queued
-	// for it, the heap would grow by ~45 MB.
-	if h40 > h10+20<<20 {
-		t.Errorf("heap grew from %d MB to %d MB while a client was not reading", h10>>20, h40>>20)
+	// Sixteen versions of 3.5 MB missed by the slow client: were they
+	// queued for it, the heap would grow by ~55 MB.
+	if h24 > h8+20<<20 {
+		t.Errorf("heap grew from %d MB to %d MB while a client was not reading", h8>>20, h24>>20)
 	}
 	if worstPublish > 200*time.Millisecond {
 		t.Errorf("Publish took up to %v while a client was stuck", worstPublish)
 	}
-	// The stuck write times out and the slow client is dropped.
-	waitFor(t, "the slow client to be dropped", func() bool { return e.srv.Clients() == 3 })
+	slow.CloseNow()
+	t.Logf("heap %d MB after 8 versions, %d MB after 24; worst Publish %v", h8>>20, h24>>20, worstPublish)
+}
+
+// TestSlowClientDropped: a client whose write does not finish within the
+// write timeout is dropped and counted; the others go on.
+func TestSlowClientDropped(t *testing.T) {
+	store := live.NewStore(4)
+	store.Publish(bigSnapshot(0))
+	e := newEnv(t, func(o *Options) { o.Source = store; o.Window = 4; o.WriteTimeout = 500 * time.Millisecond })
+	e.store = store
+	e.mustDial("") // never reads
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	last, wg := fastReaders(ctx, []*websocket.Conn{e.mustDial("")})
+	defer wg.Wait()
+	defer cancel()
+	waitFor(t, "2 clients", func() bool { return e.srv.Clients() == 2 })
+	var seq uint64
+	for v := 1; e.srv.Clients() == 2; v++ {
+		if v > 40 {
+			t.Fatal("the slow client was not dropped after 40 versions")
+		}
+		seq, _ = store.Publish(bigSnapshot(v))
+		time.Sleep(50 * time.Millisecond)
+	}
 	if _, body := e.get("/metrics"); !strings.Contains(body, `fdscope_ws_dropped_clients_total{reason="slow"} 1`) {
 		t.Errorf("the drop is not counted")
 	}
-	_ = slow
-	cancel()
-	wg.Wait()
-	t.Logf("heap %d MB after 10 versions, %d MB after 40; worst Publish %v", h10>>20, h40>>20, worstPublish)
+	waitWithin(t, 20*time.Second, "the fast client to catch up", func() bool { return last[0].Load() == seq })
 }
 
 // TestGapGetsSnapshot: a client that falls further behind than the window
@@ -358,10 +382,9 @@ func TestGapGetsSnapshot(t *testing.T) {
 			t.Fatalf("diff %d: %.100s", i, m.raw)
 		}
 	}
-	for i := range uint64(3) {
-		if m := e.read(c); m.Type != TypeProcessesDiff || m.Seq != seq+i+1 || m.Base != seq+i {
-			t.Fatalf("processes diff %d: %.100s", i, m.raw)
-		}
+	// The process list: one diff from what the client has to the latest.
+	if m := e.read(c); m.Type != TypeProcessesDiff || m.Seq != seq+3 || m.Base != seq || len(m.Changed) != 3 {
+		t.Fatalf("processes diff: %.300s", m.raw)
 	}
 	// A client that lost track asks for a resync.
 	send(t, c, Request{Type: TypeResync})

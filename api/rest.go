@@ -17,19 +17,14 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // latest returns the view of the latest version, or writes 503 and returns nil.
 func (s *Server) latest(w http.ResponseWriter) *view {
-	for range 3 {
-		seq, _ := s.opts.Source.Latest()
-		if seq == 0 {
-			break
-		}
-		if v := s.hub.views.get(seq); v != nil {
-			w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
-			return v
-		}
+	v := s.hub.views.latest()
+	if v == nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no scan yet")
+		return nil
 	}
-	w.Header().Set("Retry-After", "1")
-	writeError(w, http.StatusServiceUnavailable, "no scan yet")
-	return nil
+	w.Header().Set(SeqHeader, strconv.FormatUint(v.seq, 10))
+	return v
 }
 
 // GET /api/graph: the latest snapshot, in the graph contract of docs/graph.md.

@@ -37,15 +37,14 @@ import (
 )
 
 // Source is where the server reads the graph: a series of versions, each a
-// snapshot with a sequence number one above the one before. *live.Store is
-// one. Implementations must be safe for concurrent use.
+// snapshot with a sequence number one above the one before, of which the
+// Source keeps the latest whole and the changes that made the recent ones.
+// *live.Store is one. Implementations must be safe for concurrent use.
 type Source interface {
 	// Latest returns the sequence number of the latest version and the
 	// latest snapshot (whose stats may be newer than the version's);
 	// 0 and nil before the first one.
 	Latest() (uint64, *graph.Snapshot)
-	// At returns the snapshot of version seq while the Source holds it.
-	At(seq uint64) (*graph.Snapshot, bool)
 	// Changes returns the changes from version seq-1 to seq while the Source holds them.
 	Changes(seq uint64) (*graph.Changes, bool)
 	// Notify returns a channel that receives a value (without the Source
@@ -83,7 +82,7 @@ type Options struct {
 
 	// Window is how many versions behind a client may be and still get
 	// diffs rather than a new snapshot; default 16. Keep it at most the
-	// Source's own window.
+	// Source's own window of changes.
 	Window int
 	// MaxClients is the most websocket clients at once; default 256.
 	MaxClients int

@@ -6,22 +6,27 @@ import (
 	"github.com/fdscope/fdscope/graph"
 )
 
-// views caches what is derived from each version of the graph, so that one
-// scan costs one index, one process list and one encoding of each message
-// however many clients there are. It keeps the views of the last keep
-// versions; the whole-graph messages (big on a busy host) only for the
-// newest.
+// views caches what is derived from the graph, so that one scan costs one
+// index, one process list and one encoding of each shared message however
+// many clients there are.
+//
+// Only the latest version is kept whole (its snapshot, index and big
+// messages, in cur); of the versions before, the encoded diffs and the
+// process lists that were computed, for the last keep versions. That is
+// what lets a client a few versions behind catch up with diffs, and it
+// weighs kilobytes where a busy host's snapshot weighs tens of megabytes.
 type views struct {
 	src  Source
 	keep uint64
 
-	mu     sync.Mutex
-	m      map[uint64]*view
-	newest uint64
+	mu    sync.Mutex
+	cur   *view
+	rows  map[uint64][]graph.ProcessRow // by seq
+	diffs map[uint64][]byte             // encoded "diff" messages, by seq
 }
 
 // view is what is derived from one version. Each field is computed once, on
-// first use, under its sync.Once or bigMu.
+// first use, under its sync.Once or mu.
 type view struct {
 	seq  uint64
 	snap *graph.Snapshot
@@ -33,59 +38,73 @@ type view struct {
 	rowsOnce sync.Once
 	rows     []graph.ProcessRow
 
-	bigMu   sync.Mutex
-	dropped bool // no longer the newest: the big messages are not kept
-	snapMsg []byte
-	rowsMsg []byte
-
-	diffOnce sync.Once
-	diffMsg  []byte // the "diff" message from seq-1; nil if the Source no longer has it
-
-	rowsDiffOnce sync.Once
-	rowsDiff     *graph.RowChanges // from seq-1; nil if unknown
+	mu       sync.Mutex
+	snapMsg  []byte
+	rowsMsg  []byte
+	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
 }
 
 func newViews(src Source, keep int) *views {
-	if keep < 2 {
-		keep = 2
+	if keep < 1 {
+		keep = 1
 	}
-	return &views{src: src, keep: uint64(keep), m: make(map[uint64]*view)}
+	return &views{src: src, keep: uint64(keep), rows: map[uint64][]graph.ProcessRow{}, diffs: map[uint64][]byte{}}
 }
 
-// get returns the view of version seq, or nil if the Source no longer holds it.
-func (vs *views) get(seq uint64) *view {
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	if v := vs.m[seq]; v != nil {
-		return v
-	}
-	snap, ok := vs.src.At(seq)
-	if !ok || snap == nil {
+// latest returns the view of the latest version, or nil before the first.
+func (vs *views) latest() *view {
+	seq, snap := vs.src.Latest()
+	if seq == 0 || snap == nil {
 		return nil
 	}
-	v := &view{seq: seq, snap: snap, vs: vs, dropped: seq < vs.newest}
-	vs.m[seq] = v
-	if seq > vs.newest {
-		vs.newest = seq
-		for s, old := range vs.m {
-			switch {
-			case s+vs.keep <= seq:
-				delete(vs.m, s)
-			case s != seq:
-				old.dropBig()
-			}
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if vs.cur != nil && vs.cur.seq >= seq {
+		return vs.cur
+	}
+	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{}}
+	for s := range vs.rows {
+		if s+vs.keep < seq {
+			delete(vs.rows, s)
 		}
 	}
-	return v
+	for s := range vs.diffs {
+		if s+vs.keep < seq {
+			delete(vs.diffs, s)
+		}
+	}
+	return vs.cur
 }
 
-// dropBig forgets the whole-graph messages of a version that is no longer
-// the newest: a client that needs a whole graph is sent the newest, so they
-// would only take memory.
-func (v *view) dropBig() {
-	v.bigMu.Lock()
-	v.dropped, v.snapMsg, v.rowsMsg = true, nil, nil
-	v.bigMu.Unlock()
+// diffMessage returns the encoded diff from version seq-1 to seq, or nil if
+// the Source no longer holds it.
+func (vs *views) diffMessage(seq uint64) []byte {
+	vs.mu.Lock()
+	b, ok := vs.diffs[seq]
+	vs.mu.Unlock()
+	if ok {
+		return b
+	}
+	d, ok := vs.src.Changes(seq)
+	if !ok {
+		return nil
+	}
+	b = mustJSON(DiffMessage{Type: TypeDiff, Seq: seq, Base: seq - 1, Changes: d})
+	vs.mu.Lock()
+	if vs.cur == nil || seq+vs.keep >= vs.cur.seq {
+		vs.diffs[seq] = b
+	}
+	vs.mu.Unlock()
+	return b
+}
+
+// rowsAt returns the process list of version seq, if it was computed and is
+// still kept.
+func (vs *views) rowsAt(seq uint64) ([]graph.ProcessRow, bool) {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	r, ok := vs.rows[seq]
+	return r, ok
 }
 
 func (v *view) index() *graph.Index {
@@ -94,62 +113,44 @@ func (v *view) index() *graph.Index {
 }
 
 func (v *view) processes() []graph.ProcessRow {
-	v.rowsOnce.Do(func() { v.rows = v.index().Processes() })
+	v.rowsOnce.Do(func() {
+		v.rows = v.index().Processes()
+		v.vs.mu.Lock()
+		v.vs.rows[v.seq] = v.rows
+		v.vs.mu.Unlock()
+	})
 	return v.rows
 }
 
-// snapshotMessage returns the encoded whole-graph snapshot message, kept
-// for the next client while this version is the newest.
+// processesDiff returns the changes from the process list of version from
+// (which must be kept) to this version's.
+func (v *view) processesDiff(from []graph.ProcessRow, fromSeq uint64) *graph.RowChanges {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if d := v.rowsDiff[fromSeq]; d != nil {
+		return d
+	}
+	d := graph.DiffRows(from, v.processes())
+	v.rowsDiff[fromSeq] = d
+	return d
+}
+
+// snapshotMessage returns the encoded whole-graph snapshot message.
 func (v *view) snapshotMessage() []byte {
-	v.bigMu.Lock()
-	defer v.bigMu.Unlock()
-	if v.snapMsg != nil {
-		return v.snapMsg
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.snapMsg == nil {
+		v.snapMsg = mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})
 	}
-	b := mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})
-	if !v.dropped {
-		v.snapMsg = b
-	}
-	return b
+	return v.snapMsg
 }
 
-// processesMessage returns the encoded whole-process-list message, kept
-// for the next client while this version is the newest.
+// processesMessage returns the encoded whole-process-list message.
 func (v *view) processesMessage() []byte {
-	v.bigMu.Lock()
-	defer v.bigMu.Unlock()
-	if v.rowsMsg != nil {
-		return v.rowsMsg
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.rowsMsg == nil {
+		v.rowsMsg = mustJSON(ProcessesMessage{Type: TypeProcesses, Seq: v.seq, Processes: v.processes()})
 	}
-	b := mustJSON(ProcessesMessage{Type: TypeProcesses, Seq: v.seq, Processes: v.processes()})
-	if !v.dropped {
-		v.rowsMsg = b
-	}
-	return b
-}
-
-// diffMessage returns the encoded diff from version seq-1, or nil if the
-// Source no longer holds that diff.
-func (v *view) diffMessage() []byte {
-	v.diffOnce.Do(func() {
-		d, ok := v.vs.src.Changes(v.seq)
-		if !ok {
-			return
-		}
-		v.diffMsg = mustJSON(DiffMessage{Type: TypeDiff, Seq: v.seq, Base: v.seq - 1, Changes: d})
-	})
-	return v.diffMsg
-}
-
-// processesDiff returns the changes to the process list from version seq-1,
-// or nil if that version is gone.
-func (v *view) processesDiff() *graph.RowChanges {
-	v.rowsDiffOnce.Do(func() {
-		prev := v.vs.get(v.seq - 1)
-		if prev == nil {
-			return
-		}
-		v.rowsDiff = graph.DiffRows(prev.processes(), v.processes())
-	})
-	return v.rowsDiff
+	return v.rowsMsg
 }

@@ -146,7 +146,7 @@ func TestLoopStream(t *testing.T) {
 	l := newLoop(w, c)
 	l.Store = live.NewStore(1000)
 	tick(t, l, c, live.TickFull)
-	first, _ := l.Store.At(1)
+	_, first := l.Store.Latest()
 	for i := range 300 {
 		if i%3 != 0 {
 			w.Step(r)

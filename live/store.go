@@ -6,35 +6,40 @@ import (
 	"github.com/fdscope/fdscope/graph"
 )
 
-// DefaultWindow is how many versions a Store keeps by default.
+// DefaultWindow is how many versions' changes a Store keeps by default.
 const DefaultWindow = 32
 
-// Store holds the latest snapshot of the machine and the recent versions
-// before it, each with the changes that made it. Publish is called by one
-// writer (the Loop); everything else may be called from any goroutine.
+// Store holds the latest snapshot of the machine and the changes that made
+// each of the recent versions before it. Publish is called by one writer
+// (the Loop); everything else may be called from any goroutine.
 //
 // A version is a snapshot whose nodes or edges differ from the one before:
 // publishing a snapshot equal to the latest one refreshes the latest stats
 // but makes no version and wakes nobody.
+//
+// Only the latest snapshot is kept whole: on a busy host a snapshot is tens
+// of megabytes, a version's changes usually a few kilobytes. A client
+// further behind than the window of changes is sent the latest snapshot.
 type Store struct {
 	window int
 
-	mu       sync.Mutex
-	versions []version // oldest first; at most window
-	latest   *graph.Snapshot
-	subs     map[chan struct{}]struct{}
-}
-
-type version struct {
+	mu      sync.Mutex
 	seq     uint64
-	snap    *graph.Snapshot
-	changes *graph.Changes // from seq-1; nil for the first version
+	snap    *graph.Snapshot // the latest version
+	latest  *graph.Snapshot // the latest published: snap's nodes and edges, the newest stats
+	changes []change        // oldest first; at most window
+	subs    map[chan struct{}]struct{}
 }
 
-// NewStore returns an empty Store that keeps the given number of versions
-// (DefaultWindow if window < 2).
+type change struct {
+	seq uint64
+	d   *graph.Changes // from seq-1 to seq
+}
+
+// NewStore returns an empty Store that keeps the changes of the given
+// number of versions (DefaultWindow if window < 1).
 func NewStore(window int) *Store {
-	if window < 2 {
+	if window < 1 {
 		window = DefaultWindow
 	}
 	return &Store{window: window, subs: make(map[chan struct{}]struct{})}
@@ -43,37 +48,40 @@ func NewStore(window int) *Store {
 // Publish stores snap (which must not be modified afterwards). It returns
 // the sequence number of the latest version and whether snap made a new one.
 // Subscribers are woken without blocking: a subscriber that has not yet
-// consumed its last wake-up gets one wake-up for both.
+// consumed its last wake-up gets one wake-up for both. The cost is one
+// graph.Diff against the latest snapshot.
 func (s *Store) Publish(snap *graph.Snapshot) (seq uint64, changed bool) {
 	s.mu.Lock()
-	var prev *graph.Snapshot
-	if n := len(s.versions); n > 0 {
-		prev = s.versions[n-1].snap
-		seq = s.versions[n-1].seq
-	}
-	s.latest = snap
+	prev := s.snap
+	s.mu.Unlock()
+	// Diff outside the lock: readers need not wait for it. Publish has one
+	// caller, so prev is still the latest version afterwards.
 	var d *graph.Changes
 	if prev != nil {
 		d = graph.Diff(prev, snap)
-		if d.Empty() {
-			s.mu.Unlock()
-			return seq, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev != nil && d.Empty() {
+		s.latest = snap
+		return s.seq, false
+	}
+	s.seq++
+	s.snap, s.latest = snap, snap
+	if d != nil {
+		if len(s.changes) == s.window {
+			copy(s.changes, s.changes[1:])
+			s.changes = s.changes[:len(s.changes)-1]
 		}
+		s.changes = append(s.changes, change{seq: s.seq, d: d})
 	}
-	seq++
-	if len(s.versions) == s.window {
-		copy(s.versions, s.versions[1:])
-		s.versions = s.versions[:len(s.versions)-1]
-	}
-	s.versions = append(s.versions, version{seq: seq, snap: snap, changes: d})
 	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
-	s.mu.Unlock()
-	return seq, true
+	return s.seq, true
 }
 
 // Latest returns the sequence number of the latest version and the latest
@@ -82,44 +90,22 @@ func (s *Store) Publish(snap *graph.Snapshot) (seq uint64, changed bool) {
 func (s *Store) Latest() (uint64, *graph.Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.versions) == 0 {
-		return 0, nil
-	}
-	return s.versions[len(s.versions)-1].seq, s.latest
-}
-
-// At returns the snapshot of version seq, if the Store still holds it.
-func (s *Store) At(seq uint64) (*graph.Snapshot, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.find(seq)
-	return v.snap, ok
+	return s.seq, s.latest
 }
 
 // Changes returns the changes that turned version seq-1 into version seq,
-// if the Store still holds both.
+// if the Store still holds them.
 func (s *Store) Changes(seq uint64) (*graph.Changes, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.find(seq)
-	if !ok || v.changes == nil {
+	if len(s.changes) == 0 {
 		return nil, false
 	}
-	if _, ok := s.find(seq - 1); !ok {
+	first := s.changes[0].seq
+	if seq < first || seq > s.seq {
 		return nil, false
 	}
-	return v.changes, true
-}
-
-func (s *Store) find(seq uint64) (version, bool) {
-	if len(s.versions) == 0 {
-		return version{}, false
-	}
-	first := s.versions[0].seq
-	if seq < first || seq > s.versions[len(s.versions)-1].seq {
-		return version{}, false
-	}
-	return s.versions[seq-first], true
+	return s.changes[seq-first].d, true
 }
 
 // Notify returns a channel that receives a value after each new version
