@@ -144,9 +144,13 @@ func (l *Loop) Tick(ctx context.Context) (string, error) {
 		l.Log = slog.New(slog.DiscardHandler)
 	}
 	start := l.Now()
+	var cpu0 time.Duration
+	if l.Metrics != nil {
+		cpu0 = cpuTime()
+	}
 	outcome, pids, err := l.tick(ctx, start)
 	if l.Metrics != nil {
-		l.Metrics.tick(outcome, len(pids), l.Now().Sub(start), l.snap)
+		l.Metrics.tick(outcome, len(pids), l.Now().Sub(start), cpuTime()-cpu0, l.snap)
 	}
 	l.Log.Debug("tick", "outcome", outcome, "rescanned", len(pids), "took", l.Now().Sub(start))
 	return outcome, err

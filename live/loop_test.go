@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/live"
@@ -197,5 +201,35 @@ func TestLoopRun(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+}
+
+func TestLoopMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	w := livetest.NewWorld()
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Metrics = live.NewMetrics(reg)
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	tick(t, l, c, live.TickIdle)
+	w.Start(1, "x")
+	tick(t, l, c, live.TickRescan)
+	want := `
+# HELP fdscope_ticks_total Ticks of the live loop, by outcome.
+# TYPE fdscope_ticks_total counter
+fdscope_ticks_total{outcome="failed"} 0
+fdscope_ticks_total{outcome="full"} 1
+fdscope_ticks_total{outcome="idle"} 2
+fdscope_ticks_total{outcome="rescan"} 1
+# HELP fdscope_graph_nodes Nodes in the latest snapshot, by kind.
+# TYPE fdscope_graph_nodes gauge
+fdscope_graph_nodes{kind="chr"} 1
+fdscope_graph_nodes{kind="fd"} 6
+fdscope_graph_nodes{kind="ofd"} 6
+fdscope_graph_nodes{kind="process"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "fdscope_ticks_total", "fdscope_graph_nodes"); err != nil {
+		t.Error(err)
 	}
 }
