@@ -39,7 +39,15 @@ type devIno struct {
 }
 
 func (b *builder) build() *graph.Snapshot {
-	b.objects = map[string]*graph.Node{}
+	nfds := 0
+	for _, p := range b.procs {
+		nfds += len(p.fds)
+	}
+	// Each fd makes an fd node and at most one description and one object,
+	// and three edges (fd, ofd, object) plus a few per process and socket.
+	b.nodes = make([]*graph.Node, 0, len(b.procs)+3*nfds)
+	b.edges = make([]graph.Edge, 0, 4*len(b.procs)+4*nfds)
+	b.objects = make(map[string]*graph.Node, nfds)
 	b.byDevIno = map[devIno]string{}
 	b.flagNames = map[uint32][]string{}
 	b.mqueueDev = map[uint64]bool{}

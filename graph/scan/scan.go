@@ -258,6 +258,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	for _, p := range fresh {
 		p.closeDirs()
 		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
+		p.fdNums = nil
 		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
 	}
 	sockWG.Wait()
