@@ -184,89 +184,70 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 
 	st := graph.Stats{StartedAt: start}
 	var errs []error
-
-	// Pass 1: every process, its facts and the numbers in its fd table.
-	procs := make([]*procRec, len(pids))
-	var vanished atomic.Int64
 	var errMu sync.Mutex
 	newW := func() *walker { return newWalker(fs, rootFD) }
-	parallel(ctx, s.opts.Workers, len(pids), newW, func(w *walker, i int) {
-		p, gone, err := w.readProc(pids[i])
-		switch {
-		case gone:
-			vanished.Add(1)
-		case err != nil:
-			errMu.Lock()
-			errs = append(errs, err)
-			errMu.Unlock()
-		default:
-			procs[i] = p
+	sockets := &socketTable{
+		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
+		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
+	}
+	var sockWG sync.WaitGroup
+
+	// Processes are read in batches, each in two passes, so that the scan
+	// holds at most two directory fds per process of one batch however many
+	// processes the machine runs.
+	const batchSize = 1024
+	var fresh []*procRec
+	var vanished, vanishedFDs atomic.Int64
+	for lo := 0; lo < len(pids); lo += batchSize {
+		batch := pids[lo:min(lo+batchSize, len(pids))]
+
+		// Pass 1: every process, its facts and the numbers in its fd table.
+		procs := make([]*procRec, len(batch))
+		parallel(ctx, s.opts.Workers, len(batch), newW, func(w *walker, i int) {
+			p, gone, err := w.readProc(batch[i])
+			switch {
+			case gone:
+				vanished.Add(1)
+			case err != nil:
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+			default:
+				procs[i] = p
+			}
+		})
+		procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
+
+		// Meanwhile, the sockets of the first batch's network namespaces
+		// (usually all of them; the rest are dumped at the end).
+		if lo == 0 && s.dumper != nil {
+			sockWG.Go(func() { s.dumpSockets(procs, sockets) })
 		}
-	})
-	procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
+
+		// Pass 2: every fd, in chunks so that one huge table spreads over workers.
+		s.readFDs(ctx, newW, procs, &vanishedFDs)
+		fresh = append(fresh, procs...)
+		if err := ctx.Err(); err != nil {
+			sockWG.Wait()
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+	}
 	st.VanishedProcesses = int(vanished.Load())
-	fresh := procs
-	defer func() {
-		for _, p := range fresh {
-			p.closeDirs()
-		}
-	}()
+	procs := fresh
 	if len(kept) > 0 {
-		procs = append(kept, procs...)
+		procs = append(kept, fresh...)
 		slices.SortFunc(procs, func(a, b *procRec) int { return a.pid - b.pid })
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-
-	// Meanwhile, every network namespace's sockets.
-	sockets := &socketTable{byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{}, probed: map[uint64]*socketProbe{}}
-	var sockWG sync.WaitGroup
 	nsCount := 0
 	if s.dumper != nil {
 		nsCount = s.countNetns(procs)
-		sockWG.Go(func() { s.dumpSockets(procs, sockets) })
-	}
-
-	// Pass 2: every fd, in chunks so that one huge table spreads over workers.
-	type chunk struct {
-		p      *procRec
-		lo, hi int
-	}
-	const chunkSize = 256
-	var chunks []chunk
-	for _, p := range fresh {
-		if p.infoDir < 0 {
-			continue
-		}
-		p.fds = make([]*fdRec, len(p.fdNums))
-		for lo := 0; lo < len(p.fdNums); lo += chunkSize {
-			chunks = append(chunks, chunk{p, lo, min(lo+chunkSize, len(p.fdNums))})
-		}
-	}
-	var vanishedFDs atomic.Int64
-	parallel(ctx, s.opts.Workers, len(chunks), newW, func(w *walker, i int) {
-		c := chunks[i]
-		for j := c.lo; j < c.hi; j++ {
-			f, gone := w.readFD(c.p, c.p.fdNums[j])
-			if gone {
-				vanishedFDs.Add(1)
-			}
-			c.p.fds[j] = f
-		}
-	})
-	for _, p := range fresh {
-		p.closeDirs()
-		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
-		p.fdNums = nil
-		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
 	}
 	sockWG.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
-	}
-	if s.dumper != nil && s.opts.ProcRoot == "/proc" {
-		nsCount += s.probeMissing(procs, sockets)
+	if s.dumper != nil {
+		s.dumpSockets(procs, sockets) // namespaces the first batch did not hold
+		if s.opts.ProcRoot == "/proc" {
+			nsCount += s.probeMissing(procs, sockets)
+		}
 	}
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount
@@ -277,6 +258,41 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	s.last, s.lastProcs = snap, procs
 	return snap, nil
+}
+
+// readFDs reads every fd of procs (pass 2) and closes their directories.
+func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*procRec, vanished *atomic.Int64) {
+	type chunk struct {
+		p      *procRec
+		lo, hi int
+	}
+	const chunkSize = 256
+	var chunks []chunk
+	for _, p := range procs {
+		if p.infoDir < 0 {
+			continue
+		}
+		p.fds = make([]*fdRec, len(p.fdNums))
+		for lo := 0; lo < len(p.fdNums); lo += chunkSize {
+			chunks = append(chunks, chunk{p, lo, min(lo+chunkSize, len(p.fdNums))})
+		}
+	}
+	parallel(ctx, s.opts.Workers, len(chunks), newW, func(w *walker, i int) {
+		c := chunks[i]
+		for j := c.lo; j < c.hi; j++ {
+			f, gone := w.readFD(c.p, c.p.fdNums[j])
+			if gone {
+				vanished.Add(1)
+			}
+			c.p.fds[j] = f
+		}
+	})
+	for _, p := range procs {
+		p.closeDirs()
+		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
+		p.fdNums = nil
+		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
+	}
 }
 
 // parallel runs fn(state, i) for i in [0, n) on up to workers goroutines,
@@ -332,6 +348,10 @@ func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
 		members[p.netns] = append(members[p.netns], p)
 	}
 	for _, ns := range order {
+		if into.tried[ns] {
+			continue
+		}
+		into.tried[ns] = true
 		if ns == selfNetns && s.opts.ProcRoot == "/proc" {
 			if err := s.dumper.dump(-1, ns, into); err != nil {
 				into.missing = append(into.missing, err.Error())

@@ -38,6 +38,7 @@ type sockRec struct {
 type socketTable struct {
 	byInode map[uint64]*sockRec
 	dumped  map[uint64]bool // network namespaces dumped
+	tried   map[uint64]bool // network namespaces dumpSockets tried
 	probed  map[uint64]*socketProbe
 	missing []string // dumps that failed, with why
 }
