@@ -25,7 +25,8 @@ import (
 
 // serveRoleEnv makes the test binary play a role in a live test instead of
 // running tests: "unix-server PATH" accepts one connection on a unix socket
-// and waits; "unix-client PATH" connects to it and waits.
+// and waits; "unix-client PATH" connects to it and waits; "bench-client URL
+// IDLE" measures a server (cmd_serve_bench_test.go).
 const serveRoleEnv = "FDSCOPE_SERVE_TEST_ROLE"
 
 func init() {
@@ -47,6 +48,15 @@ func init() {
 			os.Exit(2)
 		}
 		io.Copy(io.Discard, c) // until the client goes
+	case "bench-client":
+		idle, err := time.ParseDuration(f[2])
+		if err == nil {
+			err = runBenchClient(f[1], idle)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench client:", err)
+			os.Exit(1)
+		}
 	case "unix-client":
 		c, err := net.Dial("unix", f[1])
 		if err != nil {
@@ -127,6 +137,7 @@ type wireMsg struct {
 	Base  uint64          `json:"base"`
 	Graph *graph.Snapshot `json:"graph"`
 	graph.Changes
+	graph.RowChanges
 }
 
 // follower applies a whole-graph stream.
