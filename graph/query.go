@@ -5,7 +5,6 @@ import (
 	"iter"
 	"slices"
 	"sort"
-	"sync"
 )
 
 // Via says how a process reaches a peer process.
@@ -65,15 +64,13 @@ type Index struct {
 	s     *Snapshot
 	in    []int32 // positions in s.Edges sorted by (to, kind, from)
 	procs map[int]*Node
-
-	holdersOnce sync.Once
-	h           *holderTables
 }
 
 // holderTables say which processes hold each description and each object,
 // so that the peers of every process can be counted without walking the
 // same crowded pipe once per fd (a pipe shared by a forked group of 500
-// processes is held 500 times over).
+// processes is held 500 times over). They are built for one question and
+// dropped: on a busy host they weigh about as much as the Index.
 type holderTables struct {
 	procs []*Node          // by process index
 	index map[string]int32 // process ID → process index
@@ -407,83 +404,79 @@ func (x *Index) Focus(pid int) *Snapshot {
 // of its descriptions and objects.
 func (x *Index) Processes() []ProcessRow {
 	out := make([]ProcessRow, 0, len(x.procs))
+	h := x.holders()
+	stamp := make([]int32, len(h.procs))
 	for _, n := range x.s.Nodes {
 		if n.Kind != KindProcess {
 			continue
 		}
-		out = append(out, x.row(n))
+		out = append(out, x.row(h, n, stamp))
 	}
 	slices.SortFunc(out, func(a, b ProcessRow) int { return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.ID, b.ID)) })
 	return out
 }
 
-func (x *Index) row(proc *Node) ProcessRow {
+func (x *Index) row(h *holderTables, proc *Node, stamp []int32) ProcessRow {
 	r := ProcessRow{ID: proc.ID, PID: proc.PID, Error: proc.Error}
 	if p := proc.Process; p != nil {
 		r.PPID, r.Comm, r.User, r.UID, r.FDCount = p.PPID, p.Comm, p.User, p.UID, p.FDCount
 	}
-	h := x.holders()
 	if i, ok := h.index[proc.ID]; ok {
 		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]
 	}
-	r.Peers = len(x.peerSet(proc, nil, false))
+	r.Peers = len(x.peerSet(h, proc, stamp, false))
 	return r
 }
 
 func (x *Index) holders() *holderTables {
-	x.holdersOnce.Do(func() {
-		h := &holderTables{index: map[string]int32{}, ofdHolders: map[string][]int32{}, objHolders: map[string][]int32{}}
-		for _, n := range x.s.Nodes {
-			if n.Kind == KindProcess {
-				h.index[n.ID] = int32(len(h.procs))
-				h.procs = append(h.procs, n)
+	h := &holderTables{index: map[string]int32{}, ofdHolders: map[string][]int32{}, objHolders: map[string][]int32{}}
+	for _, n := range x.s.Nodes {
+		if n.Kind == KindProcess {
+			h.index[n.ID] = int32(len(h.procs))
+			h.procs = append(h.procs, n)
+		}
+	}
+	h.ofds = make([][]string, len(h.procs))
+	h.objs = make([][]*Node, len(h.procs))
+	h.sockets = make([]int, len(h.procs))
+	h.pipes = make([]int, len(h.procs))
+	add := func(m map[string][]int32, key string, p int32) {
+		if l := m[key]; len(l) == 0 || l[len(l)-1] != p {
+			m[key] = append(l, p) // processes are visited in order: ascending, no repeats
+		}
+	}
+	for p, proc := range h.procs {
+		pi := int32(p)
+		seenOFD := map[string]bool{}
+		seenObj := map[string]bool{}
+		for _, hp := range x.fds(proc) {
+			switch kindOf(hp.obj) {
+			case KindSocket:
+				h.sockets[p]++
+			case KindPipe, KindFIFO:
+				h.pipes[p]++
+			}
+			if hp.ofd == nil || seenOFD[hp.ofd.ID] {
+				continue
+			}
+			seenOFD[hp.ofd.ID] = true
+			h.ofds[p] = append(h.ofds[p], hp.ofd.ID)
+			add(h.ofdHolders, hp.ofd.ID, pi)
+			if hp.obj != nil && !seenObj[hp.obj.ID] {
+				seenObj[hp.obj.ID] = true
+				h.objs[p] = append(h.objs[p], hp.obj)
+				add(h.objHolders, hp.obj.ID, pi)
 			}
 		}
-		h.ofds = make([][]string, len(h.procs))
-		h.objs = make([][]*Node, len(h.procs))
-		h.sockets = make([]int, len(h.procs))
-		h.pipes = make([]int, len(h.procs))
-		add := func(m map[string][]int32, key string, p int32) {
-			if l := m[key]; len(l) == 0 || l[len(l)-1] != p {
-				m[key] = append(l, p) // processes are visited in order: ascending, no repeats
-			}
-		}
-		for p, proc := range h.procs {
-			pi := int32(p)
-			seenOFD := map[string]bool{}
-			seenObj := map[string]bool{}
-			for _, hp := range x.fds(proc) {
-				switch kindOf(hp.obj) {
-				case KindSocket:
-					h.sockets[p]++
-				case KindPipe, KindFIFO:
-					h.pipes[p]++
-				}
-				if hp.ofd == nil || seenOFD[hp.ofd.ID] {
-					continue
-				}
-				seenOFD[hp.ofd.ID] = true
-				h.ofds[p] = append(h.ofds[p], hp.ofd.ID)
-				add(h.ofdHolders, hp.ofd.ID, pi)
-				if hp.obj != nil && !seenObj[hp.obj.ID] {
-					seenObj[hp.obj.ID] = true
-					h.objs[p] = append(h.objs[p], hp.obj)
-					add(h.objHolders, hp.obj.ID, pi)
-				}
-			}
-		}
-		x.h = h
-	})
-	return x.h
+	}
+	return h
 }
 
-// peerSet returns the indexes (into holders().procs) of the peer processes
-// of proc: what Peers would list, each process once. With socketsOnly, only
+// peerSet returns the indexes (into h.procs) of the peer processes of proc: what Peers would list, each process once. With socketsOnly, only
 // the holders of the far end of a peer edge count. stamp, when not nil, is
 // scratch space of one int32 per process, all different from the index of
 // proc plus one.
-func (x *Index) peerSet(proc *Node, stamp []int32, socketsOnly bool) []int32 {
-	h := x.holders()
+func (x *Index) peerSet(h *holderTables, proc *Node, stamp []int32, socketsOnly bool) []int32 {
 	self, ok := h.index[proc.ID]
 	if !ok {
 		return nil
@@ -525,7 +518,7 @@ func (x *Index) Row(pid int) (ProcessRow, bool) {
 	if proc == nil {
 		return ProcessRow{}, false
 	}
-	return x.row(proc), true
+	return x.row(x.holders(), proc, nil), true
 }
 
 // RowChanges is what changed in the process list from one snapshot to the
@@ -615,7 +608,7 @@ func (x *Index) peerPIDs(pid int, socketsOnly bool) []int {
 	}
 	h := x.holders()
 	var out []int
-	for _, p := range x.peerSet(proc, nil, socketsOnly) {
+	for _, p := range x.peerSet(h, proc, nil, socketsOnly) {
 		out = append(out, h.procs[p].PID)
 	}
 	slices.Sort(out)

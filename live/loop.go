@@ -48,9 +48,10 @@ type Prober interface {
 type Probe struct {
 	// Procs maps each pid to its start time and fd count.
 	Procs map[int]ProcState
-	// Sockets maps socket inodes to a signature of what a snapshot shows of
-	// the socket (its state and queues); nil when sockets were not probed.
-	Sockets map[uint64]string
+	// Sockets maps socket inodes to a signature (a hash) of what a snapshot
+	// shows of the socket that can change while it lives: its state, queues
+	// and peer; nil when sockets were not probed.
+	Sockets map[uint64]uint64
 }
 
 // ProcState is what a Probe knows of one process.
@@ -87,7 +88,6 @@ type Loop struct {
 
 	// state between ticks, owned by Run
 	snap      *graph.Snapshot
-	conns     *graph.Connections
 	probe     *Probe
 	lastFull  time.Time
 	fullAgain bool
@@ -172,7 +172,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		}
 	}
 	if !full {
-		pids = changedPIDs(l.probe, probe, l.conns)
+		pids = changedPIDs(l.probe, probe, l.snap)
 		if len(pids) == 0 {
 			l.probe = probe
 			return TickIdle, nil, nil
@@ -198,7 +198,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull {
 		l.lastFull, l.fullAgain = now, false
 	}
-	l.snap, l.conns, l.probe = snap, graph.NewConnections(snap), probe
+	l.snap, l.probe = snap, probe
 	l.Store.Publish(snap)
 	return outcome, pids, nil
 }
@@ -210,7 +210,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 // end changes state when the near end closes). Sharers of a pipe or of a
 // description are not added: what they hold does not change when another
 // holder closes its fd.
-func changedPIDs(old, cur *Probe, conns *graph.Connections) []int {
+func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
 	if old == nil || cur == nil {
 		return nil
 	}
@@ -225,24 +225,32 @@ func changedPIDs(old, cur *Probe, conns *graph.Connections) []int {
 			set[pid] = true
 		}
 	}
-	if old.Sockets != nil && cur.Sockets != nil && conns != nil {
+	var changedSockets []uint64
+	if old.Sockets != nil && cur.Sockets != nil {
 		for ino, sig := range cur.Sockets {
 			if o, ok := old.Sockets[ino]; ok && o != sig {
-				for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
-					set[pid] = true
-				}
+				changedSockets = append(changedSockets, ino)
 			}
 		}
 	}
-	if conns != nil {
-		direct := make([]int, 0, len(set))
-		for pid := range set {
-			direct = append(direct, pid)
+	if len(set) == 0 && len(changedSockets) == 0 {
+		return nil
+	}
+	// Built only when something changed, and not kept: on a busy host it
+	// weighs megabytes, and an idle tick needs none of it.
+	conns := graph.NewConnections(snap)
+	for _, ino := range changedSockets {
+		for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
+			set[pid] = true
 		}
-		for _, pid := range direct {
-			for _, p := range conns.PeerPIDs(pid) {
-				set[p] = true
-			}
+	}
+	direct := make([]int, 0, len(set))
+	for pid := range set {
+		direct = append(direct, pid)
+	}
+	for _, pid := range direct {
+		for _, p := range conns.PeerPIDs(pid) {
+			set[p] = true
 		}
 	}
 	out := make([]int, 0, len(set))

@@ -14,11 +14,11 @@ import (
 )
 
 // SocketProber returns a signature of every socket in the given network
-// namespaces: socket inode → what a snapshot shows of the socket that can
-// change while the socket lives (state, queues). netns maps each namespace
-// inode to a pid inside it. The sock_diag client in main provides one.
+// namespaces: socket inode → a hash of what a snapshot shows of the socket
+// that can change while the socket lives (state, queues, peer). netns maps
+// each namespace inode to a pid inside it. SockDiagProber is one.
 type SocketProber interface {
-	ProbeSockets(ctx context.Context, netns map[uint64]int) (map[uint64]string, error)
+	ProbeSockets(ctx context.Context, netns map[uint64]int) (map[uint64]uint64, error)
 }
 
 // ProcProber probes a proc filesystem: per process, its start time (one

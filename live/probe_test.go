@@ -37,9 +37,9 @@ type countingSockets struct {
 	netns map[uint64]int
 }
 
-func (c *countingSockets) ProbeSockets(_ context.Context, netns map[uint64]int) (map[uint64]string, error) {
+func (c *countingSockets) ProbeSockets(_ context.Context, netns map[uint64]int) (map[uint64]uint64, error) {
 	c.netns = netns
-	return map[uint64]string{1: "x"}, nil
+	return map[uint64]uint64{1: 42}, nil
 }
 
 // TestProcProberLive probes the real /proc: this process is there with the
@@ -87,7 +87,7 @@ func TestProcProberLive(t *testing.T) {
 	if got := after.Procs[self].FDs; got != st.FDs+10 {
 		t.Errorf("fd count after opening 10 files = %d, want %d", got, st.FDs+10)
 	}
-	if len(socks.netns) == 0 || after.Sockets[1] != "x" {
+	if len(socks.netns) == 0 || after.Sockets[1] != 42 {
 		t.Errorf("socket prober got namespaces %v and gave %v", socks.netns, after.Sockets)
 	}
 	if _, err := NewProcProber(t.TempDir()+"/missing", nil).Probe(ctx); err == nil {

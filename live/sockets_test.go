@@ -64,8 +64,10 @@ func TestSockDiagProber(t *testing.T) {
 		t.Fatal(err)
 	}
 	u0, tc := inode(t, fds[0]), connInode(t, client.(*net.TCPConn))
-	if before[u0] == "" || before[tc] == "" || before[connInode(t, ln.(*net.TCPListener))] == "" {
-		t.Fatalf("sockets missing from the dump: %q %q", before[u0], before[tc])
+	for _, ino := range []uint64{u0, tc, connInode(t, ln.(*net.TCPListener))} {
+		if _, ok := before[ino]; !ok {
+			t.Fatalf("socket %d missing from the dump", ino)
+		}
 	}
 	if _, err := unix.Write(fds[1], []byte("hello")); err != nil {
 		t.Fatal(err)
@@ -78,10 +80,10 @@ func TestSockDiagProber(t *testing.T) {
 		t.Fatal(err)
 	}
 	if before[u0] == after[u0] {
-		t.Errorf("unix signature unchanged after queuing bytes: %q", after[u0])
+		t.Errorf("unix signature unchanged after queuing bytes: %x", after[u0])
 	}
 	if before[tc] == after[tc] {
-		t.Errorf("tcp signature unchanged after queuing bytes: %q", after[tc])
+		t.Errorf("tcp signature unchanged after queuing bytes: %x", after[tc])
 	}
 	if len(p.conns) != 1 {
 		t.Errorf("%d connections kept, want 1", len(p.conns))
@@ -92,5 +94,23 @@ func TestSockDiagProber(t *testing.T) {
 	}
 	if len(p.conns) != 0 {
 		t.Errorf("%d connections kept for no namespace", len(p.conns))
+	}
+}
+
+func TestSignature(t *testing.T) {
+	seen := map[uint64]bool{}
+	for state := range uint64(12) {
+		for q := range uint64(50) {
+			for _, k := range []byte{'u', 'i'} {
+				h := signature(k, state, q, 0)
+				if seen[h] {
+					t.Fatalf("collision at %c %d %d", k, state, q)
+				}
+				seen[h] = true
+			}
+		}
+	}
+	if signature('u', 1, 2) == signature('u', 2, 1) {
+		t.Error("the order of facts does not count")
 	}
 }
