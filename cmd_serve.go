@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	probeSockets := fs.Bool("probe-sockets", true, "dump sockets every interval to see state and queue changes at once (otherwise at full scans)")
+	gcPercent := fs.Int("gogc", 50, "Go GC target percentage (GOGC): lower keeps less memory between collections and costs more CPU")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +75,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("not listening on loopback: every request needs the access token", "listen", *listen)
 	}
 
+	if *gcPercent > 0 {
+		debug.SetGCPercent(*gcPercent)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := live.NewStore(live.DefaultWindow)
@@ -90,6 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		FullInterval: *fullInterval,
 		Log:          log.With("component", "live"),
 		Metrics:      live.NewMetrics(reg),
+		FreeMemory:   true,
 	}
 	opts := api.Options{
 		Source: store, Listen: *listen, AllowedHosts: allowHosts, Token: *token,

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -142,16 +141,27 @@ func parseStartTime(b []byte) (uint64, error) {
 	if i < 0 {
 		return 0, fmt.Errorf("%w: no ')'", errStat)
 	}
-	// After ") " come fields 3 (state) onwards; starttime is field 22, the 20th of them.
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("%w: %d fields after comm", errStat, len(f))
+	// After ") " come fields 3 (state) onwards; starttime is field 22, the
+	// 20th of them. Count them in place: this runs for every process every tick.
+	rest := b[i+1:]
+	for n := 0; ; n++ {
+		rest = bytes.TrimLeft(rest, " \n")
+		end := bytes.IndexAny(rest, " \n")
+		if end < 0 {
+			end = len(rest)
+		}
+		if end == 0 {
+			return 0, fmt.Errorf("%w: %d fields after comm", errStat, n)
+		}
+		if n == 19 {
+			v, err := strconv.ParseUint(string(rest[:end]), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%w: starttime: %w", errStat, err)
+			}
+			return v, nil
+		}
+		rest = rest[end:]
 	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: starttime: %w", errStat, err)
-	}
-	return v, nil
 }
 
 // readNetNS returns the inode of the network namespace of pid, 0 if unknown.

@@ -94,3 +94,18 @@ func TestProcProberLive(t *testing.T) {
 		t.Error("probing a missing root succeeded")
 	}
 }
+
+func FuzzParseStartTime(f *testing.F) {
+	f.Add([]byte("1 (init) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 42 1000 100 18446744073709551615"))
+	f.Add([]byte("77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 123456789 0 0\n"))
+	f.Add([]byte("77 (x) S 1 2 3"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseStartTime(b)
+		if err != nil && !errors.Is(err, errStat) {
+			t.Fatalf("error %v does not wrap errStat", err)
+		}
+		if err != nil && v != 0 {
+			t.Fatalf("value %d with an error", v)
+		}
+	})
+}

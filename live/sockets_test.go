@@ -4,8 +4,11 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -112,5 +115,69 @@ func TestSignature(t *testing.T) {
 	}
 	if signature('u', 1, 2) == signature('u', 2, 1) {
 		t.Error("the order of facts does not count")
+	}
+}
+
+// TestSockDiagProberOtherNetns enters another network namespace (that of an
+// `unshare -n` child) and finds a socket made there.
+func TestSockDiagProberOtherNetns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("entering a network namespace needs CAP_SYS_ADMIN")
+	}
+	sleep := exec.Command("unshare", "-n", "sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Skipf("unshare: %v", err)
+	}
+	defer func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+	}()
+	path := "/proc/" + strconv.Itoa(sleep.Process.Pid) + "/ns/net"
+	var st unix.Stat_t
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		// unshare execs sleep once the namespace is made.
+		var self unix.Stat_t
+		unix.Stat("/proc/self/ns/net", &self)
+		if unix.Stat(path, &st) == nil && st.Ino != self.Ino {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never got its own namespace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	nsf, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsf.Close()
+	// A unix socket made inside that namespace, held by this process.
+	fd, err := inNetNS(int(nsf.Fd()), func() (int, error) {
+		return unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: "@fdscope-live-test-" + strconv.Itoa(os.Getpid())}); err != nil {
+		t.Fatal(err)
+	}
+	ino := inode(t, fd)
+	p := NewSockDiagProber("")
+	defer p.Close()
+	got, err := p.ProbeSockets(context.Background(), map[uint64]int{st.Ino: sleep.Process.Pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got[ino]; !ok {
+		t.Errorf("the socket made in the other namespace (%d) is not in its dump (%d sockets)", ino, len(got))
+	}
+	// The same socket is not in this process's own namespace.
+	own, err := p.ProbeSockets(context.Background(), map[uint64]int{p.self: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := own[ino]; ok {
+		t.Error("the other namespace's socket is in this namespace's dump")
 	}
 }
