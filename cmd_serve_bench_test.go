@@ -51,8 +51,10 @@ type benchResult struct {
 	TickCPU  map[string]float64 // seconds per tick
 	// ServerCPU is the server's CPU seconds per second over the idle window.
 	ServerCPU float64
-	// RSS of the server with this one client connected, at the end of the idle window.
-	RSSBytes float64
+	// RSS of the server with this one client connected, at the end of the
+	// idle window; and sampled every 500 ms through it (median and max).
+	RSSBytes          float64
+	RSSMedian, RSSMax float64
 	// IdleBytesIn and IdleBytesOut are the bytes the client's TCP
 	// connection received and sent in the idle window (frames, headers and
 	// all), scaled to one minute; IdleMessages counts the messages by type.
@@ -192,7 +194,8 @@ func benchTable(r *benchResult, snapWall, snapCPU float64) string {
 	fmt.Fprintf(&b, "new connection → diff at the client (interval %.0f s): median %s, max %s (%d trials: %s)\n",
 		r.Interval, ms(median(r.Latencies)), ms(r.Latencies[len(r.Latencies)-1]), len(r.Latencies), strings.Join(lat, ", "))
 	fmt.Fprintf(&b, "server CPU at rest with one client: %.2f%% of a core\n", r.ServerCPU*100)
-	fmt.Fprintf(&b, "server RSS with one client: %.1f MiB\n", r.RSSBytes/(1<<20))
+	fmt.Fprintf(&b, "server RSS with one client: %.1f MiB at the end; every 500 ms at rest: median %.1f MiB, max %.1f MiB\n",
+		r.RSSBytes/(1<<20), r.RSSMedian/(1<<20), r.RSSMax/(1<<20))
 	fmt.Fprintf(&b, "client connection at rest: %.0f bytes/min in, %.0f bytes/min out; messages %v; on connecting %d bytes\n",
 		r.IdleBytesIn, r.IdleBytesOut, r.IdleMessages, r.FirstBytes)
 	if len(r.IdleChanges) > 0 {
@@ -330,7 +333,16 @@ func runBenchClient(base string, idle time.Duration) error {
 	if err != nil {
 		return err
 	}
-	time.Sleep(idle)
+	serverPID := findServe()
+	var rss []float64
+	for end := time.Now().Add(idle); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if v := rssOf(serverPID); v > 0 {
+			rss = append(rss, v)
+		}
+	}
+	if len(rss) > 0 {
+		r.RSSMedian, r.RSSMax = median(rss), slices.Max(rss)
+	}
 	m1, err := scrape(base)
 	if err != nil {
 		return err
@@ -425,4 +437,35 @@ func copyCounts(m map[string]int) map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// findServe returns the pid of the `fdscope serve` process in this pid
+// namespace, 0 if none.
+func findServe() int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if args := strings.Split(string(b), "\x00"); len(args) > 1 && args[1] == "serve" {
+			return pid
+		}
+	}
+	return 0
+}
+
+// rssOf returns the resident set size of pid in bytes, 0 if unknown.
+func rssOf(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseFloat(f[1], 64)
+	return pages * float64(os.Getpagesize())
 }
