@@ -154,8 +154,10 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		if r.Graph != "" {
 			n.graph = r.Graph
 		}
-		n.pid = r.PID
-		if n.graph != GraphFocus && r.PID == 0 {
+		if r.PID != 0 {
+			n.pid = r.PID
+		}
+		if n.graph != GraphFocus {
 			n.pid = 0
 		}
 		if r.Processes != nil {

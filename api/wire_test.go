@@ -1,0 +1,60 @@
+package api
+
+import (
+	"net/url"
+	"testing"
+)
+
+func TestParseSubscription(t *testing.T) {
+	for _, tt := range []struct {
+		query   string
+		want    subscription
+		wantErr bool
+	}{
+		{"", subscription{graph: GraphAll}, false},
+		{"graph=none&processes=1", subscription{graph: GraphNone, processes: true}, false},
+		{"pid=7", subscription{graph: GraphFocus, pid: 7}, false},
+		{"graph=focus&pid=7&processes=true", subscription{graph: GraphFocus, pid: 7, processes: true}, false},
+		{"graph=focus", subscription{}, true},
+		{"graph=all&pid=3", subscription{}, true},
+		{"pid=-1", subscription{}, true},
+		{"pid=x", subscription{}, true},
+		{"graph=everything", subscription{}, true},
+		{"processes=maybe", subscription{}, true},
+	} {
+		q, _ := url.ParseQuery(tt.query)
+		got, err := parseSubscription(q)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && got != tt.want) {
+			t.Errorf("%q: %+v, %v; want %+v, error %v", tt.query, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestApplyRequest(t *testing.T) {
+	yes, no := true, false
+	start := subscription{graph: GraphNone, processes: true}
+	for _, tt := range []struct {
+		name       string
+		from       subscription
+		req        Request
+		want       subscription
+		wantResync bool
+		wantErr    bool
+	}{
+		{"resync", start, Request{Type: TypeResync}, start, true, false},
+		{"focus", start, Request{Type: TypeFocus, PID: 9}, subscription{graph: GraphFocus, pid: 9, processes: true}, false, false},
+		{"focus without pid", start, Request{Type: TypeFocus}, start, false, true},
+		{"subscribe all", start, Request{Type: TypeSubscribe, Graph: GraphAll, Processes: &no}, subscription{graph: GraphAll}, false, false},
+		{"subscribe keeps the focus pid", subscription{graph: GraphFocus, pid: 9}, Request{Type: TypeSubscribe, Processes: &yes},
+			subscription{graph: GraphFocus, pid: 9, processes: true}, false, false},
+		{"subscribe none drops the pid", subscription{graph: GraphFocus, pid: 9}, Request{Type: TypeSubscribe, Graph: GraphNone},
+			subscription{graph: GraphNone}, false, false},
+		{"subscribe focus without pid", start, Request{Type: TypeSubscribe, Graph: GraphFocus}, start, false, true},
+		{"unknown", start, Request{Type: "reboot"}, start, false, true},
+	} {
+		got, resync, err := tt.from.apply(tt.req)
+		if (err != nil) != tt.wantErr || got != tt.want || resync != tt.wantResync {
+			t.Errorf("%s: %+v, %v, %v; want %+v, %v, error %v", tt.name, got, resync, err, tt.want, tt.wantResync, tt.wantErr)
+		}
+	}
+}
