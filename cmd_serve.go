@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	probeSockets := fs.Bool("probe-sockets", true, "dump sockets every interval to see state and queue changes at once (otherwise at full scans)")
+	procEvents := fs.Bool("proc-events", true, "listen to the kernel's proc connector (root, initial network namespace) to see processes start and exit at once")
 	gcPercent := fs.Int("gogc", 50, "Go GC target percentage (GOGC): lower keeps less memory between collections and costs more CPU")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
@@ -98,6 +99,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Metrics:      live.NewMetrics(reg),
 		FreeMemory:   true,
 	}
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	if *procEvents && *procRoot == "/proc" {
+		if wake, err := live.ListenProcEvents(loopCtx); err != nil {
+			log.Info("process starts and exits show at the next tick", "reason", err)
+		} else {
+			loop.Wake = wake
+		}
+	}
 	opts := api.Options{
 		Source: store, Listen: *listen, AllowedHosts: allowHosts, Token: *token,
 		// The assets are tiny and carry no version in their names: no-cache
@@ -133,8 +143,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "interval", *interval, "full_interval", *fullInterval)
 
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	defer stopLoop()
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(loopCtx) })
 	serveErr := make(chan error, 1)

@@ -77,9 +77,13 @@ type Loop struct {
 	// Interval is the tick period; FullInterval the period of full scans.
 	Interval     time.Duration
 	FullInterval time.Duration
-	// Wake, when not nil, makes the loop tick at once (the proc connector
-	// sends on it when a process starts or exits).
+	// Wake, when not nil, makes the loop tick at once (ListenProcEvents
+	// sends on it when a process starts, execs or exits), though never
+	// sooner than MinGap after the last tick.
 	Wake <-chan struct{}
+	// MinGap bounds how often Wake can make the loop tick; default the
+	// smaller of Interval/4 and 250 ms.
+	MinGap time.Duration
 	// Log receives one debug line per tick and a warning per failed scan; nil discards.
 	Log *slog.Logger
 	// Metrics, when not nil, records every tick.
@@ -125,6 +129,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
+	if l.MinGap <= 0 {
+		l.MinGap = min(l.Interval/4, 250*time.Millisecond)
+	}
 	l.fullAgain = true
 	t := time.NewTicker(l.Interval)
 	defer t.Stop()
@@ -132,11 +139,19 @@ func (l *Loop) Run(ctx context.Context) error {
 		if _, err := l.Tick(ctx); err != nil && ctx.Err() == nil {
 			l.Log.Warn("scan failed", "err", err)
 		}
+		last := time.Now()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		case <-l.Wake:
+			if gap := l.MinGap - time.Since(last); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(gap):
+				}
+			}
 		}
 	}
 }

@@ -1,0 +1,114 @@
+//go:build linux
+
+package live
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// The proc connector (include/uapi/linux/connector.h, cn_proc.h).
+const (
+	cnIdxProc          = 1
+	cnValProc          = 1
+	procCnMcastListen  = 1
+	procEventFork      = 0x00000001
+	procEventExec      = 0x00000002
+	procEventExit      = 0x80000000
+	sizeofCnMsg        = 20 // struct cn_msg: id{idx,val}, seq, ack, len u16, flags u16
+	sizeofProcEventHdr = 16 // struct proc_event: what, cpu, timestamp_ns
+)
+
+// ListenProcEvents subscribes to the kernel's proc connector and returns a
+// channel that receives a value (without blocking: bursts coalesce) when a
+// process starts, execs or exits — not when a thread does. Give it to
+// Loop.Wake to see processes come and go at once instead of at the next
+// tick. It needs CAP_NET_ADMIN and the initial network namespace; the error
+// says so otherwise. The listener stops when ctx is done.
+func ListenProcEvents(ctx context.Context) (<-chan struct{}, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	if err != nil {
+		return nil, fmt.Errorf("proc connector: socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("proc connector: bind: %w", err)
+	}
+	// nlmsghdr + cn_msg + enum proc_cn_mcast_op.
+	msg := make([]byte, 16+sizeofCnMsg+4)
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.NLMSG_DONE)
+	ne.PutUint32(msg[12:], uint32(unix.Getpid()))
+	ne.PutUint32(msg[16:], cnIdxProc)
+	ne.PutUint32(msg[20:], cnValProc)
+	ne.PutUint16(msg[32:], 4)
+	ne.PutUint32(msg[36:], procCnMcastListen)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
+	}
+	ch := make(chan struct{}, 1)
+	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
+	go func() {
+		defer stop()
+		defer unix.Close(fd)
+		buf := make([]byte, 8192)
+		for ctx.Err() == nil {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err == unix.EINTR || err == unix.ENOBUFS {
+				// ENOBUFS: events were lost; a tick finds what they said.
+				if err == unix.ENOBUFS {
+					poke(ch)
+				}
+				continue
+			}
+			if err != nil || n == 0 {
+				return
+			}
+			if processEvent(buf[:n]) {
+				poke(ch)
+			}
+		}
+	}()
+	return ch, nil
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// processEvent reports whether a datagram from the proc connector holds the
+// start, exec or exit of a process (not of a thread).
+func processEvent(b []byte) bool {
+	ne := binary.NativeEndian
+	found := false
+	for len(b) >= 16 {
+		l := int(ne.Uint32(b))
+		if l < 16 || l > len(b) {
+			break
+		}
+		ev := b[16:l]
+		if len(ev) >= sizeofCnMsg+sizeofProcEventHdr+16 {
+			data := ev[sizeofCnMsg+sizeofProcEventHdr:]
+			switch ne.Uint32(ev[sizeofCnMsg:]) {
+			case procEventFork:
+				// parent_pid, parent_tgid, child_pid, child_tgid
+				found = found || ne.Uint32(data[8:]) == ne.Uint32(data[12:])
+			case procEventExec:
+				found = true
+			case procEventExit:
+				// process_pid, process_tgid
+				found = found || ne.Uint32(data[0:]) == ne.Uint32(data[4:])
+			}
+		}
+		b = b[min((l+3)&^3, len(b)):]
+	}
+	return found
+}

@@ -1,0 +1,69 @@
+package live
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// procEvent builds a proc connector datagram holding one event.
+func procEvent(what uint32, data ...uint32) []byte {
+	b := make([]byte, 16+sizeofCnMsg+sizeofProcEventHdr+4*len(data))
+	ne := binary.NativeEndian
+	ne.PutUint32(b, uint32(len(b)))
+	ne.PutUint32(b[16+sizeofCnMsg:], what)
+	for i, d := range data {
+		ne.PutUint32(b[16+sizeofCnMsg+sizeofProcEventHdr+4*i:], d)
+	}
+	return b
+}
+
+func TestProcessEvent(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"process fork", procEvent(procEventFork, 1, 1, 50, 50), true},
+		{"thread clone", procEvent(procEventFork, 1, 1, 51, 50), false},
+		{"exec", procEvent(procEventExec, 50, 50, 0, 0), true},
+		{"process exit", procEvent(procEventExit, 50, 50, 0, 0), true},
+		{"thread exit", procEvent(procEventExit, 51, 50, 0, 0), false},
+		{"uid change", procEvent(0x4, 50, 50, 0, 0), false},
+		{"short", procEvent(procEventExec), false},
+		{"empty", nil, false},
+	} {
+		if got := processEvent(tt.b); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestListenProcEvents starts a process and expects to hear of it.
+func TestListenProcEvents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the proc connector needs root")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := ListenProcEvents(ctx)
+	if err != nil {
+		t.Skipf("no proc connector here: %v", err)
+	}
+	// Drain what happened before.
+	select {
+	case <-ch:
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := exec.Command("true").Run(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event for a process that started and exited")
+	}
+}
