@@ -70,6 +70,9 @@ type benchResult struct {
 	Latencies []float64
 	// Interval is the server's tick period, seconds.
 	Interval float64
+	// Rescans during the latency trials: how many, and their mean wall
+	// and CPU time (the incremental tick that carries a new connection).
+	Rescans, RescanWall, RescanCPU float64
 }
 
 func TestServeBench(t *testing.T) {
@@ -101,9 +104,15 @@ func TestServeBench(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
+	// FDSCOPE_SERVE_BENCH_BIN runs another build of the server (one with
+	// net/http/pprof, say); the workload is always built by this tree's.
 	bin := filepath.Join(t.TempDir(), "fdscope")
 	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	serveBin := bin
+	if b := os.Getenv("FDSCOPE_SERVE_BENCH_BIN"); b != "" {
+		serveBin = b
 	}
 	plan, err := bench.NewPlan(scale)
 	if err != nil {
@@ -115,6 +124,7 @@ func TestServeBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	t.Logf("workload built; its init is pid %d", w.InitPID)
 	enter := func(args ...string) *exec.Cmd {
 		return exec.CommandContext(ctx, nsenter, append([]string{"--target", strconv.Itoa(w.InitPID), "--pid", "--mount", "--net", "--"}, args...)...)
 	}
@@ -136,7 +146,7 @@ func TestServeBench(t *testing.T) {
 		snapCPU = append(snapCPU, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds())
 	}
 
-	srv := enter(bin, "serve", "--listen", "127.0.0.1:8080", "--interval", "1s", "--full-interval", "10s", "--log-level", "warn")
+	srv := enter(serveBin, "serve", "--listen", "127.0.0.1:8080", "--interval", "1s", "--full-interval", "10s", "--log-level", "warn")
 	srv.Stderr = os.Stderr
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
@@ -193,6 +203,7 @@ func benchTable(r *benchResult, snapWall, snapCPU float64) string {
 	}
 	fmt.Fprintf(&b, "new connection → diff at the client (interval %.0f s): median %s, max %s (%d trials: %s)\n",
 		r.Interval, ms(median(r.Latencies)), ms(r.Latencies[len(r.Latencies)-1]), len(r.Latencies), strings.Join(lat, ", "))
+	fmt.Fprintf(&b, "incremental ticks during those trials: %.0f, mean %s wall, %s CPU\n", r.Rescans, ms(r.RescanWall), ms(r.RescanCPU))
 	fmt.Fprintf(&b, "server CPU at rest with one client: %.2f%% of a core\n", r.ServerCPU*100)
 	fmt.Fprintf(&b, "server RSS with one client: %.1f MiB at the end; every 500 ms at rest: median %.1f MiB, max %.1f MiB\n",
 		r.RSSBytes/(1<<20), r.RSSMedian/(1<<20), r.RSSMax/(1<<20))
@@ -384,6 +395,10 @@ func runBenchClient(base string, idle time.Duration) error {
 	}
 	defer ln.Close()
 	time.Sleep(3 * time.Second) // let the listener itself reach the graph
+	l0, err := scrape(base)
+	if err != nil {
+		return err
+	}
 	for range 10 {
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 		mu.Lock()
@@ -427,6 +442,15 @@ func runBenchClient(base string, idle time.Duration) error {
 		conn.Close()
 		peer.Close()
 		time.Sleep(2500 * time.Millisecond) // the close reaches the graph too
+	}
+	l1, err := scrape(base)
+	if err != nil {
+		return err
+	}
+	const rk = `{outcome="rescan"}`
+	if r.Rescans = l1["fdscope_ticks_total"+rk] - l0["fdscope_ticks_total"+rk]; r.Rescans > 0 {
+		r.RescanWall = (l1["fdscope_tick_duration_seconds_sum"+rk] - l0["fdscope_tick_duration_seconds_sum"+rk]) / r.Rescans
+		r.RescanCPU = (l1["fdscope_tick_cpu_seconds_total"+rk] - l0["fdscope_tick_cpu_seconds_total"+rk]) / r.Rescans
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
