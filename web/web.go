@@ -4,10 +4,12 @@
 // carries the graph itself and never holds inline script.
 //
 // The *_templ.go files are generated and committed; after editing a .templ
-// file run `go generate ./web` (which runs `go tool templ generate`).
+// file run `go tool templ generate` at the top of the repository (as CI
+// does, which fails on a difference), or `go generate ./web`, which runs it
+// from there so that the generated file names match.
 package web
 
-//go:generate go tool templ generate
+//go:generate go tool templ generate -path ..
 
 import (
 	"net/http"
