@@ -1,0 +1,72 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+)
+
+// TestDashboard renders the page and checks what the Content-Security-Policy
+// and the browser code rely on: no inline script or style, no inline event
+// handlers, the script and stylesheet from /static/, and the elements
+// app.js fills.
+func TestDashboard(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Dashboard().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %v", rec.Code, rec.Header())
+	}
+	doc, err := html.Parse(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	var scripts, styles []string
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			attr := map[string]string{}
+			for _, a := range n.Attr {
+				attr[a.Key] = a.Val
+				if strings.HasPrefix(a.Key, "on") {
+					t.Errorf("<%s> has an inline handler %s", n.Data, a.Key)
+				}
+				if a.Key == "style" {
+					t.Errorf("<%s> has an inline style", n.Data)
+				}
+			}
+			switch n.Data {
+			case "script":
+				if attr["src"] == "" || n.FirstChild != nil {
+					t.Errorf("an inline <script>")
+				}
+				scripts = append(scripts, attr["src"])
+			case "style":
+				t.Error("an inline <style>")
+			case "link":
+				if attr["rel"] == "stylesheet" {
+					styles = append(styles, attr["href"])
+				}
+			}
+			if id := attr["id"]; id != "" {
+				ids[id] = true
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if strings.Join(scripts, " ") != "/static/app.js" || strings.Join(styles, " ") != "/static/app.css" {
+		t.Errorf("scripts %v, stylesheets %v", scripts, styles)
+	}
+	for _, id := range []string{"status", "seq", "filter", "kthreads", "processes", "process-count", "focus-pid",
+		"focus-hint", "focus-summary", "fds", "peers"} {
+		if !ids[id] {
+			t.Errorf("no element with id %q (app.js uses it)", id)
+		}
+	}
+}
