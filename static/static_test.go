@@ -31,4 +31,3 @@ func TestAssets(t *testing.T) {
 		t.Error("app.js uses eval or innerHTML")
 	}
 }
-
