@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"iter"
 	"slices"
-	"sort"
 )
 
 // Via says how a process reaches a peer process.
@@ -57,13 +56,16 @@ type ProcessRow struct {
 }
 
 // Index answers questions about one snapshot: the peers of a process, its
-// focus subgraph, the process list. Building it costs one sort of the edges
-// (by their target); afterwards it is read-only and safe for concurrent use.
-// The snapshot must not change while the Index is in use (snapshots never do).
+// focus subgraph, the process list. Building it costs a pass over the nodes
+// and one over the edges (a counting sort of the edges by their target);
+// afterwards it is read-only and safe for concurrent use. The snapshot must
+// not change while the Index is in use (snapshots never do).
 type Index struct {
-	s     *Snapshot
-	in    []int32 // positions in s.Edges sorted by (to, kind, from)
-	procs map[int]*Node
+	s *Snapshot
+	// in holds positions in s.Edges grouped by target: the edges into
+	// s.Nodes[i] are in[start[i]:start[i+1]], in the order of s.Edges.
+	in, start []int32
+	procs     map[int]*Node
 }
 
 // holderTables say which processes hold each description and each object,
@@ -89,14 +91,32 @@ func NewIndex(s *Snapshot) *Index {
 	if s == nil {
 		s = &Snapshot{}
 	}
-	x := &Index{s: s, in: make([]int32, len(s.Edges)), procs: make(map[int]*Node)}
-	for i := range x.in {
-		x.in[i] = int32(i)
+	x := &Index{s: s, start: make([]int32, len(s.Nodes)+1), procs: make(map[int]*Node)}
+	pos := make(map[string]int32, len(s.Nodes))
+	for i, n := range s.Nodes {
+		pos[n.ID] = int32(i)
 	}
-	sort.Slice(x.in, func(i, j int) bool {
-		a, b := s.Edges[x.in[i]], s.Edges[x.in[j]]
-		return cmp.Or(cmp.Compare(a.To, b.To), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.From, b.From)) < 0
-	})
+	to := make([]int32, len(s.Edges))
+	for i, e := range s.Edges {
+		p, ok := pos[e.To]
+		if !ok {
+			p = -1 // not in a snapshot built by New
+		} else {
+			x.start[p+1]++
+		}
+		to[i] = p
+	}
+	for i := 1; i < len(x.start); i++ {
+		x.start[i] += x.start[i-1]
+	}
+	x.in = make([]int32, x.start[len(x.start)-1])
+	next := slices.Clone(x.start[:len(s.Nodes)])
+	for i, p := range to {
+		if p >= 0 {
+			x.in[next[p]] = int32(i)
+			next[p]++
+		}
+	}
 	for _, n := range s.Nodes {
 		if n.Kind != KindProcess {
 			continue
@@ -125,17 +145,13 @@ func (x *Index) Process(pid int) *Node { return x.procs[pid] }
 
 // EdgesTo returns the edges of the given kind that end at id, ordered by their source.
 func (x *Index) EdgesTo(id string, kind EdgeKind) iter.Seq[Edge] {
-	lo := sort.Search(len(x.in), func(i int) bool {
-		e := x.s.Edges[x.in[i]]
-		return cmp.Or(cmp.Compare(e.To, id), cmp.Compare(e.Kind, kind)) >= 0
-	})
+	p, ok := slices.BinarySearchFunc(x.s.Nodes, id, func(n *Node, id string) int { return cmp.Compare(n.ID, id) })
 	return func(yield func(Edge) bool) {
-		for i := lo; i < len(x.in); i++ {
-			e := x.s.Edges[x.in[i]]
-			if e.To != id || e.Kind != kind {
-				return
-			}
-			if !yield(e) {
+		if !ok {
+			return
+		}
+		for _, i := range x.in[x.start[p]:x.start[p+1]] {
+			if e := x.s.Edges[i]; e.Kind == kind && !yield(e) {
 				return
 			}
 		}
