@@ -57,33 +57,22 @@ type ProcessRow struct {
 
 // Index answers questions about one snapshot: the peers of a process, its
 // focus subgraph, the process list. Building it costs a pass over the nodes
-// and one over the edges (a counting sort of the edges by their target);
+// and two over the edges (a counting sort of the edges by their target);
 // afterwards it is read-only and safe for concurrent use. The snapshot must
 // not change while the Index is in use (snapshots never do).
+//
+// Inside, nodes are named by their position in s.Nodes and every walk goes
+// from position to position: on a busy host a walk by ID would spend most
+// of its time comparing strings in binary searches.
 type Index struct {
 	s *Snapshot
-	// in holds positions in s.Edges grouped by target: the edges into
-	// s.Nodes[i] are in[start[i]:start[i+1]], in the order of s.Edges.
-	in, start []int32
-	procs     map[int]*Node
-}
-
-// holderTables say which processes hold each description and each object,
-// so that the peers of every process can be counted without walking the
-// same crowded pipe once per fd (a pipe shared by a forked group of 500
-// processes is held 500 times over). They are built for one question and
-// dropped: on a busy host they weigh about as much as the Index.
-type holderTables struct {
-	procs []*Node          // by process index
-	index map[string]int32 // process ID → process index
-	// per process: the descriptions and the objects its fds lead to, each once
-	ofds [][]string
-	objs [][]*Node
-	// per process: fds that lead to a socket, to a pipe or fifo
-	sockets, pipes []int
-	// distinct holders (process indexes), ascending
-	ofdHolders map[string][]int32
-	objHolders map[string][]int32
+	// The edges out of s.Nodes[i] are s.Edges[outStart[i]:outStart[i+1]]
+	// (s.Edges is sorted by source); the edges into it are the positions
+	// in[inStart[i]:inStart[i+1]], in the order of s.Edges.
+	outStart, inStart, in []int32
+	// The positions of each edge's source and target.
+	fromPos, toPos []int32
+	procs          map[int]int32 // pid → position of its process node
 }
 
 // NewIndex indexes s. A nil s stands for an empty snapshot.
@@ -91,40 +80,52 @@ func NewIndex(s *Snapshot) *Index {
 	if s == nil {
 		s = &Snapshot{}
 	}
-	x := &Index{s: s, start: make([]int32, len(s.Nodes)+1), procs: make(map[int]*Node)}
-	pos := make(map[string]int32, len(s.Nodes))
-	for i, n := range s.Nodes {
-		pos[n.ID] = int32(i)
+	n, m := len(s.Nodes), len(s.Edges)
+	x := &Index{s: s, outStart: make([]int32, n+1), inStart: make([]int32, n+1),
+		fromPos: make([]int32, m), toPos: make([]int32, m), procs: make(map[int]int32)}
+	pos := make(map[string]int32, n)
+	for i, nd := range s.Nodes {
+		pos[nd.ID] = int32(i)
 	}
-	to := make([]int32, len(s.Edges))
 	for i, e := range s.Edges {
-		p, ok := pos[e.To]
-		if !ok {
-			p = -1 // not in a snapshot built by New
+		f, okf := pos[e.From]
+		t, okt := pos[e.To]
+		if !okf || !okt {
+			f, t = -1, -1 // a dangling edge: never in a snapshot built by New
 		} else {
-			x.start[p+1]++
+			x.inStart[t+1]++
 		}
-		to[i] = p
+		x.fromPos[i], x.toPos[i] = f, t
 	}
-	for i := 1; i < len(x.start); i++ {
-		x.start[i] += x.start[i-1]
+	for i := 1; i <= n; i++ {
+		x.inStart[i] += x.inStart[i-1]
 	}
-	x.in = make([]int32, x.start[len(x.start)-1])
-	next := slices.Clone(x.start[:len(s.Nodes)])
-	for i, p := range to {
-		if p >= 0 {
-			x.in[next[p]] = int32(i)
-			next[p]++
+	// The edges out of a node start at the first edge whose source sorts
+	// at or after it: one merge of the two sorted lists.
+	e := 0
+	for i, nd := range s.Nodes {
+		for e < m && s.Edges[e].From < nd.ID {
+			e++
+		}
+		x.outStart[i] = int32(e)
+	}
+	x.outStart[n] = int32(m)
+	x.in = make([]int32, x.inStart[n])
+	next := slices.Clone(x.inStart[:n])
+	for i, t := range x.toPos {
+		if t >= 0 {
+			x.in[next[t]] = int32(i)
+			next[t]++
 		}
 	}
-	for _, n := range s.Nodes {
-		if n.Kind != KindProcess {
+	for i, nd := range s.Nodes {
+		if nd.Kind != KindProcess {
 			continue
 		}
 		// Host pids are unique within one scan; should a snapshot hold two
 		// processes with one pid anyway, the later start wins.
-		if old := x.procs[n.PID]; old == nil || startTime(old) < startTime(n) {
-			x.procs[n.PID] = n
+		if old, ok := x.procs[nd.PID]; !ok || startTime(s.Nodes[old]) < startTime(nd) {
+			x.procs[nd.PID] = int32(i)
 		}
 	}
 	return x
@@ -141,16 +142,57 @@ func startTime(n *Node) uint64 {
 func (x *Index) Snapshot() *Snapshot { return x.s }
 
 // Process returns the process node with the given pid, or nil.
-func (x *Index) Process(pid int) *Node { return x.procs[pid] }
+func (x *Index) Process(pid int) *Node {
+	if p, ok := x.procs[pid]; ok {
+		return x.s.Nodes[p]
+	}
+	return nil
+}
+
+// node returns the node at position p, nil for -1.
+func (x *Index) node(p int32) *Node {
+	if p < 0 {
+		return nil
+	}
+	return x.s.Nodes[p]
+}
+
+// posOf returns the position of the node with the given ID.
+func (x *Index) posOf(id string) (int32, bool) {
+	p, ok := slices.BinarySearchFunc(x.s.Nodes, id, func(n *Node, id string) int { return cmp.Compare(n.ID, id) })
+	return int32(p), ok
+}
+
+// outs yields the positions of the targets of the edges of the given kind out of p.
+func (x *Index) outs(p int32, kind EdgeKind) iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for i := x.outStart[p]; i < x.outStart[p+1]; i++ {
+			if x.s.Edges[i].Kind == kind && x.toPos[i] >= 0 && !yield(x.toPos[i]) {
+				return
+			}
+		}
+	}
+}
+
+// ins yields the positions of the sources of the edges of the given kind into p.
+func (x *Index) ins(p int32, kind EdgeKind) iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for _, i := range x.in[x.inStart[p]:x.inStart[p+1]] {
+			if x.s.Edges[i].Kind == kind && !yield(x.fromPos[i]) {
+				return
+			}
+		}
+	}
+}
 
 // EdgesTo returns the edges of the given kind that end at id, ordered by their source.
 func (x *Index) EdgesTo(id string, kind EdgeKind) iter.Seq[Edge] {
-	p, ok := slices.BinarySearchFunc(x.s.Nodes, id, func(n *Node, id string) int { return cmp.Compare(n.ID, id) })
+	p, ok := x.posOf(id)
 	return func(yield func(Edge) bool) {
 		if !ok {
 			return
 		}
-		for _, i := range x.in[x.start[p]:x.start[p+1]] {
+		for _, i := range x.in[x.inStart[p]:x.inStart[p+1]] {
 			if e := x.s.Edges[i]; e.Kind == kind && !yield(e) {
 				return
 			}
@@ -158,48 +200,33 @@ func (x *Index) EdgesTo(id string, kind EdgeKind) iter.Seq[Edge] {
 	}
 }
 
-// edgesFrom returns the edges of the given kind that leave id.
-func (x *Index) edgesFrom(id string, kind EdgeKind) iter.Seq[Edge] {
-	return func(yield func(Edge) bool) {
-		for _, e := range x.s.EdgesFrom(id) {
-			if e.Kind == kind && !yield(e) {
-				return
-			}
-		}
-	}
-}
-
-// hop is one fd of a process and what it leads to.
+// hop is one fd of a process and what it leads to, as node positions.
 type hop struct {
-	proc *Node
-	fd   *Node
-	ofd  *Node // nil when the fd could not be resolved
-	obj  *Node // nil when the description's object is unknown
+	proc, fd int32
+	ofd      int32 // -1 when the fd could not be resolved
+	obj      int32 // -1 when the description's object is unknown
 }
 
-// fds returns the fds of a process with their descriptions and objects, by fd number.
-func (x *Index) fds(proc *Node) []hop {
+// fds returns the fds of the process at position proc with their
+// descriptions and objects, by fd number.
+func (x *Index) fds(proc int32) []hop {
 	var out []hop
-	for e := range x.edgesFrom(proc.ID, EdgeFD) {
-		fd := x.s.Node(e.To)
-		if fd == nil {
-			continue
-		}
+	for fd := range x.outs(proc, EdgeFD) {
 		out = append(out, x.resolve(proc, fd))
 	}
-	slices.SortFunc(out, func(a, b hop) int { return cmp.Compare(fdNum(a.fd), fdNum(b.fd)) })
+	slices.SortFunc(out, func(a, b hop) int { return cmp.Compare(fdNum(x.s.Nodes[a.fd]), fdNum(x.s.Nodes[b.fd])) })
 	return out
 }
 
-func (x *Index) resolve(proc, fd *Node) hop {
-	h := hop{proc: proc, fd: fd}
-	for e := range x.edgesFrom(fd.ID, EdgeOFD) {
-		h.ofd = x.s.Node(e.To)
+func (x *Index) resolve(proc, fd int32) hop {
+	h := hop{proc: proc, fd: fd, ofd: -1, obj: -1}
+	for o := range x.outs(fd, EdgeOFD) {
+		h.ofd = o
 		break
 	}
-	if h.ofd != nil {
-		for e := range x.edgesFrom(h.ofd.ID, EdgeObject) {
-			h.obj = x.s.Node(e.To)
+	if h.ofd >= 0 {
+		for o := range x.outs(h.ofd, EdgeObject) {
+			h.obj = o
 			break
 		}
 	}
@@ -213,46 +240,34 @@ func fdNum(n *Node) int {
 	return n.FD.Num
 }
 
-// holders returns every fd, with its process, whose description is ofd.
-func (x *Index) holdersOfOFD(ofd *Node, obj *Node) []hop {
+// holdersOfOFD returns every fd, with its process, whose description is ofd.
+func (x *Index) holdersOfOFD(ofd, obj int32) []hop {
 	var out []hop
-	for e := range x.EdgesTo(ofd.ID, EdgeOFD) {
-		fd := x.s.Node(e.From)
-		if fd == nil {
-			continue
-		}
-		for pe := range x.EdgesTo(fd.ID, EdgeFD) {
-			if p := x.s.Node(pe.From); p != nil {
-				out = append(out, hop{proc: p, fd: fd, ofd: ofd, obj: obj})
-			}
+	for fd := range x.ins(ofd, EdgeOFD) {
+		for p := range x.ins(fd, EdgeFD) {
+			out = append(out, hop{proc: p, fd: fd, ofd: ofd, obj: obj})
 		}
 	}
 	return out
 }
 
 // holdersOfObject returns every fd, with its process and description, that leads to obj.
-func (x *Index) holdersOfObject(obj *Node) []hop {
+func (x *Index) holdersOfObject(obj int32) []hop {
 	var out []hop
-	for e := range x.EdgesTo(obj.ID, EdgeObject) {
-		if ofd := x.s.Node(e.From); ofd != nil {
-			out = append(out, x.holdersOfOFD(ofd, obj)...)
-		}
+	for ofd := range x.ins(obj, EdgeObject) {
+		out = append(out, x.holdersOfOFD(ofd, obj)...)
 	}
 	return out
 }
 
 // peerObjects returns the objects joined to obj by a peer edge, in either direction.
-func (x *Index) peerObjects(obj *Node) []*Node {
-	var out []*Node
-	for e := range x.edgesFrom(obj.ID, EdgePeer) {
-		if n := x.s.Node(e.To); n != nil {
-			out = append(out, n)
-		}
+func (x *Index) peerObjects(obj int32) []int32 {
+	var out []int32
+	for o := range x.outs(obj, EdgePeer) {
+		out = append(out, o)
 	}
-	for e := range x.EdgesTo(obj.ID, EdgePeer) {
-		if n := x.s.Node(e.From); n != nil {
-			out = append(out, n)
-		}
+	for o := range x.ins(obj, EdgePeer) {
+		out = append(out, o)
 	}
 	return out
 }
@@ -288,34 +303,30 @@ func viaSameObject(obj *Node) Via {
 	return ""
 }
 
-// peerHops returns, for one fd of a process, the fds of other processes at
-// the other end, each with how they connect.
+// peerHops calls visit with, for one fd of a process, every fd of another
+// process at the other end, and how they connect.
 func (x *Index) peerHops(h hop, visit func(peer hop, via Via)) {
-	if h.ofd == nil {
+	if h.ofd < 0 {
 		return
 	}
-	self := h.proc.ID
 	// 1. Other fds on the same description.
 	for _, p := range x.holdersOfOFD(h.ofd, h.obj) {
-		if p.proc.ID != self {
+		if p.proc != h.proc {
 			visit(p, ViaSharedOFD)
 		}
 	}
-	if h.obj == nil {
+	if h.obj < 0 {
 		return
 	}
+	obj := x.s.Nodes[h.obj]
 	// 2. Other descriptions of the same object.
-	if via := viaSameObject(h.obj); via != "" {
-		for e := range x.EdgesTo(h.obj.ID, EdgeObject) {
-			if e.From == h.ofd.ID {
-				continue
-			}
-			ofd := x.s.Node(e.From)
-			if ofd == nil {
+	if via := viaSameObject(obj); via != "" {
+		for ofd := range x.ins(h.obj, EdgeObject) {
+			if ofd == h.ofd {
 				continue
 			}
 			for _, p := range x.holdersOfOFD(ofd, h.obj) {
-				if p.proc.ID != self {
+				if p.proc != h.proc {
 					visit(p, via)
 				}
 			}
@@ -323,9 +334,9 @@ func (x *Index) peerHops(h hop, visit func(peer hop, via Via)) {
 	}
 	// 3. The holders of the object at the other end of a peer edge.
 	for _, po := range x.peerObjects(h.obj) {
-		via := viaPeerEdge(h.obj)
+		via := viaPeerEdge(obj)
 		for _, p := range x.holdersOfObject(po) {
-			if p.proc.ID != self {
+			if p.proc != h.proc {
 				visit(p, via)
 			}
 		}
@@ -336,19 +347,20 @@ func (x *Index) peerHops(h hop, visit func(peer hop, via Via)) {
 // other processes, sorted by fd, peer pid, peer fd and via; nil when there
 // is no such process. Connections of a process to itself are left out.
 func (x *Index) Peers(pid int) []Peer {
-	proc := x.procs[pid]
-	if proc == nil {
+	proc, ok := x.procs[pid]
+	if !ok {
 		return nil
 	}
 	out := []Peer{}
 	for _, h := range x.fds(proc) {
 		x.peerHops(h, func(p hop, via Via) {
+			pp := x.s.Nodes[p.proc]
 			row := Peer{
-				FD: fdNum(h.fd), Kind: kindOf(h.obj), PeerPID: p.proc.PID, PeerFD: fdNum(p.fd), Via: via,
-				Object: idOf(h.obj), PeerObject: idOf(p.obj), PeerProcess: p.proc.ID,
+				FD: fdNum(x.s.Nodes[h.fd]), Kind: kindOf(x.node(h.obj)), PeerPID: pp.PID, PeerFD: fdNum(x.s.Nodes[p.fd]), Via: via,
+				Object: idOf(x.node(h.obj)), PeerObject: idOf(x.node(p.obj)), PeerProcess: pp.ID,
 			}
-			if p.proc.Process != nil {
-				row.PeerComm = p.proc.Process.Comm
+			if pp.Process != nil {
+				row.PeerComm = pp.Process.Comm
 			}
 			out = append(out, row)
 		})
@@ -381,21 +393,21 @@ func idOf(n *Node) string {
 // and object on the path. Its edges are every edge of s between two of those
 // nodes. Stats are those of the whole snapshot.
 func (x *Index) Focus(pid int) *Snapshot {
-	proc := x.procs[pid]
-	if proc == nil {
+	proc, ok := x.procs[pid]
+	if !ok {
 		return nil
 	}
-	set := map[string]*Node{proc.ID: proc}
-	add := func(ns ...*Node) {
-		for _, n := range ns {
-			if n != nil {
-				set[n.ID] = n
+	set := map[int32]bool{proc: true}
+	add := func(ps ...int32) {
+		for _, p := range ps {
+			if p >= 0 {
+				set[p] = true
 			}
 		}
 	}
 	for _, k := range []EdgeKind{EdgeCwd, EdgeRoot, EdgeExe} {
-		for e := range x.edgesFrom(proc.ID, k) {
-			add(x.s.Node(e.To))
+		for o := range x.outs(proc, k) {
+			add(o)
 		}
 	}
 	for _, h := range x.fds(proc) {
@@ -404,96 +416,85 @@ func (x *Index) Focus(pid int) *Snapshot {
 	}
 	nodes := make([]*Node, 0, len(set))
 	var edges []Edge
-	for id, n := range set {
-		nodes = append(nodes, n)
-		for _, e := range x.s.EdgesFrom(id) {
-			if set[e.To] != nil {
-				edges = append(edges, e)
+	for p := range set {
+		nodes = append(nodes, x.s.Nodes[p])
+		for i := x.outStart[p]; i < x.outStart[p+1]; i++ {
+			if x.toPos[i] >= 0 && set[x.toPos[i]] {
+				edges = append(edges, x.s.Edges[i])
 			}
 		}
 	}
 	return New(nodes, edges, x.s.Stats)
 }
 
-// Processes returns one row per process, sorted by pid. Its cost is that
-// of walking every fd once plus, per process, the sizes of the holder sets
-// of its descriptions and objects.
-func (x *Index) Processes() []ProcessRow {
-	out := make([]ProcessRow, 0, len(x.procs))
-	h := x.holders()
-	stamp := make([]int32, len(h.procs))
-	for _, n := range x.s.Nodes {
-		if n.Kind != KindProcess {
-			continue
-		}
-		out = append(out, x.row(h, n, stamp))
-	}
-	slices.SortFunc(out, func(a, b ProcessRow) int { return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.ID, b.ID)) })
-	return out
-}
-
-func (x *Index) row(h *holderTables, proc *Node, stamp []int32) ProcessRow {
-	r := ProcessRow{ID: proc.ID, PID: proc.PID, Error: proc.Error}
-	if p := proc.Process; p != nil {
-		r.PPID, r.Comm, r.User, r.UID, r.FDCount = p.PPID, p.Comm, p.User, p.UID, p.FDCount
-	}
-	if i, ok := h.index[proc.ID]; ok {
-		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]
-	}
-	r.Peers = len(x.peerSet(h, proc, stamp, false))
-	return r
+// holderTables say which processes hold each description and each object,
+// so that the peers of every process can be counted without walking the
+// same crowded pipe once per fd (a pipe shared by a forked group of 500
+// processes is held 500 times over). They are built for one question and
+// dropped.
+type holderTables struct {
+	procs []int32         // process index → node position
+	index map[int32]int32 // node position → process index
+	// per process: the descriptions and the objects its fds lead to, each once
+	ofds, objs [][]int32
+	// per process: fds that lead to a socket, to a pipe or fifo
+	sockets, pipes []int
+	// distinct holders (process indexes), ascending
+	ofdHolders, objHolders map[int32][]int32
 }
 
 func (x *Index) holders() *holderTables {
-	h := &holderTables{index: map[string]int32{}, ofdHolders: map[string][]int32{}, objHolders: map[string][]int32{}}
-	for _, n := range x.s.Nodes {
+	h := &holderTables{index: map[int32]int32{}, ofdHolders: map[int32][]int32{}, objHolders: map[int32][]int32{}}
+	for i, n := range x.s.Nodes {
 		if n.Kind == KindProcess {
-			h.index[n.ID] = int32(len(h.procs))
-			h.procs = append(h.procs, n)
+			h.index[int32(i)] = int32(len(h.procs))
+			h.procs = append(h.procs, int32(i))
 		}
 	}
-	h.ofds = make([][]string, len(h.procs))
-	h.objs = make([][]*Node, len(h.procs))
+	h.ofds = make([][]int32, len(h.procs))
+	h.objs = make([][]int32, len(h.procs))
 	h.sockets = make([]int, len(h.procs))
 	h.pipes = make([]int, len(h.procs))
-	add := func(m map[string][]int32, key string, p int32) {
+	add := func(m map[int32][]int32, key, p int32) {
 		if l := m[key]; len(l) == 0 || l[len(l)-1] != p {
 			m[key] = append(l, p) // processes are visited in order: ascending, no repeats
 		}
 	}
 	for p, proc := range h.procs {
 		pi := int32(p)
-		seenOFD := map[string]bool{}
-		seenObj := map[string]bool{}
-		for _, hp := range x.fds(proc) {
-			switch kindOf(hp.obj) {
+		seenOFD := map[int32]bool{}
+		seenObj := map[int32]bool{}
+		for fd := range x.outs(proc, EdgeFD) {
+			hp := x.resolve(proc, fd)
+			switch kindOf(x.node(hp.obj)) {
 			case KindSocket:
 				h.sockets[p]++
 			case KindPipe, KindFIFO:
 				h.pipes[p]++
 			}
-			if hp.ofd == nil || seenOFD[hp.ofd.ID] {
+			if hp.ofd < 0 || seenOFD[hp.ofd] {
 				continue
 			}
-			seenOFD[hp.ofd.ID] = true
-			h.ofds[p] = append(h.ofds[p], hp.ofd.ID)
-			add(h.ofdHolders, hp.ofd.ID, pi)
-			if hp.obj != nil && !seenObj[hp.obj.ID] {
-				seenObj[hp.obj.ID] = true
+			seenOFD[hp.ofd] = true
+			h.ofds[p] = append(h.ofds[p], hp.ofd)
+			add(h.ofdHolders, hp.ofd, pi)
+			if hp.obj >= 0 && !seenObj[hp.obj] {
+				seenObj[hp.obj] = true
 				h.objs[p] = append(h.objs[p], hp.obj)
-				add(h.objHolders, hp.obj.ID, pi)
+				add(h.objHolders, hp.obj, pi)
 			}
 		}
 	}
 	return h
 }
 
-// peerSet returns the indexes (into h.procs) of the peer processes of proc: what Peers would list, each process once. With socketsOnly, only
-// the holders of the far end of a peer edge count. stamp, when not nil, is
-// scratch space of one int32 per process, all different from the index of
-// proc plus one.
-func (x *Index) peerSet(h *holderTables, proc *Node, stamp []int32, socketsOnly bool) []int32 {
-	self, ok := h.index[proc.ID]
+// peerSet returns the indexes (into h.procs) of the peer processes of the
+// process at position proc: what Peers would list, each process once. With
+// socketsOnly, only the holders of the far end of a peer edge count. stamp,
+// when not nil, is scratch space of one int32 per process, none equal to
+// the process's index plus one.
+func (x *Index) peerSet(h *holderTables, proc int32, stamp []int32, socketsOnly bool) []int32 {
+	self, ok := h.index[proc]
 	if !ok {
 		return nil
 	}
@@ -517,21 +518,48 @@ func (x *Index) peerSet(h *holderTables, proc *Node, stamp []int32, socketsOnly 
 		}
 	}
 	for _, obj := range h.objs[self] {
-		if !socketsOnly && viaSameObject(obj) != "" {
-			union(h.objHolders[obj.ID])
+		if !socketsOnly && viaSameObject(x.s.Nodes[obj]) != "" {
+			union(h.objHolders[obj])
 		}
 		for _, po := range x.peerObjects(obj) {
-			union(h.objHolders[po.ID])
+			union(h.objHolders[po])
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
+// Processes returns one row per process, sorted by pid. Its cost is that
+// of walking every fd once plus, per process, the sizes of the holder sets
+// of its descriptions and objects.
+func (x *Index) Processes() []ProcessRow {
+	h := x.holders()
+	out := make([]ProcessRow, 0, len(h.procs))
+	stamp := make([]int32, len(h.procs))
+	for _, p := range h.procs {
+		out = append(out, x.row(h, p, stamp))
+	}
+	slices.SortFunc(out, func(a, b ProcessRow) int { return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+func (x *Index) row(h *holderTables, proc int32, stamp []int32) ProcessRow {
+	n := x.s.Nodes[proc]
+	r := ProcessRow{ID: n.ID, PID: n.PID, Error: n.Error}
+	if p := n.Process; p != nil {
+		r.PPID, r.Comm, r.User, r.UID, r.FDCount = p.PPID, p.Comm, p.User, p.UID, p.FDCount
+	}
+	if i, ok := h.index[proc]; ok {
+		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]
+	}
+	r.Peers = len(x.peerSet(h, proc, stamp, false))
+	return r
+}
+
 // Row returns the process-list row of the process with the given pid.
 func (x *Index) Row(pid int) (ProcessRow, bool) {
-	proc := x.procs[pid]
-	if proc == nil {
+	proc, ok := x.procs[pid]
+	if !ok {
 		return ProcessRow{}, false
 	}
 	return x.row(x.holders(), proc, nil), true
@@ -595,13 +623,13 @@ func ApplyRows(rows []ProcessRow, c *RowChanges) []ProcessRow {
 // HolderPIDs returns the pids of the processes that hold an fd leading to
 // the object with the given ID, sorted and without repeats.
 func (x *Index) HolderPIDs(objectID string) []int {
-	obj := x.s.Node(objectID)
-	if obj == nil {
+	obj, ok := x.posOf(objectID)
+	if !ok {
 		return nil
 	}
 	var out []int
 	for _, h := range x.holdersOfObject(obj) {
-		out = append(out, h.proc.PID)
+		out = append(out, x.s.Nodes[h.proc].PID)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -618,14 +646,14 @@ func (x *Index) PeerPIDs(pid int) []int { return x.peerPIDs(pid, false) }
 func (x *Index) SocketPeerPIDs(pid int) []int { return x.peerPIDs(pid, true) }
 
 func (x *Index) peerPIDs(pid int, socketsOnly bool) []int {
-	proc := x.procs[pid]
-	if proc == nil {
+	proc, ok := x.procs[pid]
+	if !ok {
 		return nil
 	}
 	h := x.holders()
 	var out []int
 	for _, p := range x.peerSet(h, proc, nil, socketsOnly) {
-		out = append(out, h.procs[p].PID)
+		out = append(out, x.s.Nodes[h.procs[p]].PID)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

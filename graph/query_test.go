@@ -399,3 +399,25 @@ func TestPeersProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexDanglingEdges indexes a snapshot not built by New (as a decoded
+// one may be), whose edges name nodes it does not hold: they are ignored.
+func TestIndexDanglingEdges(t *testing.T) {
+	s := testMachine().snapshot()
+	bad := &Snapshot{Nodes: s.Nodes, Stats: s.Stats}
+	bad.Edges = append(bad.Edges, Edge{From: "aaa", To: "proc:100:1100", Kind: EdgeChild})
+	bad.Edges = append(bad.Edges, s.Edges...)
+	bad.Edges = append(bad.Edges, Edge{From: "proc:100:1100", To: "zzz", Kind: EdgeFD}, Edge{From: "zzz", To: "proc:100:1100", Kind: EdgeChild})
+	slices.SortFunc(bad.Edges, compareEdges)
+	x := NewIndex(bad)
+	want := NewIndex(s)
+	if d := cmp.Diff(want.Processes(), x.Processes()); d != "" {
+		t.Errorf("Processes (-clean +dangling):\n%s", d)
+	}
+	if d := cmp.Diff(want.Peers(100), x.Peers(100)); d != "" {
+		t.Errorf("Peers (-clean +dangling):\n%s", d)
+	}
+	if !Equal(want.Focus(100), x.Focus(100)) {
+		t.Error("Focus differs")
+	}
+}
