@@ -6,10 +6,11 @@ package main
 //	FDSCOPE_SERVE_BENCH=1 go test -run TestServeBench -v -timeout 30m .
 //
 // FDSCOPE_SERVE_BENCH_SCALE sets the workload scale (default 1: ~500
-// processes, ~65k fds) and FDSCOPE_SERVE_BENCH_IDLE the idle window
-// (default 60s). It builds the bench workload (package bench) in its own
-// pid, mount and network namespaces, runs `fdscope serve` inside them with
-// nsenter, and runs a client inside them too (this test binary in the role
+// processes, ~65k fds), FDSCOPE_SERVE_BENCH_IDLE the idle window (default
+// 60s), FDSCOPE_SERVE_BENCH_ARGS more flags for serve (say "--gogc 25").
+// It builds the bench workload (package bench) in its own pid, mount and
+// network namespaces, runs `fdscope serve` inside them with nsenter, and
+// runs a client inside them too (this test binary in the role
 // "bench-client"), which measures what the server costs at rest and how
 // fast a new connection reaches it.
 
@@ -146,7 +147,9 @@ func TestServeBench(t *testing.T) {
 		snapCPU = append(snapCPU, time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds())
 	}
 
-	srv := enter(serveBin, "serve", "--listen", "127.0.0.1:8080", "--interval", "1s", "--full-interval", "10s", "--log-level", "warn")
+	args := []string{serveBin, "serve", "--listen", "127.0.0.1:8080", "--interval", "1s", "--full-interval", "10s", "--log-level", "warn"}
+	args = append(args, strings.Fields(os.Getenv("FDSCOPE_SERVE_BENCH_ARGS"))...) // more flags for serve
+	srv := enter(args...)
 	srv.Stderr = os.Stderr
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
