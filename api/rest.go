@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/fdscope/fdscope/graph"
 )
 
 // SeqHeader names the response header that carries the version a REST
@@ -46,51 +48,39 @@ func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pidParam parses {pid}, or writes 400 and returns 0.
-func pidParam(w http.ResponseWriter, r *http.Request) int {
+// process resolves {pid} in the latest version: it returns the version's
+// index and the pid, or writes 400 (malformed pid), 503 (no scan yet) or
+// 404 (no such process) and returns nil.
+func (s *Server) process(w http.ResponseWriter, r *http.Request) (*graph.Index, int) {
 	p := chi.URLParam(r, "pid")
 	pid, err := strconv.Atoi(p)
 	if err != nil || pid <= 0 {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad pid %q", p))
-		return 0
+		return nil, 0
 	}
-	return pid
+	v := s.latest(w)
+	if v == nil {
+		return nil, 0
+	}
+	if v.index().Process(pid) == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
+		return nil, 0
+	}
+	return v.index(), pid
 }
 
 // GET /api/processes/{pid}: the focus subgraph of one process.
 func (s *Server) getProcess(w http.ResponseWriter, r *http.Request) {
-	pid := pidParam(w, r)
-	if pid == 0 {
-		return
+	if x, pid := s.process(w, r); x != nil {
+		writeJSON(w, http.StatusOK, x.Focus(pid))
 	}
-	v := s.latest(w)
-	if v == nil {
-		return
-	}
-	f := v.index().Focus(pid)
-	if f == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
-		return
-	}
-	writeJSON(w, http.StatusOK, f)
 }
 
 // GET /api/processes/{pid}/peers: the flat list of the process's connections.
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
-	pid := pidParam(w, r)
-	if pid == 0 {
-		return
+	if x, pid := s.process(w, r); x != nil {
+		writeJSON(w, http.StatusOK, x.Peers(pid))
 	}
-	v := s.latest(w)
-	if v == nil {
-		return
-	}
-	peers := v.index().Peers(pid)
-	if peers == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
-		return
-	}
-	writeJSON(w, http.StatusOK, peers)
 }
 
 // Health is the body of /healthz.
