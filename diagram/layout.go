@@ -1,0 +1,291 @@
+// Package diagram draws the focus view of a process — the process, its file
+// descriptors, the open file descriptions and kernel objects behind them, and
+// the peer processes at the other ends — as the "user space / kernel space"
+// figure of the classic "everything is a file" articles.
+//
+// There is one layout and several renderers. Layout places the focus
+// subgraph (graph.Index.Focus) on a grid of character cells, in bands from top
+// to bottom:
+//
+//	user space     process boxes, their fds as numbered ports
+//	═══════════    the user space / kernel space line
+//	kernel space   open file descriptions (one box, several fds into it when shared)
+//	               objects: sockets, pipes, files, devices, anon inodes
+//	               connections: the peer and accepted edges that join objects
+//
+// Text renders a Layout as box-drawing characters (or plain ASCII), SVG as a
+// self-contained, themeable SVG document; the browser draws the Layout's JSON
+// form. A Layout is plain data: renderers only draw what it says.
+//
+// Everything is deterministic: the same snapshot gives the same layout, byte
+// for byte. The package uses the standard library and package graph only and
+// keeps no global mutable state; its functions are safe for concurrent use.
+package diagram
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// A Layout is a diagram placed on a grid of character cells: x grows to the
+// right, y downwards, one unit is one cell (a character in Text, a cell of
+// SVGOptions.CellWidth × CellHeight pixels in SVG). A box's border lies on its
+// outermost cells; edges run through cell centres.
+//
+// A Layout is not modified by the renderers and may be shared between them.
+type Layout struct {
+	// Focus is the pid of the process the view is about, FocusID its node ID
+	// ("" when the snapshot has no such process).
+	Focus   int    `json:"focus"`
+	FocusID string `json:"focus_id"`
+	// Width and Height are the extent of the diagram in cells.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// Tiers are the horizontal strips the diagram was wrapped into to fit
+	// Options.Width, top to bottom; there is one unless it was wrapped. Each
+	// has its own user space / kernel space line.
+	Tiers []Tier `json:"tiers"`
+	// Boxes are processes, open file descriptions, objects and collapsed
+	// groups, sorted by tier, then top to bottom, then left to right.
+	Boxes []Box `json:"boxes"`
+	// Edges are sorted as they should be drawn.
+	Edges []Edge `json:"edges"`
+	// Labels are free text: the band names.
+	Labels []Label `json:"labels"`
+}
+
+// A Tier is one strip of a wrapped diagram.
+type Tier struct {
+	Y      int `json:"y"`      // first row
+	Height int `json:"height"` // rows
+	// Separator is the row of the user space / kernel space line, which
+	// spans the whole width of the diagram.
+	Separator int `json:"separator"`
+}
+
+// Rect is a rectangle of cells: columns X to X+W-1, rows Y to Y+H-1.
+type Rect struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+	W int `json:"w"`
+	H int `json:"h"`
+}
+
+// Point is the centre of one cell.
+type Point struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// Box kinds besides the graph's node kinds (process, ofd, socket, pipe,
+// file, chr, anon, ...).
+const (
+	// KindGroup is a collapsed group: many fds' descriptions, or their
+	// objects, drawn as one box. Members lists the graph nodes it stands for.
+	KindGroup = "group"
+)
+
+// Box is one drawn node: a process (with ports), an open file description,
+// an object, or a group.
+type Box struct {
+	// ID is unique in the layout. It is the graph node ID, except for a
+	// process drawn again in a later tier (ID "NODE#2", ...) and for groups
+	// ("group:...").
+	ID string `json:"id"`
+	// NodeID is the graph node ID ("" for a group).
+	NodeID string `json:"node_id"`
+	// Kind is the graph kind of the node (process, ofd, socket, ...) or KindGroup.
+	Kind string `json:"kind"`
+	// Class is the colour class renderers use: process, ofd, socket, pipe,
+	// file, dev, anon, group or unknown.
+	Class string `json:"class"`
+	// Focus marks the focus process.
+	Focus bool `json:"focus,omitempty"`
+	// PID is set on process boxes.
+	PID int `json:"pid,omitempty"`
+	// Label is the text drawn inside the box, one line each, already
+	// shortened to fit (Rect.W-4 cells); Label[i] goes on row Rect.Y+1+i,
+	// starting at column Rect.X+2.
+	Label []string `json:"label"`
+	// Title is the full description, for a tooltip.
+	Title string `json:"title,omitempty"`
+	Rect  Rect   `json:"rect"`
+	// Ports are a process's fds, left to right, on row Rect.Y+Rect.H-2.
+	Ports []Port `json:"ports,omitempty"`
+	// Members are the graph nodes a group stands for (fds, descriptions
+	// or objects), sorted.
+	Members []string `json:"members,omitempty"`
+	// Tier is the index of the tier the box is in.
+	Tier int `json:"tier"`
+}
+
+// Port kinds.
+const (
+	PortFD    = "fd"    // one fd
+	PortStdio = "stdio" // fds 0, 1 and 2 on one object, as one port "0 1 2"
+	PortGroup = "group" // a collapsed run of fds of one kind with no peer
+	PortMore  = "more"  // fds of a peer process that are not on a path to the focus
+	PortNone  = "none"  // a process with no fd to show
+)
+
+// Port is an fd (or a group of fds) of a process box, where edges start.
+type Port struct {
+	// ID is unique in the layout: the fd's node ID for a single fd,
+	// "group:..." otherwise.
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// FDs are the fd numbers the port stands for, NodeIDs their graph IDs,
+	// in the same order.
+	FDs     []int    `json:"fds"`
+	NodeIDs []string `json:"node_ids"`
+	// Label is drawn in Rect (one row, Rect.W cells).
+	Label string `json:"label"`
+	Title string `json:"title,omitempty"`
+	Rect  Rect   `json:"rect"`
+}
+
+// Edge kinds: the graph's edge kind each drawn edge stands for.
+const (
+	EdgeOFD      = "ofd"      // port → open file description
+	EdgeObject   = "object"   // open file description → object
+	EdgePeer     = "peer"     // object ⇄ object: the two ends of a connection
+	EdgeAccepted = "accepted" // listening socket → accepted socket
+)
+
+// Edge is an orthogonal polyline: consecutive points share X or Y. The first
+// point lies on the border of the box (or process box, for a port) the edge
+// leaves, the last on the border of the box it enters.
+type Edge struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// From and To are a port or box ID.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Arrow says the edge is directed: draw an arrow head at its end.
+	Arrow  bool    `json:"arrow"`
+	Points []Point `json:"points"`
+	// Label names a connection ("unix stream /tmp/server.sock", "tcp
+	// 127.0.0.1:56946 ⇄ 127.0.0.1:22222"); LabelRect is where it is drawn
+	// (one row, on the edge's horizontal segment), absent when there is
+	// no room; the label is then only in Title.
+	Label     string `json:"label,omitempty"`
+	LabelRect *Rect  `json:"label_rect,omitempty"`
+	Title     string `json:"title,omitempty"`
+}
+
+// Label is free text on the grid.
+type Label struct {
+	Kind string `json:"kind"` // "band"
+	Text string `json:"text"`
+	X    int    `json:"x"`
+	Y    int    `json:"y"`
+}
+
+// Options tune Layout. The zero value is ready to use.
+type Options struct {
+	// Width, when positive, is the widest the diagram should be, in cells:
+	// a wider one is wrapped into tiers, each with the focus process and
+	// some of its connections. A single connection wider than Width stays
+	// wider (Text then folds it).
+	Width int
+	// Collapse is how many fds of one kind with no peer a process may show
+	// one by one; more are collapsed into one group port. Zero means 12.
+	Collapse int
+	// Expand draws every fd as its own port: no "0 1 2" stdio port, no
+	// collapsed groups.
+	Expand bool
+	// MaxLabel is the longest a line of a label may be, in cells; longer
+	// ones are shortened with "…". Zero means 40.
+	MaxLabel int
+}
+
+func (o Options) collapse() int {
+	if o.Collapse <= 0 {
+		return 12
+	}
+	return o.Collapse
+}
+
+func (o Options) maxLabel() int {
+	if o.MaxLabel <= 0 {
+		return 40
+	}
+	return max(o.MaxLabel, 8)
+}
+
+// NewLayout lays out focus, the focus subgraph of the process with the given
+// pid (graph.Index.Focus), deterministically. Given a whole snapshot, it
+// draws every process in it. A nil snapshot gives an empty layout.
+func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
+	m := build(focus, pid, opts)
+	l := &Layout{Focus: pid, Tiers: []Tier{}, Boxes: []Box{}, Edges: []Edge{}, Labels: []Label{}}
+	if m.focus != nil {
+		l.FocusID = m.focus.node.ID
+	}
+	comps := m.components()
+	if len(comps) == 0 {
+		return l
+	}
+	seen := map[*proc]int{}
+	var tiers []*tierOut
+	accept := func(t *tierOut) {
+		tiers = append(tiers, t)
+		for _, p := range t.procs {
+			seen[p]++
+		}
+	}
+	if opts.Width <= 0 {
+		accept(m.placeTier(comps, seen))
+	} else {
+		for i := 0; i < len(comps); {
+			best, j := m.placeTier(comps[i:i+1], seen), i+1
+			for ; j < len(comps) && best.width <= opts.Width; j++ {
+				next := m.placeTier(comps[i:j+1], seen)
+				if next.width > opts.Width {
+					break
+				}
+				best = next
+			}
+			accept(best)
+			i = j
+		}
+	}
+	y := 0
+	for i, t := range tiers {
+		l.Tiers = append(l.Tiers, Tier{Y: y, Height: t.height, Separator: y + t.sep})
+		for _, b := range t.boxes {
+			b.Tier = i
+			b.Rect.Y += y
+			for j := range b.Ports {
+				b.Ports[j].Rect.Y += y
+			}
+			l.Boxes = append(l.Boxes, b)
+		}
+		rank := map[string]int{EdgeOFD: 0, EdgeObject: 1, EdgeAccepted: 2, EdgePeer: 3}
+		slices.SortStableFunc(t.edges, func(a, b Edge) int {
+			return cmp.Or(cmp.Compare(rank[a.Kind], rank[b.Kind]), cmp.Compare(a.ID, b.ID))
+		})
+		for _, e := range t.edges {
+			for j := range e.Points {
+				e.Points[j].Y += y
+			}
+			if e.LabelRect != nil {
+				e.LabelRect.Y += y
+			}
+			l.Edges = append(l.Edges, e)
+		}
+		for _, lb := range t.labels {
+			lb.Y += y
+			l.Labels = append(l.Labels, lb)
+		}
+		l.Width = max(l.Width, t.width)
+		y += t.height + tierGap
+	}
+	l.Height = y - tierGap
+	slices.SortStableFunc(l.Boxes, func(a, b Box) int {
+		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.Rect.Y, b.Rect.Y), cmp.Compare(a.Rect.X, b.Rect.X), cmp.Compare(a.ID, b.ID))
+	})
+	return l
+}

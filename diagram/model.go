@@ -1,0 +1,818 @@
+package diagram
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// The model is the focus subgraph reduced to what is drawn: processes with
+// their ports, and items in two kernel layers (open file descriptions and
+// objects) joined by links. Grouping and collapsing happen here; placement
+// (place.go) only sees items.
+
+// Layers of items.
+const (
+	layerPort = 0
+	layerOFD  = 1
+	layerObj  = 2
+)
+
+type model struct {
+	opts  Options
+	pid   int
+	focus *proc
+	procs []*proc // focus first, then by pid
+	items []*item // every port, description and object item, by ID
+	links []*link // port → ofd and ofd → object links
+	conns []*link // object → object links: peer and accepted
+	byID  map[string]*item
+}
+
+type proc struct {
+	node  *graph.Node
+	index int // in model.procs
+	focus bool
+	title []string // lines drawn in the box
+	tip   string
+	ports []*item // by fd number; the "more" port last
+	more  *item   // fds not drawn (not on a path to the focus, or unreadable), or nil
+}
+
+type item struct {
+	id     string
+	layer  int
+	kind   string // port kind, or box kind
+	class  string
+	nodeID string
+	node   *graph.Node // nil for groups and ports
+	label  []string    // box lines; a port's label is label[0]
+	tip    string
+	member []string
+
+	// Ports.
+	proc    *proc
+	fds     []int
+	fdIDs   []string
+	fdNodes []*graph.Node
+	fdOFDs  []string // the description of each fd ("" when unknown)
+
+	in, out []*link
+	conns   []*link // peer and accepted links at this object
+	comp    int
+
+	// Placement scratch, valid during one placeTier.
+	rank float64 // position in its layer while ordering
+	x    float64 // left column while placing
+	left int     // left column once placed
+	w, h int
+}
+
+type link struct {
+	from, to *item
+	kind     string
+	labelW   int // a connection's label, in cells
+	// Placement scratch.
+	sx, tx int // exit and entry columns
+}
+
+// center is the middle column of an item while placing.
+func (it *item) center() float64 { return it.x + float64(it.w-1)/2 }
+
+// build reduces a focus snapshot to the model.
+func build(s *graph.Snapshot, pid int, o Options) *model {
+	m := &model{opts: o, pid: pid, byID: map[string]*item{}}
+	if s == nil {
+		s = &graph.Snapshot{}
+	}
+	// Who holds what.
+	ofdHolders := map[string][]string{} // ofd → fds
+	objOFDs := map[string][]string{}    // object → ofds
+	fdProc := map[string]*graph.Node{}  // fd → process
+	parent := map[string]string{}       // process → parent process (child edges)
+	var connEdges []graph.Edge
+	for _, e := range s.Edges {
+		switch e.Kind {
+		case graph.EdgeFD:
+			fdProc[e.To] = s.Node(e.From)
+		case graph.EdgeOFD:
+			ofdHolders[e.To] = append(ofdHolders[e.To], e.From)
+		case graph.EdgeObject:
+			objOFDs[e.To] = append(objOFDs[e.To], e.From)
+		case graph.EdgePeer, graph.EdgeAccepted:
+			connEdges = append(connEdges, e)
+		case graph.EdgeChild:
+			parent[e.To] = e.From
+		}
+	}
+	hasConn := map[string]bool{}
+	for _, e := range connEdges {
+		hasConn[e.From], hasConn[e.To] = true, true
+	}
+	first := func(id string, kind graph.EdgeKind) *graph.Node {
+		for _, e := range s.EdgesFrom(id) {
+			if e.Kind == kind {
+				return s.Node(e.To)
+			}
+		}
+		return nil
+	}
+
+	// Processes: the focus first, then by pid.
+	for _, n := range s.Nodes {
+		if n.Kind == graph.KindProcess {
+			m.procs = append(m.procs, &proc{node: n})
+		}
+	}
+	var focus *proc
+	for _, p := range m.procs {
+		if p.node.PID == pid && (focus == nil || startOf(p.node) > startOf(focus.node)) {
+			focus = p
+		}
+	}
+	slices.SortFunc(m.procs, func(a, b *proc) int {
+		if a == focus || b == focus {
+			return boolCmp(b == focus, a == focus)
+		}
+		return cmp.Or(cmp.Compare(a.node.PID, b.node.PID), cmp.Compare(a.node.ID, b.node.ID))
+	})
+	for i, p := range m.procs {
+		p.index = i
+	}
+	if focus != nil {
+		focus.focus = true
+		m.focus = focus
+	}
+	procByID := map[string]*proc{}
+	for _, p := range m.procs {
+		procByID[p.node.ID] = p
+	}
+
+	// The fds of each process, resolved.
+	fdsOf := map[*proc][]fdent{}
+	for _, p := range m.procs {
+		var fds []fdent
+		for _, e := range s.EdgesFrom(p.node.ID) {
+			if e.Kind != graph.EdgeFD {
+				continue
+			}
+			n := s.Node(e.To)
+			if n == nil || n.FD == nil {
+				continue
+			}
+			f := fdent{node: n, num: n.FD.Num, ofd: first(n.ID, graph.EdgeOFD)}
+			if f.ofd != nil {
+				f.obj = first(f.ofd.ID, graph.EdgeObject)
+			}
+			fds = append(fds, f)
+		}
+		slices.SortFunc(fds, func(a, b fdent) int { return cmp.Or(cmp.Compare(a.num, b.num), cmp.Compare(a.node.ID, b.node.ID)) })
+		fdsOf[p] = fds
+	}
+	otherHolder := func(ofdID string, p *proc) bool {
+		for _, fd := range ofdHolders[ofdID] {
+			if q := fdProc[fd]; q != nil && q.ID != p.node.ID {
+				return true
+			}
+		}
+		return false
+	}
+	// lonely: the fd's description and object are held by no other
+	// process and the object has no connection.
+	lonely := func(f fdent, p *proc) bool {
+		if f.ofd == nil || f.obj == nil || hasConn[f.obj.ID] || otherHolder(f.ofd.ID, p) {
+			return false
+		}
+		for _, o := range objOFDs[f.obj.ID] {
+			if otherHolder(o, p) {
+				return false
+			}
+		}
+		return true
+	}
+
+	realItem := func(n *graph.Node, layer int) *item {
+		if it := m.byID[n.ID]; it != nil {
+			return it
+		}
+		it := &item{id: n.ID, layer: layer, kind: string(n.Kind), class: classOf(n.Kind), nodeID: n.ID, node: n}
+		m.byID[n.ID] = it
+		m.items = append(m.items, it)
+		return it
+	}
+	addLink := func(from, to *item, kind string) {
+		for _, l := range from.out {
+			if l.to == to {
+				return
+			}
+		}
+		l := &link{from: from, to: to, kind: kind}
+		from.out = append(from.out, l)
+		to.in = append(to.in, l)
+		m.links = append(m.links, l)
+	}
+	newPort := func(p *proc, id, kind, label string, fds []fdent) *item {
+		it := &item{id: id, layer: layerPort, kind: kind, class: "port", proc: p, label: []string{label}}
+		for _, f := range fds {
+			it.fds = append(it.fds, f.num)
+			it.fdIDs = append(it.fdIDs, f.node.ID)
+			it.fdNodes = append(it.fdNodes, f.node)
+			ofd := ""
+			if f.ofd != nil {
+				ofd = f.ofd.ID
+			}
+			it.fdOFDs = append(it.fdOFDs, ofd)
+		}
+		m.byID[id] = it
+		m.items = append(m.items, it)
+		p.ports = append(p.ports, it)
+		return it
+	}
+	// chain links a port to its fds' descriptions and their objects.
+	chain := func(port *item, fds []fdent) {
+		for _, f := range fds {
+			if f.ofd == nil {
+				continue
+			}
+			o := realItem(f.ofd, layerOFD)
+			addLink(port, o, EdgeOFD)
+			if f.obj != nil {
+				addLink(o, realItem(f.obj, layerObj), EdgeObject)
+			}
+		}
+	}
+
+	for _, p := range m.procs {
+		fds := fdsOf[p]
+		used := make([]bool, len(fds))
+		// Stdio: fds 0, 1 and 2 on one object.
+		if !o.Expand && len(fds) >= 3 && fds[0].num == 0 && fds[1].num == 1 && fds[2].num == 2 &&
+			fds[0].obj != nil && fds[1].obj != nil && fds[2].obj != nil &&
+			fds[0].obj.ID == fds[1].obj.ID && fds[1].obj.ID == fds[2].obj.ID {
+			port := newPort(p, "group:stdio:"+p.node.ID, PortStdio, "0 1 2", fds[:3])
+			chain(port, fds[:3])
+			used[0], used[1], used[2] = true, true, true
+		}
+		// Collapsed groups: lonely fds of one kind, more than Collapse of them.
+		if !o.Expand {
+			cand := map[string][]int{} // group key → indexes into fds
+			keyOf := map[string]string{}
+			for i, f := range fds {
+				if used[i] || !lonely(f, p) {
+					continue
+				}
+				k := groupKey(f.obj)
+				cand[k] = append(cand[k], i)
+				keyOf[f.node.ID] = k
+			}
+			// A description also held by an fd outside the group keeps its fds out.
+			for _, k := range sortedKeys(cand) {
+				idx := cand[k]
+				kept := idx[:0]
+				for _, i := range idx {
+					ok := true
+					for _, h := range ofdHolders[fds[i].ofd.ID] {
+						if keyOf[h] != k {
+							ok = false
+						}
+					}
+					if ok {
+						kept = append(kept, i)
+					}
+				}
+				if len(kept) <= o.collapse() {
+					continue
+				}
+				group := make([]fdent, len(kept))
+				for j, i := range kept {
+					group[j] = fds[i]
+					used[i] = true
+				}
+				m.collapse(p, k, group, objOFDs, newPort, realItem, addLink)
+			}
+		}
+		for i, f := range fds {
+			if used[i] {
+				continue
+			}
+			port := newPort(p, f.node.ID, PortFD, "fd "+strconv.Itoa(f.num), []fdent{f})
+			port.tip = fdTip(f.node, f.ofd)
+			chain(port, []fdent{f})
+		}
+		slices.SortStableFunc(p.ports, func(a, b *item) int { return cmp.Compare(a.fds[0], b.fds[0]) })
+		// fds the snapshot does not hold: a peer's fds off the path, or unreadable ones.
+		if pr := p.node.Process; pr != nil && pr.FDCount > len(fds) {
+			n := pr.FDCount - len(fds)
+			tip := fmt.Sprintf("%d more fds, not on a path to the focus process", n)
+			if p.focus {
+				tip = fmt.Sprintf("%d fds could not be read", n)
+			}
+			p.more = &item{id: "group:more:" + p.node.ID, layer: layerPort, kind: PortMore, class: "port", proc: p,
+				label: []string{"+" + strconv.Itoa(n) + " more"}, tip: tip, fds: []int{math.MaxInt}}
+			m.byID[p.more.id] = p.more
+		}
+		if len(p.ports) == 0 {
+			label := "no fds"
+			if p.node.Error != "" {
+				label = "fds unreadable"
+			}
+			port := newPort(p, "group:none:"+p.node.ID, PortNone, label, nil)
+			port.fds = []int{-1}
+			port.tip = p.node.Error
+		}
+		p.title, p.tip = procTitle(p.node, procByID[parent[p.node.ID]])
+	}
+
+	// Connections between objects that are drawn.
+	for _, e := range connEdges {
+		a, b := m.byID[e.From], m.byID[e.To]
+		if a == nil || b == nil || a.layer != layerObj || b.layer != layerObj || a == b {
+			continue
+		}
+		l := &link{from: a, to: b, kind: string(e.Kind)}
+		l.labelW = max(width(connLabel(l.kind, nodeOr(a), nodeOr(b))), width(connLabel(l.kind, nodeOr(b), nodeOr(a))))
+		a.conns = append(a.conns, l)
+		b.conns = append(b.conns, l)
+		m.conns = append(m.conns, l)
+	}
+
+	slices.SortFunc(m.items, func(a, b *item) int { return cmp.Compare(a.id, b.id) })
+	m.labelItems(fdProc, procByID)
+	return m
+}
+
+// fdent is one fd of a process with its description and object (nil when
+// unknown).
+type fdent struct {
+	node     *graph.Node
+	num      int
+	ofd, obj *graph.Node
+}
+
+// collapse draws the lonely fds of one kind of a process as one group port,
+// one group of descriptions and their objects: a real box when the group
+// leads to one object or to objects other fds hold too, one group box for
+// the rest.
+func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string][]string,
+	newPort func(*proc, string, string, string, []fdent) *item,
+	realItem func(*graph.Node, int) *item, addLink func(from, to *item, kind string)) {
+	lo, hi := group[0].num, group[len(group)-1].num
+	label := fmt.Sprintf("fds %d–%d", lo, hi)
+	if hi-lo+1 != len(group) {
+		label = fmt.Sprintf("%d fds", len(group))
+	}
+	port := newPort(p, "group:fd:"+p.node.ID+":"+key, PortGroup, label, group)
+	nums := make([]string, 0, len(group))
+	for _, f := range group {
+		nums = append(nums, strconv.Itoa(f.num))
+	}
+	port.tip = fmt.Sprintf("%d fds: %s", len(group), shorten(strings.Join(nums, " "), 200))
+
+	ofds := map[string]bool{}
+	var ofdIDs, modes []string
+	objs := map[string]*graph.Node{}
+	for _, f := range group {
+		if !ofds[f.ofd.ID] {
+			ofds[f.ofd.ID] = true
+			ofdIDs = append(ofdIDs, f.ofd.ID)
+			if f.ofd.OFD != nil && !slices.Contains(modes, f.ofd.OFD.Mode) {
+				modes = append(modes, f.ofd.OFD.Mode)
+			}
+		}
+		objs[f.obj.ID] = f.obj
+	}
+	slices.Sort(ofdIDs)
+	slices.Sort(modes)
+	g := &item{id: "group:ofd:" + p.node.ID + ":" + key, layer: layerOFD, kind: KindGroup, class: "group", member: ofdIDs}
+	g.label = []string{fmt.Sprintf("%d ofds %s", len(ofdIDs), strings.Join(modes, "/"))}
+	g.tip = fmt.Sprintf("%d open file descriptions of %s", len(ofdIDs), p.title0())
+	m.byID[g.id] = g
+	m.items = append(m.items, g)
+	addLink(port, g, EdgeOFD)
+
+	var exclusive []*graph.Node
+	for _, id := range sortedKeys(objs) {
+		only := true
+		for _, o := range objOFDs[id] {
+			if !ofds[o] {
+				only = false
+			}
+		}
+		if only {
+			exclusive = append(exclusive, objs[id])
+		} else {
+			addLink(g, realItem(objs[id], layerObj), EdgeObject)
+		}
+	}
+	switch len(exclusive) {
+	case 0:
+	case 1:
+		addLink(g, realItem(exclusive[0], layerObj), EdgeObject)
+	default:
+		ids := make([]string, len(exclusive))
+		for i, n := range exclusive {
+			ids[i] = n.ID
+		}
+		o := &item{id: "group:obj:" + p.node.ID + ":" + key, layer: layerObj, kind: KindGroup, class: "group", member: ids}
+		o.label = []string{fmt.Sprintf("%d × %s", len(ids), groupNoun(exclusive[0]))}
+		o.tip = fmt.Sprintf("%d objects: %s", len(ids), shorten(strings.Join(ids, " "), 300))
+		m.byID[o.id] = o
+		m.items = append(m.items, o)
+		addLink(g, o, EdgeObject)
+	}
+}
+
+func (p *proc) title0() string {
+	if p.node.Process != nil {
+		return p.node.Process.Comm + " pid " + strconv.Itoa(p.node.PID)
+	}
+	return "pid " + strconv.Itoa(p.node.PID)
+}
+
+// groupKey says which lonely fds may be collapsed together.
+func groupKey(obj *graph.Node) string {
+	switch {
+	case obj.Kind == graph.KindSocket && obj.Object != nil && obj.Socket != nil:
+		return "socket:" + obj.Socket.Family + ":" + obj.Socket.Type + ":" + obj.Socket.Protocol
+	case obj.Kind == graph.KindAnon && obj.Object != nil:
+		return "anon:" + obj.AnonType
+	}
+	return string(obj.Kind)
+}
+
+// groupNoun names one object of a collapsed group.
+func groupNoun(obj *graph.Node) string {
+	switch obj.Kind {
+	case graph.KindSocket:
+		return "socket " + socketProto(obj)
+	case graph.KindAnon:
+		if obj.Object != nil && obj.AnonType != "" {
+			return obj.AnonType
+		}
+	case graph.KindChr:
+		return "char device"
+	case graph.KindBlk:
+		return "block device"
+	}
+	return string(obj.Kind)
+}
+
+// classOf is the colour class of a node kind.
+func classOf(k graph.Kind) string {
+	switch k {
+	case graph.KindProcess:
+		return "process"
+	case graph.KindOFD:
+		return "ofd"
+	case graph.KindSocket:
+		return "socket"
+	case graph.KindPipe, graph.KindFIFO:
+		return "pipe"
+	case graph.KindFile, graph.KindDir, graph.KindBlk, graph.KindSymlink, graph.KindMemfd:
+		return "file"
+	case graph.KindChr:
+		return "dev"
+	case graph.KindAnon, graph.KindMqueue, graph.KindNsfs:
+		return "anon"
+	}
+	return "unknown"
+}
+
+// labelItems writes the labels of description and object items, and sizes
+// every item.
+func (m *model) labelItems(fdProc map[string]*graph.Node, procByID map[string]*proc) {
+	max := m.opts.maxLabel()
+	for _, it := range m.items {
+		switch {
+		case it.layer == layerPort:
+		case it.node != nil && it.layer == layerOFD:
+			it.label, it.tip = m.ofdLabel(it, fdProc)
+		case it.node != nil:
+			it.label, it.tip = objLabel(it.node, len(it.conns) > 0)
+		}
+	}
+	size := func(it *item) {
+		for i, l := range it.label {
+			it.label[i] = shorten(l, max)
+		}
+		if it.layer == layerPort {
+			it.w, it.h = width(it.label[0]), 1
+			return
+		}
+		w := 0
+		for _, l := range it.label {
+			w = maxInt(w, width(l))
+		}
+		k := maxInt(len(it.in), len(it.out)+len(it.conns))
+		it.w, it.h = maxInt(w+4, 2*k+3), len(it.label)+2
+	}
+	for _, it := range m.items {
+		size(it)
+	}
+	for _, p := range m.procs {
+		for i, l := range p.title {
+			p.title[i] = shorten(l, max)
+		}
+		if p.more != nil {
+			size(p.more)
+		}
+	}
+}
+
+// ofdLabel describes an open file description: its mode and position, and
+// who shares it when more than one port leads into it.
+func (m *model) ofdLabel(it *item, fdProc map[string]*graph.Node) ([]string, string) {
+	n := it.node
+	o := n.OFD
+	if o == nil {
+		o = &graph.OFD{}
+	}
+	var obj *graph.Node
+	if len(it.out) > 0 {
+		obj = it.out[0].to.node
+	}
+	mode := o.Mode
+	if mode == "" {
+		mode = "path"
+	}
+	line := "ofd " + mode
+	if o.Pos != 0 || (obj != nil && showsPos(obj.Kind)) {
+		line += " pos " + strconv.FormatInt(o.Pos, 10)
+	}
+	lines := []string{line}
+	// Holders, port by port.
+	type holder struct {
+		proc *graph.Node
+		fd   int
+	}
+	var hs []holder
+	ports := 0
+	for _, l := range it.in {
+		p := l.from
+		if p.layer != layerPort {
+			continue
+		}
+		ports++
+		for i, fid := range p.fdIDs {
+			if p.fdOFDs[i] == n.ID {
+				hs = append(hs, holder{fdProc[fid], p.fds[i]})
+			}
+		}
+	}
+	if ports >= 2 && len(hs) >= 2 {
+		slices.SortFunc(hs, func(a, b holder) int {
+			return cmp.Or(cmp.Compare(pidOf(a.proc), pidOf(b.proc)), cmp.Compare(a.fd, b.fd))
+		})
+		procs := map[string]*graph.Node{}
+		for _, h := range hs {
+			if h.proc != nil {
+				procs[h.proc.ID] = h.proc
+			}
+		}
+		how := "dup"
+		if len(procs) > 1 {
+			how = "shared"
+			for _, a := range procs {
+				for _, b := range procs {
+					if a.Process != nil && a.Process.PPID == b.PID {
+						how = "fork"
+					}
+				}
+			}
+		}
+		var parts []string
+		for i, h := range hs {
+			if i == 3 && len(hs) > 4 {
+				parts = append(parts, fmt.Sprintf("%d more", len(hs)-3))
+				break
+			}
+			if len(procs) > 1 {
+				parts = append(parts, fmt.Sprintf("%d:%d", pidOf(h.proc), h.fd))
+			} else {
+				parts = append(parts, "fd "+strconv.Itoa(h.fd))
+			}
+		}
+		lines = append(lines, strings.Join(parts, " + ")+" ("+how+")")
+	}
+	if n.Error != "" {
+		lines = append(lines, "! "+n.Error)
+	}
+	tip := fmt.Sprintf("open file description %s\nmode %s, flags %s, pos %d\nshared by %d fds", n.ID, mode,
+		strings.Join(o.Flags, "|"), o.Pos, o.Sharers)
+	if n.Error != "" {
+		tip += "\nerror: " + n.Error
+	}
+	return lines, tip
+}
+
+func showsPos(k graph.Kind) bool {
+	switch k {
+	case graph.KindFile, graph.KindDir, graph.KindBlk, graph.KindChr, graph.KindMemfd, graph.KindSymlink:
+		return true
+	}
+	return false
+}
+
+// objLabel describes an object as the kernel names it, with what matters
+// about its kind. connected says a connection edge is drawn from it, which
+// then carries the remote address.
+func objLabel(n *graph.Node, connected bool) ([]string, string) {
+	ob := n.Object
+	if ob == nil {
+		ob = &graph.Object{Name: n.ID}
+	}
+	name := ob.Name
+	if name == "" {
+		name = n.ID
+	}
+	lines := []string{name}
+	tip := []string{string(n.Kind) + " " + n.ID, name}
+	switch n.Kind {
+	case graph.KindSocket:
+		if s := ob.Socket; s != nil {
+			lines = append(lines, socketProto(n))
+			if s.State != "" {
+				lines = append(lines, strings.ToUpper(s.State))
+			}
+			if s.Local != "" {
+				lines = append(lines, s.Local)
+			}
+			if s.Remote != "" && !connected && s.Family != "unix" {
+				lines = append(lines, "→ "+s.Remote)
+			}
+			if s.InFlight > 0 {
+				lines = append(lines, fmt.Sprintf("%d fds in flight", s.InFlight))
+			}
+			tip = append(tip, fmt.Sprintf("%s %s %s, state %s", s.Family, s.Type, s.Protocol, s.State),
+				fmt.Sprintf("local %q remote %q", s.Local, s.Remote),
+				fmt.Sprintf("rx queue %d, tx queue %d", s.RxQueue, s.TxQueue))
+		}
+	case graph.KindFile, graph.KindDir, graph.KindFIFO, graph.KindMemfd, graph.KindSymlink, graph.KindMqueue:
+		lines = append(lines, "inode "+strconv.FormatUint(ob.Inode, 10))
+	}
+	if ob.Detail != "" {
+		lines = append(lines, ob.Detail)
+		tip = append(tip, ob.Detail)
+	}
+	if n.Error != "" {
+		lines = append(lines, "! "+n.Error)
+		tip = append(tip, "error: "+n.Error)
+	}
+	tip = append(tip, fmt.Sprintf("inode %d, dev %s", ob.Inode, ob.Dev))
+	if ob.RDev != "" {
+		tip = append(tip, "rdev "+ob.RDev)
+	}
+	return lines, strings.Join(tip, "\n")
+}
+
+// socketProto names a socket's protocol: "unix stream", "tcp", "udp6", "netlink route".
+func socketProto(n *graph.Node) string {
+	if n.Object == nil || n.Socket == nil {
+		return "socket"
+	}
+	s := n.Socket
+	switch s.Family {
+	case "inet", "inet6":
+		p := s.Protocol
+		if p == "" {
+			p = s.Type
+		}
+		if s.Family == "inet6" {
+			p += "6"
+		}
+		return p
+	case "netlink":
+		return strings.TrimSpace("netlink " + s.Protocol)
+	case "", "unknown":
+		return strings.TrimSpace("socket " + s.Type)
+	}
+	return strings.TrimSpace(s.Family + " " + s.Type)
+}
+
+// connLabel names the connection between two objects drawn left and right.
+func connLabel(kind string, left, right *graph.Node) string {
+	if kind == EdgeAccepted {
+		return "accepted"
+	}
+	if left.Kind != graph.KindSocket || right.Kind != graph.KindSocket || left.Object == nil || right.Object == nil ||
+		left.Socket == nil || right.Socket == nil {
+		if left.Kind == graph.KindChr || right.Kind == graph.KindChr {
+			return "pty"
+		}
+		return "peer"
+	}
+	a, b := left.Socket, right.Socket
+	proto := socketProto(left)
+	switch a.Family {
+	case "unix":
+		for _, p := range []string{a.Local, b.Local, a.Remote, b.Remote} {
+			if p != "" {
+				return proto + " " + p
+			}
+		}
+		return proto
+	case "inet", "inet6":
+		if a.Local != "" && b.Local != "" {
+			return proto + " " + a.Local + " ⇄ " + b.Local
+		}
+	}
+	return proto
+}
+
+func procTitle(n *graph.Node, parent *proc) ([]string, string) {
+	comm := ""
+	if n.Process != nil {
+		comm = n.Process.Comm
+	}
+	lines := []string{strings.TrimSpace(comm + "  pid " + strconv.Itoa(n.PID))}
+	if parent != nil {
+		lines = append(lines, "child of pid "+strconv.Itoa(parent.node.PID))
+	}
+	if n.Error != "" {
+		lines = append(lines, "! "+n.Error)
+	}
+	tip := "process " + n.ID
+	if p := n.Process; p != nil {
+		tip += fmt.Sprintf("\n%s\nuser %s (uid %d), ppid %d, %d threads, %d fds", p.Cmdline, p.User, p.UID, p.PPID, p.Threads, p.FDCount)
+	}
+	if n.Error != "" {
+		tip += "\nerror: " + n.Error
+	}
+	return lines, tip
+}
+
+func fdTip(fd, ofd *graph.Node) string {
+	s := "fd " + strconv.Itoa(fd.FD.Num)
+	if fd.FD.CloExec {
+		s += " (close-on-exec)"
+	}
+	if ofd == nil {
+		s += ", description unknown"
+	}
+	if fd.Error != "" {
+		s += "\nerror: " + fd.Error
+	}
+	return s
+}
+
+// shorten cuts s to at most n cells with "…": paths lose their beginning,
+// everything else its end.
+func shorten(s string, n int) string {
+	if width(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if strings.HasPrefix(s, "/") {
+		return "…" + string(r[len(r)-(n-1):])
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// width is the number of cells a label takes: one per rune.
+func width(s string) int { return utf8.RuneCountInString(s) }
+
+func startOf(n *graph.Node) uint64 {
+	if n.Process == nil {
+		return 0
+	}
+	return n.Process.StartTime
+}
+
+func pidOf(n *graph.Node) int {
+	if n == nil {
+		return 0
+	}
+	return n.PID
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,1085 @@
+package diagram
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// Placement, one tier at a time:
+//
+//  1. order: the focus process first, peers by where they connect to it
+//     (the focus's later fds nearer, so connections nest instead of
+//     crossing); ports, descriptions and objects by barycentre sweeps,
+//     keeping the order with the fewest crossings;
+//  2. x: each layer is placed as near as its order allows to the mean of
+//     its neighbours (an isotonic regression under minimum gaps), sweeping
+//     up and down until the columns line up;
+//  3. y and routing: edges leave a box's bottom and enter the next layer's
+//     top; an edge whose ends do not line up jogs along a track of the
+//     channel between the layers, tracks ordered so that edges do not
+//     overlap and cross as little as they can. Connections run below the
+//     objects, the shorter above the longer so that they nest.
+
+// Geometry, in cells.
+const (
+	portGap    = 3  // between two ports of a process
+	boxGap     = 2  // between two boxes of a kernel layer
+	procGap    = 3  // between two process boxes
+	bandMargin = 13 // no port edge left of this column: the band labels' room
+	tierGap    = 2  // blank rows between tiers
+)
+
+// Band labels.
+const (
+	labelUser   = "user space"
+	labelKernel = "kernel space"
+)
+
+// tierOut is one placed tier, in tier coordinates (rows from 0).
+type tierOut struct {
+	width, height int
+	sep           int
+	boxes         []Box
+	edges         []Edge
+	labels        []Label
+	procs         []*proc
+}
+
+// tierProc is a process box in one tier.
+type tierProc struct {
+	p           *proc
+	ports       []*item
+	left, right int // border columns
+	titleW      int
+}
+
+type tier struct {
+	m        *model
+	compRank map[int]int // component → its place in the tier
+	procs    []*tierProc
+	L        [3][]*item
+	in       map[*item]bool
+	links    []*link // port → ofd, ofd → object
+	conns    []*link
+}
+
+// components splits the model into the parts no link joins, ordered by the
+// focus's first fd in each: the units a wrapped diagram is cut into.
+// Accepted links do not join: a listener and the sockets accepted from it
+// may fall in different tiers (the accepted edge is then not drawn).
+func (m *model) components() [][]*item {
+	idx := map[*item]int{}
+	for i, it := range m.items {
+		idx[it] = i
+	}
+	parent := make([]int, len(m.items))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	union := func(a, b *item) {
+		ra, rb := find(idx[a]), find(idx[b])
+		if ra != rb {
+			parent[max(ra, rb)] = min(ra, rb)
+		}
+	}
+	for _, l := range m.links {
+		union(l.from, l.to)
+	}
+	for _, l := range m.conns {
+		if l.kind != EdgeAccepted {
+			union(l.from, l.to)
+		}
+	}
+	byRoot := map[int][]*item{}
+	var roots []int
+	for i, it := range m.items {
+		r := find(i)
+		if byRoot[r] == nil {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], it)
+	}
+	focusIdx := map[*item]int{}
+	if m.focus != nil {
+		for i, p := range m.focus.ports {
+			focusIdx[p] = i
+		}
+	}
+	type keyed struct {
+		items []*item
+		k     [4]int
+		id    string
+	}
+	var comps []keyed
+	for n, r := range roots {
+		c := keyed{items: byRoot[r], k: [4]int{1, math.MaxInt, math.MaxInt, math.MaxInt}, id: byRoot[r][0].id}
+		for _, it := range c.items {
+			it.comp = n
+			if it.layer != layerPort {
+				continue
+			}
+			if i, ok := focusIdx[it]; ok {
+				c.k[0], c.k[1] = 0, min(c.k[1], i)
+			}
+			c.k[2] = min(c.k[2], it.proc.index)
+			c.k[3] = min(c.k[3], it.fds[0])
+		}
+		comps = append(comps, c)
+	}
+	slices.SortFunc(comps, func(a, b keyed) int {
+		for i := range a.k {
+			if c := cmp.Compare(a.k[i], b.k[i]); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := make([][]*item, len(comps))
+	for i, c := range comps {
+		out[i] = c.items
+	}
+	return out
+}
+
+// placeTier lays out the given components as one tier. seen counts the
+// earlier tiers each process was drawn in.
+func (m *model) placeTier(comps [][]*item, seen map[*proc]int) *tierOut {
+	t := &tier{m: m, in: map[*item]bool{}, compRank: map[int]int{}}
+	portsOf := map[*proc][]*item{}
+	for i, c := range comps {
+		t.compRank[c[0].comp] = i
+		for _, it := range c {
+			t.in[it] = true
+		}
+	}
+	for _, p := range m.procs {
+		for _, port := range p.ports {
+			if t.in[port] {
+				portsOf[p] = append(portsOf[p], port)
+			}
+		}
+		if portsOf[p] != nil && p.more != nil && seen[p] == 0 {
+			t.in[p.more] = true
+			portsOf[p] = append(portsOf[p], p.more)
+		}
+	}
+	for _, it := range m.items {
+		if t.in[it] && it.layer != layerPort {
+			t.L[it.layer] = append(t.L[it.layer], it)
+		}
+	}
+	for _, l := range m.links {
+		if t.in[l.from] && t.in[l.to] {
+			t.links = append(t.links, l)
+		}
+	}
+	for _, l := range m.conns {
+		if t.in[l.from] && t.in[l.to] {
+			t.conns = append(t.conns, l)
+		}
+	}
+	t.orderProcs(portsOf)
+	t.order()
+	t.placeX()
+	return t.route(seen)
+}
+
+// orderProcs puts the focus first, then each peer by the mean position of
+// the focus's ports it connects to, the later ones first: a peer of the
+// focus's last fd sits nearest, so connections nest.
+func (t *tier) orderProcs(portsOf map[*proc][]*item) {
+	focusPos := map[int]float64{} // component → mean index of the focus's ports in it
+	if f := t.m.focus; f != nil {
+		n := map[int]int{}
+		for i, port := range portsOf[f] {
+			if port.kind != PortMore {
+				focusPos[port.comp] += float64(i)
+				n[port.comp]++
+			}
+		}
+		for c := range focusPos {
+			focusPos[c] /= float64(n[c])
+		}
+	}
+	type keyed struct {
+		tp   *tierProc
+		bary float64
+		has  bool
+	}
+	var ks []keyed
+	for _, p := range t.m.procs {
+		ports := portsOf[p]
+		if ports == nil {
+			continue
+		}
+		k := keyed{tp: &tierProc{p: p, ports: ports}}
+		sum, n := 0.0, 0
+		for _, port := range ports {
+			if v, ok := focusPos[port.comp]; ok && port.kind != PortMore {
+				sum += v
+				n++
+			}
+		}
+		if n > 0 {
+			k.bary, k.has = sum/float64(n), true
+		}
+		for _, l := range p.title {
+			k.tp.titleW = max(k.tp.titleW, width(l))
+		}
+		ks = append(ks, k)
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		if a.tp.p.focus || b.tp.p.focus {
+			return boolCmp(b.tp.p.focus, a.tp.p.focus)
+		}
+		if a.has != b.has {
+			return boolCmp(b.has, a.has)
+		}
+		if c := cmp.Compare(b.bary, a.bary); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tp.p.index, b.tp.p.index)
+	})
+	for _, k := range ks {
+		t.procs = append(t.procs, k.tp)
+		t.L[layerPort] = append(t.L[layerPort], k.tp.ports...)
+	}
+}
+
+// up and down return an item's neighbours in the layer above and below.
+func (t *tier) up(it *item) []*item {
+	var out []*item
+	for _, l := range it.in {
+		if t.in[l.from] {
+			out = append(out, l.from)
+		}
+	}
+	return out
+}
+
+func (t *tier) down(it *item) []*item {
+	var out []*item
+	for _, l := range it.out {
+		if t.in[l.to] {
+			out = append(out, l.to)
+		}
+	}
+	return out
+}
+
+// order sorts the layers to cross as little as possible. Candidates: the
+// ports in fd order, the ports grouped by component (fd order of the
+// component's first fd), and each step of barycentre sweeps; descriptions
+// and objects follow by barycentre. The fewest crossings win, then the
+// order nearest to fd order (a diagram reads best with fds in order).
+func (t *tier) order() {
+	type cand struct {
+		L      [3][]*item
+		ports  [][]*item
+		cross  int
+		unsort int
+	}
+	var best *cand
+	consider := func() {
+		c := &cand{cross: t.crossings(), unsort: t.unsorted()}
+		if best != nil && (c.cross > best.cross || (c.cross == best.cross && c.unsort >= best.unsort)) {
+			return
+		}
+		for i, l := range t.L {
+			c.L[i] = slices.Clone(l)
+		}
+		for _, tp := range t.procs {
+			c.ports = append(c.ports, slices.Clone(tp.ports))
+		}
+		best = c
+	}
+	follow := func() {
+		t.sortBy(layerOFD, t.up)
+		t.sortBy(layerObj, t.up)
+	}
+	t.rerank(layerPort)
+	follow()
+	consider()
+	t.sortPorts(func(it *item) float64 { return float64(t.compRank[it.comp]) })
+	follow()
+	consider()
+	for range 4 {
+		if best.cross == 0 {
+			break
+		}
+		t.sortBy(layerOFD, t.down)
+		t.sortPorts(func(it *item) float64 { return bary(it, t.down(it)) })
+		follow()
+		consider()
+	}
+	t.L = best.L
+	for i, tp := range t.procs {
+		tp.ports = best.ports[i]
+	}
+	for l := range t.L {
+		t.rerank(l)
+	}
+}
+
+func (t *tier) rerank(layer int) {
+	for i, it := range t.L[layer] {
+		it.rank = float64(i)
+	}
+}
+
+// unsorted counts the pairs of ports of one process out of fd order.
+func (t *tier) unsorted() int {
+	n := 0
+	for _, tp := range t.procs {
+		pairs := make([][2]int, len(tp.ports))
+		for i, p := range tp.ports {
+			pairs[i] = [2]int{i, p.fds[0]}
+		}
+		n += inversions(pairs)
+	}
+	return n
+}
+
+// bary is the mean rank of an item's neighbours, or its own rank without any.
+func bary(it *item, nb []*item) float64 {
+	if len(nb) == 0 {
+		return it.rank
+	}
+	s := 0.0
+	for _, n := range nb {
+		s += n.rank
+	}
+	return s / float64(len(nb))
+}
+
+func (t *tier) sortBy(layer int, nb func(*item) []*item) {
+	items := t.L[layer]
+	key := make(map[*item]float64, len(items))
+	for _, it := range items {
+		key[it] = bary(it, nb(it))
+	}
+	slices.SortStableFunc(items, func(a, b *item) int {
+		return cmp.Or(cmp.Compare(key[a], key[b]), cmp.Compare(a.rank, b.rank))
+	})
+	for i, it := range items {
+		it.rank = float64(i)
+	}
+}
+
+// sortPorts sorts each process's ports by key, fd numbers breaking ties;
+// the "more" port stays last.
+func (t *tier) sortPorts(keyOf func(*item) float64) {
+	var all []*item
+	for _, tp := range t.procs {
+		key := make(map[*item]float64, len(tp.ports))
+		for _, it := range tp.ports {
+			key[it] = keyOf(it)
+		}
+		slices.SortStableFunc(tp.ports, func(a, b *item) int {
+			if (a.kind == PortMore) != (b.kind == PortMore) {
+				return boolCmp(a.kind == PortMore, b.kind == PortMore)
+			}
+			return cmp.Or(cmp.Compare(key[a], key[b]), cmp.Compare(a.fds[0], b.fds[0]))
+		})
+		all = append(all, tp.ports...)
+	}
+	t.L[layerPort] = all
+	for i, it := range all {
+		it.rank = float64(i)
+	}
+}
+
+// crossings counts the crossings of straight lines between consecutive
+// layers in the current order.
+func (t *tier) crossings() int {
+	var n int
+	for _, layer := range t.L[:2] {
+		var pairs [][2]int
+		for _, it := range layer {
+			for _, d := range t.down(it) {
+				pairs = append(pairs, [2]int{int(it.rank), int(d.rank)})
+			}
+		}
+		n += inversions(pairs)
+	}
+	return n
+}
+
+// inversions counts the pairs (a1, b1), (a2, b2) with a1 < a2 and b1 > b2.
+func inversions(pairs [][2]int) int {
+	slices.SortFunc(pairs, func(x, y [2]int) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
+	b := make([]int, len(pairs))
+	for i, p := range pairs {
+		b[i] = p[1]
+	}
+	tmp := make([]int, len(b))
+	var sort func(lo, hi int) int
+	sort = func(lo, hi int) int {
+		if hi-lo < 2 {
+			return 0
+		}
+		mid := (lo + hi) / 2
+		n := sort(lo, mid) + sort(mid, hi)
+		i, j, k := lo, mid, lo
+		for i < mid && j < hi {
+			if b[j] < b[i] {
+				n += mid - i
+				tmp[k] = b[j]
+				j++
+			} else {
+				tmp[k] = b[i]
+				i++
+			}
+			k++
+		}
+		k += copy(tmp[k:], b[i:mid])
+		copy(tmp[k:], b[j:hi])
+		copy(b[lo:hi], tmp[lo:hi])
+		return n
+	}
+	return sort(0, len(b))
+}
+
+// seps returns, for each item of a layer, the least distance between its
+// left column and the previous item's.
+func (t *tier) seps(layer int) []int {
+	items := t.L[layer]
+	sep := make([]int, len(items))
+	if layer != layerPort {
+		for i := 1; i < len(items); i++ {
+			sep[i] = items[i-1].w + boxGap
+			// Room for the label of a connection between neighbours.
+			for _, l := range items[i].conns {
+				if (l.from == items[i-1] || l.to == items[i-1]) && t.in[l.from] && t.in[l.to] {
+					sep[i] = max(sep[i], items[i-1].w+l.labelW+2)
+				}
+			}
+		}
+		return sep
+	}
+	i := 0
+	for n, tp := range t.procs {
+		span := 0
+		for j, p := range tp.ports {
+			span += p.w
+			if j > 0 {
+				span += portGap
+			}
+		}
+		for j := range tp.ports {
+			if j > 0 {
+				sep[i] = items[i-1].w + portGap
+			} else if n > 0 {
+				prev := t.procs[n-1]
+				extra := 0
+				if prevSpan := prev.minSpan(); prev.titleW > prevSpan {
+					extra = prev.titleW - prevSpan
+				}
+				// last port, space, border, gap, border, space, first port
+				sep[i] = items[i-1].w + 1 + 1 + procGap + 1 + 1 + extra
+			}
+			i++
+		}
+	}
+	return sep
+}
+
+func (tp *tierProc) minSpan() int {
+	span := 0
+	for j, p := range tp.ports {
+		span += p.w
+		if j > 0 {
+			span += portGap
+		}
+	}
+	return span
+}
+
+// placeX gives every item its column.
+func (t *tier) placeX() {
+	seps := [3][]int{t.seps(0), t.seps(1), t.seps(2)}
+	placed := [3]bool{true, false, false}
+	x := 0
+	for i, it := range t.L[layerPort] {
+		x += seps[0][i]
+		it.x = float64(x)
+	}
+	pass := func(layer int) {
+		items := t.L[layer]
+		if len(items) == 0 {
+			return
+		}
+		want := make([]float64, len(items))
+		for i, it := range items {
+			sum, n := 0.0, 0
+			if layer > 0 && placed[layer-1] {
+				for _, u := range t.up(it) {
+					sum += u.center()
+					n++
+				}
+			}
+			if layer < 2 && placed[layer+1] {
+				for _, d := range t.down(it) {
+					sum += d.center()
+					n++
+				}
+			}
+			if n == 0 {
+				want[i] = it.x
+				if !placed[layer] && i > 0 {
+					want[i] = items[i-1].x + float64(seps[layer][i])
+				}
+			} else {
+				want[i] = sum/float64(n) - float64(it.w-1)/2
+			}
+		}
+		xs := isotonic(want, seps[layer])
+		for i, it := range items {
+			it.x = xs[i]
+		}
+		placed[layer] = true
+	}
+	pass(layerOFD)
+	pass(layerObj)
+	for range 8 {
+		pass(layerOFD)
+		pass(layerPort)
+		pass(layerOFD)
+		pass(layerObj)
+	}
+	// Whole columns, gaps kept.
+	for l, items := range t.L {
+		for i, it := range items {
+			it.left = int(math.Round(it.x))
+			if i > 0 {
+				it.left = max(it.left, items[i-1].left+seps[l][i])
+			}
+		}
+	}
+	// Process boxes around their ports, wide enough for their titles.
+	prevRight := math.MinInt / 2
+	for _, tp := range t.procs {
+		first := tp.ports[0]
+		if d := prevRight + procGap + 1 - (first.left - 2); d > 0 {
+			for _, p := range tp.ports {
+				p.left += d
+			}
+		}
+		last := tp.ports[len(tp.ports)-1]
+		tp.left = first.left - 2
+		tp.right = max(last.left+last.w+1, tp.left+tp.titleW+3)
+		prevRight = tp.right
+	}
+}
+
+// isotonic places items in order as near to want as it can, in the least
+// squares sense, keeping x[i] ≥ x[i-1] + sep[i]: pool adjacent violators on
+// want[i] - (sep[1] + … + sep[i]).
+func isotonic(want []float64, sep []int) []float64 {
+	n := len(want)
+	off := make([]float64, n)
+	for i := 1; i < n; i++ {
+		off[i] = off[i-1] + float64(sep[i])
+	}
+	type block struct {
+		sum   float64
+		n     int
+		start int
+	}
+	var bs []block
+	for i := range n {
+		b := block{want[i] - off[i], 1, i}
+		for len(bs) > 0 {
+			p := bs[len(bs)-1]
+			if p.sum/float64(p.n) <= b.sum/float64(b.n) {
+				break
+			}
+			bs = bs[:len(bs)-1]
+			b = block{p.sum + b.sum, p.n + b.n, p.start}
+		}
+		bs = append(bs, b)
+	}
+	out := make([]float64, n)
+	for _, b := range bs {
+		mean := b.sum / float64(b.n)
+		for i := b.start; i < b.start+b.n; i++ {
+			out[i] = mean + off[i]
+		}
+	}
+	return out
+}
+
+// spread places n ≥ 1 points, wanted at want (sorted), in [lo, hi], in
+// order and distinct, two apart when there is room.
+func spread(want []int, lo, hi int) []int {
+	n := len(want)
+	g := 2
+	if (n-1)*2 > hi-lo {
+		g = 1
+	}
+	p := make([]int, n)
+	for i, w := range want {
+		p[i] = min(max(w, lo), hi)
+		if i > 0 && p[i] < p[i-1]+g {
+			p[i] = p[i-1] + g
+		}
+	}
+	if p[n-1] > hi {
+		p[n-1] = hi
+		for i := n - 2; i >= 0; i-- {
+			p[i] = min(p[i], p[i+1]-g)
+		}
+	}
+	return p
+}
+
+func clamp(v, lo, hi int) int { return min(max(v, lo), hi) }
+
+// interior returns the columns of a box's border where edges may attach:
+// not next to a corner.
+func interior(it *item) (int, int) { return it.left + 2, it.left + it.w - 3 }
+
+func centerCol(it *item) int { return it.left + (it.w-1)/2 }
+
+// attach chooses the column where each link leaves its source and enters
+// its target, and where each connection leaves its two objects.
+func (t *tier) attach() {
+	// Ports: the column of the label nearest its middle that is above the
+	// description, or the middle.
+	for _, port := range t.L[layerPort] {
+		for _, l := range port.out {
+			if !t.in[l.to] {
+				continue
+			}
+			c := centerCol(port)
+			lo, hi := interior(l.to)
+			lo, hi = max(lo, port.left), min(hi, port.left+port.w-1)
+			if lo <= hi {
+				c = clamp(c, lo, hi)
+			}
+			l.sx = c
+		}
+	}
+	// Descriptions: out-links spread over the bottom, each above its
+	// object when they overlap.
+	for _, it := range t.L[layerOFD] {
+		var outs []*link
+		for _, l := range it.out {
+			if t.in[l.to] {
+				outs = append(outs, l)
+			}
+		}
+		if len(outs) == 0 {
+			continue
+		}
+		slices.SortFunc(outs, func(a, b *link) int { return cmp.Or(cmp.Compare(a.to.left, b.to.left), cmp.Compare(a.to.id, b.to.id)) })
+		lo, hi := interior(it)
+		want := make([]int, len(outs))
+		for i, l := range outs {
+			tlo, thi := interior(l.to)
+			if olo, ohi := max(lo, tlo), min(hi, thi); olo <= ohi {
+				want[i] = clamp(centerCol(it), olo, ohi)
+			} else {
+				want[i] = clamp(centerCol(l.to), lo, hi)
+			}
+		}
+		for i, x := range spread(sortedInts(want), lo, hi) {
+			outs[i].sx = x
+		}
+	}
+	// Entries: spread over the top, each below its source when it can.
+	for _, layer := range t.L[1:] {
+		for _, it := range layer {
+			var ins []*link
+			for _, l := range it.in {
+				if t.in[l.from] {
+					ins = append(ins, l)
+				}
+			}
+			if len(ins) == 0 {
+				continue
+			}
+			slices.SortFunc(ins, func(a, b *link) int { return cmp.Or(cmp.Compare(a.sx, b.sx), cmp.Compare(a.from.id, b.from.id)) })
+			lo, hi := interior(it)
+			want := make([]int, len(ins))
+			for i, l := range ins {
+				want[i] = clamp(l.sx, lo, hi)
+			}
+			for i, x := range spread(want, lo, hi) {
+				ins[i].tx = x
+			}
+		}
+	}
+	// Connections: each object's, spread over its bottom towards the other end.
+	for _, it := range t.L[layerObj] {
+		type end struct {
+			l     *link
+			from  bool
+			other *item
+		}
+		var ends []end
+		for _, l := range it.conns {
+			if !t.in[l.from] || !t.in[l.to] {
+				continue
+			}
+			if l.from == it {
+				ends = append(ends, end{l, true, l.to})
+			} else {
+				ends = append(ends, end{l, false, l.from})
+			}
+		}
+		if len(ends) == 0 {
+			continue
+		}
+		slices.SortFunc(ends, func(a, b end) int {
+			return cmp.Or(cmp.Compare(a.other.left, b.other.left), cmp.Compare(a.other.id, b.other.id), cmp.Compare(a.l.kind, b.l.kind))
+		})
+		lo, hi := interior(it)
+		want := make([]int, len(ends))
+		for i, e := range ends {
+			want[i] = clamp(centerCol(e.other), lo, hi)
+		}
+		for i, x := range spread(sortedInts(want), lo, hi) {
+			if ends[i].from {
+				ends[i].l.sx = x
+			} else {
+				ends[i].l.tx = x
+			}
+		}
+	}
+}
+
+func sortedInts(s []int) []int {
+	slices.Sort(s)
+	return s
+}
+
+// jog is an edge's horizontal run in a channel.
+type jog struct {
+	lo, hi int
+	sx, tx int
+	track  int
+	key    string
+}
+
+// assignTracks puts each jog on a track (a row of its channel) so that jogs
+// on one track leave a gap between them; a jog leaving a column another
+// enters goes above it (or their verticals would overlap), and of two
+// overlapping jogs in the same direction the one that starts further in
+// goes above (or they would cross). It returns the number of tracks.
+func assignTracks(jogs []*jog) int {
+	n := len(jogs)
+	if n == 0 {
+		return 0
+	}
+	slices.SortFunc(jogs, func(a, b *jog) int {
+		return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.hi, b.hi), cmp.Compare(a.key, b.key))
+	})
+	above := make([][]int, n) // above[i]: jogs that must be on a later track than i
+	pending := make([]int, n)
+	for i, a := range jogs {
+		for j, b := range jogs {
+			if i == j || a.hi < b.lo || b.hi < a.lo {
+				continue
+			}
+			first := false
+			switch {
+			case a.sx == b.tx && a.sx != a.tx:
+				first = true
+			case b.sx == a.tx && b.sx != b.tx:
+				first = false
+			case a.sx < a.tx && b.sx < b.tx: // both right
+				first = a.sx > b.sx || (a.sx == b.sx && a.tx < b.tx)
+			case a.sx > a.tx && b.sx > b.tx: // both left
+				first = a.sx < b.sx || (a.sx == b.sx && a.tx > b.tx)
+			default:
+				continue
+			}
+			if first {
+				above[i] = append(above[i], j)
+				pending[j]++
+			}
+		}
+	}
+	done := make([]bool, n)
+	left := n
+	track := 0
+	for left > 0 {
+		var avail []int
+		for i := range jogs {
+			if !done[i] && pending[i] == 0 {
+				avail = append(avail, i)
+			}
+		}
+		if len(avail) == 0 { // a cycle: release the jog held back by fewest
+			best := -1
+			for i := range jogs {
+				if !done[i] && (best < 0 || pending[i] < pending[best]) {
+					best = i
+				}
+			}
+			pending[best] = 0
+			avail = []int{best}
+		}
+		lastHi := math.MinInt / 2
+		var placed []int
+		for _, i := range avail {
+			if jogs[i].lo >= lastHi+2 {
+				jogs[i].track = track
+				lastHi = jogs[i].hi
+				placed = append(placed, i)
+			}
+		}
+		for _, i := range placed {
+			done[i] = true
+			left--
+			for _, j := range above[i] {
+				pending[j]--
+			}
+		}
+		track++
+	}
+	return track
+}
+
+// route places the tier's rows, routes every edge and writes the tier out.
+func (t *tier) route(seen map[*proc]int) *tierOut {
+	t.attach()
+	out := &tierOut{}
+	titleLines := 1
+	for _, tp := range t.procs {
+		titleLines = max(titleLines, len(tp.p.title))
+		out.procs = append(out.procs, tp.p)
+	}
+	procH := titleLines + 3
+	procBottom := procH - 1
+	yUser, ySep, yKernel := procH, procH+1, procH+2
+	out.sep = ySep
+
+	// Channel A: ports → descriptions.
+	var jogsA []*jog
+	jogOf := map[*link]*jog{}
+	for _, l := range t.links {
+		if l.from.layer == layerPort && l.sx != l.tx {
+			j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
+			jogsA = append(jogsA, j)
+			jogOf[l] = j
+		}
+	}
+	kA := assignTracks(jogsA)
+	y1 := yKernel + kA + 2
+	h1 := 0
+	for _, it := range t.L[layerOFD] {
+		h1 = max(h1, it.h)
+	}
+	// Channel B: descriptions → objects.
+	var jogsB []*jog
+	for _, l := range t.links {
+		if l.from.layer == layerOFD && l.sx != l.tx {
+			j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
+			jogsB = append(jogsB, j)
+			jogOf[l] = j
+		}
+	}
+	kB := assignTracks(jogsB)
+	bottom1 := y1 + h1 - 1
+	y2 := bottom1 + max(kB, 1) + 2
+	h2 := 0
+	for _, it := range t.L[layerObj] {
+		h2 = max(h2, it.h)
+	}
+	bottom2 := y2 + h2 - 1
+	height := bottom2 + 1
+	if len(t.L[layerOFD]) == 0 {
+		height = yKernel + 1
+	} else if len(t.L[layerObj]) == 0 {
+		height = bottom1 + 1
+	}
+
+	// Connections: nested, the shorter above.
+	type connRoute struct {
+		l *link
+		j *jog
+	}
+	var crs []*connRoute
+	for _, l := range t.conns {
+		j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
+		crs = append(crs, &connRoute{l: l, j: j})
+	}
+	slices.SortFunc(crs, func(a, b *connRoute) int {
+		return cmp.Or(cmp.Compare(a.j.hi-a.j.lo, b.j.hi-b.j.lo), cmp.Compare(a.j.lo, b.j.lo), cmp.Compare(a.j.key, b.j.key))
+	})
+	var tracks [][]*jog
+	for _, cr := range crs {
+		tr := 0
+		for ; tr < len(tracks); tr++ {
+			free := true
+			for _, o := range tracks[tr] {
+				if !(cr.j.hi+2 <= o.lo || o.hi+2 <= cr.j.lo) {
+					free = false
+					break
+				}
+			}
+			if free {
+				break
+			}
+		}
+		if tr == len(tracks) {
+			tracks = append(tracks, nil)
+		}
+		tracks[tr] = append(tracks[tr], cr.j)
+		cr.j.track = tr
+	}
+	connRow := func(track int) int { return bottom2 + 2 + 2*track }
+	if len(tracks) > 0 {
+		height = connRow(len(tracks)-1) + 1
+	}
+
+	// Edges, in tier coordinates.
+	var edges []Edge
+	for _, l := range t.links {
+		var sy, ty, trackRow int
+		if l.from.layer == layerPort {
+			sy, ty = procBottom, y1
+			if j := jogOf[l]; j != nil {
+				trackRow = yKernel + 1 + j.track
+			}
+		} else {
+			sy, ty = y1+l.from.h-1, y2
+			if j := jogOf[l]; j != nil {
+				trackRow = bottom1 + 1 + j.track
+			}
+		}
+		pts := []Point{{l.sx, sy}}
+		if l.sx != l.tx {
+			pts = append(pts, Point{l.sx, trackRow}, Point{l.tx, trackRow})
+		}
+		pts = append(pts, Point{l.tx, ty})
+		edges = append(edges, Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: true, Points: pts})
+	}
+	for _, cr := range crs {
+		l := cr.l
+		row := connRow(cr.j.track)
+		e := Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: l.kind == EdgeAccepted,
+			Points: []Point{{l.sx, y2 + l.from.h - 1}, {l.sx, row}, {l.tx, row}, {l.tx, y2 + l.to.h - 1}}}
+		left, right := l.from, l.to
+		if l.tx < l.sx {
+			left, right = right, left
+		}
+		e.Label = connLabel(l.kind, nodeOr(left), nodeOr(right))
+		e.Title = e.Label
+		// The longest run of the track free of deeper connections' verticals.
+		var blocked []int
+		for _, o := range crs {
+			if o.j.track > cr.j.track {
+				for _, x := range []int{o.l.sx, o.l.tx} {
+					if x > cr.j.lo && x < cr.j.hi {
+						blocked = append(blocked, x)
+					}
+				}
+			}
+		}
+		slices.Sort(blocked)
+		bestLo, bestLen, prev := 0, 0, cr.j.lo
+		for _, x := range append(blocked, cr.j.hi) {
+			if n := x - prev - 1; n > bestLen {
+				bestLo, bestLen = prev+1, n
+			}
+			prev = x
+		}
+		if w := min(width(e.Label), bestLen-2); w >= min(width(e.Label), 6) && w > 0 {
+			e.LabelRect = &Rect{X: bestLo + (bestLen-w)/2, Y: row, W: w, H: 1}
+		}
+		edges = append(edges, e)
+	}
+
+	// Boxes.
+	var boxes []Box
+	for _, tp := range t.procs {
+		p := tp.p
+		b := Box{ID: p.node.ID, NodeID: p.node.ID, Kind: string(graph.KindProcess), Class: "process", Focus: p.focus,
+			PID: p.node.PID, Label: p.title, Title: p.tip, Rect: Rect{X: tp.left, Y: 0, W: tp.right - tp.left + 1, H: procH}}
+		if k := seen[p]; k > 0 {
+			b.ID += "#" + strconv.Itoa(k+1)
+		}
+		for _, port := range tp.ports {
+			pt := Port{ID: port.id, Kind: port.kind, FDs: []int{}, NodeIDs: []string{}, Label: port.label[0], Title: port.tip,
+				Rect: Rect{X: port.left, Y: procH - 2, W: port.w, H: 1}}
+			if port.kind != PortMore && port.kind != PortNone {
+				pt.FDs, pt.NodeIDs = slices.Clone(port.fds), slices.Clone(port.fdIDs)
+			}
+			b.Ports = append(b.Ports, pt)
+		}
+		boxes = append(boxes, b)
+	}
+	for _, ly := range [][2]int{{layerOFD, y1}, {layerObj, y2}} {
+		for _, it := range t.L[ly[0]] {
+			y := ly[1]
+			b := Box{ID: it.id, NodeID: it.nodeID, Kind: it.kind, Class: it.class, Label: slices.Clone(it.label), Title: it.tip,
+				Rect: Rect{X: it.left, Y: y, W: it.w, H: it.h}, Members: it.member}
+			boxes = append(boxes, b)
+		}
+	}
+
+	// Shift right so that no port's edge crosses the band labels and
+	// nothing is left of column 0.
+	minX, minPort := math.MaxInt, math.MaxInt
+	for _, b := range boxes {
+		minX = min(minX, b.Rect.X)
+	}
+	for _, e := range edges {
+		for _, p := range e.Points {
+			minX = min(minX, p.X)
+		}
+		if e.Kind == EdgeOFD {
+			minPort = min(minPort, e.Points[0].X)
+		}
+	}
+	shift := -minX
+	if minPort != math.MaxInt {
+		shift = max(shift, bandMargin-minPort)
+	}
+	w := width(labelKernel)
+	for i := range boxes {
+		b := &boxes[i]
+		b.Rect.X += shift
+		for j := range b.Ports {
+			b.Ports[j].Rect.X += shift
+		}
+		w = max(w, b.Rect.X+b.Rect.W)
+	}
+	for i := range edges {
+		e := &edges[i]
+		e.ID = e.Kind + ":" + e.From + ">" + e.To
+		for j := range e.Points {
+			e.Points[j].X += shift
+			w = max(w, e.Points[j].X+1)
+		}
+		if e.LabelRect != nil {
+			e.LabelRect.X += shift
+		}
+	}
+	out.width, out.height = w, height
+	out.boxes, out.edges = boxes, edges
+	out.labels = []Label{{Kind: "band", Text: labelUser, X: 0, Y: yUser}, {Kind: "band", Text: labelKernel, X: 0, Y: yKernel}}
+	return out
+}
+
+func nodeOr(it *item) *graph.Node {
+	if it.node != nil {
+		return it.node
+	}
+	return &graph.Node{ID: it.id, Kind: graph.KindUnknown}
+}
