@@ -60,8 +60,9 @@ type Layout struct {
 type Tier struct {
 	Y      int `json:"y"`      // first row
 	Height int `json:"height"` // rows
+	Width  int `json:"width"`  // columns 0 to Width-1
 	// Separator is the row of the user space / kernel space line, which
-	// spans the whole width of the diagram.
+	// spans the tier's width.
 	Separator int `json:"separator"`
 }
 
@@ -254,7 +255,7 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 	}
 	y := 0
 	for i, t := range tiers {
-		l.Tiers = append(l.Tiers, Tier{Y: y, Height: t.height, Separator: y + t.sep})
+		l.Tiers = append(l.Tiers, Tier{Y: y, Height: t.height, Width: t.width, Separator: y + t.sep})
 		for _, b := range t.boxes {
 			b.Tier = i
 			b.Rect.Y += y

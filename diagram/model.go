@@ -588,8 +588,8 @@ func (m *model) ofdLabel(it *item, fdProc map[string]*graph.Node) ([]string, str
 		}
 		var parts []string
 		for i, h := range hs {
-			if i == 3 && len(hs) > 4 {
-				parts = append(parts, fmt.Sprintf("%d more", len(hs)-3))
+			if i == 2 && len(hs) > 3 {
+				parts = append(parts, fmt.Sprintf("%d more", len(hs)-2))
 				break
 			}
 			if len(procs) > 1 {

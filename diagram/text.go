@@ -111,7 +111,7 @@ func (g *grid) text(x, y int, s string, maxW int) {
 func draw(l *Layout, ascii bool) *grid {
 	g := &grid{w: l.Width, h: l.Height, cells: make([]cell, l.Width*l.Height), ascii: ascii}
 	for _, t := range l.Tiers {
-		g.segment(Point{0, t.Separator}, Point{l.Width - 1, t.Separator}, true)
+		g.segment(Point{0, t.Separator}, Point{t.Width - 1, t.Separator}, true)
 	}
 	for _, b := range l.Boxes {
 		r := b.Rect
@@ -265,44 +265,59 @@ func Text(l *Layout, w io.Writer, opts TextOptions) error {
 		bw.WriteString(strings.TrimRight(string(row), " "))
 		bw.WriteByte('\n')
 	}
-	if opts.Width <= 0 || g.w <= opts.Width {
-		for _, row := range rows {
-			emit(row)
-		}
-		return bw.Flush()
-	}
-	// Fold: panels of at most Width columns, cut where the fewest rows
-	// have something on both sides of the cut.
-	marker := "┄┄ continued ┄┄"
+	// Each tier on its own: one wider than Width is folded into panels of
+	// columns, cut where the fewest rows have something on both sides.
+	marker := []rune("┄┄ continued ┄┄")
 	if opts.ASCII {
-		marker = "-- continued --"
+		marker = []rune("-- continued --")
 	}
-	for c0 := 0; c0 < g.w; {
-		c1 := g.w
-		if g.w-c0 > opts.Width {
-			c1, best := c0+opts.Width, -1
-			for c := c0 + opts.Width; c > c0+opts.Width/2; c-- {
-				clean := 0
-				for _, row := range rows {
-					if row[c-1] == ' ' || row[c] == ' ' {
-						clean++
-					}
-				}
-				if clean > best {
-					best, c1 = clean, c
-				}
+	y := 0
+	for _, t := range l.Tiers {
+		for ; y < t.Y; y++ {
+			emit(nil)
+		}
+		tr := rows[t.Y : t.Y+t.Height]
+		y = t.Y + t.Height
+		if opts.Width <= 0 || t.Width <= opts.Width {
+			for _, row := range tr {
+				emit(row[:t.Width])
 			}
-			for _, row := range rows {
-				emit(row[c0:c1])
-			}
-			emit([]rune(string([]rune(marker)[:min(width(marker), opts.Width)])))
-			c0 = c1
 			continue
 		}
-		for _, row := range rows {
-			emit(row[c0:c1])
+		for c0, panel := 0, 0; c0 < t.Width; panel++ {
+			c1 := t.Width
+			if t.Width-c0 > opts.Width {
+				best := -1
+				for c := c0 + opts.Width; c > c0+opts.Width/2; c-- {
+					clean := 0
+					for _, row := range tr {
+						if row[c-1] == ' ' || row[c] == ' ' {
+							clean++
+						}
+					}
+					if clean > best {
+						best, c1 = clean, c
+					}
+				}
+			}
+			if panel > 0 {
+				emit(marker[:min(len(marker), opts.Width)])
+			}
+			blank := 0
+			for i, row := range tr {
+				part := row[c0:c1]
+				if strings.TrimSpace(string(part)) == "" && panel > 0 {
+					// A continuation keeps one blank row of each run.
+					if blank++; blank > 1 || i == len(tr)-1 {
+						continue
+					}
+				} else {
+					blank = 0
+				}
+				emit(part)
+			}
+			c0 = c1
 		}
-		c0 = c1
 	}
 	return bw.Flush()
 }
