@@ -188,11 +188,19 @@ func sign(v int) int {
 var boxOrder = [...]uint8{left | right, up | down, down | right, down | left, up | right, up | left,
 	up | down | right, up | down | left, left | right | down, left | right | up, up | down | left | right}
 
-var boxChars = map[[2]bool]string{
-	{false, false}: "─│┌┐└┘├┤┬┴┼",
-	{true, true}:   "═║╔╗╚╝╠╣╦╩╬",
-	{true, false}:  "═│╒╕╘╛╞╡╤╧╪",
-	{false, true}:  "─║╓╖╙╜╟╢╥╨╫",
+// boxChars is indexed by [double horizontal][double vertical].
+var boxChars = [2][2][len(boxOrder)]rune{
+	{[11]rune([]rune("─│┌┐└┘├┤┬┴┼")), [11]rune([]rune("─║╓╖╙╜╟╢╥╨╫"))},
+	{[11]rune([]rune("═│╒╕╘╛╞╡╤╧╪")), [11]rune([]rune("═║╔╗╚╝╠╣╦╩╬"))},
+}
+
+var asciiArrows = map[rune]rune{'▼': 'v', '▲': '^', '▶': '>', '◀': '<'}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (c cell) rune(ascii bool) rune {
@@ -201,7 +209,7 @@ func (c cell) rune(ascii bool) rune {
 		return c.r
 	case c.arrow != 0:
 		if ascii {
-			return map[rune]rune{'▼': 'v', '▲': '^', '▶': '>', '◀': '<'}[c.arrow]
+			return asciiArrows[c.arrow]
 		}
 		return c.arrow
 	case c.mask == 0:
@@ -226,10 +234,9 @@ func (c cell) rune(ascii bool) rune {
 		}
 		return '+'
 	}
-	chars := []rune(boxChars[[2]bool{c.hd, c.vd}])
 	for i, o := range boxOrder {
 		if o == m {
-			return chars[i]
+			return boxChars[b2i(c.hd)][b2i(c.vd)][i]
 		}
 	}
 	return '┼'
