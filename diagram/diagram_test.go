@@ -416,6 +416,62 @@ func TestWidth(t *testing.T) {
 	}
 }
 
+// cells is the width of a line in a terminal: CJK characters take two,
+// control characters none.
+func cells(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < 0x20 {
+			continue
+		}
+		n++
+		if r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 || r >= 0xff00 && r <= 0xff60 {
+			n++
+		}
+	}
+	return n
+}
+
+// columnsOf returns the terminal columns where r is in line.
+func columnsOf(line string, r rune) []int {
+	var out []int
+	col := 0
+	for _, c := range line {
+		if c == r {
+			out = append(out, col)
+		}
+		col += cells(string(c))
+	}
+	return out
+}
+
+// Wide characters take two cells: the box around them stays square.
+func TestWideRunes(t *testing.T) {
+	for _, w := range []int{0, 30} {
+		out := render(t, diagram.NewLayout(nasty(), 1, diagram.Options{Width: w}), diagram.TextOptions{Width: w})
+		lines := strings.Split(out, "\n")
+		for i, line := range lines {
+			if !strings.Contains(line, "日本語") {
+				continue
+			}
+			// The box's right border is in the same column on its top
+			// line and on the line with the name (when not folded away).
+			if bars := columnsOf(line, '║'); len(bars) == 2 {
+				if corner := columnsOf(lines[i-1], '╗'); len(corner) != 1 || corner[0] != bars[1] {
+					t.Errorf("width %d: the name's line closes its box at column %d, the top at %v:\n%s\n%s",
+						w, bars[1], corner, lines[i-1], line)
+				}
+			}
+			if w > 0 && cells(line) > w {
+				t.Errorf("width %d: %q is %d cells wide", w, line, cells(line))
+			}
+		}
+		if !strings.Contains(out, "日本語") {
+			t.Errorf("width %d: the process name is lost:\n%s", w, out)
+		}
+	}
+}
+
 func TestASCII(t *testing.T) {
 	for _, l := range allLayouts(t) {
 		out := render(t, l.l, diagram.TextOptions{ASCII: true, Width: 100})

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -768,14 +767,47 @@ func shorten(s string, n int) string {
 		return s
 	}
 	r := []rune(s)
+	w := 1 // the "…"
 	if strings.HasPrefix(s, "/") {
-		return "…" + string(r[len(r)-(n-1):])
+		i := len(r)
+		for i > 0 && w+runeWidth(r[i-1]) <= n {
+			i--
+			w += runeWidth(r[i])
+		}
+		return "…" + string(r[i:])
 	}
-	return string(r[:n-1]) + "…"
+	i := 0
+	for i < len(r) && w+runeWidth(r[i]) <= n {
+		w += runeWidth(r[i])
+		i++
+	}
+	return string(r[:i]) + "…"
 }
 
-// width is the number of cells a label takes: one per rune.
-func width(s string) int { return utf8.RuneCountInString(s) }
+// width is the number of cells a label takes: two for each wide rune (CJK,
+// emoji), one for the others.
+func width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+// runeWidth is how many terminal cells a rune takes: 2 for East Asian wide
+// and fullwidth characters and emoji, 1 otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x1100:
+		return 1
+	case r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f, r >= 0xac00 && r <= 0xd7a3,
+		r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f, r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6, r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff,
+		r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
+}
 
 func startOf(n *graph.Node) uint64 {
 	if n.Process == nil {

@@ -3,7 +3,9 @@ package diagram
 import (
 	"bufio"
 	"io"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // TextOptions tune Text. The zero value draws box-drawing characters with no
@@ -28,6 +30,7 @@ const (
 
 type cell struct {
 	r      rune  // text, or 0
+	cont   bool  // the second cell of a wide rune: prints nothing
 	arrow  rune  // an arrow head, or 0
 	mask   uint8 // line directions
 	hd, vd bool  // double horizontal / vertical lines
@@ -97,13 +100,25 @@ func (g *grid) text(x, y int, s string, maxW int) {
 	}
 	i := 0
 	for _, r := range s {
-		if i >= maxW {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError {
+			r = '?' // control characters and invalid UTF-8 would garble the terminal
+		}
+		rw := 1
+		if !g.ascii {
+			rw = runeWidth(r)
+		}
+		if i+rw > maxW {
 			return
 		}
 		if c := g.at(x+i, y); c != nil {
 			c.r = r
 		}
-		i++
+		if rw == 2 {
+			if c := g.at(x+i+1, y); c != nil {
+				c.r, c.cont = 0, true
+			}
+		}
+		i += rw
 	}
 }
 
@@ -205,6 +220,8 @@ func b2i(b bool) int {
 
 func (c cell) rune(ascii bool) rune {
 	switch {
+	case c.cont:
+		return 0
 	case c.r != 0:
 		return c.r
 	case c.arrow != 0:
@@ -269,7 +286,13 @@ func Text(l *Layout, w io.Writer, opts TextOptions) error {
 	}
 	bw := bufio.NewWriter(w)
 	emit := func(row []rune) {
-		bw.WriteString(strings.TrimRight(string(row), " "))
+		var line strings.Builder
+		for _, r := range row {
+			if r != 0 { // the second cell of a wide rune
+				line.WriteRune(r)
+			}
+		}
+		bw.WriteString(strings.TrimRight(line.String(), " "))
 		bw.WriteByte('\n')
 	}
 	// Each tier on its own: one wider than Width is folded into panels of
@@ -297,6 +320,9 @@ func Text(l *Layout, w io.Writer, opts TextOptions) error {
 				best := -1
 				for c := c0 + opts.Width; c > c0+opts.Width/2; c-- {
 					clean := 0
+					if slices.ContainsFunc(tr, func(row []rune) bool { return row[c] == 0 }) {
+						continue // never between the two cells of a wide rune
+					}
 					for _, row := range tr {
 						if row[c-1] == ' ' || row[c] == ' ' {
 							clean++
@@ -313,7 +339,7 @@ func Text(l *Layout, w io.Writer, opts TextOptions) error {
 			blank := 0
 			for i, row := range tr {
 				part := row[c0:c1]
-				if strings.TrimSpace(string(part)) == "" && panel > 0 {
+				if strings.Trim(string(part), " \x00") == "" && panel > 0 {
 					// A continuation keeps one blank row of each run.
 					if blank++; blank > 1 || i == len(tr)-1 {
 						continue
