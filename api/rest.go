@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 )
 
@@ -80,6 +82,56 @@ func (s *Server) getProcess(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
 	if x, pid := s.process(w, r); x != nil {
 		writeJSON(w, http.StatusOK, x.Peers(pid))
+	}
+}
+
+// GET /api/processes/{pid}/diagram.svg and diagram.txt: the user-space /
+// kernel-space diagram of the process's focus, as `fdscope snapshot --pid N
+// --format svg|text` draws it. Query: width (cells, default 120), ascii=1,
+// theme=light|dark|auto.
+func (s *Server) getDiagram(format string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		x, pid := s.process(w, r)
+		if x == nil {
+			return
+		}
+		q := r.URL.Query()
+		width := 120
+		if v := q.Get("width"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 40 || n > 1000 {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("bad width %q (want 40 to 1000)", v))
+				return
+			}
+			width = n
+		}
+		theme := q.Get("theme")
+		switch theme {
+		case "", "light", "dark", "auto":
+		default:
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad theme %q (want light, dark or auto)", theme))
+			return
+		}
+		var buf bytes.Buffer
+		var err error
+		switch format {
+		case "svg":
+			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{})
+			err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
+			w.Header().Set("Content-Type", "image/svg+xml")
+			// The SVG carries its styles inline and no script.
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		default:
+			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{Width: width})
+			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: q.Get("ascii") == "1"})
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		}
+		if err != nil {
+			w.Header().Del("Content-Security-Policy")
+			writeError(w, http.StatusInternalServerError, "diagram: "+err.Error())
+			return
+		}
+		w.Write(buf.Bytes())
 	}
 }
 

@@ -62,12 +62,29 @@ func TestREST(t *testing.T) {
 		t.Errorf("peers JSON lacks its fields: %s", body)
 	}
 
+	resp, body = e.get("/api/processes/" + itoa(server) + "/diagram.txt?width=100")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(body, "kernel space") || !strings.Contains(body, "server") || !strings.Contains(body, "client") {
+		t.Errorf("diagram.txt: %d %v\n%s", resp.StatusCode, resp.Header, body)
+	}
+	resp, body = e.get("/api/processes/" + itoa(server) + "/diagram.svg?theme=dark")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" ||
+		!strings.HasPrefix(strings.TrimSpace(body), "<svg") || !strings.Contains(body, `data-pid="`+itoa(server)+`"`) {
+		t.Errorf("diagram.svg: %d %v\n%.300s", resp.StatusCode, resp.Header, body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "script") {
+		t.Errorf("diagram.svg CSP allows scripts: %s", csp)
+	}
+
 	for path, code := range map[string]int{
-		"/api/processes/99999":       http.StatusNotFound,
-		"/api/processes/99999/peers": http.StatusNotFound,
-		"/api/processes/abc":         http.StatusBadRequest,
-		"/api/processes/-1/peers":    http.StatusBadRequest,
-		"/api/nope":                  http.StatusNotFound,
+		"/api/processes/99999/diagram.svg":        http.StatusNotFound,
+		"/api/processes/1/diagram.txt?width=abc":  http.StatusBadRequest,
+		"/api/processes/1/diagram.svg?theme=neon": http.StatusBadRequest,
+		"/api/processes/99999":                    http.StatusNotFound,
+		"/api/processes/99999/peers":              http.StatusNotFound,
+		"/api/processes/abc":                      http.StatusBadRequest,
+		"/api/processes/-1/peers":                 http.StatusBadRequest,
+		"/api/nope":                               http.StatusNotFound,
 	} {
 		resp, body := e.get(path)
 		var eb ErrorBody

@@ -196,6 +196,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/processes", s.getProcesses)
 			r.Get("/processes/{pid}", s.getProcess)
 			r.Get("/processes/{pid}/peers", s.getPeers)
+			r.Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
+			r.Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
 		})
 	})
 	return r
