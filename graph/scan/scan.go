@@ -18,7 +18,6 @@ package scan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/user"
 	"runtime"
@@ -420,4 +419,3 @@ func errorStrings(errs []error) []string {
 	return out
 }
 
-var _ = errors.New
