@@ -418,4 +418,3 @@ func errorStrings(errs []error) []string {
 	}
 	return out
 }
-
