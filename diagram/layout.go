@@ -200,6 +200,13 @@ type Options struct {
 	// MaxLabel is the longest a line of a label may be, in cells; longer
 	// ones are shortened with "…". Zero means 40.
 	MaxLabel int
+	// ExpandGroups lists port IDs of groups ("group:stdio:…", "group:fd:…")
+	// to draw fd by fd, as Expand does for every group.
+	ExpandGroups []string
+	// Prev is the layout drawn before this one of the same focus process;
+	// when set, boxes and ports that are in both keep their order and, as
+	// far as room allows, their place, so that a live view does not jump.
+	Prev *Layout
 }
 
 func (o Options) collapse() int {
