@@ -1,33 +1,62 @@
 package static
 
 import (
+	"flag"
 	"io/fs"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/fdscope/fdscope/diagram"
 )
 
+var update = flag.Bool("update", false, "rewrite diagram.css from package diagram")
+
 // TestAssets checks that the embedded assets are there, and that every
-// element id app.js looks up is one the page has (web/dashboard.templ).
+// element id the scripts look up is one the page has (web/dashboard.templ).
 func TestAssets(t *testing.T) {
-	js, err := fs.ReadFile(FS, "app.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fs.ReadFile(FS, "app.css"); err != nil {
-		t.Fatal(err)
-	}
 	page, err := os.ReadFile("../web/dashboard.templ")
 	if err != nil {
-		t.Skip("no web/dashboard.templ next to this package")
+		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile(`\$\("([\w-]+)"\)`).FindAllStringSubmatch(string(js), -1) {
-		if !strings.Contains(string(page), `id="`+m[1]+`"`) {
-			t.Errorf("app.js looks up #%s, which the page does not have", m[1])
+	for _, name := range []string{"app.js", "diagram.js", "app.css", "diagram.css"} {
+		b, err := fs.ReadFile(FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		js := string(b)
+		for _, m := range regexp.MustCompile(`\$\("([\w-]+)"\)`).FindAllStringSubmatch(js, -1) {
+			if !strings.Contains(string(page), `id="`+m[1]+`"`) {
+				t.Errorf("%s looks up #%s, which the page does not have", name, m[1])
+			}
+		}
+		for _, bad := range []string{"eval(", "innerHTML", "outerHTML", "insertAdjacentHTML", "new Function"} {
+			if strings.Contains(js, bad) {
+				t.Errorf("%s uses %s", name, bad)
+			}
 		}
 	}
-	if strings.Contains(string(js), "eval(") || strings.Contains(string(js), "innerHTML") {
-		t.Error("app.js uses eval or innerHTML")
+}
+
+// TestDiagramCSS keeps diagram.css equal to the stylesheet package diagram
+// inlines into its SVG.
+func TestDiagramCSS(t *testing.T) {
+	want := "/* Generated from diagram.Stylesheet() by `go test ./static -update`. Do not edit. */" + diagram.Stylesheet()
+	if *update {
+		if err := os.WriteFile("diagram.css", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return // the embedded copy is the old one until the next build
+	}
+	got, err := fs.ReadFile(FS, "diagram.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Error("static/diagram.css differs from diagram.Stylesheet(): run `go test ./static -update`")
 	}
 }

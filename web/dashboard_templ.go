@@ -10,7 +10,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 // layout is the frame of every page: no inline script or style, so that the
 // Content-Security-Policy can forbid them.
-func layout(title string) templ.Component {
+func layout(title string, p Page) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -31,20 +31,68 @@ func layout(title string) templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><title>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\"><meta name=\"color-scheme\" content=\"light dark\"><title>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 string
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/dashboard.templ`, Line: 12, Col: 17}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/dashboard.templ`, Line: 13, Col: 17}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</title><link rel=\"stylesheet\" href=\"/static/app.css\"><script src=\"/static/app.js\" defer></script></head><body>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</title><link rel=\"stylesheet\" href=\"/static/diagram.css\"><link rel=\"stylesheet\" href=\"/static/app.css\"><script type=\"module\" src=\"/static/app.js\"></script></head>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var3 = []any{templ.KV("chromeless", !p.Chrome)}
+		templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_Var3...)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<body data-state=\"starting\" data-theme=\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var4 string
+		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(p.Theme)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/dashboard.templ`, Line: 18, Col: 50}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" data-theme-fixed=\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var5 string
+		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(boolAttr(p.ThemeFixed))
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/dashboard.templ`, Line: 18, Col: 94}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "\" class=\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		var templ_7745c5c3_Var6 string
+		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(templ.CSSClasses(templ_7745c5c3_Var3).String())
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/dashboard.templ`, Line: 1, Col: 0}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -52,7 +100,7 @@ func layout(title string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -60,9 +108,9 @@ func layout(title string) templ.Component {
 	})
 }
 
-// dashboard is the live page: the process list on the left, the focus of
-// the chosen process on the right.
-func dashboard() templ.Component {
+// dashboard is the live page: the process list on the left; on the right
+// the host summary, or the diagram of the chosen process with its details.
+func dashboard(p Page) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -78,12 +126,12 @@ func dashboard() templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var3 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var3 == nil {
-			templ_7745c5c3_Var3 = templ.NopComponent
+		templ_7745c5c3_Var7 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var7 == nil {
+			templ_7745c5c3_Var7 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Var4 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_Var8 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
 			if !templ_7745c5c3_IsBuffer {
@@ -95,18 +143,25 @@ func dashboard() templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<header><h1>fdscope</h1><span id=\"status\" class=\"status\" data-testid=\"status\">connecting…</span> <span id=\"seq\" class=\"seq\" data-testid=\"seq\"></span></header><main><section class=\"processes\" aria-labelledby=\"processes-title\"><h2 id=\"processes-title\">Processes <span id=\"process-count\" data-testid=\"process-count\"></span></h2><div class=\"controls\"><input id=\"filter\" type=\"search\" placeholder=\"filter: pid, command or user\" autocomplete=\"off\" data-testid=\"filter\"> <label><input id=\"kthreads\" type=\"checkbox\" data-testid=\"kthreads\"> kernel threads</label></div><table><thead><tr><th class=\"num\">pid</th><th>command</th><th>user</th><th class=\"num\">fds</th><th class=\"num\">sockets</th><th class=\"num\">pipes</th><th class=\"num\">peers</th></tr></thead> <tbody id=\"processes\" data-testid=\"processes\"></tbody></table></section><section class=\"focus\" aria-labelledby=\"focus-title\"><h2 id=\"focus-title\">Focus <span id=\"focus-pid\" data-testid=\"focus-pid\"></span></h2><p id=\"focus-hint\" class=\"hint\">Click a process to see its file descriptors and the processes at the other end.</p><p id=\"focus-summary\" class=\"summary\" data-testid=\"focus-summary\"></p><h3>File descriptors</h3><table><thead><tr><th class=\"num\">fd</th><th>kind</th><th>object</th><th>mode</th></tr></thead> <tbody id=\"fds\" data-testid=\"fds\"></tbody></table><h3>Peers</h3><table><thead><tr><th class=\"num\">fd</th><th>via</th><th class=\"num\">peer pid</th><th>peer command</th><th class=\"num\">peer fd</th></tr></thead> <tbody id=\"peers\" data-testid=\"peers\"></tbody></table></section></main>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<header class=\"chrome\"><h1><a href=\"/\" id=\"home\">fdscope</a></h1><span id=\"status\" class=\"status\" data-testid=\"status\" role=\"status\">connecting…</span> <span id=\"seq\" class=\"seq\" data-testid=\"seq\"></span> <span class=\"spacer\"></span> <button id=\"theme-toggle\" type=\"button\" title=\"Switch between the light and the dark theme\">theme</button></header><main><aside class=\"sidebar chrome\" aria-labelledby=\"processes-title\"><div class=\"list-head\"><h2 id=\"processes-title\">Processes <span id=\"process-count\" data-testid=\"process-count\"></span></h2><input id=\"search\" type=\"search\" placeholder=\"search: name, pid, user, port, path, inode\" autocomplete=\"off\" spellcheck=\"false\" aria-controls=\"process-list\" title=\"Press / to search; ↑ ↓ to move, Enter to open\"><div class=\"list-controls\"><label>sort <select id=\"sort\" aria-label=\"sort the processes by\"><option value=\"pid\">pid</option> <option value=\"name\">name</option> <option value=\"fds\">fd count</option> <option value=\"peers\">peer count</option></select></label> <label><input id=\"kthreads\" type=\"checkbox\"> kernel threads</label></div></div><ul id=\"process-list\" role=\"listbox\" tabindex=\"0\" aria-label=\"processes\"></ul></aside><section class=\"view\" aria-live=\"polite\"><div id=\"progress\" class=\"progress\" data-testid=\"progress\"><p id=\"progress-text\">Waiting for the first scan…</p><progress id=\"progress-bar\"></progress></div><div id=\"summary\" class=\"summary chrome\" hidden><h2>This host</h2><p id=\"summary-stats\" class=\"muted\"></p><div class=\"summary-grid\"><section><h3>Objects by kind</h3><table id=\"summary-kinds\"></table></section><section><h3>Sockets</h3><table id=\"summary-sockets\"></table></section><section><h3>Most peers</h3><ol id=\"summary-peers\" class=\"top\"></ol></section><section><h3>Most fds</h3><ol id=\"summary-fds\" class=\"top\"></ol></section></div><p class=\"muted\">Click a process to see what it is connected to.</p></div><div id=\"focus\" class=\"focus\" hidden><div class=\"toolbar chrome\"><h2 id=\"focus-title\"></h2><span id=\"focus-note\" class=\"muted\"></span> <span class=\"spacer\"></span> <span id=\"expanded\" class=\"muted\"></span> <button id=\"zoom-out\" type=\"button\" title=\"Zoom out (-)\">−</button> <button id=\"zoom-fit\" type=\"button\" title=\"Fit the diagram (0)\">fit</button> <button id=\"zoom-in\" type=\"button\" title=\"Zoom in (+)\">+</button> <span class=\"sep\"></span> <button id=\"export-svg\" type=\"button\" title=\"Download the diagram as SVG\">SVG</button> <button id=\"export-png\" type=\"button\" title=\"Download the diagram as PNG\">PNG</button> <button id=\"export-text\" type=\"button\" title=\"Copy the diagram as text art\">text</button> <a id=\"doc-link\" href=\"/\" title=\"The diagram alone on a white page, for documentation\">doc mode</a></div><div class=\"stage\"><div id=\"diagram\" data-state=\"empty\" tabindex=\"0\" aria-label=\"diagram\"></div><aside id=\"details\" class=\"details chrome\" aria-label=\"details\"><p class=\"muted\">Hover or click an fd to follow it to the other end. Drag to pan, wheel to zoom, double-click a group to expand it.</p></aside></div></div><textarea id=\"export-text-output\" class=\"offscreen\" readonly aria-hidden=\"true\" tabindex=\"-1\"></textarea><div id=\"toast\" class=\"toast\" role=\"status\" hidden></div></section></main>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout("fdscope").Render(templ.WithChildren(ctx, templ_7745c5c3_Var4), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout("fdscope", p).Render(templ.WithChildren(ctx, templ_7745c5c3_Var8), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		return nil
 	})
+}
+
+func boolAttr(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 var _ = templruntime.GeneratedTemplate

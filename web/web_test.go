@@ -60,13 +60,39 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	walk(doc)
-	if strings.Join(scripts, " ") != "/static/app.js" || strings.Join(styles, " ") != "/static/app.css" {
+	if strings.Join(scripts, " ") != "/static/app.js" || strings.Join(styles, " ") != "/static/diagram.css /static/app.css" {
 		t.Errorf("scripts %v, stylesheets %v", scripts, styles)
 	}
-	for _, id := range []string{"status", "seq", "filter", "kthreads", "processes", "process-count", "focus-pid",
-		"focus-hint", "focus-summary", "fds", "peers"} {
+	for _, id := range []string{"status", "seq", "search", "sort", "kthreads", "process-list", "process-count",
+		"progress", "summary", "focus", "diagram", "details", "export-svg", "export-png", "export-text",
+		"export-text-output", "theme-toggle", "zoom-in", "zoom-out", "zoom-fit"} {
 		if !ids[id] {
 			t.Errorf("no element with id %q (app.js uses it)", id)
+		}
+	}
+}
+
+// TestPageQuery checks the documentation mode and the theme in the address.
+func TestPageQuery(t *testing.T) {
+	for _, tc := range []struct {
+		url, theme string
+		chromeless bool
+	}{
+		{"/", "", false},
+		{"/process/42?theme=light&chrome=0", "light", true},
+		{"/?pid=7&theme=dark", "dark", false},
+		{"/?theme=%3Cscript%3E&chrome=1", "", false},
+	} {
+		rec := httptest.NewRecorder()
+		Dashboard().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.url, nil))
+		body := rec.Body.String()
+		i := strings.Index(body, "<body")
+		tag := body[i : i+strings.Index(body[i:], ">")]
+		if !strings.Contains(tag, `data-theme="`+tc.theme+`"`) {
+			t.Errorf("%s: body tag %s, want theme %q", tc.url, tag, tc.theme)
+		}
+		if strings.Contains(tag, "chromeless") != tc.chromeless {
+			t.Errorf("%s: body tag %s, want chromeless %v", tc.url, tag, tc.chromeless)
 		}
 	}
 }
