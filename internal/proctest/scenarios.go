@@ -1,0 +1,105 @@
+package proctest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Echo is a stream echo server and one connected client.
+type Echo struct {
+	Server, Client *Proc
+	// Addr is where the server listens: a socket path or 127.0.0.1:PORT.
+	Addr string
+}
+
+// Dial opens one more connection from the client to the server, waits
+// until the server has accepted it, and returns the client's end.
+func (e *Echo) Dial() Conn {
+	e.Server.t.Helper()
+	c := e.Client.Dial()
+	e.Server.WaitConns(len(e.Client.Facts().Conns))
+	return c
+}
+
+// UnixEcho starts echo-server listening on a unix stream socket (echo.sock
+// in a new temporary directory) and echo-client connected to it.
+func UnixEcho(t testing.TB) *Echo {
+	t.Helper()
+	path := filepath.Join(tempDir(t, "fdscope-echo-"), "echo.sock")
+	return startEcho(t, "echo", "unix", path)
+}
+
+// TCPPair starts tcp-server listening on 127.0.0.1 (a free port) and
+// tcp-client connected to it.
+func TCPPair(t testing.TB) *Echo {
+	t.Helper()
+	return startEcho(t, "tcp", "tcp", "127.0.0.1:0")
+}
+
+func startEcho(t testing.TB, name, network, addr string) *Echo {
+	t.Helper()
+	srv := Start(t, Spec{Name: name + "-server", Role: "stream-server", Args: []string{network, addr}})
+	e := &Echo{Server: srv, Addr: srv.Facts().Listen}
+	e.Client = Start(t, Spec{Name: name + "-client", Role: "stream-client", Args: []string{network, e.Addr}})
+	srv.WaitConns(1)
+	return e
+}
+
+// Tables is the three tables of the classic figure, in two processes:
+// tables-a opened log and dup'ed that fd (FDs "log" and "dup": one open
+// file description), opened data.txt (FDs "data"), and started tables-b,
+// which got the log's description as its fd 3 (one description in two
+// processes, as after fork) and opened data.txt again (a second
+// description of the same inode).
+type Tables struct {
+	A    *Proc
+	BPID int // tables-b, A's child
+	// B's fds: "log" (3, shared with A) and "data" (its own open).
+	BFDs          map[string]int
+	Log, DataPath string
+}
+
+// ThreeTables starts tables-a (which starts tables-b) in a new temporary directory.
+func ThreeTables(t testing.TB) *Tables {
+	t.Helper()
+	dir := tempDir(t, "fdscope-tables-")
+	a := Start(t, Spec{Name: "tables-a", Role: "tables-a", Args: []string{dir}})
+	b := readFacts(t, filepath.Join(dir, "facts-b"))
+	return &Tables{A: a, BPID: a.Facts().Child, BFDs: b.FDs, Log: filepath.Join(dir, "log"), DataPath: filepath.Join(dir, "data.txt")}
+}
+
+// Pipe is a pipe between two processes: pipe-writer holds its write end
+// and pipe-reader its read end, each as fd 3 (FDs "pipe").
+type Pipe struct {
+	Writer, Reader *Proc
+}
+
+// PipePair starts pipe-writer and pipe-reader on one new pipe; the test
+// process keeps no end of it.
+func PipePair(t testing.TB) *Pipe {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	return &Pipe{
+		Writer: Start(t, Spec{Name: "pipe-writer", Role: "holder", Args: []string{"pipe"}, Files: []*os.File{w}}),
+		Reader: Start(t, Spec{Name: "pipe-reader", Role: "holder", Args: []string{"pipe"}, Files: []*os.File{r}}),
+	}
+}
+
+// readFacts reads the last report in a facts file.
+func readFacts(t testing.TB, path string) Facts {
+	t.Helper()
+	p := &Proc{t: t, Name: filepath.Base(path), facts: path}
+	lines := p.reports()
+	if len(lines) == 0 {
+		t.Fatalf("proctest: no report in %s", path)
+	}
+	p.seen = len(lines) - 1
+	p.done = make(chan struct{})
+	return p.Next()
+}
