@@ -196,6 +196,10 @@ function handle(m, t0) {
   if (m.type === "diff" || m.type === "snapshot") refreshDetails();
 }
 
+function plural(n, one, many) {
+  return n + " " + (n === 1 ? one : many);
+}
+
 function edgeKey(e) {
   return e.from + "\u0000" + e.kind + "\u0000" + e.to;
 }
@@ -384,9 +388,9 @@ function renderSummary(s) {
   const denied = rows.filter((r) => r.error).length;
   $("summary-stats").textContent = stats
     ? `${stats.processes} processes, ${stats.fds} fds, ${stats.ofds} open file descriptions, ${stats.objects} objects` +
-      ` — scanned in ${Math.round(stats.duration_ms)} ms` + (stats.denied_processes ? `, ${stats.denied_processes} processes whose fds could not be read` : "") +
+      ` — scanned in ${Math.round(stats.duration_ms)} ms` + (stats.denied_processes ? `, ${plural(stats.denied_processes, "process", "processes")} whose fds could not be read` : "") +
       (stats.sharing && stats.sharing !== "kcmp" ? `; fd sharing found by ${stats.sharing}` : "")
-    : `${rows.length} processes, ${fds} fds` + (denied ? `, ${denied} processes whose fds could not be read` : "");
+    : `${rows.length} processes, ${fds} fds` + (denied ? `, ${plural(denied, "process", "processes")} whose fds could not be read` : "");
   const table = (id, obj) => {
     const t = $(id);
     const entries = Object.entries(obj || {}).sort((a, b) => b[1] - a[1]);
