@@ -90,7 +90,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sockets = sp
 	}
 	loop := &live.Loop{
-		Scanner:      scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers}),
+		// The store shows the first scan's progress on /healthz.
+		Scanner:      scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers, Progress: store.SetProgress}),
 		Prober:       live.NewProcProber(*procRoot, sockets),
 		Store:        store,
 		Interval:     *interval,

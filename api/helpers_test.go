@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/live"
 	"github.com/fdscope/fdscope/live/livetest"
@@ -130,6 +131,7 @@ type msg struct {
 	Graph     *graph.Snapshot    `json:"graph"`
 	Processes []graph.ProcessRow `json:"processes"`
 	Error     string             `json:"error"`
+	Layout    *diagram.Layout    `json:"layout"`
 	graph.Changes
 	graph.RowChanges
 	raw []byte

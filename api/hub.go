@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 )
 
@@ -191,6 +192,13 @@ type client struct {
 	focus    *graph.Snapshot // the focus subgraph as last sent
 	rowsSeq  uint64          // seq of the last process-list message sent; 0: none yet
 	rowsAt   uint64          // the version the client's process list reflects
+	// focusAt is the view the focus was last computed from (nil when the
+	// focus was last taken from an earlier one).
+	focusAt *view
+	// layout is the layout last sent for the focus pid (diagram.Options.Prev
+	// of the next); nil after the focus pid changed.
+	layout     *diagram.Layout
+	needLayout bool // the focus changed since the last layout sent
 }
 
 // errDrop marks an error after which the client is dropped, with the reason.
@@ -318,7 +326,13 @@ func (c *client) sync(ctx context.Context) error {
 		c.h.metrics.resyncs.WithLabelValues("request").Inc()
 	}
 	if resync || want.graph != c.have.graph || want.pid != c.have.pid {
-		c.graphSeq, c.focus = 0, nil
+		c.graphSeq, c.focus, c.focusAt = 0, nil, nil
+	}
+	if want.graph != GraphFocus || want.pid != c.have.pid || !want.layout {
+		c.layout = nil // Prev resets with the focus pid
+	}
+	if want.expand != c.have.expand || (want.layout && !c.have.layout) {
+		c.needLayout = true
 	}
 	if resync || want.processes != c.have.processes {
 		c.rowsSeq, c.rowsAt = 0, 0
@@ -332,7 +346,25 @@ func (c *client) sync(ctx context.Context) error {
 	if err := c.syncGraph(ctx, v); err != nil {
 		return err
 	}
+	if err := c.syncLayout(ctx); err != nil {
+		return err
+	}
 	return c.syncRows(ctx, v)
+}
+
+// syncLayout sends the layout of the focus as the client has it, if it
+// asked for layouts and the focus or the expanded groups changed since the
+// last one.
+func (c *client) syncLayout(ctx context.Context) error {
+	if !c.needLayout || !c.have.layout || c.have.graph != GraphFocus || c.graphSeq == 0 || c.focus == nil {
+		return nil
+	}
+	msg, l := c.h.views.layoutMessage(c.focusAt, c.graphSeq, c.have.pid, c.focus, c.have.expandList(), c.layout)
+	if err := c.write(ctx, TypeLayout, msg); err != nil {
+		return err
+	}
+	c.layout, c.needLayout = l, false
+	return nil
 }
 
 func (c *client) window() uint64 { return uint64(c.h.opts.Window) }
@@ -378,10 +410,10 @@ func (c *client) syncAll(ctx context.Context, latest *view) error {
 
 func (c *client) syncFocus(ctx context.Context, latest *view) error {
 	pid := c.have.pid
-	f := latest.index().Focus(pid)
-	if f == nil {
-		f = graph.New(nil, nil, latest.snap.Stats)
+	if c.graphSeq != 0 && latest.seq == c.graphSeq {
+		return nil
 	}
+	f := latest.focus(pid)
 	if c.graphSeq == 0 {
 		if latest.index().Process(pid) == nil {
 			msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with pid %d (yet)", pid)})
@@ -392,22 +424,20 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 		if err := c.write(ctx, TypeSnapshot, mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: latest.seq, Focus: pid, Graph: f})); err != nil {
 			return err
 		}
-		c.graphSeq, c.focus = latest.seq, f
-		return nil
-	}
-	if latest.seq == c.graphSeq {
+		c.graphSeq, c.focus, c.focusAt, c.needLayout = latest.seq, f, latest, true
 		return nil
 	}
 	d := graph.Diff(c.focus, f)
-	c.focus = f
 	if d.Empty() {
+		// The client's focus is the same graph: keep the one it was sent,
+		// whose layout is the one the client has.
 		return nil
 	}
 	msg := mustJSON(DiffMessage{Type: TypeDiff, Seq: latest.seq, Base: c.graphSeq, Focus: pid, Changes: d})
 	if err := c.write(ctx, TypeDiff, msg); err != nil {
 		return err
 	}
-	c.graphSeq = latest.seq
+	c.graphSeq, c.focus, c.focusAt, c.needLayout = latest.seq, f, latest, true
 	return nil
 }
 

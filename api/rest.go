@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -85,10 +86,68 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// expandParam reads the repeated expand= parameter (group IDs to draw fd
+// by fd), or writes 400 and returns false.
+func expandParam(w http.ResponseWriter, r *http.Request) ([]string, bool) {
+	ids := r.URL.Query()["expand"]
+	if _, err := checkExpand(ids); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	return ids, true
+}
+
+// GET /api/processes/{pid}/layout: the diagram layout of the process's
+// focus (diagram.Layout JSON), with the groups of repeated expand= drawn fd by fd.
+func (s *Server) getLayout(w http.ResponseWriter, r *http.Request) {
+	x, pid := s.process(w, r)
+	if x == nil {
+		return
+	}
+	expand, ok := expandParam(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, diagram.NewLayout(x.Focus(pid), pid, diagram.Options{ExpandGroups: expand}))
+}
+
+// Search limits.
+const (
+	MaxSearchQuery     = 256  // bytes of q
+	DefaultSearchLimit = 200  // results when limit is not given
+	MaxSearchLimit     = 1000 // the largest limit
+)
+
+// GET /api/search?q=TEXT&limit=N: the processes matching q (graph.Index.Search).
+func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.Query()
+	q := query.Get("q")
+	switch {
+	case strings.TrimSpace(q) == "":
+		writeError(w, http.StatusBadRequest, "search: q is required")
+		return
+	case len(q) > MaxSearchQuery:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("search: q is %d bytes, at most %d", len(q), MaxSearchQuery))
+		return
+	}
+	limit := DefaultSearchLimit
+	if l := query.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxSearchLimit {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("search: bad limit %q (want 1 to %d)", l, MaxSearchLimit))
+			return
+		}
+		limit = n
+	}
+	if v := s.latest(w); v != nil {
+		writeJSON(w, http.StatusOK, v.index().Search(q, limit))
+	}
+}
+
 // GET /api/processes/{pid}/diagram.svg and diagram.txt: the user-space /
 // kernel-space diagram of the process's focus, as `fdscope snapshot --pid N
 // --format svg|text` draws it. Query: width (cells, default 120), ascii=1,
-// theme=light|dark|auto.
+// theme=light|dark|auto, expand=ID (repeated).
 func (s *Server) getDiagram(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x, pid := s.process(w, r)
@@ -112,17 +171,21 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad theme %q (want light, dark or auto)", theme))
 			return
 		}
+		expand, ok := expandParam(w, r)
+		if !ok {
+			return
+		}
 		var buf bytes.Buffer
 		var err error
 		switch format {
 		case "svg":
-			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{})
+			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{ExpandGroups: expand})
 			err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
 			w.Header().Set("Content-Type", "image/svg+xml")
 			// The SVG carries its styles inline and no script.
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		default:
-			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{Width: width})
+			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{Width: width, ExpandGroups: expand})
 			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: q.Get("ascii") == "1"})
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
@@ -141,6 +204,23 @@ type Health struct {
 	Seq       uint64    `json:"seq"`
 	ScannedAt time.Time `json:"scanned_at,omitzero"`
 	Clients   int       `json:"clients"`
+	// Progress is how far the first scan is, while starting (when the
+	// Source reports it).
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress is how far a scan is: its phase and, in it, how many of how
+// many things were done (processes read, then fds read).
+type Progress struct {
+	Phase string `json:"phase"`
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// ProgressSource is a Source that can say how far the scan under way is
+// (*live.Store is one). ok is false when no scan has reported progress.
+type ProgressSource interface {
+	ScanProgress() (phase string, done, total int, ok bool)
 }
 
 // GET /healthz: 200 while scans are recent, 503 before the first and when
@@ -153,6 +233,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case seq == 0 || snap == nil:
 		h.Status, code = "starting", http.StatusServiceUnavailable
+		h.Progress = &Progress{Phase: "starting"}
+		if ps, ok := s.opts.Source.(ProgressSource); ok {
+			if phase, done, total, ok := ps.ScanProgress(); ok {
+				h.Progress = &Progress{Phase: phase, Done: done, Total: total}
+			}
+		}
 	default:
 		h.ScannedAt = snap.Stats.StartedAt
 		if !h.ScannedAt.IsZero() && time.Since(h.ScannedAt) > s.opts.StaleAfter {

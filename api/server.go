@@ -67,7 +67,7 @@ type Options struct {
 	// empty Token when Listen is not a loopback address.
 	Token string
 
-	// Page serves GET / (the dashboard); nil serves a 404.
+	// Page serves GET / and GET /process/{pid} (the dashboard); nil serves a 404.
 	Page http.Handler
 	// Static is served under /static/; nil serves nothing there.
 	Static fs.FS
@@ -88,7 +88,8 @@ type Options struct {
 	MaxClients int
 	// MaxClientsPerIP is the most websocket clients from one address; default 16.
 	MaxClientsPerIP int
-	// ReadLimit is the largest message a client may send; default 4096 bytes.
+	// ReadLimit is the largest message a client may send; default 16 KiB
+	// (room for a focus request with a long list of expanded groups).
 	ReadLimit int64
 	// MaxRequestsPerSecond is how many messages a client may send per
 	// second before it is disconnected; default 20.
@@ -128,7 +129,7 @@ func New(opts Options) (*Server, error) {
 	setDefault(&opts.Window, 16)
 	setDefault(&opts.MaxClients, 256)
 	setDefault(&opts.MaxClientsPerIP, 16)
-	setDefault(&opts.ReadLimit, 4096)
+	setDefault(&opts.ReadLimit, 16<<10)
 	setDefault(&opts.MaxRequestsPerSecond, 20)
 	setDefault(&opts.WriteTimeout, 5*time.Second)
 	setDefault(&opts.Heartbeat, 30*time.Second)
@@ -179,7 +180,9 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed: the API is read-only (GET)")
 	})
 	if s.opts.Page != nil {
+		// /process/{pid} is the page's permalink of a focus; the page reads the pid.
 		r.Method(http.MethodGet, "/", s.opts.Page)
+		r.Method(http.MethodGet, "/process/{pid}", s.opts.Page)
 	}
 	if s.opts.Static != nil {
 		r.Method(http.MethodGet, "/static/*", http.StripPrefix("/static/", staticHandler(s.opts.Static, s.opts.StaticMaxAge)))
@@ -198,6 +201,9 @@ func (s *Server) routes() http.Handler {
 			r.Get("/processes/{pid}/peers", s.getPeers)
 			r.Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
 			r.Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
+			r.Get("/processes/{pid}/layout", s.getLayout)
+			r.Get("/search", s.getSearch)
+			r.Get("/summary", s.getSummary)
 		})
 	})
 	return r

@@ -3,6 +3,7 @@ package api
 import (
 	"sync"
 
+	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 )
 
@@ -42,6 +43,31 @@ type view struct {
 	snapMsg  []byte
 	rowsMsg  []byte
 	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
+	focuses  map[int]*onceFocus           // by pid
+	layouts  map[layoutKey]*onceLayout
+
+	summaryOnce sync.Once
+	summary     *Summary
+}
+
+type onceFocus struct {
+	once sync.Once
+	f    *graph.Snapshot
+}
+
+// layoutKey names one layout of a version: clients that follow the same
+// focus with the same expanded groups were sent the same layouts before,
+// so they share Prev too, and each new version's layout is computed once.
+type layoutKey struct {
+	pid    int
+	expand string
+	prev   *diagram.Layout
+}
+
+type onceLayout struct {
+	once sync.Once
+	l    *diagram.Layout
+	msg  []byte
 }
 
 func newViews(src Source, keep int) *views {
@@ -62,7 +88,8 @@ func (vs *views) latest() *view {
 	if vs.cur != nil && vs.cur.seq >= seq {
 		return vs.cur
 	}
-	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{}}
+	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{},
+		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}}
 	for s := range vs.rows {
 		if s+vs.keep < seq {
 			delete(vs.rows, s)
@@ -153,4 +180,54 @@ func (v *view) processesMessage() []byte {
 		v.rowsMsg = mustJSON(ProcessesMessage{Type: TypeProcesses, Seq: v.seq, Processes: v.processes()})
 	}
 	return v.rowsMsg
+}
+
+// focus returns the focus subgraph of pid in this version, computed once
+// for all clients; an empty graph (with the version's stats) when there is
+// no such process.
+func (v *view) focus(pid int) *graph.Snapshot {
+	v.mu.Lock()
+	o := v.focuses[pid]
+	if o == nil {
+		o = &onceFocus{}
+		v.focuses[pid] = o
+	}
+	v.mu.Unlock()
+	o.once.Do(func() {
+		o.f = v.index().Focus(pid)
+		if o.f == nil {
+			o.f = graph.New(nil, nil, v.snap.Stats)
+		}
+	})
+	return o.f
+}
+
+// layoutMessage returns the encoded layout message of focus (the focus
+// subgraph of pid, as of version seq) and the layout. When at is the view
+// focus was computed from, the layout is computed once per (pid, expanded
+// groups, prev) for all clients.
+func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, prev *diagram.Layout) ([]byte, *diagram.Layout) {
+	compute := func() ([]byte, *diagram.Layout) {
+		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand})
+		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: pid, Layout: l}), l
+	}
+	if at == nil || at.seq != seq {
+		return compute()
+	}
+	key := layoutKey{pid: pid, prev: prev}
+	for i, e := range expand {
+		if i > 0 {
+			key.expand += expandSep
+		}
+		key.expand += e
+	}
+	at.mu.Lock()
+	o := at.layouts[key]
+	if o == nil {
+		o = &onceLayout{}
+		at.layouts[key] = o
+	}
+	at.mu.Unlock()
+	o.once.Do(func() { o.msg, o.l = compute() })
+	return o.msg, o.l
 }

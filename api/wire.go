@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
+	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 )
 
@@ -14,6 +17,7 @@ const (
 	TypeDiff          = "diff"           // the graph stream's changes since base
 	TypeProcesses     = "processes"      // the process-list stream starts again: every row
 	TypeProcessesDiff = "processes_diff" // the process list's changes since base
+	TypeLayout        = "layout"         // the diagram layout of the focus, after its snapshot or diff
 	TypeError         = "error"          // a request could not be honoured; the stream goes on
 )
 
@@ -22,6 +26,13 @@ const (
 	TypeResync    = "resync"    // send each subscribed stream again from a snapshot
 	TypeFocus     = "focus"     // make the graph stream the focus subgraph of a pid
 	TypeSubscribe = "subscribe" // choose the streams
+	TypeExpand    = "expand"    // choose the groups of the focus drawn fd by fd
+)
+
+// Limits on the expanded groups a client may ask for.
+const (
+	MaxExpand      = 256 // group IDs in one request
+	MaxExpandIDLen = 512 // bytes in one group ID
 )
 
 // Graph stream scopes.
@@ -66,6 +77,16 @@ type ProcessesDiffMessage struct {
 	*graph.RowChanges
 }
 
+// LayoutMessage carries the diagram layout of the focus subgraph of version
+// Seq (diagram.NewLayout with the client's expanded groups, and the layout
+// last sent to the client for the same pid as Prev).
+type LayoutMessage struct {
+	Type   string          `json:"type"` // "layout"
+	Seq    uint64          `json:"seq"`
+	Focus  int             `json:"focus"`
+	Layout *diagram.Layout `json:"layout"`
+}
+
 // ErrorMessage reports a request that could not be honoured.
 type ErrorMessage struct {
 	Type  string `json:"type"` // "error"
@@ -73,19 +94,68 @@ type ErrorMessage struct {
 }
 
 // Request is a message from a client. Type is one of TypeResync,
-// TypeFocus (with PID) and TypeSubscribe (with Graph, PID and Processes).
+// TypeFocus (with PID and optionally Expand), TypeExpand (with Expand) and
+// TypeSubscribe (with Graph, PID, Processes and Layout).
 type Request struct {
-	Type      string `json:"type"`
-	PID       int    `json:"pid,omitempty"`
-	Graph     string `json:"graph,omitempty"`
-	Processes *bool  `json:"processes,omitempty"`
+	Type      string   `json:"type"`
+	PID       int      `json:"pid,omitempty"`
+	Graph     string   `json:"graph,omitempty"`
+	Processes *bool    `json:"processes,omitempty"`
+	Layout    *bool    `json:"layout,omitempty"`
+	Expand    []string `json:"expand,omitempty"`
 }
 
-// subscription is what a client asked to receive.
+// subscription is what a client asked to receive. It is comparable: the
+// expanded groups are kept joined.
 type subscription struct {
 	graph     string // GraphAll, GraphFocus or GraphNone
 	pid       int    // for GraphFocus
 	processes bool
+	layout    bool   // layout messages after the focus's snapshots and diffs
+	expand    string // the expanded group IDs, joined by expandSep
+}
+
+// expandSep joins expanded group IDs; checkExpand refuses IDs that hold it.
+const expandSep = "\x00"
+
+// expandList returns the expanded group IDs (nil for none).
+func (s subscription) expandList() []string {
+	if s.expand == "" {
+		return nil
+	}
+	return strings.Split(s.expand, expandSep)
+}
+
+// checkExpand checks a list of group IDs to expand: at most MaxExpand, each
+// at most MaxExpandIDLen bytes, starting with "group:" and without control
+// characters. It returns them joined by expandSep.
+func checkExpand(ids []string) (string, error) {
+	if len(ids) > MaxExpand {
+		return "", fmt.Errorf("expand: %d groups, at most %d", len(ids), MaxExpand)
+	}
+	for _, id := range ids {
+		if len(id) > MaxExpandIDLen {
+			return "", fmt.Errorf("expand: group ID of %d bytes, at most %d", len(id), MaxExpandIDLen)
+		}
+		if !strings.HasPrefix(id, "group:") {
+			return "", fmt.Errorf("expand: %q is not a group ID (group:...)", clip(id, 64))
+		}
+		if strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return "", fmt.Errorf("expand: %q holds a control character", clip(id, 64))
+		}
+	}
+	return strings.Join(ids, expandSep), nil
+}
+
+// clip shortens s to at most n bytes for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // parseSubscription reads the subscription from the query of /api/ws:
@@ -112,14 +182,32 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 			s.graph = GraphFocus
 		}
 	}
-	switch get("processes") {
-	case "", "0", "false":
-	case "1", "true":
-		s.processes = true
-	default:
-		return s, fmt.Errorf("bad processes %q (want 1 or 0)", get("processes"))
+	for _, b := range []struct {
+		name string
+		p    *bool
+	}{{"processes", &s.processes}, {"layout", &s.layout}} {
+		switch get(b.name) {
+		case "", "0", "false":
+		case "1", "true":
+			*b.p = true
+		default:
+			return s, fmt.Errorf("bad %s %q (want 1 or 0)", b.name, get(b.name))
+		}
 	}
-	return s, s.check()
+	if ex, ok := q["expand"]; ok {
+		e, err := checkExpand(ex)
+		if err != nil {
+			return s, err
+		}
+		s.expand = e
+	}
+	if err := s.check(); err != nil {
+		return s, err
+	}
+	if s.graph != GraphFocus {
+		s.expand = ""
+	}
+	return s, nil
 }
 
 func (s subscription) check() error {
@@ -147,7 +235,21 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		if r.PID <= 0 {
 			return s, false, fmt.Errorf("focus: bad pid %d", r.PID)
 		}
-		s.graph, s.pid = GraphFocus, r.PID
+		e, err := checkExpand(r.Expand)
+		if err != nil {
+			return s, false, fmt.Errorf("focus: %w", err)
+		}
+		s.graph, s.pid, s.expand = GraphFocus, r.PID, e
+		return s, false, nil
+	case TypeExpand:
+		if s.graph != GraphFocus {
+			return s, false, fmt.Errorf("expand: no process in focus")
+		}
+		e, err := checkExpand(r.Expand)
+		if err != nil {
+			return s, false, err
+		}
+		s.expand = e
 		return s, false, nil
 	case TypeSubscribe:
 		n := s
@@ -162,6 +264,12 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		}
 		if r.Processes != nil {
 			n.processes = *r.Processes
+		}
+		if r.Layout != nil {
+			n.layout = *r.Layout
+		}
+		if n.graph != GraphFocus || n.pid != s.pid {
+			n.expand = ""
 		}
 		if err := n.check(); err != nil {
 			return s, false, fmt.Errorf("subscribe: %w", err)

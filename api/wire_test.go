@@ -21,6 +21,11 @@ func TestParseSubscription(t *testing.T) {
 		{"pid=x", subscription{}, true},
 		{"graph=everything", subscription{}, true},
 		{"processes=maybe", subscription{}, true},
+		{"pid=7&layout=1", subscription{graph: GraphFocus, pid: 7, layout: true}, false},
+		{"pid=7&layout=1&expand=group:a&expand=group:b", subscription{graph: GraphFocus, pid: 7, layout: true, expand: "group:a\x00group:b"}, false},
+		{"graph=none&expand=group:a", subscription{graph: GraphNone}, false},
+		{"pid=7&expand=fd:1", subscription{}, true},
+		{"layout=2", subscription{}, true},
 	} {
 		q, _ := url.ParseQuery(tt.query)
 		got, err := parseSubscription(q)
@@ -51,6 +56,20 @@ func TestApplyRequest(t *testing.T) {
 			subscription{graph: GraphNone}, false, false},
 		{"subscribe focus without pid", start, Request{Type: TypeSubscribe, Graph: GraphFocus}, start, false, true},
 		{"unknown", start, Request{Type: "reboot"}, start, false, true},
+		{"focus with expand", start, Request{Type: TypeFocus, PID: 9, Expand: []string{"group:a", "group:b"}},
+			subscription{graph: GraphFocus, pid: 9, processes: true, expand: "group:a\x00group:b"}, false, false},
+		{"focus drops the expansion", subscription{graph: GraphFocus, pid: 9, expand: "group:a"}, Request{Type: TypeFocus, PID: 9},
+			subscription{graph: GraphFocus, pid: 9}, false, false},
+		{"focus with a bad expand", start, Request{Type: TypeFocus, PID: 9, Expand: []string{"x"}}, start, false, true},
+		{"expand", subscription{graph: GraphFocus, pid: 9, layout: true}, Request{Type: TypeExpand, Expand: []string{"group:a"}},
+			subscription{graph: GraphFocus, pid: 9, layout: true, expand: "group:a"}, false, false},
+		{"expand nothing", subscription{graph: GraphFocus, pid: 9, expand: "group:a"}, Request{Type: TypeExpand},
+			subscription{graph: GraphFocus, pid: 9}, false, false},
+		{"expand without focus", start, Request{Type: TypeExpand, Expand: []string{"group:a"}}, start, false, true},
+		{"subscribe layout", subscription{graph: GraphFocus, pid: 9, expand: "group:a"}, Request{Type: TypeSubscribe, Layout: &yes},
+			subscription{graph: GraphFocus, pid: 9, layout: true, expand: "group:a"}, false, false},
+		{"subscribe another pid drops the expansion", subscription{graph: GraphFocus, pid: 9, expand: "group:a"}, Request{Type: TypeSubscribe, PID: 10},
+			subscription{graph: GraphFocus, pid: 10}, false, false},
 	} {
 		got, resync, err := tt.from.apply(tt.req)
 		if (err != nil) != tt.wantErr || got != tt.want || resync != tt.wantResync {

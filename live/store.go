@@ -29,6 +29,15 @@ type Store struct {
 	latest  *graph.Snapshot // the latest published: snap's nodes and edges, the newest stats
 	changes []change        // oldest first; at most window
 	subs    map[chan struct{}]struct{}
+
+	progMu   sync.Mutex
+	progress progress
+}
+
+// progress is how far the scan under way is.
+type progress struct {
+	phase       string
+	done, total int
 }
 
 type change struct {
@@ -122,4 +131,26 @@ func (s *Store) Notify() (<-chan struct{}, func()) {
 		delete(s.subs, ch)
 		s.mu.Unlock()
 	}
+}
+
+// SetProgress records how far the scan under way is: its phase and how
+// many of how many things it has done. It is cheap and safe for concurrent
+// use, so that a scanner's workers can call it (scan.Options.Progress).
+func (s *Store) SetProgress(phase string, done, total int) {
+	s.progMu.Lock()
+	defer s.progMu.Unlock()
+	// Workers report concurrently: never step back within a phase.
+	if p := s.progress; p.phase == phase && p.total == total && done < p.done {
+		return
+	}
+	s.progress = progress{phase, done, total}
+}
+
+// ScanProgress returns what SetProgress last recorded; ok is false before
+// the first call. The server shows it while the first scan runs.
+func (s *Store) ScanProgress() (phase string, done, total int, ok bool) {
+	s.progMu.Lock()
+	defer s.progMu.Unlock()
+	p := s.progress
+	return p.phase, p.done, p.total, p.phase != ""
 }

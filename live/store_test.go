@@ -113,3 +113,28 @@ func TestStoreConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+func TestStoreProgress(t *testing.T) {
+	s := NewStore(0)
+	if _, _, _, ok := s.ScanProgress(); ok {
+		t.Error("progress before any report")
+	}
+	for _, tt := range []struct {
+		phase       string
+		done, total int
+		want        [2]int
+	}{
+		{"processes", 0, 10, [2]int{0, 10}},
+		{"processes", 5, 10, [2]int{5, 10}},
+		{"processes", 4, 10, [2]int{5, 10}}, // a late worker: no step back
+		{"fds", 100, 300, [2]int{100, 300}},
+		{"fds", 90, 400, [2]int{90, 400}}, // a new batch grew the total
+		{"graph", 10, 10, [2]int{10, 10}},
+	} {
+		s.SetProgress(tt.phase, tt.done, tt.total)
+		phase, done, total, ok := s.ScanProgress()
+		if !ok || phase != tt.phase || [2]int{done, total} != tt.want {
+			t.Errorf("after %s %d/%d: %s %d/%d %v; want %v", tt.phase, tt.done, tt.total, phase, done, total, ok, tt.want)
+		}
+	}
+}

@@ -49,6 +49,13 @@ type Options struct {
 	NoSockDiag bool
 	// NoKcmp skips kcmp(2) and groups open file descriptions by the heuristic.
 	NoKcmp bool
+	// Progress, when set, is told how far each scan is: phase "processes"
+	// (done of total processes read), "fds" (done of total fds read, total
+	// growing batch by batch of 1024 processes), "sockets" (waiting for
+	// the socket dumps) and "graph" (building the snapshot; done = total =
+	// processes). Workers call it concurrently, once per process and once
+	// per 256 fds: it must be cheap and safe for concurrent use.
+	Progress func(phase string, done, total int)
 }
 
 // Scanner scans the machine. It keeps the IDs of open file descriptions
@@ -197,12 +204,14 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	const batchSize = 1024
 	var fresh []*procRec
 	var vanished, vanishedFDs atomic.Int64
+	prog := s.progress(len(pids))
 	for lo := 0; lo < len(pids); lo += batchSize {
 		batch := pids[lo:min(lo+batchSize, len(pids))]
 
 		// Pass 1: every process, its facts and the numbers in its fd table.
 		procs := make([]*procRec, len(batch))
 		parallel(ctx, s.opts.Workers, len(batch), newW, func(w *walker, i int) {
+			defer prog.proc()
 			p, gone, err := w.readProc(batch[i])
 			switch {
 			case gone:
@@ -224,7 +233,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		}
 
 		// Pass 2: every fd, in chunks so that one huge table spreads over workers.
-		s.readFDs(ctx, newW, procs, &vanishedFDs)
+		s.readFDs(ctx, newW, procs, &vanishedFDs, prog)
 		fresh = append(fresh, procs...)
 		if err := ctx.Err(); err != nil {
 			sockWG.Wait()
@@ -241,6 +250,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	if s.dumper != nil {
 		nsCount = s.countNetns(procs)
 	}
+	prog.phase("sockets", 0, 0)
 	sockWG.Wait()
 	if s.dumper != nil {
 		s.dumpSockets(procs, sockets) // namespaces the first batch did not hold
@@ -251,6 +261,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount
 
+	prog.phase("graph", len(procs), len(procs))
 	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st}
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
@@ -260,7 +271,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 }
 
 // readFDs reads every fd of procs (pass 2) and closes their directories.
-func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*procRec, vanished *atomic.Int64) {
+func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*procRec, vanished *atomic.Int64, prog *progress) {
 	type chunk struct {
 		p      *procRec
 		lo, hi int
@@ -272,6 +283,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 			continue
 		}
 		p.fds = make([]*fdRec, len(p.fdNums))
+		prog.moreFDs(len(p.fdNums))
 		for lo := 0; lo < len(p.fdNums); lo += chunkSize {
 			chunks = append(chunks, chunk{p, lo, min(lo+chunkSize, len(p.fdNums))})
 		}
@@ -285,12 +297,55 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 			}
 			c.p.fds[j] = f
 		}
+		prog.fds(c.hi - c.lo)
 	})
 	for _, p := range procs {
 		p.closeDirs()
 		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
 		p.fdNums = nil
 		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })
+	}
+}
+
+// progress reports a scan's progress to Options.Progress; a nil *progress
+// (no Progress set) does nothing.
+type progress struct {
+	report          func(phase string, done, total int)
+	procsDone       atomic.Int64
+	procs           int
+	fdsDone, fdsAll atomic.Int64
+}
+
+func (s *Scanner) progress(procs int) *progress {
+	if s.opts.Progress == nil {
+		return nil
+	}
+	p := &progress{report: s.opts.Progress, procs: procs}
+	p.report("processes", 0, procs)
+	return p
+}
+
+func (p *progress) proc() {
+	if p != nil {
+		p.report("processes", int(p.procsDone.Add(1)), p.procs)
+	}
+}
+
+func (p *progress) moreFDs(n int) {
+	if p != nil {
+		p.fdsAll.Add(int64(n))
+	}
+}
+
+func (p *progress) fds(n int) {
+	if p != nil {
+		p.report("fds", int(p.fdsDone.Add(int64(n))), int(p.fdsAll.Load()))
+	}
+}
+
+func (p *progress) phase(name string, done, total int) {
+	if p != nil {
+		p.report(name, done, total)
 	}
 }
 
