@@ -622,6 +622,58 @@ func TestCollapse(t *testing.T) {
 	}
 }
 
+// ExpandGroups draws the named groups fd by fd, and only them.
+func TestExpandGroups(t *testing.T) {
+	f := graph.NewIndex(diagramtest.Large(60, 3)).Focus(5000)
+	proc := graph.ProcessID(5000, 100)
+	ports := func(o diagram.Options) (ids []string, n map[string]int) {
+		n = map[string]int{}
+		for _, b := range diagram.NewLayout(f, 5000, o).Boxes {
+			if b.PID == 5000 {
+				for _, p := range b.Ports {
+					ids = append(ids, p.ID)
+					n[p.Kind]++
+				}
+			}
+		}
+		return ids, n
+	}
+	ids, n := ports(diagram.Options{})
+	var group string
+	for _, id := range ids {
+		if strings.HasPrefix(id, "group:fd:") && strings.HasSuffix(id, ":file") {
+			group = id
+		}
+	}
+	if n[diagram.PortStdio] != 1 || n[diagram.PortGroup] != 4 || group == "" {
+		t.Fatalf("ports %v", ids)
+	}
+	fds := n[diagram.PortFD]
+	stdio := "group:stdio:" + proc
+	for _, c := range []struct {
+		expand             []string
+		stdio, groups, fds int
+	}{
+		{[]string{stdio}, 0, 4, fds + 3},
+		{[]string{group}, 1, 3, fds + 14},
+		{[]string{stdio, group, "group:fd:nonesuch"}, 0, 3, fds + 17},
+		{nil, 1, 4, fds},
+	} {
+		ids, n := ports(diagram.Options{ExpandGroups: c.expand})
+		if n[diagram.PortStdio] != c.stdio || n[diagram.PortGroup] != c.groups || n[diagram.PortFD] != c.fds {
+			t.Errorf("ExpandGroups %v: %d stdio, %d group, %d fd ports, want %d, %d, %d: %v", c.expand,
+				n[diagram.PortStdio], n[diagram.PortGroup], n[diagram.PortFD], c.stdio, c.groups, c.fds, ids)
+		}
+		if slices.Contains(c.expand, stdio) {
+			for _, fd := range []int{0, 1, 2} {
+				if !slices.Contains(ids, graph.FDID(5000, 100, fd)) {
+					t.Errorf("ExpandGroups %v: no port for fd %d: %v", c.expand, fd, ids)
+				}
+			}
+		}
+	}
+}
+
 func TestEmpty(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -653,10 +705,20 @@ func TestEmpty(t *testing.T) {
 // and 200 peers (issue 4 asks for well under a second).
 func BenchmarkLayoutLarge(b *testing.B) {
 	f := graph.NewIndex(diagramtest.Large(1000, 200)).Focus(5000)
+	// With Prev: the previous layout of the same process with one peer
+	// less, as a live view lays it out after a new connection.
+	before := graph.NewIndex(diagramtest.Large(1000, 199)).Focus(5000)
 	for _, o := range []diagram.Options{{}, {Width: 120}} {
 		b.Run(fmt.Sprintf("width=%d", o.Width), func(b *testing.B) {
 			for b.Loop() {
 				diagram.NewLayout(f, 5000, o)
+			}
+		})
+		prev := o
+		prev.Prev = diagram.NewLayout(before, 5000, o)
+		b.Run(fmt.Sprintf("width=%d/prev", o.Width), func(b *testing.B) {
+			for b.Loop() {
+				diagram.NewLayout(f, 5000, prev)
 			}
 		})
 	}

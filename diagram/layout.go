@@ -17,8 +17,8 @@
 // self-contained, themeable SVG document; the browser draws the Layout's JSON
 // form. A Layout is plain data: renderers only draw what it says.
 //
-// Everything is deterministic: the same snapshot gives the same layout, byte
-// for byte. The package uses the standard library and package graph only and
+// Everything is deterministic: the same snapshot (and Options, Prev
+// included) gives the same layout, byte for byte. The package uses the standard library and package graph only and
 // keeps no global mutable state; its functions are safe for concurrent use.
 package diagram
 
@@ -200,12 +200,19 @@ type Options struct {
 	// MaxLabel is the longest a line of a label may be, in cells; longer
 	// ones are shortened with "…". Zero means 40.
 	MaxLabel int
-	// ExpandGroups lists port IDs of groups ("group:stdio:…", "group:fd:…")
-	// to draw fd by fd, as Expand does for every group.
+	// ExpandGroups lists port IDs of groups ("group:stdio:PROCID",
+	// "group:fd:PROCID:KEY") to draw fd by fd, as Expand does for every
+	// group; the other groups stay. Unknown IDs are ignored.
 	ExpandGroups []string
-	// Prev is the layout drawn before this one of the same focus process;
-	// when set, boxes and ports that are in both keep their order and, as
-	// far as room allows, their place, so that a live view does not jump.
+	// Prev is the layout drawn before this one of the same focus process
+	// (ignored when its Focus is another pid). Boxes and ports that are in
+	// both, by ID, keep their order (processes, each process's ports,
+	// descriptions, objects) and, in the same tier, their column unless
+	// new items before them need the room, when they move right; new
+	// processes come after the old ones; nothing moves left to close the
+	// gap a removed item leaves. Wrapped, a component stays out of the
+	// tiers before the one it was in. With Prev the layout of a snapshot
+	// depends on Prev too; a layout given itself as Prev is unchanged.
 	Prev *Layout
 }
 
@@ -245,12 +252,15 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 		}
 	}
 	if opts.Width <= 0 {
-		accept(m.placeTier(comps, seen))
+		accept(m.placeTier(comps, seen, 0))
 	} else {
 		for i := 0; i < len(comps); {
-			best, j := m.placeTier(comps[i:i+1], seen), i+1
+			best, j := m.placeTier(comps[i:i+1], seen, len(tiers)), i+1
 			for ; j < len(comps) && best.width <= opts.Width; j++ {
-				next := m.placeTier(comps[i:j+1], seen)
+				if m.prev.tierOf(comps[j]) > len(tiers) {
+					break // it was in a later tier: keep it there
+				}
+				next := m.placeTier(comps[i:j+1], seen, len(tiers))
 				if next.width > opts.Width {
 					break
 				}

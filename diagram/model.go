@@ -32,6 +32,7 @@ type model struct {
 	links []*link // port → ofd and ofd → object links
 	conns []*link // object → object links: peer and accepted
 	byID  map[string]*item
+	prev  *prevIndex // Options.Prev indexed, or nil
 }
 
 type proc struct {
@@ -86,7 +87,7 @@ func (it *item) center() float64 { return it.x + float64(it.w-1)/2 }
 
 // build reduces a focus snapshot to the model.
 func build(s *graph.Snapshot, pid int, o Options) *model {
-	m := &model{opts: o, pid: pid, byID: map[string]*item{}}
+	m := &model{opts: o, pid: pid, byID: map[string]*item{}, prev: newPrevIndex(o.Prev, pid)}
 	if s == nil {
 		s = &graph.Snapshot{}
 	}
@@ -247,23 +248,32 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 		}
 	}
 
+	expanded := map[string]bool{} // groups drawn fd by fd
+	for _, id := range o.ExpandGroups {
+		expanded[id] = true
+	}
 	for _, p := range m.procs {
 		fds := fdsOf[p]
 		used := make([]bool, len(fds))
+		single := make([]bool, len(fds)) // drawn one by one, never collapsed
 		// Stdio: fds 0, 1 and 2 on one object.
 		if !o.Expand && len(fds) >= 3 && fds[0].num == 0 && fds[1].num == 1 && fds[2].num == 2 &&
 			fds[0].obj != nil && fds[1].obj != nil && fds[2].obj != nil &&
 			fds[0].obj.ID == fds[1].obj.ID && fds[1].obj.ID == fds[2].obj.ID {
-			port := newPort(p, "group:stdio:"+p.node.ID, PortStdio, "0 1 2", fds[:3])
-			chain(port, fds[:3])
-			used[0], used[1], used[2] = true, true, true
+			if id := "group:stdio:" + p.node.ID; expanded[id] {
+				single[0], single[1], single[2] = true, true, true
+			} else {
+				port := newPort(p, id, PortStdio, "0 1 2", fds[:3])
+				chain(port, fds[:3])
+				used[0], used[1], used[2] = true, true, true
+			}
 		}
 		// Collapsed groups: lonely fds of one kind, more than Collapse of them.
 		if !o.Expand {
 			cand := map[string][]int{} // group key → indexes into fds
 			keyOf := map[string]string{}
 			for i, f := range fds {
-				if used[i] || !lonely(f, p) {
+				if used[i] || single[i] || !lonely(f, p) {
 					continue
 				}
 				k := groupKey(f.obj)
@@ -285,7 +295,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 						kept = append(kept, i)
 					}
 				}
-				if len(kept) <= o.collapse() {
+				if len(kept) <= o.collapse() || expanded["group:fd:"+p.node.ID+":"+k] {
 					continue
 				}
 				group := make([]fdent, len(kept))

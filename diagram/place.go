@@ -59,7 +59,9 @@ type tierProc struct {
 
 type tier struct {
 	m        *model
-	compRank map[int]int // component → its place in the tier
+	index    int               // of the tier in the layout
+	anchors  map[*item]float64 // items drawn in this tier before: their previous column (Options.Prev)
+	compRank map[int]int       // component → its place in the tier
 	procs    []*tierProc
 	L        [3][]*item
 	in       map[*item]bool
@@ -155,8 +157,8 @@ func (m *model) components() [][]*item {
 
 // placeTier lays out the given components as one tier. seen counts the
 // earlier tiers each process was drawn in.
-func (m *model) placeTier(comps [][]*item, seen map[*proc]int) *tierOut {
-	t := &tier{m: m, in: map[*item]bool{}, compRank: map[int]int{}}
+func (m *model) placeTier(comps [][]*item, seen map[*proc]int, index int) *tierOut {
+	t := &tier{m: m, index: index, in: map[*item]bool{}, compRank: map[int]int{}}
 	portsOf := map[*proc][]*item{}
 	for i, c := range comps {
 		t.compRank[c[0].comp] = i
@@ -190,8 +192,21 @@ func (m *model) placeTier(comps [][]*item, seen map[*proc]int) *tierOut {
 			t.conns = append(t.conns, l)
 		}
 	}
+	if m.prev != nil {
+		for it := range t.in {
+			if a, ok := m.prev.at[it.id]; ok && a.tier == index {
+				if t.anchors == nil {
+					t.anchors = map[*item]float64{}
+				}
+				t.anchors[it] = float64(a.x)
+			}
+		}
+	}
 	t.orderProcs(portsOf)
 	t.order()
+	if m.prev != nil {
+		t.stableOrder()
+	}
 	t.placeX()
 	return t.route(seen)
 }
@@ -243,6 +258,17 @@ func (t *tier) orderProcs(portsOf map[*proc][]*item) {
 	slices.SortStableFunc(ks, func(a, b keyed) int {
 		if a.tp.p.focus || b.tp.p.focus {
 			return boolCmp(b.tp.p.focus, a.tp.p.focus)
+		}
+		if x := t.m.prev; x != nil {
+			// Processes drawn before keep their order, new ones come after.
+			pa, oka := x.proc(a.tp.p.node.ID, t.index)
+			pb, okb := x.proc(b.tp.p.node.ID, t.index)
+			if oka != okb {
+				return boolCmp(okb, oka)
+			}
+			if c := pa.compare(pb); oka && c != 0 {
+				return c
+			}
 		}
 		if a.has != b.has {
 			return boolCmp(b.has, a.has)
@@ -516,6 +542,40 @@ func (t *tier) placeX() {
 		x += seps[0][i]
 		it.x = float64(x)
 	}
+	// With anchors (Options.Prev), old items stay at their previous
+	// columns: place returns the columns of a layer given where its items
+	// want to be.
+	place := func(layer int, want []float64) []float64 { return isotonic(want, seps[layer]) }
+	if t.anchors != nil {
+		place = func(layer int, want []float64) []float64 {
+			items := t.L[layer]
+			at, has := make([]float64, len(items)), make([]bool, len(items))
+			for i, it := range items {
+				at[i], has[i] = t.anchors[it]
+			}
+			lo := 0.0
+			if layer == layerPort {
+				// No port's edge left of the band labels.
+				lo = float64(bandMargin - (items[0].w-1)/2)
+			}
+			return anchored(want, seps[layer], at, has, lo)
+		}
+		ports := t.L[layerPort]
+		want := make([]float64, len(ports))
+		for i, it := range ports {
+			switch a, ok := t.anchors[it]; {
+			case ok:
+				want[i] = a
+			case i > 0:
+				want[i] = want[i-1] + float64(seps[0][i])
+			default:
+				want[i] = float64(bandMargin - (it.w-1)/2)
+			}
+		}
+		for i, x := range place(layerPort, want) {
+			ports[i].x = x
+		}
+	}
 	pass := func(layer int) {
 		items := t.L[layer]
 		if len(items) == 0 {
@@ -545,7 +605,7 @@ func (t *tier) placeX() {
 				want[i] = sum/float64(n) - float64(it.w-1)/2
 			}
 		}
-		xs := isotonic(want, seps[layer])
+		xs := place(layer, want)
 		for i, it := range items {
 			it.x = xs[i]
 		}
@@ -1048,6 +1108,9 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 	}
 	shift := -minX
+	if t.anchors != nil {
+		shift = max(shift, 0) // items drawn before stay where they were
+	}
 	if minPort != math.MaxInt {
 		shift = max(shift, bandMargin-minPort)
 	}
