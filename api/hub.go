@@ -192,9 +192,6 @@ type client struct {
 	focus    *graph.Snapshot // the focus subgraph as last sent
 	rowsSeq  uint64          // seq of the last process-list message sent; 0: none yet
 	rowsAt   uint64          // the version the client's process list reflects
-	// focusAt is the view the focus was last computed from (nil when the
-	// focus was last taken from an earlier one).
-	focusAt *view
 	// layout is the layout last sent for the focus pid (diagram.Options.Prev
 	// of the next); nil after the focus pid changed.
 	layout     *diagram.Layout
@@ -326,7 +323,7 @@ func (c *client) sync(ctx context.Context) error {
 		c.h.metrics.resyncs.WithLabelValues("request").Inc()
 	}
 	if resync || want.graph != c.have.graph || want.pid != c.have.pid {
-		c.graphSeq, c.focus, c.focusAt = 0, nil, nil
+		c.graphSeq, c.focus = 0, nil
 	}
 	if want.graph != GraphFocus || want.pid != c.have.pid || !want.layout {
 		c.layout = nil // Prev resets with the focus pid
@@ -346,7 +343,7 @@ func (c *client) sync(ctx context.Context) error {
 	if err := c.syncGraph(ctx, v); err != nil {
 		return err
 	}
-	if err := c.syncLayout(ctx); err != nil {
+	if err := c.syncLayout(ctx, v); err != nil {
 		return err
 	}
 	return c.syncRows(ctx, v)
@@ -355,11 +352,19 @@ func (c *client) sync(ctx context.Context) error {
 // syncLayout sends the layout of the focus as the client has it, if it
 // asked for layouts and the focus or the expanded groups changed since the
 // last one.
-func (c *client) syncLayout(ctx context.Context) error {
+func (c *client) syncLayout(ctx context.Context, latest *view) error {
 	if !c.needLayout || !c.have.layout || c.have.graph != GraphFocus || c.graphSeq == 0 || c.focus == nil {
 		return nil
 	}
-	msg, l := c.h.views.layoutMessage(c.focusAt, c.graphSeq, c.have.pid, c.focus, c.have.expandList(), c.layout)
+	// The layout is shared through the latest view when the client's focus
+	// is that view's; a client whose focus is older (an expand request on a
+	// focus unchanged for a while) gets one of its own. Clients keep no
+	// view: an idle one must not pin an old snapshot.
+	at := latest
+	if latest.seq != c.graphSeq {
+		at = nil
+	}
+	msg, l := c.h.views.layoutMessage(at, c.graphSeq, c.have.pid, c.focus, c.have.expandList(), c.layout)
 	if err := c.write(ctx, TypeLayout, msg); err != nil {
 		return err
 	}
@@ -424,7 +429,7 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 		if err := c.write(ctx, TypeSnapshot, mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: latest.seq, Focus: pid, Graph: f})); err != nil {
 			return err
 		}
-		c.graphSeq, c.focus, c.focusAt, c.needLayout = latest.seq, f, latest, true
+		c.graphSeq, c.focus, c.needLayout = latest.seq, f, true
 		return nil
 	}
 	d := graph.Diff(c.focus, f)
@@ -437,7 +442,7 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 	if err := c.write(ctx, TypeDiff, msg); err != nil {
 		return err
 	}
-	c.graphSeq, c.focus, c.focusAt, c.needLayout = latest.seq, f, latest, true
+	c.graphSeq, c.focus, c.needLayout = latest.seq, f, true
 	return nil
 }
 

@@ -204,8 +204,8 @@ func (v *view) focus(pid int) *graph.Snapshot {
 
 // layoutMessage returns the encoded layout message of focus (the focus
 // subgraph of pid, as of version seq) and the layout. When at is the view
-// focus was computed from, the layout is computed once per (pid, expanded
-// groups, prev) for all clients.
+// of version seq (whose focus(pid) focus is), the layout is computed once
+// per (pid, expanded groups, prev) for all clients.
 func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, prev *diagram.Layout) ([]byte, *diagram.Layout) {
 	compute := func() ([]byte, *diagram.Layout) {
 		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand})

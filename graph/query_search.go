@@ -28,10 +28,25 @@ const (
 	rankPath // cwd, root, exe
 )
 
+// searchHit is a process's best match so far; the match text is built
+// only for the results.
 type searchHit struct {
-	rank  int
-	fd    int
-	match string
+	rank int
+	fd   int    // the fd, for rankFD and rankPeer
+	via  string // "cwd", "root" or "exe", for rankPath
+	what string // what matched: the object, or the command line
+}
+
+func (h searchHit) match() string {
+	switch h.rank {
+	case rankFD, rankPeer:
+		return "fd " + strconv.Itoa(h.fd) + " → " + h.what
+	case rankPath:
+		return h.via + " → " + h.what
+	case rankCmdline:
+		return "cmdline: " + clipRunes(h.what, 120)
+	}
+	return ""
 }
 
 // Search finds the processes that match q, best first, at most limit of
@@ -57,6 +72,9 @@ func (x *Index) Search(q string, limit int) []SearchResult {
 	lq := strings.ToLower(q)
 	num, err := strconv.ParseUint(q, 10, 64)
 	isNum := err == nil
+	if isNum {
+		lq = strconv.FormatUint(num, 10) // "08080" is port 8080
+	}
 	hits := map[int32]searchHit{}
 	better := func(p int32, h searchHit) {
 		if o, ok := hits[p]; !ok || h.rank < o.rank || (h.rank == o.rank && h.fd < o.fd) {
@@ -87,7 +105,7 @@ func (x *Index) Search(q string, limit int) []SearchResult {
 			}
 			for _, k := range []EdgeKind{EdgeCwd, EdgeRoot, EdgeExe} {
 				for p := range x.ins(obj, k) {
-					better(p, searchHit{rank: rankPath, match: string(k) + " → " + what})
+					better(p, searchHit{rank: rankPath, via: string(k), what: what})
 				}
 			}
 		}
@@ -99,7 +117,7 @@ func (x *Index) Search(q string, limit int) []SearchResult {
 	all := make([]found, 0, len(hits))
 	for p, h := range hits {
 		n := x.s.Nodes[p]
-		r := SearchResult{PID: n.PID, ID: n.ID, Match: h.match}
+		r := SearchResult{PID: n.PID, ID: n.ID, Match: h.match()}
 		if n.Process != nil {
 			r.Comm = n.Process.Comm
 		}
@@ -123,7 +141,7 @@ func (x *Index) searchHolders(obj int32, rank int, what string, better func(int3
 		for fd := range x.ins(ofd, EdgeOFD) {
 			fdn := fdNum(x.s.Nodes[fd])
 			for p := range x.ins(fd, EdgeFD) {
-				better(p, searchHit{rank: rank, fd: fdn, match: "fd " + strconv.Itoa(fdn) + " → " + what})
+				better(p, searchHit{rank: rank, fd: fdn, what: what})
 			}
 		}
 	}
@@ -143,7 +161,7 @@ func matchProcess(n *Node, lq string, num uint64, isNum bool) (searchHit, bool) 
 	case containsFold(p.User, lq):
 		return searchHit{rank: rankUser}, true
 	case containsFold(p.Cmdline, lq):
-		return searchHit{rank: rankCmdline, match: "cmdline: " + clipRunes(p.Cmdline, 120)}, true
+		return searchHit{rank: rankCmdline, what: p.Cmdline}, true
 	}
 	return searchHit{}, false
 }
@@ -152,16 +170,15 @@ func matchProcess(n *Node, lq string, num uint64, isNum bool) (searchHit, bool) 
 func matchObject(n *Node, lq string, num uint64, isNum bool) (string, bool) {
 	o := n.Object
 	if s := o.Socket; s != nil {
-		desc := socketDesc(s)
 		switch {
 		case isNum && o.Inode == num:
-			return n.Name + " (" + desc + ")", true
-		case isNum && num > 0 && (s.Family == "inet" || s.Family == "inet6") && (portOf(s.Local) == q64(num) || portOf(s.Remote) == q64(num)):
-			return desc, true
+			return n.Name + " (" + socketDesc(s) + ")", true
+		case isNum && num > 0 && (s.Family == "inet" || s.Family == "inet6") && (portOf(s.Local) == lq || portOf(s.Remote) == lq):
+			return socketDesc(s), true
 		case !isNum && (containsFold(s.Local, lq) || containsFold(s.Remote, lq)):
-			return desc, true
+			return socketDesc(s), true
 		case !isNum && containsFold(n.Name, lq):
-			return n.Name + " (" + desc + ")", true
+			return n.Name + " (" + socketDesc(s) + ")", true
 		}
 		return "", false
 	}
@@ -171,14 +188,11 @@ func matchObject(n *Node, lq string, num uint64, isNum bool) (string, bool) {
 	if o.Path != "" && containsFold(o.Path, lq) {
 		return o.Path, true
 	}
-	if !isNum && containsFold(n.Name, lq) {
+	if !isNum && n.Name != o.Path && containsFold(n.Name, lq) {
 		return n.Name, true
 	}
 	return "", false
 }
-
-// q64 formats a port for comparison with portOf.
-func q64(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // portOf returns the port of an inet address ("127.0.0.1:80", "[::1]:80", "*:80"), or "".
 func portOf(addr string) string {

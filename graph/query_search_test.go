@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -81,5 +82,62 @@ func TestPortOf(t *testing.T) {
 		if got := portOf(addr); got != want {
 			t.Errorf("portOf(%q) = %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// busyMachine is a synthetic busy host: procs processes with fds fds each —
+// files with paths, unix socket pairs, TCP connections and pipes between
+// neighbours.
+func busyMachine(procs, fds int) *Snapshot {
+	m := &machine{}
+	ino := 1000
+	for p := 1; p <= procs; p++ {
+		m.proc(p, 1, "worker-"+strconv.Itoa(p%37))
+	}
+	for p := 1; p <= procs; p++ {
+		for n := 0; n < fds; n++ {
+			ino++
+			switch n % 4 {
+			case 0:
+				id := InodeID(KindFile, "8:1", uint64(ino))
+				m.obj(id, KindFile, nil)
+				m.nodes[len(m.nodes)-1].Object.Path = "/var/lib/app/" + strconv.Itoa(p) + "/data-" + strconv.Itoa(n) + ".db"
+				m.fd(p, n, id)
+			case 1:
+				q := p%procs + 1
+				a := m.obj(SocketID(uint64(ino)), KindSocket, &Socket{Family: "unix", Type: "stream", Local: "/run/app-" + strconv.Itoa(p) + ".sock"})
+				ino++
+				b := m.obj(SocketID(uint64(ino)), KindSocket, &Socket{Family: "unix", Type: "stream"})
+				m.fd(p, n, a)
+				m.fd(q, fds+n, b)
+				m.peer(a, b)
+			case 2:
+				port := strconv.Itoa(10000 + ino%50000)
+				a := m.obj(SocketID(uint64(ino)), KindSocket, &Socket{Family: "inet", Type: "stream", Protocol: "tcp", Local: "127.0.0.1:" + port, Remote: "127.0.0.1:8080"})
+				m.fd(p, n, a)
+			default:
+				id := PipeID(uint64(ino))
+				m.obj(id, KindPipe, nil)
+				m.fd(p, n, id)
+				m.fd(p%procs+1, 2*fds+n, id)
+			}
+		}
+	}
+	return m.snapshot()
+}
+
+// BenchmarkSearch searches a busy host (500 processes, 65,000 fds) for a
+// comm, a port, an inode, a path and a path that matches a quarter of the fds.
+func BenchmarkSearch(b *testing.B) {
+	x := NewIndex(busyMachine(500, 90))
+	b.Logf("%d nodes, %d edges, %d fds", len(x.s.Nodes), len(x.s.Edges), x.s.CountKinds()[KindFD])
+	for _, q := range []string{"worker-3", "8080", "12345", "/run/app-42.sock", "data-", "nothing"} {
+		b.Run(q, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				n = len(x.Search(q, 200))
+			}
+			b.ReportMetric(float64(n), "results")
+		})
 	}
 }
