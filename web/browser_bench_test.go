@@ -1,0 +1,112 @@
+package web_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fdscope/fdscope/diagram/diagramtest"
+	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/live"
+)
+
+// renderTimes is window.__fdscope (docs/dashboard.md).
+type renderTimes struct {
+	Renders      int     `json:"renders"`
+	LastRenderMs float64 `json:"lastRenderMs"`
+	LastUpdateMs float64 `json:"lastUpdateMs"`
+	ReadyAt      float64 `json:"readyAt"`
+}
+
+// BenchmarkBrowserFocusLarge measures the dashboard in headless Chromium
+// on the busy process of diagramtest.Large (1,000 fds, 200 peers), served
+// from a store (no scanning): each iteration loads /process/5000 and
+// waits for the diagram, then publishes a version with one more fd (a
+// connection to one more peer) and waits until the page has applied it.
+// Metrics, in milliseconds:
+//
+//	ready-ms   navigation start to the first diagram ready (readyAt)
+//	render-ms  building the SVG of the first layout (lastRenderMs)
+//	update-ms  receiving the new layout to having applied it (lastUpdateMs)
+//
+// Run it with task bench:browser, or
+//
+//	go test ./web -run '^$' -bench BrowserFocusLarge -benchtime 5x
+func BenchmarkBrowserFocusLarge(b *testing.B) {
+	chromium(b)
+	base := diagramtest.Large(1000, 200)
+	more := oneMoreConnection(base)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(base)
+	s := startServer(b, store)
+	p := newPage(b, s.URL, b.TempDir())
+	var ready, render, update float64
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			b.StopTimer()
+			store.Publish(base)
+			b.StartTimer()
+		}
+		p.run("load the busy process", chromedp.Navigate(s.URL+"/process/5000"))
+		p.wait("the busy process's diagram", diagramReady(5000))
+		first := eval[renderTimes](p, `window.__fdscope`)
+		seq, changed := store.Publish(more)
+		if !changed {
+			b.Fatal("publishing one more fd changed nothing")
+		}
+		p.wait("the version with one more fd", fmt.Sprintf(`document.getElementById('diagram').dataset.seq === '%d'`, seq))
+		p.wait("the new port", `document.querySelector('#diagram g.port[data-pid="5000"][data-fd="1000"]')`)
+		after := eval[renderTimes](p, `window.__fdscope`)
+		if first.ReadyAt <= 0 || first.LastRenderMs <= 0 || after.LastUpdateMs <= 0 {
+			b.Fatalf("window.__fdscope has no timings: %+v then %+v", first, after)
+		}
+		ready += first.ReadyAt
+		render += first.LastRenderMs
+		update += after.LastUpdateMs
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(ready/n, "ready-ms")
+	b.ReportMetric(render/n, "render-ms")
+	b.ReportMetric(update/n, "update-ms")
+	if d := time.Duration(ready / n * float64(time.Millisecond)); d > time.Second {
+		b.Logf("first diagram ready after %v: over the 1 s target", d)
+	}
+	if d := time.Duration(update / n * float64(time.Millisecond)); d > 100*time.Millisecond {
+		b.Logf("live update applied in %v: over the 100 ms target", d)
+	}
+}
+
+// oneMoreConnection returns s (diagramtest.Large) with one more fd on the
+// busy process: fd 1000, a unix stream connection accepted from its
+// listener, whose other end a new peer (client200, pid 6200) holds.
+func oneMoreConnection(s *graph.Snapshot) *graph.Snapshot {
+	var b diagramtest.Builder
+	fds := 1
+	for _, n := range s.Nodes {
+		if n.Kind == graph.KindProcess && n.PID == 5000 {
+			fds += n.Process.FDCount
+		}
+	}
+	// The same process node (same ID) with one more fd replaces the old one.
+	b.Proc(5000, 1, 100, "busyd", "/usr/sbin/busyd --workers 64", fds)
+	b.Proc(6200, 1, 400, "client200", "client", 4)
+	srv := b.Socket(1000400, "unix", "stream", "", "established", "/run/busyd.sock", "")
+	cli := b.Socket(1000401, "unix", "stream", "", "established", "", "/run/busyd.sock")
+	b.FD(5000, 1000, true, b.OFD(5000, 1000, "rw", 0, 1, srv))
+	b.FD(6200, 3, true, b.OFD(6200, 3, "rw", 0, 1, cli))
+	b.Accepted(graph.SocketID(900000), srv)
+	b.Peer(srv, cli)
+	extra := b.Snapshot()
+	st := s.Stats
+	st.Processes++
+	st.FDs += 2
+	st.OFDs += 2
+	st.Objects += 2
+	st.Sockets += 2
+	return graph.New(slices.Concat(s.Nodes, extra.Nodes), slices.Concat(s.Edges, extra.Edges), st)
+}
