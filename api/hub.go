@@ -25,6 +25,11 @@ import (
 // list, one diff from what the client has to the latest. A client's only
 // queue is therefore the window of recent diffs, shared by all clients; a
 // client whose write does not finish within the write timeout is dropped.
+//
+// A focus client that asked for layouts (layout=1) gets a layout message
+// after each focus snapshot or non-empty diff, and after each change of its
+// expanded groups. The focus subgraph of a pid and its layouts are computed
+// once per version for all clients (views).
 type hub struct {
 	src     Source
 	views   *views
