@@ -256,7 +256,7 @@ func (p *page) fail(format string, args ...any) {
 	if b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 		name := filepath.Join(p.shots, "failure.png")
 		if os.WriteFile(name, b, 0o644) == nil {
-			msg += "\n(screenshot: " + name + ")"
+			msg += "\n(screenshot: " + name + "; set FDSCOPE_SCREENSHOTS to keep it after the test)"
 		}
 	}
 	if st, err := chromedp.Run(ctx, chromedp.Evaluate[string](stateJS)); err == nil {
