@@ -403,16 +403,28 @@ func TestWidth(t *testing.T) {
 			}
 		}
 	}
-	// Wrapped, every connection is still drawn once, with its two ends.
+	// Wrapped, every connection is still drawn once, with its two ends;
+	// the listener is drawn again in the tiers of the sockets accepted
+	// from it.
 	l := diagram.NewLayout(large, 5000, diagram.Options{Width: 100})
-	peers := 0
+	n := map[string]int{}
+	boxes := map[string]diagram.Box{}
+	for _, b := range l.Boxes {
+		boxes[b.ID] = b
+	}
+	accepted := map[string]bool{}
 	for _, e := range l.Edges {
-		if e.Kind == diagram.EdgePeer {
-			peers++
+		n[e.Kind]++
+		if e.Kind == diagram.EdgeAccepted {
+			from, to := boxes[e.From], boxes[e.To]
+			if from.NodeID != graph.SocketID(900000) || from.Tier != to.Tier || accepted[e.To] {
+				t.Errorf("accepted edge %s: from %s in tier %d to tier %d", e.ID, from.NodeID, from.Tier, to.Tier)
+			}
+			accepted[e.To] = true
 		}
 	}
-	if peers != 30 {
-		t.Errorf("wrapped large layout draws %d peer edges, want 30", peers)
+	if n[diagram.EdgePeer] != 30 || n[diagram.EdgeAccepted] != 30 {
+		t.Errorf("wrapped large layout draws %d peer and %d accepted edges, want 30 and 30", n[diagram.EdgePeer], n[diagram.EdgeAccepted])
 	}
 }
 

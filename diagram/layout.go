@@ -92,8 +92,9 @@ const (
 // an object, or a group.
 type Box struct {
 	// ID is unique in the layout. It is the graph node ID, except for a
-	// process drawn again in a later tier (ID "NODE#2", ...) and for groups
-	// ("group:...").
+	// process drawn again in a later tier (ID "NODE#2", ...), a listening
+	// socket drawn again in tier T (counted from 1) for the sockets
+	// accepted from it there ("NODE#T"), and groups ("group:...").
 	ID string `json:"id"`
 	// NodeID is the graph node ID ("" for a group).
 	NodeID string `json:"node_id"`
@@ -189,7 +190,8 @@ type Options struct {
 	// Width, when positive, is the widest the diagram should be, in cells:
 	// a wider one is wrapped into tiers, each with the focus process and
 	// some of its connections. A single connection wider than Width stays
-	// wider (Text then folds it).
+	// wider (Text then folds it). A listener is drawn again in the tiers
+	// of the sockets accepted from it, so that every accepted edge is drawn.
 	Width int
 	// Collapse is how many fds of one kind with no peer a process may show
 	// one by one; more are collapsed into one group port. Zero means 12.
@@ -251,16 +253,31 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 			seen[p]++
 		}
 	}
+	// With Prev, the tier each component was in before (-1: none), and the
+	// previous tier a new one takes the place of: that of its first
+	// component drawn before, else its own index.
+	was := make([]int, len(comps))
+	for i, c := range comps {
+		was[i] = m.prev.tierOf(c)
+	}
+	prevTier := func(i, j int) int {
+		for _, t := range was[i:j] {
+			if t >= 0 {
+				return t
+			}
+		}
+		return len(tiers)
+	}
 	if opts.Width <= 0 {
-		accept(m.placeTier(comps, seen, 0))
+		accept(m.placeTier(comps, seen, 0, 0))
 	} else {
 		for i := 0; i < len(comps); {
-			best, j := m.placeTier(comps[i:i+1], seen, len(tiers)), i+1
+			best, j := m.placeTier(comps[i:i+1], seen, len(tiers), prevTier(i, i+1)), i+1
 			for ; j < len(comps) && best.width <= opts.Width; j++ {
-				if m.prev.tierOf(comps[j]) > len(tiers) {
-					break // it was in a later tier: keep it there
+				if was[j] > prevTier(i, j) {
+					break // it was in a later tier: keep it apart
 				}
-				next := m.placeTier(comps[i:j+1], seen, len(tiers))
+				next := m.placeTier(comps[i:j+1], seen, len(tiers), prevTier(i, j+1))
 				if next.width > opts.Width {
 					break
 				}

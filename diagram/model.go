@@ -66,6 +66,9 @@ type item struct {
 	in, out []*link
 	conns   []*link // peer and accepted links at this object
 	comp    int
+	// copyOf is, for a listening socket drawn again in a tier that has
+	// sockets accepted from it but not the socket itself, the listener.
+	copyOf *item
 
 	// Placement scratch, valid during one placeTier.
 	rank float64 // position in its layer while ordering

@@ -59,7 +59,9 @@ type tierProc struct {
 
 type tier struct {
 	m        *model
+	saved    map[*item][]*link // conns of items given links to copies, to restore
 	index    int               // of the tier in the layout
+	prevTier int               // the tier of Options.Prev it takes the place of
 	anchors  map[*item]float64 // items drawn in this tier before: their previous column (Options.Prev)
 	compRank map[int]int       // component → its place in the tier
 	procs    []*tierProc
@@ -72,7 +74,7 @@ type tier struct {
 // components splits the model into the parts no link joins, ordered by the
 // focus's first fd in each: the units a wrapped diagram is cut into.
 // Accepted links do not join: a listener and the sockets accepted from it
-// may fall in different tiers (the accepted edge is then not drawn).
+// may fall in different tiers (the listener is then drawn again: copyListeners).
 func (m *model) components() [][]*item {
 	idx := map[*item]int{}
 	for i, it := range m.items {
@@ -155,10 +157,11 @@ func (m *model) components() [][]*item {
 	return out
 }
 
-// placeTier lays out the given components as one tier. seen counts the
-// earlier tiers each process was drawn in.
-func (m *model) placeTier(comps [][]*item, seen map[*proc]int, index int) *tierOut {
-	t := &tier{m: m, index: index, in: map[*item]bool{}, compRank: map[int]int{}}
+// placeTier lays out the given components as tier number index. seen
+// counts the earlier tiers each process was drawn in; prevTier is the tier
+// of Options.Prev this one takes the place of.
+func (m *model) placeTier(comps [][]*item, seen map[*proc]int, index, prevTier int) *tierOut {
+	t := &tier{m: m, index: index, prevTier: prevTier, in: map[*item]bool{}, compRank: map[int]int{}}
 	portsOf := map[*proc][]*item{}
 	for i, c := range comps {
 		t.compRank[c[0].comp] = i
@@ -192,9 +195,11 @@ func (m *model) placeTier(comps [][]*item, seen map[*proc]int, index int) *tierO
 			t.conns = append(t.conns, l)
 		}
 	}
+	copies := t.copyListeners()
+	defer t.restoreConns()
 	if m.prev != nil {
 		for it := range t.in {
-			if a, ok := m.prev.at[it.id]; ok && a.tier == index {
+			if a, ok := m.prev.at[it.id]; ok && a.tier == prevTier {
 				if t.anchors == nil {
 					t.anchors = map[*item]float64{}
 				}
@@ -207,8 +212,79 @@ func (m *model) placeTier(comps [][]*item, seen map[*proc]int, index int) *tierO
 	if m.prev != nil {
 		t.stableOrder()
 	}
+	t.insertCopies(copies)
 	t.placeX()
 	return t.route(seen)
+}
+
+// copyListeners draws again, in this tier, each listening socket that is
+// not in it but has sockets accepted from it in it (wrapping cut them
+// apart): a copy of its box, ID "NODE#T" for tier T counted from 1, with
+// the accepted links. It returns the copies, in the order of m.conns.
+func (t *tier) copyListeners() []*item {
+	var copies []*item
+	byListener := map[*item]*item{}
+	for _, l := range t.m.conns {
+		if l.kind != EdgeAccepted || !t.in[l.to] || t.in[l.from] || l.from.layer != layerObj {
+			continue
+		}
+		c := byListener[l.from]
+		if c == nil {
+			o := l.from
+			c = &item{id: o.id + "#" + strconv.Itoa(t.index+1), layer: layerObj, kind: o.kind, class: o.class,
+				nodeID: o.nodeID, node: o.node, label: o.label, tip: o.tip, member: o.member, copyOf: o, h: o.h}
+			byListener[o] = c
+			copies = append(copies, c)
+			t.in[c] = true
+		}
+		cl := &link{from: c, to: l.to, kind: l.kind, labelW: l.labelW}
+		c.conns = append(c.conns, cl)
+		if t.saved == nil {
+			t.saved = map[*item][]*link{}
+		}
+		if _, ok := t.saved[l.to]; !ok {
+			t.saved[l.to] = l.to.conns
+			l.to.conns = slices.Clip(l.to.conns)
+		}
+		l.to.conns = append(l.to.conns, cl)
+		t.conns = append(t.conns, cl)
+	}
+	for _, c := range copies {
+		w := 0
+		for _, s := range c.label {
+			w = max(w, width(s))
+		}
+		c.w = max(w+4, 2*len(c.conns)+3)
+	}
+	return copies
+}
+
+// restoreConns takes the links to copies of listeners off the model's
+// items once the tier is placed.
+func (t *tier) restoreConns() {
+	for it, conns := range t.saved {
+		it.conns = conns
+	}
+}
+
+// insertCopies puts each copy of a listener in the object layer just left
+// of the first socket accepted from it.
+func (t *tier) insertCopies(copies []*item) {
+	if len(copies) == 0 {
+		return
+	}
+	for _, c := range copies {
+		objs := t.L[layerObj]
+		at := len(objs)
+		for i, it := range objs {
+			if slices.ContainsFunc(c.conns, func(l *link) bool { return l.to == it }) {
+				at = i
+				break
+			}
+		}
+		t.L[layerObj] = slices.Insert(objs, at, c)
+	}
+	t.rerank(layerObj)
 }
 
 // orderProcs puts the focus first, then each peer by the mean position of
@@ -261,8 +337,8 @@ func (t *tier) orderProcs(portsOf map[*proc][]*item) {
 		}
 		if x := t.m.prev; x != nil {
 			// Processes drawn before keep their order, new ones come after.
-			pa, oka := x.proc(a.tp.p.node.ID, t.index)
-			pb, okb := x.proc(b.tp.p.node.ID, t.index)
+			pa, oka := x.proc(a.tp.p.node.ID, t.prevTier)
+			pb, okb := x.proc(b.tp.p.node.ID, t.prevTier)
 			if oka != okb {
 				return boolCmp(okb, oka)
 			}
@@ -595,6 +671,11 @@ func (t *tier) placeX() {
 					sum += d.center()
 					n++
 				}
+			}
+			if it.copyOf != nil && placed[layer] && i+1 < len(items) {
+				// Just left of the first socket accepted from it.
+				want[i] = items[i+1].x - float64(seps[layer][i+1])
+				continue
 			}
 			if n == 0 {
 				want[i] = it.x
@@ -1089,6 +1170,9 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 			y := ly[1]
 			b := Box{ID: it.id, NodeID: it.nodeID, Kind: it.kind, Class: it.class, Label: slices.Clone(it.label), Title: it.tip,
 				Rect: Rect{X: it.left, Y: y, W: it.w, H: it.h}, Members: it.member}
+			if it.copyOf != nil {
+				b.Title = "drawn again for the sockets accepted from it\n" + b.Title
+			}
 			boxes = append(boxes, b)
 		}
 	}
