@@ -15,7 +15,8 @@ import (
 //     (a process's ports, descriptions, objects) the items that were drawn
 //     before keep their previous order among the places they take in the
 //     crossing-minimising order, and new items take the others.
-//   - Columns: an item drawn before in the same tier is anchored at its
+//   - Columns: an item drawn before in the same tier (wrapped: the tier of
+//     the previous layout this one takes the place of) is anchored at its
 //     previous column and only moves right, when the items before it need
 //     the room. The items between two anchored ones are placed as near their
 //     neighbours' mean as the room between the anchors allows. Nothing is
