@@ -176,7 +176,7 @@ export class DiagramView {
     const g = rec.el;
     for (const p of rec.box.ports || []) if (this.ports.get(p.id)?.box === rec.box) this.ports.delete(p.id);
     g.textContent = "";
-    let cls = "box k-" + b.class;
+    let cls = "box k-" + b.class + " " + b.kind;
     if (b.focus) cls += " focus";
     if (b.kind === "process" && !b.focus) cls += " peer";
     if (b.kind === "group") cls += " expandable";
