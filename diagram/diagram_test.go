@@ -225,7 +225,16 @@ func TestEdgeGeometry(t *testing.T) {
 // Boxes in one tier do not overlap; everything lies inside the layout.
 func TestNoOverlap(t *testing.T) {
 	for _, sc := range allLayouts(t) {
-		l := sc.l
+		checkGeometry(t, sc.name, sc.l)
+	}
+}
+
+// checkGeometry fails when boxes overlap or leave the layout, ports leave
+// their box or touch, or labels do not fit.
+func checkGeometry(t *testing.T, name string, l *diagram.Layout) {
+	t.Helper()
+	sc := struct{ name string }{name}
+	{
 		for i, a := range l.Boxes {
 			if a.Rect.X < 0 || a.Rect.Y < 0 || a.Rect.X+a.Rect.W > l.Width || a.Rect.Y+a.Rect.H > l.Height {
 				t.Errorf("%s: box %s %v outside the %dx%d layout", sc.name, a.ID, a.Rect, l.Width, l.Height)

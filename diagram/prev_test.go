@@ -183,6 +183,7 @@ func TestPrevStable(t *testing.T) {
 				c.keep = func(string) bool { return false }
 			}
 			checkStable(t, name, prev, l, c.keep)
+			checkGeometry(t, name, l)
 			if c.name == "one more peer" && w == 0 {
 				if ps := sequences(l)["tier 0 process"]; ps[len(ps)-1] != graph.ProcessID(23, 2023) {
 					t.Errorf("%s: the new peer is not after the others: %v", name, ps)
@@ -219,6 +220,51 @@ func TestPrevSame(t *testing.T) {
 		got, _ = json.Marshal(diagram.NewLayout(sc.focus(t), sc.pid, o))
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: a Prev of another focus changes the layout", sc.name)
+		}
+	}
+}
+
+// clientView is the focus of a client (pid 20) with n connections to one
+// server (pid 10): client fd 3+i ⇄ server fd 4+i, accepted from the
+// server's listener on fd 3.
+func clientView(n int) *graph.Snapshot {
+	var b diagramtest.Builder
+	tty := b.File(graph.KindChr, "0:25", 3, "/dev/pts/0", "136:0")
+	b.Proc(10, 1, 1000, "server", "server", 4+n)
+	b.Proc(20, 1, 2000, "client", "client", 3+n)
+	for _, pid := range []int{10, 20} {
+		o := b.OFD(pid, 0, "rw", 0, 3, tty)
+		for fd := range 3 {
+			b.FD(pid, fd, false, o)
+		}
+	}
+	ln := b.Socket(500, "unix", "stream", "", "listen", "/run/s.sock", "")
+	b.FD(10, 3, true, b.OFD(10, 3, "rw", 0, 1, ln))
+	for i := range n {
+		srv := b.Socket(uint64(1000+i), "unix", "stream", "", "established", "/run/s.sock", "")
+		cli := b.Socket(uint64(3000+i), "unix", "stream", "", "established", "", "/run/s.sock")
+		b.FD(10, 4+i, true, b.OFD(10, 4+i, "rw", 0, 1, srv))
+		b.FD(20, 3+i, true, b.OFD(20, 3+i, "rw", 0, 1, cli))
+		b.Accepted(ln, srv)
+		b.Peer(srv, cli)
+	}
+	return b.Snapshot()
+}
+
+// A client opening and closing connections to the same server, laid out
+// each time from the layout before: nothing overlaps, order is kept.
+func TestPrevClientConnections(t *testing.T) {
+	for _, w := range []int{0, 80} {
+		var prev *diagram.Layout
+		for step, n := range []int{1, 2, 3, 2, 4, 1} {
+			s := clientView(n)
+			l := diagram.NewLayout(graph.NewIndex(s).Focus(20), 20, diagram.Options{Width: w, Prev: prev})
+			name := fmt.Sprintf("width %d, step %d (%d connections)", w, step, n)
+			checkGeometry(t, name, l)
+			if prev != nil {
+				checkStable(t, name, prev, l, func(string) bool { return false })
+			}
+			prev = l
 		}
 	}
 }
