@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,9 +31,11 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/fdscope/fdscope/api"
+	"github.com/fdscope/fdscope/diagram/diagramtest"
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/scan"
 	"github.com/fdscope/fdscope/internal/proctest"
@@ -293,6 +296,28 @@ func (p *page) wait(what, expr string) {
 	}
 }
 
+// waitValue waits until the JavaScript expression is truthy and returns its value.
+func waitValue[T any](p *page, what, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(waitTimeout)))
+	if err != nil {
+		p.fail("waiting for %s (%s): %v", what, expr, err)
+	}
+	return v
+}
+
+// pollValue waits up to timeout until the JavaScript expression is truthy
+// and returns its value; false when it never was.
+func pollValue[T any](p *page, expr string, timeout time.Duration) (T, bool) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout+time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(timeout)))
+	return v, err == nil
+}
+
 // eval evaluates a JavaScript expression into T.
 func eval[T any](p *page, expr string) T {
 	p.t.Helper()
@@ -303,6 +328,36 @@ func eval[T any](p *page, expr string) T {
 		p.fail("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// clickJS finds a point where a click reaches the first element that
+// matches the selector (its centre, else a point near a corner), after
+// scrolling it into view; null when there is none.
+const clickJS = `(sel => {
+	const el = document.querySelector(sel);
+	if (!el) return null;
+	el.scrollIntoView({block: 'center', inline: 'center'});
+	const r = el.getBoundingClientRect();
+	for (const [x, y] of [[r.x + r.width / 2, r.y + r.height / 2], [r.x + 4, r.y + 4], [r.right - 4, r.y + 4], [r.x + 4, r.bottom - 4]]) {
+		const hit = document.elementFromPoint(x, y);
+		if (hit && (hit === el || el.contains(hit))) return {x, y};
+	}
+	return null;
+})`
+
+// click clicks, with the mouse, the first element that matches a CSS
+// selector. It finds the point and clicks it in two steps rather than
+// through a DOM node, so a live update that redraws the element in
+// between (the process list does on every version) still gets the click.
+func (p *page) click(what, sel string) {
+	p.t.Helper()
+	type point struct{ X, Y float64 }
+	p.wait(what+" clickable", clickJS+"("+strconv.Quote(sel)+")")
+	pt := eval[*point](p, clickJS+"("+strconv.Quote(sel)+")")
+	if pt == nil {
+		p.fail("%s (%s): nothing to click", what, sel)
+	}
+	p.run("click "+what, chromedp.MouseClickXY(pt.X, pt.Y))
 }
 
 // shot saves a screenshot of the viewport as NN-name.png.
@@ -327,15 +382,27 @@ func diagramReady(pid int) string {
 	return fmt.Sprintf(`(d => d && d.dataset.state === 'ready' && d.dataset.focus === '%d' && d.querySelector('svg'))(document.getElementById('diagram'))`, pid)
 }
 
-// focusFromList types pid into the search box and clicks its row.
+// focusFromList types pid into the search box and clicks its row. The
+// list changes as the results for each prefix of the pid arrive and as
+// live versions come, so a click can land on a row that has just taken
+// the place of pid's, or be lost when the list is redrawn between the
+// press and the release (TestBrowserRowClickDuringUpdate); then it
+// clicks again, and says so.
 func (p *page) focusFromList(pid int) {
 	p.t.Helper()
 	row := fmt.Sprintf(`#process-list [data-pid="%d"]`, pid)
-	p.run("search for "+strconv.Itoa(pid),
-		chromedp.Click(chromedp.CSS("#search")),
-		chromedp.SendKeys(chromedp.CSS("#search"), strconv.Itoa(pid)))
-	p.wait("the row of "+strconv.Itoa(pid), `document.querySelector('`+row+`')`)
-	p.run("click the row of "+strconv.Itoa(pid), chromedp.Click(chromedp.CSS(row)))
+	p.run("search for "+strconv.Itoa(pid), chromedp.SendKeys(chromedp.CSS("#search"), strconv.Itoa(pid)))
+	for attempt := 1; ; attempt++ {
+		p.click("the row of "+strconv.Itoa(pid), row)
+		got, _ := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 2*time.Second)
+		if got == strconv.Itoa(pid) {
+			break
+		}
+		if attempt == 3 {
+			p.fail("three clicks on the row of %d selected %q", pid, got)
+		}
+		p.t.Logf("the click on the row of %d selected %q; again", pid, got)
+	}
 	p.wait("the diagram of "+strconv.Itoa(pid), diagramReady(pid))
 }
 
@@ -345,9 +412,7 @@ func (p *page) downloadFile(button, name string) []byte {
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(button))); err != nil {
-		p.fail("click %s: %v", button, err)
-	}
+	p.click(button, button)
 	for ev, err := range progress {
 		if err != nil {
 			p.fail("no download from %s: %v", button, err)
@@ -394,7 +459,7 @@ func TestBrowserUnixEcho(t *testing.T) {
 	p.shot("client")
 
 	// A click on the peer's box focuses it.
-	p.run("click the server's box", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#diagram `+processBox+`[data-pid="%d"]`, srv))))
+	p.click("the server's box", fmt.Sprintf(`#diagram `+processBox+`[data-pid="%d"]`, srv))
 	p.wait("the server's diagram", diagramReady(srv))
 	p.wait("the server's permalink", fmt.Sprintf(`location.pathname === '/process/%d'`, srv))
 	p.wait("the client's box in the server's diagram", fmt.Sprintf(`document.querySelector('#diagram `+processBox+`[data-pid="%d"]')`, cli))
@@ -412,6 +477,7 @@ func TestBrowserUnixEcho(t *testing.T) {
 	port := fmt.Sprintf(`#diagram g.port[data-pid="%d"][data-fd="%d"]`, cli, c.FD)
 	p.wait("the new connection's port", `document.querySelector('`+port+`')`)
 	p.shot("new-connection")
+	t.Logf("the new connection's layout applied in %.1f ms", eval[float64](p, `window.__fdscope.lastUpdateMs`))
 	if eval[bool](p, `window.__fdscopeTestMarker !== 1`) {
 		t.Error("the page reloaded to show the new connection")
 	}
@@ -439,7 +505,7 @@ func TestBrowserUnixEcho(t *testing.T) {
 	if len(png) < 100 || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("the PNG export (%d bytes) is not a PNG: %q", len(png), png[:min(len(png), 16)])
 	}
-	p.run("export text", chromedp.Click(chromedp.CSS("#export-text")))
+	p.click("the text export", "#export-text")
 	p.wait("the text export", `/[\u2500-\u257f]/.test(document.getElementById('export-text-output').value)`)
 	txt := eval[string](p, `document.getElementById('export-text-output').value`)
 	if !strings.Contains(txt, strconv.Itoa(srv)) || !strings.Contains(txt, e.Addr) {
@@ -450,17 +516,23 @@ func TestBrowserUnixEcho(t *testing.T) {
 
 // watchFreshJS records every element of #diagram that gets the class
 // fresh, as "port:PID:FD", "edge:ID", "box:NODEID" or "other:TAG", in
-// window.__fdscopeTestFresh, and marks the document (a reload drops it).
+// window.__fdscopeTestFresh (the ports of a fresh box count as fresh),
+// and marks the document (a reload drops it).
 const watchFreshJS = `(() => {
 	window.__fdscopeTestMarker = 1;
 	const seen = window.__fdscopeTestFresh = new Set();
 	const name = e => e.matches('g.port') ? 'port:' + e.dataset.pid + ':' + e.dataset.fd :
 		e.matches('path.edge') ? 'edge:' + e.dataset.edgeId :
 		e.matches('g.box') ? 'box:' + e.dataset.nodeId : 'other:' + e.tagName;
+	// A fresh box's ports are new too.
+	const add = e => {
+		seen.add(name(e));
+		e.querySelectorAll('g.port').forEach(q => seen.add(name(q)));
+	};
 	const look = n => {
 		if (n.nodeType !== 1) return;
-		if (n.classList.contains('fresh')) seen.add(name(n));
-		n.querySelectorAll('.fresh').forEach(e => seen.add(name(e)));
+		if (n.classList.contains('fresh')) add(n);
+		n.querySelectorAll('.fresh').forEach(add);
 	};
 	new MutationObserver(ms => ms.forEach(m =>
 		m.type === 'attributes' ? look(m.target) : m.addedNodes.forEach(look)
@@ -571,4 +643,41 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// TestBrowserRowClickDuringUpdate presses the mouse on a row of the
+// process list, lets a new version arrive (which redraws the list), and
+// releases it: the click must still focus the row's process, as a click
+// a user makes while the machine changes does.
+func TestBrowserRowClickDuringUpdate(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.UnixEcho())
+	s := startServer(t, store)
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/")
+	const row = `#process-list [data-pid="2554"]`
+	p.wait("the row of 2554 clickable", clickJS+"("+strconv.Quote(row)+")")
+	type point struct{ X, Y float64 }
+	pt := eval[point](p, clickJS+"("+strconv.Quote(row)+")")
+	p.run("count list redraws", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.__fdscopeTestRedraws = 0;
+		new MutationObserver(() => window.__fdscopeTestRedraws++).observe(document.getElementById('process-list'), {childList: true, subtree: true});
+	})()`))
+	press := func(typ input.DispatchMouseEventType) chromedp.Action[chromedp.Void] {
+		return chromedp.MouseEvent(typ, pt.X, pt.Y, chromedp.ButtonType(input.MouseButtonLeft), chromedp.ClickCount(1))
+	}
+	p.run("press on the row", press(chromedp.MousePressed))
+	// One more process elsewhere: a new version, and the list shows it.
+	var b diagramtest.Builder
+	b.Proc(9999, 1, 1, "newcomer", "newcomer", 0)
+	u := diagramtest.UnixEcho()
+	store.Publish(graph.New(slices.Concat(u.Nodes, b.Snapshot().Nodes), u.Edges, u.Stats))
+	p.wait("the list redrawn with the new process", `window.__fdscopeTestRedraws > 0 && document.querySelector('#process-list [data-pid="9999"]')`)
+	p.run("release", press(chromedp.MouseReleased))
+	if got, ok := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 3*time.Second); !ok || got != "2554" {
+		p.fail("a click on the row of 2554, the list redrawn between press and release, selected %q (want 2554)", got)
+	}
+	p.wait("the diagram of 2554", diagramReady(2554))
 }
