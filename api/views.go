@@ -60,6 +60,7 @@ type onceFocus struct {
 // so they share Prev too, and each new version's layout is computed once.
 type layoutKey struct {
 	pid    int
+	width  int
 	expand string
 	prev   *diagram.Layout
 }
@@ -205,16 +206,16 @@ func (v *view) focus(pid int) *graph.Snapshot {
 // layoutMessage returns the encoded layout message of focus (the focus
 // subgraph of pid, as of version seq) and the layout. When at is the view
 // of version seq (whose focus(pid) focus is), the layout is computed once
-// per (pid, expanded groups, prev) for all clients.
-func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, prev *diagram.Layout) ([]byte, *diagram.Layout) {
+// per (pid, expanded groups, width, prev) for all clients.
+func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, width int, prev *diagram.Layout) ([]byte, *diagram.Layout) {
 	compute := func() ([]byte, *diagram.Layout) {
-		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand})
+		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand, Width: width})
 		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: pid, Layout: l}), l
 	}
 	if at == nil || at.seq != seq {
 		return compute()
 	}
-	key := layoutKey{pid: pid, prev: prev}
+	key := layoutKey{pid: pid, width: width, prev: prev}
 	for i, e := range expand {
 		if i > 0 {
 			key.expand += expandSep

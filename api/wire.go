@@ -35,6 +35,13 @@ const (
 	MaxExpandIDLen = 512 // bytes in one group ID
 )
 
+// Limits on the width=N (in cells) a websocket client may ask its layouts
+// to be wrapped to; 0 asks for no wrapping.
+const (
+	MinLayoutWidth = 40
+	MaxLayoutWidth = 2000
+)
+
 // Graph stream scopes.
 const (
 	GraphAll   = "all"   // the whole graph
@@ -113,6 +120,7 @@ type subscription struct {
 	processes bool
 	layout    bool   // layout messages after the focus's snapshots and diffs
 	expand    string // the expanded group IDs, joined by expandSep
+	width     int    // the layout's diagram.Options.Width (0: no wrapping)
 }
 
 // expandSep joins expanded group IDs; checkExpand refuses IDs that hold it.
@@ -160,7 +168,8 @@ func clip(s string, n int) string {
 
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
-// processes=1.
+// processes=1, layout=1, width=N (the layouts' wrapping width in cells),
+// expand=ID (repeated).
 func parseSubscription(q map[string][]string) (subscription, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
@@ -193,6 +202,13 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 		default:
 			return s, fmt.Errorf("bad %s %q (want 1 or 0)", b.name, get(b.name))
 		}
+	}
+	if w := get("width"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n != 0 && (n < MinLayoutWidth || n > MaxLayoutWidth) {
+			return s, fmt.Errorf("bad width %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
+		}
+		s.width = n
 	}
 	if ex, ok := q["expand"]; ok {
 		e, err := checkExpand(ex)

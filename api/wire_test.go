@@ -26,6 +26,11 @@ func TestParseSubscription(t *testing.T) {
 		{"graph=none&expand=group:a", subscription{graph: GraphNone}, false},
 		{"pid=7&expand=fd:1", subscription{}, true},
 		{"layout=2", subscription{}, true},
+		{"pid=7&layout=1&width=160", subscription{graph: GraphFocus, pid: 7, layout: true, width: 160}, false},
+		{"pid=7&width=0", subscription{graph: GraphFocus, pid: 7}, false},
+		{"pid=7&width=39", subscription{}, true},
+		{"pid=7&width=2001", subscription{}, true},
+		{"pid=7&width=wide", subscription{}, true},
 	} {
 		q, _ := url.ParseQuery(tt.query)
 		got, err := parseSubscription(q)

@@ -94,6 +94,15 @@ function send(msg) {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
 }
 
+// layoutWidth is the width, in cells, the server wraps the diagram to:
+// wide enough that the seed scenarios never wrap, narrow enough that a
+// process with hundreds of peers is drawn in tiers that can be read at a
+// zoom near 1.
+function layoutWidth() {
+  const px = $("diagram").clientWidth || 1000;
+  return Math.min(2000, Math.max(200, Math.round((px / 9) * 1.5)));
+}
+
 // connect opens the stream for the current focus; a focus change opens a
 // new one (the old one is closed and not reopened).
 function connect() {
@@ -110,6 +119,7 @@ function connect() {
     u.searchParams.set("graph", "focus");
     u.searchParams.set("pid", String(state.focusPID));
     u.searchParams.set("layout", "1");
+    u.searchParams.set("width", String(layoutWidth()));
   } else {
     u.searchParams.set("graph", "none");
   }
@@ -293,33 +303,52 @@ const rowEls = new Map(); // pid → {li, sig}
 function renderList() {
   const list = $("process-list");
   const rows = visibleRows();
-  const frag = document.createDocumentFragment();
+  const order = [];
   const keep = new Set();
   for (const { r, match } of rows) {
     keep.add(r.pid);
     const sig = [r.id, r.comm, r.user, r.fd_count, r.sockets, r.pipes, r.peers, r.error, match, r.pid === state.focusPID, r.pid === state.active].join("\u0000");
     let rec = rowEls.get(r.pid);
-    if (!rec || rec.sig !== sig) {
-      const li = h("li", {
-        id: "row-" + r.pid, role: "option", "data-pid": String(r.pid), "data-node-id": r.id,
-        class: [r.error ? "denied" : "", r.pid === state.focusPID ? "selected" : "", r.pid === state.active ? "active" : ""].join(" ").trim(),
-        title: r.error ? "fds could not be read: " + r.error : r.comm + " (pid " + r.pid + ", user " + r.user + ")",
-        "aria-selected": r.pid === state.focusPID ? "true" : "false",
-      },
-      h("span", { class: "pid" }, String(r.pid)),
-      h("span", { class: "comm" }, r.comm),
-      h("span", { class: "user" }, r.user),
-      h("span", { class: "n", title: "fds" }, String(r.fd_count)),
-      h("span", { class: "n peers", title: "peer processes" }, r.peers ? String(r.peers) : ""),
-      r.error ? h("span", { class: "why" }, "⚠ " + r.error) : null,
-      match ? h("span", { class: "match" }, match) : null);
-      rec = { li, sig };
+    if (!rec) {
+      const cells = {
+        pid: h("span", { class: "pid" }), comm: h("span", { class: "comm" }), user: h("span", { class: "user" }),
+        fds: h("span", { class: "n", title: "fds" }), peers: h("span", { class: "n peers", title: "peer processes" }),
+        why: h("span", { class: "why" }), match: h("span", { class: "match" }),
+      };
+      rec = { li: h("li", { id: "row-" + r.pid, role: "option" }, Object.values(cells)), cells, sig: "" };
       rowEls.set(r.pid, rec);
     }
-    frag.appendChild(rec.li);
+    if (rec.sig !== sig) {
+      // The row and its cells are updated in place, never replaced: a
+      // click whose press and release straddle an update still lands.
+      const { li, cells } = rec;
+      li.dataset.pid = String(r.pid);
+      li.dataset.nodeId = r.id;
+      li.className = [r.error ? "denied" : "", r.pid === state.focusPID ? "selected" : "", r.pid === state.active ? "active" : ""].join(" ").trim();
+      li.title = r.error ? "fds could not be read: " + r.error : r.comm + " (pid " + r.pid + ", user " + r.user + ")";
+      li.setAttribute("aria-selected", r.pid === state.focusPID ? "true" : "false");
+      cells.pid.textContent = String(r.pid);
+      cells.comm.textContent = r.comm;
+      cells.user.textContent = r.user;
+      cells.fds.textContent = String(r.fd_count);
+      cells.peers.textContent = r.peers ? String(r.peers) : "";
+      cells.why.textContent = r.error ? "⚠ " + r.error : "";
+      cells.why.hidden = !r.error;
+      cells.match.textContent = match || "";
+      cells.match.hidden = !match;
+      rec.sig = sig;
+    }
+    order.push(rec.li);
   }
   for (const pid of rowEls.keys()) if (!keep.has(pid)) rowEls.delete(pid);
-  list.replaceChildren(frag);
+  // Move only the rows out of place: a row that stays where it is is never
+  // detached, so a click on it survives the update.
+  const wanted = new Set(order);
+  for (const c of [...list.children]) if (!wanted.has(c)) c.remove();
+  for (let i = 0; i < order.length; i++) {
+    const at = list.children[i];
+    if (at !== order[i]) list.insertBefore(order[i], at || null);
+  }
   const total = state.rows.size;
   $("process-count").textContent = "(" + rows.length + (rows.length !== total ? " of " + total : "") + ")";
   list.setAttribute("aria-activedescendant", state.active && keep.has(state.active) ? "row-" + state.active : "");
@@ -588,6 +617,7 @@ function describeFD(fdID) {
 
 function renderDetails(info) {
   const d = $("details");
+  d.classList.toggle("idle", !info);
   if (!info) {
     d.replaceChildren(h("p", { class: "muted" }, "Hover or click an fd to follow it to the other end. Drag to pan, wheel to zoom, double-click a group to expand it."));
     return;

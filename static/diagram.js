@@ -47,6 +47,7 @@ export class DiagramView {
     this.ports = new Map(); // port ID → {el, port, box}
     this.edges = new Map(); // edge ID → {el, sig, edge}
     this.labels = new Map(); // edge ID → {el, sig}
+    this.freshPorts = new Map(); // port ID → until when it is marked new
     this.focusID = null;
     this.selected = null; // {type, id} clicked
     this.hovered = null;
@@ -90,6 +91,7 @@ export class DiagramView {
     this.ports.clear();
     this.edges.clear();
     this.labels.clear();
+    this.freshPorts.clear();
     this.selected = this.hovered = null;
     for (const g of [this.gBands, this.gBoxes, this.gEdges, this.gLabels]) g.textContent = "";
     this.container.dataset.state = "empty";
@@ -154,7 +156,7 @@ export class DiagramView {
         const oldPorts = new Set((rec.box.ports || []).map((p) => p.id));
         this.fillBox(rec, b);
         if (!first && rec.sig !== "") {
-          for (const p of b.ports || []) if (!oldPorts.has(p.id)) this.mark(this.ports.get(p.id).el, now);
+          for (const p of b.ports || []) if (!oldPorts.has(p.id)) this.mark(this.ports.get(p.id).el, now, p.id);
         }
         rec.sig = sig;
       }
@@ -180,6 +182,7 @@ export class DiagramView {
     if (b.focus) cls += " focus";
     if (b.kind === "process" && !b.focus) cls += " peer";
     if (b.kind === "group") cls += " expandable";
+    if (g.classList.contains("fresh")) cls += " fresh";
     g.setAttribute("class", cls);
     g.setAttribute("data-box-id", b.id);
     g.setAttribute("data-kind", b.kind);
@@ -214,6 +217,9 @@ export class DiagramView {
       }, pg);
       el("text", { x: num(PAD + pr.x * CW - ox), y: num(cy(pr.y) + 5 - oy) }, pg).textContent = p.label;
       this.ports.set(p.id, { el: pg, port: p, box: b });
+      const left = (this.freshPorts.get(p.id) || 0) - performance.now();
+      if (left > 0) this.flag(pg, left);
+      else this.freshPorts.delete(p.id);
     }
   }
 
@@ -281,11 +287,16 @@ export class DiagramView {
     rec.edge = e;
   }
 
-  // mark flags an element as new for a moment.
-  mark(node, now) {
+  // mark flags an element as new for a moment. Ports are remembered by ID
+  // (freshPorts), for their box may be redrawn while they are still new.
+  mark(node, now, portID) {
+    if (portID) this.freshPorts.set(portID, now + FRESH_MS);
+    this.flag(node, FRESH_MS);
+  }
+
+  flag(node, ms) {
     node.classList.add("fresh");
-    node.dataset.freshAt = String(Math.round(now));
-    setTimeout(() => node.classList.remove("fresh"), FRESH_MS);
+    setTimeout(() => node.classList.remove("fresh"), ms);
   }
 
   // retire fades an element out. Its test hooks go at once: it is no
