@@ -51,6 +51,7 @@ export class DiagramView {
     this.focusID = null;
     this.selected = null; // {type, id} clicked
     this.hovered = null;
+    this.reported = undefined; // what onSelect was last told
     this.k = 1;
     this.tx = 0;
     this.ty = 0;
@@ -103,7 +104,6 @@ export class DiagramView {
   setLayout(layout, seq) {
     const first = this.layout === null || this.focusID !== layout.focus_id;
     if (first && this.layout !== null) this.clear();
-    this.svg.classList.toggle("animate", !first);
     const now = performance.now();
     this.drawBands(layout);
     this.drawBoxes(layout, first, now);
@@ -143,8 +143,7 @@ export class DiagramView {
     const seen = new Set();
     for (const b of l.boxes) {
       seen.add(b.id);
-      const sig = JSON.stringify([b.class, b.kind, !!b.focus, b.label, b.title, b.rect.w, b.rect.h, b.members,
-        (b.ports || []).map((p) => [p.id, p.kind, p.label, p.title, p.rect.x - b.rect.x, p.rect.y - b.rect.y, p.rect.w, p.node_ids])]);
+      const sig = boxSig(b);
       let rec = this.boxes.get(b.id);
       const transform = "translate(" + num(cx(b.rect.x)) + "," + num(cy(b.rect.y)) + ")";
       if (!rec) {
@@ -161,12 +160,18 @@ export class DiagramView {
         rec.sig = sig;
       }
       rec.box = b;
-      for (const p of b.ports || []) this.ports.get(p.id).box = b;
+      for (const p of b.ports || []) {
+        const pr = this.ports.get(p.id);
+        pr.box = b;
+        pr.port = p;
+      }
       if (rec.el.getAttribute("transform") !== transform) rec.el.setAttribute("transform", transform);
     }
     for (const [id, rec] of this.boxes) {
       if (seen.has(id)) continue;
-      for (const p of rec.box.ports || []) this.ports.delete(p.id);
+      for (const p of rec.box.ports || []) {
+        if (this.ports.get(p.id)?.el.parentNode?.parentNode === rec.el) this.ports.delete(p.id);
+      }
       this.boxes.delete(id);
       this.retire(rec.el);
     }
@@ -176,8 +181,13 @@ export class DiagramView {
   // are relative to the centre of the box's top-left cell.
   fillBox(rec, b) {
     const g = rec.el;
-    for (const p of rec.box.ports || []) if (this.ports.get(p.id)?.box === rec.box) this.ports.delete(p.id);
-    g.textContent = "";
+    if (!rec.frame) {
+      rec.tip = el("title", null, g);
+      rec.frame = el("rect", { class: "frame", x: "0", y: "0", rx: "4" }, g);
+      rec.texts = [];
+      rec.portsG = el("g", { class: "ports" }, g);
+      rec.portEls = new Map(); // port ID → {el, sig}
+    }
     let cls = "box k-" + b.class + " " + b.kind;
     if (b.focus) cls += " focus";
     if (b.kind === "process" && !b.focus) cls += " peer";
@@ -190,37 +200,64 @@ export class DiagramView {
     setOrDrop(g, "data-pid", b.pid ? String(b.pid) : "");
     setOrDrop(g, "data-members", (b.members || []).join(" "));
     setOrDrop(g, "data-group-id", b.kind === "group" ? b.id : "");
-    title(g, b.title);
+    rec.tip.textContent = b.title || "";
     const r = b.rect;
-    el("rect", { class: "frame", x: "0", y: "0", width: num((r.w - 1) * CW), height: num((r.h - 1) * CH), rx: "4" }, g);
-    b.label.forEach((s, i) => {
-      const cls = b.kind === "process" && i === 0 ? "title" : "label";
-      el("text", { class: cls, x: num(1.5 * CW), y: num((1 + i) * CH + 5) }, g).textContent = s;
+    rec.frame.setAttribute("width", num((r.w - 1) * CW));
+    rec.frame.setAttribute("height", num((r.h - 1) * CH));
+    for (const t of rec.texts) t.remove();
+    rec.texts = b.label.map((s, i) => {
+      const t = el("text", { class: b.kind === "process" && i === 0 ? "title" : "label", x: num(1.5 * CW), y: num((1 + i) * CH + 5) });
+      t.textContent = s;
+      return g.insertBefore(t, rec.portsG);
     });
-    const ox = cx(r.x);
-    const oy = cy(r.y);
+    // Ports: only those that changed are drawn again (a busy process's
+    // box holds hundreds, and gains one at a time).
+    const seen = new Set();
     for (const p of b.ports || []) {
-      const pr = p.rect;
-      const pg = el("g", { class: "port " + p.kind, "data-port-id": p.id }, g);
-      if (p.fds.length > 0) {
-        pg.setAttribute("data-fd", String(p.fds[0]));
-        pg.setAttribute("data-fds", p.fds.join(" "));
-        pg.setAttribute("data-node-id", p.node_ids[0]);
-        pg.setAttribute("data-node-ids", p.node_ids.join(" "));
+      seen.add(p.id);
+      const sig = portSig(p, b);
+      let pr = rec.portEls.get(p.id);
+      if (!pr || pr.sig !== sig) {
+        const pg = this.drawPort(p, b);
+        if (pr) rec.portsG.replaceChild(pg, pr.el);
+        else rec.portsG.appendChild(pg);
+        pr = { el: pg, sig };
+        rec.portEls.set(p.id, pr);
+        const left = (this.freshPorts.get(p.id) || 0) - performance.now();
+        if (left > 0) this.flag(pg, left);
+        else this.freshPorts.delete(p.id);
       }
-      if (b.pid) pg.setAttribute("data-pid", String(b.pid));
-      if (p.kind === "group" || p.kind === "stdio") pg.classList.add("expandable");
-      title(pg, p.title);
-      el("rect", {
-        x: num(PAD + pr.x * CW - 4 - ox), y: num(cy(pr.y) - CH * 0.4 - oy),
-        width: num(pr.w * CW + 8), height: num(CH * 0.8), rx: "3",
-      }, pg);
-      el("text", { x: num(PAD + pr.x * CW - ox), y: num(cy(pr.y) + 5 - oy) }, pg).textContent = p.label;
-      this.ports.set(p.id, { el: pg, port: p, box: b });
-      const left = (this.freshPorts.get(p.id) || 0) - performance.now();
-      if (left > 0) this.flag(pg, left);
-      else this.freshPorts.delete(p.id);
+      this.ports.set(p.id, { el: pr.el, port: p, box: b });
     }
+    for (const [id, pr] of rec.portEls) {
+      if (seen.has(id)) continue;
+      pr.el.remove();
+      rec.portEls.delete(id);
+      if (this.ports.get(id)?.el === pr.el) this.ports.delete(id);
+    }
+  }
+
+  // drawPort draws port p of box b, relative to the box's top-left cell.
+  drawPort(p, b) {
+    const pr = p.rect;
+    const ox = cx(b.rect.x);
+    const oy = cy(b.rect.y);
+    const pg = el("g", { class: "port " + p.kind, "data-port-id": p.id });
+    if (p.fds.length > 0) {
+      pg.setAttribute("data-fd", String(p.fds[0]));
+      pg.setAttribute("data-fds", p.fds.join(" "));
+      pg.setAttribute("data-node-id", p.node_ids[0]);
+      pg.setAttribute("data-node-ids", p.node_ids.join(" "));
+    }
+    if (b.pid) pg.setAttribute("data-pid", String(b.pid));
+    if (p.kind === "group" || p.kind === "stdio") pg.classList.add("expandable");
+    title(pg, p.title);
+    el("rect", {
+      x: num(PAD + pr.x * CW - 4 - ox), y: num(cy(pr.y) - CH * 0.4 - oy),
+      width: num(pr.w * CW + 8), height: num(CH * 0.8), rx: "3",
+    }, pg);
+    el("text", { x: num(PAD + pr.x * CW - ox), y: num(cy(pr.y) + 5 - oy) }, pg).textContent = p.label;
+    return pg;
   }
 
   drawEdges(l, first, now) {
@@ -390,7 +427,8 @@ export class DiagramView {
     svg.classList.toggle("highlighting", !!ref && !!this.layout);
     if (!ref || !this.layout || !this.exists(ref)) {
       svg.classList.remove("highlighting");
-      this.cb.onSelect?.(null);
+      if (this.reported !== null) this.cb.onSelect?.(null);
+      this.reported = null;
       return;
     }
     const { ids, edges } = this.pathOf(ref);
@@ -421,6 +459,7 @@ export class DiagramView {
       info.box = this.boxes.get(ref.id).box;
     }
     info.path = [...ids].map((id) => this.boxes.get(id)?.box).filter(Boolean);
+    this.reported = info;
     this.cb.onSelect?.(info);
   }
 
@@ -557,6 +596,24 @@ export function groupPortOf(id) {
   for (const p of ["group:ofd:", "group:obj:"]) if (id.startsWith(p)) return "group:fd:" + id.slice(p.length);
   return "";
 }
+
+// boxSig is what a box looks like apart from where it is: a box whose sig
+// did not change is moved, not redrawn. (A plain concatenation: this runs
+// for every box of every live update.)
+function boxSig(b) {
+  let s = b.class + SEP + b.kind + SEP + (b.focus ? 1 : 0) + SEP + b.label.join("\n") + SEP + (b.title || "") + SEP +
+    b.rect.w + SEP + b.rect.h + SEP + (b.members ? b.members.join(" ") : "");
+  if (b.ports) for (const p of b.ports) s += SEP + portSig(p, b);
+  return s;
+}
+
+// portSig is what a port looks like in its box.
+function portSig(p, b) {
+  return p.id + SEP + p.kind + SEP + p.label + SEP + (p.title || "") + SEP + (p.rect.x - b.rect.x) + SEP +
+    (p.rect.y - b.rect.y) + SEP + p.rect.w + SEP + p.node_ids.join(" ") + SEP + (b.pid || 0);
+}
+
+const SEP = "\u0001";
 
 function setOrDrop(node, name, value) {
   if (value) node.setAttribute(name, value);
