@@ -100,7 +100,7 @@ function send(msg) {
 // zoom near 1.
 function layoutWidth() {
   const px = $("diagram").clientWidth || 1000;
-  return Math.min(2000, Math.max(200, Math.round((px / 9) * 1.5)));
+  return Math.min(2000, Math.max(300, Math.round((px / 9) * 2)));
 }
 
 // connect opens the stream for the current focus; a focus change opens a
