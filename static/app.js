@@ -674,7 +674,8 @@ function renderDetails(info) {
       items.push(h("li", null, h("button", { type: "button", class: "link", "data-pid": String(p.pid), onclick: () => focus(p.pid, true) },
         (p.box.label[0] || "pid " + p.pid)), " " + p.port.label));
     }
-    parts.push(h("h4", null, "other end"), h("ul", { class: "peers" }, items));
+    // The other end first: it is what the path leads to.
+    parts.splice(1, 0, h("h4", null, "other end"), h("ul", { class: "peers" }, items));
   }
   d.replaceChildren(...parts);
 }

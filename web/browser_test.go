@@ -625,6 +625,16 @@ func TestScreenshots(t *testing.T) {
 			p.run(sc.name+": search", chromedp.SendKeys(chromedp.CSS("#search"), sc.search))
 			p.wait(sc.name+": the list filtered", fmt.Sprintf(`(rows => rows.length >= 2 && rows.every(r => r.textContent.includes(%q)))([...document.querySelectorAll('#process-list [data-pid]')])`, sc.search))
 		}
+		if !sc.chromeless {
+			// Select the client's connection: the path to the server's fd
+			// lights up and the details panel names the other end.
+			fd := unix.Client.Facts().Conns[0].FD
+			p.click(sc.name+": the client's connection", fmt.Sprintf(`#diagram g.port[data-pid="%d"][data-fd="%d"]`, sc.focus, fd))
+			p.wait(sc.name+": the path to the peer highlighted", `document.querySelector('#diagram path.edge.hl[data-kind="peer"]')`)
+			p.wait(sc.name+": the peer's fd highlighted", fmt.Sprintf(`document.querySelector('#diagram g.port.hl[data-pid="%d"]')`, sc.peer))
+			p.wait(sc.name+": the details name the other end", fmt.Sprintf(`document.querySelector('#details:not(.idle) [data-pid="%d"]') && document.getElementById('details').textContent.includes('close-on-exec')`, sc.peer))
+			p.run(sc.name+": the pointer away", chromedp.MouseEvent(chromedp.MouseMoved, 1, 1))
+		}
 		theme := map[bool]string{true: "light", false: "dark"}[sc.chromeless]
 		if got := eval[string](p, `document.body.dataset.theme`); got != theme {
 			t.Errorf("%s: body[data-theme] = %q, want %q", sc.name, got, theme)
