@@ -11,15 +11,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// wantLayout is the layout the server should send: that of the latest
-// focus of pid, with prev (as the client received it) and expand.
+// wantLayout is the layout the websocket should send: that of the latest
+// focus of pid, with prev (as the client received it), expand and the
+// live headroom.
 func (e *env) wantLayout(pid int, prev *diagram.Layout, expand ...string) *diagram.Layout {
+	return e.layoutWith(pid, diagram.Options{Prev: prev, ExpandGroups: expand, Headroom: LayoutHeadroom})
+}
+
+// wantRESTLayout is the layout GET /api/processes/{pid}/layout should answer.
+func (e *env) wantRESTLayout(pid int, expand ...string) *diagram.Layout {
+	return e.layoutWith(pid, diagram.Options{ExpandGroups: expand})
+}
+
+func (e *env) layoutWith(pid int, o diagram.Options) *diagram.Layout {
 	_, snap := e.store.Latest()
 	f := graph.NewIndex(snap).Focus(pid)
 	if f == nil {
 		f = graph.New(nil, nil, snap.Stats)
 	}
-	return diagram.NewLayout(f, pid, diagram.Options{Prev: prev, ExpandGroups: expand})
+	return diagram.NewLayout(f, pid, o)
 }
 
 // sameLayout compares two layouts through their JSON form, as a client sees them.

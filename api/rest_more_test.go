@@ -21,7 +21,7 @@ func TestRESTLayout(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &l); err != nil || resp.StatusCode != 200 || resp.Header.Get(SeqHeader) != "1" {
 		t.Fatalf("layout: %d %.200s %v", resp.StatusCode, body, err)
 	}
-	sameLayout(t, "GET layout", e.wantLayout(server, nil), &l)
+	sameLayout(t, "GET layout", e.wantRESTLayout(server), &l)
 
 	g := groupPort(t, &l)
 	_, body = e.get("/api/processes/" + itoa(server) + "/layout?expand=" + url.QueryEscape(g))
@@ -29,7 +29,7 @@ func TestRESTLayout(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &lx); err != nil {
 		t.Fatal(err)
 	}
-	sameLayout(t, "GET layout?expand", e.wantLayout(server, nil, g), &lx)
+	sameLayout(t, "GET layout?expand", e.wantRESTLayout(server, g), &lx)
 
 	// The diagrams take expand= too: they draw what the layout says.
 	_, snap := e.store.Latest()

@@ -209,7 +209,7 @@ func (v *view) focus(pid int) *graph.Snapshot {
 // per (pid, expanded groups, width, prev) for all clients.
 func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, width int, prev *diagram.Layout) ([]byte, *diagram.Layout) {
 	compute := func() ([]byte, *diagram.Layout) {
-		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand, Width: width})
+		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand, Width: width, Headroom: LayoutHeadroom})
 		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: pid, Layout: l}), l
 	}
 	if at == nil || at.seq != seq {

@@ -35,6 +35,11 @@ const (
 	MaxExpandIDLen = 512 // bytes in one group ID
 )
 
+// LayoutHeadroom is the diagram.Options.Headroom of the layouts the
+// websocket sends: one spare row in each channel of a live diagram, so
+// that a new connection does not push the kernel layers down.
+const LayoutHeadroom = 1
+
 // Limits on the width=N (in cells) a websocket client may ask its layouts
 // to be wrapped to; 0 asks for no wrapping.
 const (

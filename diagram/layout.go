@@ -206,6 +206,12 @@ type Options struct {
 	// "group:fd:PROCID:KEY") to draw fd by fd, as Expand does for every
 	// group; the other groups stay. Unknown IDs are ignored.
 	ExpandGroups []string
+	// Headroom is how many spare rows to leave in each channel between the
+	// kernel layers, so that a live view can take a new connection without
+	// moving its boxes down. With Prev, rows never move up, and move down
+	// only when the channel above them runs out of rows (taking Headroom
+	// spare rows again). Zero (exports, text art) leaves none.
+	Headroom int
 	// Prev is the layout drawn before this one of the same focus process
 	// (ignored when its Focus is another pid). Boxes and ports that are in
 	// both, by ID, keep their order (processes, each process's ports,

@@ -1020,7 +1020,16 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 	}
 	kA := assignTracks(jogsA)
-	y1 := yKernel + kA + 2
+	// The layers' rows: as routing needs, plus Headroom; with a previous
+	// layout, where they were unless routing needs more.
+	prevRows, hasPrev := t.m.prev.rowsOf(t.prevTier)
+	rowAt := func(need, was int) int {
+		if hasPrev && need <= was && was != math.MaxInt {
+			return was
+		}
+		return need + t.m.opts.Headroom
+	}
+	y1 := rowAt(yKernel+kA+2, prevRows[0])
 	h1 := 0
 	for _, it := range t.L[layerOFD] {
 		h1 = max(h1, it.h)
@@ -1036,7 +1045,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 	}
 	kB := assignTracks(jogsB)
 	bottom1 := y1 + h1 - 1
-	y2 := bottom1 + max(kB, 1) + 2
+	y2 := rowAt(bottom1+max(kB, 1)+2, prevRows[1])
 	h2 := 0
 	for _, it := range t.L[layerObj] {
 		h2 = max(h2, it.h)

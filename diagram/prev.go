@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
+
+	"github.com/fdscope/fdscope/graph"
 )
 
 // Stability: with Options.Prev, the layout drawn before of the same focus,
@@ -35,6 +38,7 @@ func (a anchor) compare(b anchor) int {
 type prevIndex struct {
 	at    map[string]anchor   // port, description, object and group IDs
 	procs map[string][]anchor // process node ID → its boxes, by tier
+	rows  map[int][2]int      // tier → first row of its descriptions and of its objects, from the tier's top
 }
 
 // newPrevIndex indexes l, the previous layout of the focus pid; it returns
@@ -43,8 +47,20 @@ func newPrevIndex(l *Layout, pid int) *prevIndex {
 	if l == nil || l.Focus != pid {
 		return nil
 	}
-	x := &prevIndex{at: map[string]anchor{}, procs: map[string][]anchor{}}
+	x := &prevIndex{at: map[string]anchor{}, procs: map[string][]anchor{}, rows: map[int][2]int{}}
 	for _, b := range l.Boxes {
+		if b.Tier >= 0 && b.Tier < len(l.Tiers) && b.Kind != string(graph.KindProcess) {
+			layer := 1
+			if b.Kind == string(graph.KindOFD) || strings.HasPrefix(b.ID, "group:ofd:") {
+				layer = 0
+			}
+			r, ok := x.rows[b.Tier]
+			if !ok {
+				r = [2]int{math.MaxInt, math.MaxInt}
+			}
+			r[layer] = min(r[layer], b.Rect.Y-l.Tiers[b.Tier].Y)
+			x.rows[b.Tier] = r
+		}
 		if b.Kind == "process" {
 			x.procs[b.NodeID] = append(x.procs[b.NodeID], anchor{b.Tier, b.Rect.X})
 			for _, p := range b.Ports {
@@ -58,6 +74,16 @@ func newPrevIndex(l *Layout, pid int) *prevIndex {
 		slices.SortFunc(as, anchor.compare)
 	}
 	return x
+}
+
+// rowsOf returns the first row of the descriptions and of the objects in
+// tier t of the previous layout (math.MaxInt for a layer it did not have).
+func (x *prevIndex) rowsOf(t int) ([2]int, bool) {
+	if x == nil {
+		return [2]int{}, false
+	}
+	r, ok := x.rows[t]
+	return r, ok
 }
 
 // proc returns where the process was: in the given tier if it was drawn

@@ -268,3 +268,46 @@ func TestPrevClientConnections(t *testing.T) {
 		}
 	}
 }
+
+// With Headroom, a new connection takes a spare row: no box moves, not
+// even down; with Prev, a closed one leaves the rows where they were.
+func TestPrevRows(t *testing.T) {
+	lay := func(n int, prev *diagram.Layout) *diagram.Layout {
+		return diagram.NewLayout(graph.NewIndex(clientView(n)).Focus(20), 20, diagram.Options{Headroom: 1, Prev: prev})
+	}
+	rects := func(l *diagram.Layout) map[string]diagram.Rect {
+		out := map[string]diagram.Rect{}
+		for _, b := range l.Boxes {
+			out[b.ID] = b.Rect
+		}
+		return out
+	}
+	one := lay(1, nil)
+	two := lay(2, one)
+	back := lay(1, two)
+	for _, step := range []struct {
+		name     string
+		from, to *diagram.Layout
+	}{{"a connection opened", one, two}, {"and closed", two, back}} {
+		checkGeometry(t, step.name, step.to)
+		a, b := rects(step.from), rects(step.to)
+		for id, r := range a {
+			if q, ok := b[id]; ok && (q.X != r.X || q.Y != r.Y) {
+				t.Errorf("%s: %s moved from %v to %v", step.name, id, r, q)
+			}
+		}
+	}
+	// Without Headroom the same change moves the kernel layers down a row:
+	// the test above would catch a Headroom that does nothing.
+	tight := diagram.NewLayout(graph.NewIndex(clientView(1)).Focus(20), 20, diagram.Options{})
+	tight2 := diagram.NewLayout(graph.NewIndex(clientView(2)).Focus(20), 20, diagram.Options{Prev: tight})
+	moved := 0
+	for id, r := range rects(tight) {
+		if q, ok := rects(tight2)[id]; ok && q.Y != r.Y {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("without Headroom nothing moved either: the scenario no longer tests Headroom")
+	}
+}

@@ -114,3 +114,79 @@ func (p *page) dblclick(what, sel string) {
 	pt := waitValue[*point](p, what+" on screen", clickJS+"("+strconv.Quote(sel)+")")
 	p.run("double-click "+what, chromedp.MouseClickXY(pt.X, pt.Y), chromedp.MouseClickXY(pt.X, pt.Y, chromedp.ClickCount(2)))
 }
+
+// withConnection returns the unix echo seed with a second connection from
+// the client (fd 4) to the server (fd 5).
+func withConnection(s *graph.Snapshot) *graph.Snapshot {
+	var b diagramtest.Builder
+	b.Proc(2554, 2300, 5000, "server.py", "python /tmp/server.py", 6)
+	b.Proc(2555, 2300, 5100, "client.py", "python /tmp/client.py", 5)
+	acc := b.Socket(28730, "unix", "stream", "", "established", "/tmp/server.sock", "")
+	cli := b.Socket(28731, "unix", "stream", "", "established", "", "/tmp/server.sock")
+	b.FD(2554, 5, true, b.OFD(2554, 5, "rw", 0, 1, acc))
+	b.FD(2555, 4, true, b.OFD(2555, 4, "rw", 0, 1, cli))
+	b.Accepted(graph.SocketID(28724), acc)
+	b.Peer(acc, cli)
+	extra := b.Snapshot()
+	// The process nodes of extra (with the new fd counts) replace the old ones.
+	nodes := append([]*graph.Node{}, extra.Nodes...)
+	for _, n := range s.Nodes {
+		if n.Kind != graph.KindProcess {
+			nodes = append(nodes, n)
+		}
+	}
+	return graph.New(nodes, append(append([]graph.Edge{}, s.Edges...), extra.Edges...), s.Stats)
+}
+
+// TestBrowserLive follows the server of the unix echo seed while a second
+// connection comes and goes: the page shows the first scan's progress
+// before any data, the new fd appears marked fresh without moving the
+// boxes that did not change, and it disappears again when closed. Then
+// the same page at 4K.
+func TestBrowserLive(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.SetProgress("processes", 40, 500)
+	s := startServer(t, store)
+	p := newPage(t, s.URL, screenshotDir(t))
+
+	// Before the first scan: progress, not a blank page.
+	p.run("open a permalink before the first scan", chromedp.Navigate(s.URL+"/process/2554"))
+	p.wait("the progress", `document.body.dataset.state === 'starting' && !document.getElementById('progress').hidden && document.getElementById('progress-text').textContent.includes('40 of 500')`)
+	p.shot("progress")
+	base := diagramtest.UnixEcho()
+	store.Publish(base)
+	p.wait("the server's diagram", `document.body.dataset.state === 'ready' && document.getElementById('progress').hidden && `+diagramReady(2554))
+
+	where := func() map[string]string {
+		return eval[map[string]string](p, `Object.fromEntries([...document.querySelectorAll('#diagram g.box[data-box-id]')].map(b => [b.dataset.boxId, b.getAttribute('transform')]))`)
+	}
+	before := where()
+
+	// A second connection: its port appears, fresh; nothing that was there moves.
+	store.Publish(withConnection(base))
+	port := `#diagram g.port[data-pid="2554"][data-fd="5"]`
+	p.wait("the new port, fresh", `(e => e && e.classList.contains('fresh'))(document.querySelector('`+port+`'))`)
+	p.wait("the new peer edge", `document.querySelectorAll('#diagram path.edge[data-kind="peer"]').length === 2`)
+	p.shot("connected")
+	after := where()
+	for id, tr := range before {
+		if after[id] != tr {
+			t.Errorf("box %s moved from %s to %s when a connection was added", id, tr, after[id])
+		}
+	}
+
+	// Closed again: it goes, and so does its edge.
+	store.Publish(base)
+	p.wait("the port gone", `!document.querySelector('`+port+`') && document.querySelectorAll('#diagram path.edge[data-kind="peer"][data-edge-id]').length === 1`)
+	p.wait("the faded elements removed", `!document.querySelector('#diagram .gone')`)
+
+	// 4K: the page fills the screen, nothing overflows, the diagram is fitted.
+	p.run("a 4K screen", chromedp.EmulateViewport(3840, 2160))
+	p.click("fit", "#zoom-fit")
+	p.wait("no overflow at 4K", `document.documentElement.scrollWidth <= innerWidth && document.documentElement.scrollHeight <= innerHeight`)
+	p.wait("the diagram fills its side", `(r => r.width > 2500 && r.height > 1500)(document.getElementById('diagram').getBoundingClientRect())`)
+	p.wait("the diagram fitted", `(d => d.getBBox().width > 0 && document.querySelector('#diagram g.viewport').getBoundingClientRect().width > 1500)(document.querySelector('#diagram g.viewport'))`)
+	p.shot("4k")
+}
