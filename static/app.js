@@ -46,6 +46,7 @@ const state = {
   theme: "light",
   ready: false,
   selection: null,
+  focusError: "", // what the server said about the focus pid
 };
 
 let ws = null;
@@ -196,8 +197,8 @@ function handle(m, t0) {
       break;
     case "error":
       if (state.focusPID && /focus/.test(m.error)) {
-        $("focus-note").textContent = m.error;
-        if (!state.layoutSeq) $("diagram").dataset.state = "empty";
+        state.focusError = m.error;
+        renderFocusTitle();
       }
       console.warn("fdscope:", m.error);
       break;
@@ -466,7 +467,7 @@ function focus(pid, push) {
   state.adj = null;
   state.selection = null;
   view.clear();
-  $("focus-note").textContent = "";
+  state.focusError = "";
   $("diagram").dataset.state = pid ? "loading" : "empty";
   renderExpanded();
   renderDetails(null);
@@ -499,9 +500,15 @@ function renderFocusTitle() {
   $("focus-title").textContent = t;
   $("focus-title").dataset.pid = String(state.focusPID);
   document.title = t + " — fdscope";
-  if (r && !$("focus-note").textContent.startsWith("focus:")) {
-    $("focus-note").textContent = `${r.fd_count} fds · ${r.peers} peer${r.peers === 1 ? "" : "s"} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
+  let note = "";
+  if (r) {
+    note = `${r.fd_count} fds · ${plural(r.peers, "peer", "peers")} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
+  } else if (state.focusError) {
+    note = state.focusError;
+  } else if (state.rowsSeq) {
+    note = "not running (it may have exited)";
   }
+  $("focus-note").textContent = note;
 }
 
 function drawLayout(layout, seq, t0) {

@@ -110,7 +110,8 @@ export class DiagramView {
     this.drawEdges(layout, first, now);
     this.layout = layout;
     this.focusID = layout.focus_id;
-    this.container.dataset.state = "ready";
+    // An empty layout (the process is gone) is drawn, and said.
+    this.container.dataset.state = layout.boxes.length ? "ready" : "empty";
     this.container.dataset.focus = String(layout.focus);
     this.container.dataset.seq = String(seq);
     if (first) this.fit();

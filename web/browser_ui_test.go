@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -182,6 +183,13 @@ func TestBrowserLive(t *testing.T) {
 	p.wait("the port gone", `!document.querySelector('`+port+`') && document.querySelectorAll('#diagram path.edge[data-kind="peer"][data-edge-id]').length === 1`)
 	p.wait("the faded elements removed", `!document.querySelector('#diagram .gone')`)
 
+	// The process exits: the diagram empties and says so.
+	store.Publish(without(base, 2554))
+	p.wait("the empty diagram", `document.getElementById('diagram').dataset.state === 'empty' && !document.querySelector('#diagram g.box[data-pid="2554"]')`)
+	p.wait("the note", `document.getElementById('focus-note').textContent.includes('not running')`)
+	store.Publish(base)
+	p.wait("the diagram again", diagramReady(2554))
+
 	// 4K: the page fills the screen, nothing overflows, the diagram is fitted.
 	p.run("a 4K screen", chromedp.EmulateViewport(3840, 2160))
 	p.click("fit", "#zoom-fit")
@@ -189,4 +197,28 @@ func TestBrowserLive(t *testing.T) {
 	p.wait("the diagram fills its side", `(r => r.width > 2500 && r.height > 1500)(document.getElementById('diagram').getBoundingClientRect())`)
 	p.wait("the diagram fitted", `(d => d.getBBox().width > 0 && document.querySelector('#diagram g.viewport').getBoundingClientRect().width > 1500)(document.querySelector('#diagram g.viewport'))`)
 	p.shot("4k")
+}
+
+// without returns s without process pid and what only it held (its fds
+// and their descriptions), as a scan after it exited sees it.
+func without(s *graph.Snapshot, pid int) *graph.Snapshot {
+	gone := func(n *graph.Node) bool {
+		return (n.Kind == graph.KindProcess || n.Kind == graph.KindFD || n.Kind == graph.KindOFD) &&
+			strings.Contains(n.ID, ":"+strconv.Itoa(pid)+":")
+	}
+	var nodes []*graph.Node
+	ids := map[string]bool{}
+	for _, n := range s.Nodes {
+		if !gone(n) {
+			nodes = append(nodes, n)
+			ids[n.ID] = true
+		}
+	}
+	var edges []graph.Edge
+	for _, e := range s.Edges {
+		if ids[e.From] && ids[e.To] {
+			edges = append(edges, e)
+		}
+	}
+	return graph.New(nodes, edges, s.Stats)
 }
