@@ -21,14 +21,26 @@ func TestAssets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"app.js", "diagram.js", "app.css", "diagram.css"} {
+		if _, err := fs.Stat(FS, name); err != nil {
+			t.Error(err)
+		}
+	}
+	scripts, err := fs.Glob(FS, "*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range scripts {
 		b, err := fs.ReadFile(FS, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasSuffix(name, ".js") {
-			continue
-		}
 		js := string(b)
+		// Every module imported is embedded too.
+		for _, m := range regexp.MustCompile(`(?m)^import .* from "\./([\w.-]+)";$`).FindAllStringSubmatch(js, -1) {
+			if _, err := fs.Stat(FS, m[1]); err != nil {
+				t.Errorf("%s imports ./%s, which is not embedded", name, m[1])
+			}
+		}
 		for _, m := range regexp.MustCompile(`\$\("([\w-]+)"\)`).FindAllStringSubmatch(js, -1) {
 			if !strings.Contains(string(page), `id="`+m[1]+`"`) {
 				t.Errorf("%s looks up #%s, which the page does not have", name, m[1])

@@ -1,0 +1,129 @@
+// The details panel: what the hovered or selected element of the diagram
+// is — the fd, its open file description, the object, and the other end —
+// read from the focus subgraph.
+
+import { groupPortOf } from "./diagram.js";
+import { h } from "./dom.js";
+
+const HINT = "Hover or click an fd to follow it to the other end. Drag to pan, wheel to zoom, double-click a group to expand it.";
+
+// renderDetails fills panel with info (what DiagramView's onSelect gives;
+// null for nothing) using graph (a FocusGraph). actions: onFocus(pid),
+// onExpand(groupPortID), expanded(groupPortID) → bool.
+export function renderDetails(panel, info, graph, actions) {
+  panel.classList.toggle("idle", !info);
+  if (!info) {
+    panel.replaceChildren(h("p", { class: "muted" }, HINT));
+    return;
+  }
+  const parts = [];
+  const { box, port } = info;
+  if (port) {
+    parts.push(h("h3", null, (box.label[0] || "") + " · " + port.label));
+    if (port.node_ids.length > 1 || port.kind === "group" || port.kind === "stdio") {
+      parts.push(h("p", null, port.title || port.fds.length + " fds"),
+        h("button", { type: "button", onclick: () => actions.onExpand(port.id) }, actions.expanded(port.id) ? "collapse" : "expand"));
+      if (port.kind === "stdio") for (const id of port.node_ids) parts.push(...describeFD(graph, id));
+    } else if (port.node_ids.length === 1) {
+      parts.push(...describeFD(graph, port.node_ids[0]));
+    } else {
+      parts.push(h("p", null, port.title || port.label));
+    }
+  } else if (box.kind === "process") {
+    const n = graph.node(box.node_id);
+    parts.push(h("h3", null, box.label[0]), dl([
+      ["pid", box.pid],
+      ["command", n?.cmdline],
+      ["user", n ? n.user + " (uid " + n.uid + ")" : ""],
+      ["parent", n?.ppid],
+      ["threads", n?.threads],
+      ["fds", n?.fd_count],
+      ["error", n?.error],
+    ]));
+    if (!box.focus) parts.push(h("button", { type: "button", "data-pid": String(box.pid), onclick: () => actions.onFocus(box.pid) }, "open pid " + box.pid));
+  } else if (box.kind === "group") {
+    parts.push(h("h3", null, box.label.join(" ")), h("p", null, box.title || ""),
+      h("button", { type: "button", onclick: () => actions.onExpand(groupPortOf(box.id)) }, "expand"));
+  } else {
+    const n = graph.node(box.node_id);
+    parts.push(h("h3", null, box.label.join(" · ")));
+    if (n && n.kind === "ofd") {
+      parts.push(dl([["mode", n.mode], ["flags", (n.flags || []).join(" ")], ["position", n.pos], ["shared by", n.sharers + " fds"]]));
+      parts.push(...describeObject(graph.follow(n.id, "object")));
+    } else if (n) {
+      parts.push(...describeObject(n));
+    } else if (box.title) {
+      parts.push(h("p", null, box.title));
+    }
+  }
+  const ends = otherEnds(info, actions);
+  // The other end first: it is what the path leads to.
+  if (ends) parts.splice(1, 0, h("h4", null, "other end"), ends);
+  panel.replaceChildren(...parts);
+}
+
+// otherEnds lists the ports of other processes on the highlighted path,
+// each a link to its process; null when there are none.
+function otherEnds(info, actions) {
+  const seen = new Set();
+  const items = [];
+  for (const p of info.peers) {
+    if (info.port && p.pid === info.box.pid) continue;
+    const k = p.pid + ":" + p.port.id;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    items.push(h("li", null, h("button", { type: "button", class: "link", "data-pid": String(p.pid), onclick: () => actions.onFocus(p.pid) },
+      p.box.label[0] || "pid " + p.pid), " " + p.port.label));
+  }
+  return items.length ? h("ul", { class: "peers" }, items) : null;
+}
+
+function dl(pairs) {
+  const d = h("dl");
+  for (const [k, v] of pairs) {
+    if (v === undefined || v === null || v === "") continue;
+    d.append(h("dt", null, k), h("dd", null, String(v)));
+  }
+  return d;
+}
+
+function describeObject(o) {
+  if (!o) return [];
+  return [h("h4", null, o.kind === "socket" ? "socket" : "object"), dl([
+    ["kind", o.kind + (o.anon_type ? " (" + o.anon_type + ")" : "")],
+    ["name", o.name],
+    ["path", o.path !== o.name ? o.path : ""],
+    ["inode", o.inode],
+    ["device", o.rdev || o.dev],
+    ["deleted", o.deleted ? "yes" : ""],
+    ["family", o.family ? [o.family, o.type, o.protocol].filter(Boolean).join(" ") : ""],
+    ["state", o.state],
+    ["local", o.family ? o.local || "(unnamed)" : ""],
+    ["remote", o.remote],
+    ["queues", o.family ? "rx " + o.rx_queue + " · tx " + o.tx_queue : ""],
+    ["in flight", o.in_flight ? o.in_flight + " fds (SCM_RIGHTS)" : ""],
+    ["detail", o.detail],
+    ["error", o.error],
+  ])];
+}
+
+function describeFD(graph, fdID) {
+  const fd = graph.node(fdID);
+  if (!fd) return [h("p", { class: "muted" }, fdID)];
+  const ofd = graph.follow(fd.id, "ofd");
+  const obj = ofd && graph.follow(ofd.id, "object");
+  const parts = [h("h4", null, "fd " + fd.fd), dl([
+    ["close-on-exec", fd.cloexec ? "yes" : "no"],
+    ["error", fd.error],
+  ])];
+  if (ofd) {
+    parts.push(h("h4", null, "open file description"), dl([
+      ["mode", ofd.mode || "(path)"],
+      ["flags", (ofd.flags || []).join(" ")],
+      ["position", ofd.pos],
+      ["shared by", ofd.sharers > 1 ? ofd.sharers + " fds" : ""],
+    ]));
+  }
+  parts.push(...describeObject(obj));
+  return parts;
+}
