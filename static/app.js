@@ -366,14 +366,14 @@ function start() {
   });
   $("zoom-in").addEventListener("click", () => view.zoomBy(1.25));
   $("zoom-out").addEventListener("click", () => view.zoomBy(0.8));
-  $("zoom-fit").addEventListener("click", () => view.fit());
+  $("zoom-fit").addEventListener("click", () => view.fit(true));
   $("export-svg").addEventListener("click", () => exportSVG(exportView()));
   $("export-png").addEventListener("click", () => exportPNG(exportView()));
   $("export-text").addEventListener("click", () => exportText(exportView()));
   $("diagram").addEventListener("keydown", (ev) => {
     if (ev.key === "+" || ev.key === "=") view.zoomBy(1.25);
     else if (ev.key === "-") view.zoomBy(0.8);
-    else if (ev.key === "0") view.fit();
+    else if (ev.key === "0") view.fit(true);
     else if (ev.key === "Escape") view.select(null);
     else return;
     ev.preventDefault();

@@ -5,7 +5,7 @@
 import { groupPortOf } from "./diagram.js";
 import { h } from "./dom.js";
 
-const HINT = "Hover or click an fd to follow it to the other end. Drag to pan, wheel to zoom, double-click a group to expand it.";
+const HINT = "Hover or click an fd to follow it to the other end. Drag or scroll to move, Ctrl+wheel to zoom, double-click a group to expand it.";
 
 // renderDetails fills panel with info (what DiagramView's onSelect gives;
 // null for nothing) using graph (a FocusGraph). actions: onFocus(pid),

@@ -19,6 +19,10 @@ const cx = (x) => PAD + (x + 0.5) * CW;
 const cy = (y) => PAD + (y + 0.5) * CH;
 
 const FRESH_MS = 2500;
+// Below MIN_READABLE times its size a whole diagram is not worth showing
+// at once; READABLE is the zoom it is shown at instead.
+const MIN_READABLE = 0.45;
+const READABLE = 0.8;
 const GONE_MS = 900;
 
 function el(name, attrs, parent) {
@@ -476,16 +480,25 @@ export class DiagramView {
     this.container.dataset.zoom = String(Math.round(this.k * 100) / 100);
   }
 
-  fit() {
+  // fit shows the whole diagram, at most 1.6 times its size. A diagram so
+  // big that the whole of it would be unreadable (a process with hundreds
+  // of peers) is shown from its top left at a readable size instead,
+  // unless all is true (the fit button).
+  fit(all) {
     const r = this.container.getBoundingClientRect();
     if (!this.extent || r.width === 0 || r.height === 0) {
       this.k = 1;
       this.tx = this.ty = 0;
       return this.apply();
     }
-    const k = Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.6);
-    this.k = Math.max(k, 0.05);
-    this.tx = Math.max(0, (r.width - this.extent.w * this.k) / 2);
+    const k = Math.max(Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.6), 0.02);
+    if (k >= MIN_READABLE || all) {
+      this.k = k;
+      this.tx = Math.max(0, (r.width - this.extent.w * k) / 2);
+    } else {
+      this.k = READABLE;
+      this.tx = 0;
+    }
     this.ty = 0;
     this.apply();
   }
@@ -506,10 +519,21 @@ export class DiagramView {
   installPointer() {
     const svg = this.svg;
     let drag = null;
+    // The wheel scrolls; with Ctrl (or a pinch, which browsers send as
+    // Ctrl+wheel) it zooms around the pointer.
     svg.addEventListener("wheel", (ev) => {
       ev.preventDefault();
-      const r = svg.getBoundingClientRect();
-      this.zoomBy(Math.exp(-ev.deltaY * (ev.deltaMode === 1 ? 0.05 : 0.0015)), ev.clientX - r.left, ev.clientY - r.top);
+      const line = ev.deltaMode === 1 ? 20 : ev.deltaMode === 2 ? 400 : 1;
+      if (ev.ctrlKey || ev.metaKey) {
+        const r = svg.getBoundingClientRect();
+        this.zoomBy(Math.exp(-ev.deltaY * line * 0.0025), ev.clientX - r.left, ev.clientY - r.top);
+        return;
+      }
+      const dx = ev.shiftKey && !ev.deltaX ? ev.deltaY : ev.deltaX;
+      const dy = ev.shiftKey && !ev.deltaX ? 0 : ev.deltaY;
+      this.tx -= dx * line;
+      this.ty -= dy * line;
+      this.apply();
     }, { passive: false });
     svg.addEventListener("pointerdown", (ev) => {
       if (ev.button !== 0) return;
