@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -84,6 +85,20 @@ func TestBrowserInteractions(t *testing.T) {
 	}
 	p.click("fit", "#zoom-fit")
 	p.wait("fitted again", fmt.Sprintf(`document.getElementById('diagram').dataset.zoom === %q`, z0))
+
+	// The wheel scrolls the diagram; Ctrl+wheel zooms it.
+	viewport := `document.querySelector('#diagram g.viewport').getAttribute('transform')`
+	t0 := eval[string](p, viewport)
+	wheel := func(dy float64, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
+		return chromedp.MouseEvent(chromedp.MouseWheel, 600, 300, chromedp.ButtonModifiers(mods...), func(e *input.DispatchMouseEventParams) {
+			e.DeltaX, e.DeltaY = 0.01, dy // CDP wants both, and drops a zero
+		})
+	}
+	p.run("scroll", wheel(120))
+	p.wait("scrolled, same zoom", fmt.Sprintf(`%s !== %q && document.getElementById('diagram').dataset.zoom === %q`, viewport, t0, z0))
+	p.run("ctrl+wheel", wheel(-240, chromedp.ModifierCtrl))
+	p.wait("zoomed in", fmt.Sprintf(`Number(document.getElementById('diagram').dataset.zoom) > %s`, z0))
+	p.click("fit", "#zoom-fit")
 
 	// The stdio group: a double click draws fds 0, 1 and 2 one by one; collapse folds them back.
 	stdio := `#diagram g.port.stdio[data-pid="2555"]`
