@@ -8,20 +8,38 @@ import (
 	"github.com/mdlayher/netlink"
 )
 
-// maxAttempts is how many times a dump is sent before an interrupted
-// (NLM_F_DUMP_INTR) result is returned as it is.
-const maxAttempts = 4
-
 // Conn is a sock_diag connection bound to one network namespace. Not safe for
 // concurrent use: use one Conn per goroutine (or serialise the calls). Close
 // it when done.
 type Conn struct {
 	nl *netlink.Conn
+	// raw sends requests and reads the kernel's replies in place, in buf;
+	// nil when nl is not a kernel socket (an nltest fake), and messages
+	// then go through nl.
+	raw    syscall.RawConn
+	buf    []byte                // receive buffer
+	req    []byte                // the request being sent
+	seq    uint32                // of the last request sent on raw
+	recvFn func(fd uintptr) bool // c.recvOnce, bound once
+	sendFn func(fd uintptr) bool // c.sendOnce, bound once
+	sysN   int                   // recvOnce's and sendOnce's result
+	sysErr error
+	reply  replyReader // the reply being read, kept here so it does not escape
+	// sizes holds the number of sockets of each dump method's last dump
+	// (by Request name), to size the next one's result.
+	sizes map[string]int
 }
 
 // newConn wraps an open NETLINK_SOCK_DIAG connection (tests pass an
 // nltest connection).
-func newConn(nl *netlink.Conn) *Conn { return &Conn{nl: nl} }
+func newConn(nl *netlink.Conn) *Conn {
+	c := &Conn{nl: nl}
+	if rc, err := nl.SyscallConn(); err == nil && rawSupported {
+		c.raw = rc
+		c.recvFn, c.sendFn = c.recvOnce, c.sendOnce
+	}
+	return c
+}
 
 // Close closes the connection.
 func (c *Conn) Close() error {
@@ -38,12 +56,7 @@ func (c *Conn) Close() error {
 // wrapping ErrMalformed; on an interrupted dump, the last attempt's sockets
 // and an error wrapping ErrDumpInterrupted.
 func (c *Conn) Unix() ([]UnixSocket, error) {
-	msgs, err := c.dump("unix", unixRequest())
-	if msgs == nil {
-		return nil, err
-	}
-	socks, derr := decodeUnix(msgs)
-	return socks, errors.Join(err, derr)
+	return collect(c, unixRequest(), parseUnixMessage)
 }
 
 // Inet dumps every socket, in all states, of family (unix.AF_INET or
@@ -56,143 +69,56 @@ func (c *Conn) Unix() ([]UnixSocket, error) {
 // Errors are as for Unix; a protocol the kernel cannot dump (no raw_diag,
 // say) gives an error wrapping ErrNotSupported.
 func (c *Conn) Inet(family uint8, protocol uint8) ([]InetSocket, error) {
-	if family != afInet && family != afInet6 {
-		return nil, fmt.Errorf("sockdiag: inet dump: family %d is neither AF_INET nor AF_INET6", family)
+	req := inetRequest(family, protocol)
+	if req.err != nil {
+		return nil, req.err
 	}
-	what := "inet " + InetProtocolName(protocol)
-	if family == afInet6 {
-		what = "inet6 " + InetProtocolName(protocol)
-	}
-	msgs, err := c.dump(what, inetRequest(family, protocol))
-	if msgs == nil {
-		return nil, err
-	}
-	socks, derr := decodeInet(msgs, protocol)
-	return socks, errors.Join(err, derr)
+	return collect(c, req, func(b []byte) (InetSocket, error) {
+		return parseInetMessage(b, protocol)
+	})
 }
 
 // Netlink dumps the AF_NETLINK sockets of every protocol (netlink_diag),
 // with their multicast groups.
 func (c *Conn) Netlink() ([]NetlinkSocket, error) {
-	msgs, err := c.dump("netlink", netlinkRequest())
-	if msgs == nil {
-		return nil, err
-	}
-	socks, derr := decodeNetlink(msgs)
-	return socks, errors.Join(err, derr)
+	return collect(c, netlinkRequest(), parseNetlinkMessage)
 }
 
 // Packet dumps the AF_PACKET sockets (packet_diag).
 func (c *Conn) Packet() ([]PacketSocket, error) {
-	msgs, err := c.dump("packet", packetRequest())
-	if msgs == nil {
-		return nil, err
-	}
-	socks, derr := decodePacket(msgs)
-	return socks, errors.Join(err, derr)
+	return collect(c, packetRequest(), parsePacketMessage)
 }
 
 // Vsock dumps the AF_VSOCK sockets (vsock_diag). Kernels without vsock_diag
 // give an error wrapping ErrNotSupported.
 func (c *Conn) Vsock() ([]VsockSocket, error) {
-	msgs, err := c.dump("vsock", vsockRequest())
-	if msgs == nil {
-		return nil, err
-	}
-	socks, derr := decodeVsock(msgs)
-	return socks, errors.Join(err, derr)
+	return collect(c, vsockRequest(), parseVsockMessage)
 }
 
-// dump sends one dump request and reads every part of the reply, again up
-// to maxAttempts times while the kernel flags the reply as interrupted. It
-// returns nil messages only with an error; non-nil messages come with nil or
-// an error wrapping ErrDumpInterrupted.
-func (c *Conn) dump(what string, req netlink.Message) ([]netlink.Message, error) {
+// collect runs the dump of req through Each and decodes every reply with
+// parse, again up to maxAttempts times while the kernel flags the dump as
+// interrupted. It returns nil sockets only with an error; non-nil sockets
+// come with nil, an error wrapping ErrMalformed, or one wrapping
+// ErrDumpInterrupted (the last attempt's sockets).
+func collect[T any](c *Conn, req Request, parse func([]byte) (T, error)) ([]T, error) {
+	if c.sizes == nil {
+		c.sizes = map[string]int{}
+	}
+	n := c.sizes[req.what]
+	d := decoder[T]{parse: parse, out: make([]T, 0, n+n/8)} // an empty dump is not an error
+	defer func() { c.sizes[req.what] = len(d.out) }()
 	for attempt := 1; ; attempt++ {
-		msgs, err := c.nl.Execute(req)
-		if err != nil {
-			if errors.Is(err, syscall.ENOENT) {
-				return nil, fmt.Errorf("sockdiag: %s dump: %w (%w)", what, ErrNotSupported, err)
-			}
-			return nil, fmt.Errorf("sockdiag: %s dump: %w", what, err)
+		d.reset()
+		err := c.Each(req, d.add)
+		if err == nil {
+			return d.out, d.err(req.what)
 		}
-		if msgs == nil {
-			msgs = []netlink.Message{} // an empty dump is not an error
-		}
-		if !interrupted(msgs) {
-			return msgs, nil
+		if !errors.Is(err, ErrDumpInterrupted) {
+			return nil, err
 		}
 		if attempt == maxAttempts {
-			return msgs, fmt.Errorf("sockdiag: %s dump: %w in all %d attempts; result may be inconsistent", what, ErrDumpInterrupted, attempt)
+			err = fmt.Errorf("sockdiag: %s dump: %w in all %d attempts; result may be inconsistent", req.what, ErrDumpInterrupted, attempt)
+			return d.out, errors.Join(err, d.err(req.what))
 		}
 	}
-}
-
-// interrupted reports whether any message carries NLM_F_DUMP_INTR. The
-// kernel sets it on every message built after it noticed the change, but
-// github.com/mdlayher/netlink drops the final NLMSG_DONE, so a flag carried
-// by NLMSG_DONE alone goes unseen.
-func interrupted(msgs []netlink.Message) bool {
-	for _, m := range msgs {
-		if m.Header.Flags&netlink.DumpInterrupted != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// Requests. Every one asks for a dump of all states.
-
-var dumpHeader = netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump}
-
-// unixRequest builds struct unix_diag_req.
-func unixRequest() netlink.Message {
-	b := make([]byte, sizeofUnixDiagReq)
-	b[0] = afUnix
-	ne.PutUint32(b[4:], ^uint32(0)) // udiag_states
-	// b[8:12] udiag_ino = 0
-	ne.PutUint32(b[12:], udiagShowName|udiagShowVFS|udiagShowPeer|udiagShowIcons|udiagShowRQLen|udiagShowUID)
-	return netlink.Message{Header: dumpHeader, Data: b}
-}
-
-// inetRequest builds struct inet_diag_req_v2 followed by an
-// INET_DIAG_REQ_PROTOCOL attribute.
-func inetRequest(family, protocol uint8) netlink.Message {
-	b := make([]byte, sizeofInetDiagReqV2+8)
-	b[0] = family
-	b[1] = protocol
-	b[2] = 1 << (inetDiagInfo - 1) // idiag_ext
-	// b[3]: pad, sdiag_raw_protocol for raw sockets; only exact lookups use it.
-	ne.PutUint32(b[4:], ^uint32(0)) // idiag_states
-	// b[8:56]: struct inet_diag_sockid, all zero: no filter
-	a := b[sizeofInetDiagReqV2:]
-	ne.PutUint16(a, 8)
-	ne.PutUint16(a[2:], inetDiagReqProtocol)
-	ne.PutUint32(a[4:], uint32(protocol))
-	return netlink.Message{Header: dumpHeader, Data: b}
-}
-
-// netlinkRequest builds struct netlink_diag_req.
-func netlinkRequest() netlink.Message {
-	b := make([]byte, sizeofNetlinkDiagReq)
-	b[0] = afNetlink
-	b[1] = ndiagProtoAll
-	ne.PutUint32(b[8:], ndiagShowGroups) // ndiag_show
-	return netlink.Message{Header: dumpHeader, Data: b}
-}
-
-// packetRequest builds struct packet_diag_req.
-func packetRequest() netlink.Message {
-	b := make([]byte, sizeofPacketDiagReq)
-	b[0] = afPacket
-	ne.PutUint32(b[8:], packetShowInfo) // pdiag_show
-	return netlink.Message{Header: dumpHeader, Data: b}
-}
-
-// vsockRequest builds struct vsock_diag_req.
-func vsockRequest() netlink.Message {
-	b := make([]byte, sizeofVsockDiagReq)
-	b[0] = afVsock
-	ne.PutUint32(b[4:], ^uint32(0)) // vdiag_states
-	return netlink.Message{Header: dumpHeader, Data: b}
 }

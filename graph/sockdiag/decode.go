@@ -3,7 +3,6 @@ package sockdiag
 import (
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"unsafe"
 
 	"github.com/mdlayher/netlink"
@@ -75,85 +74,68 @@ const (
 
 var ne = binary.NativeEndian
 
-// attrs walks the netlink attributes (struct nlattr) in b without
-// allocating. Offsets in its errors are counted from base: set it to where b
-// starts in the message payload. Use it as
-//
-//	it := attrs{b: payload[hdr:], base: hdr}
-//	for it.next() { ... it.typ, it.data ... }
-//	if it.err != nil { ... }
-type attrs struct {
-	b    []byte
-	base int // offset of b in the message payload
-	off  int // offset of the next attribute in b
-	at   int // offset of the current attribute in b
-	typ  uint16
-	data []byte
-	err  error
-}
-
-func (it *attrs) next() bool {
-	if it.err != nil || it.off >= len(it.b) {
-		return false
-	}
-	rest := it.b[it.off:]
-	if len(rest) < 4 {
-		it.err = fmt.Errorf("%d trailing bytes at offset %d, too short for an attribute header", len(rest), it.base+it.off)
-		return false
-	}
-	n := int(ne.Uint16(rest))
-	if n < 4 || n > len(rest) {
-		it.err = fmt.Errorf("attribute type %d at offset %d: length %d, %d bytes left", ne.Uint16(rest[2:])&nlaTypeMask, it.base+it.off, n, len(rest))
-		return false
-	}
-	it.at = it.off
-	it.typ = ne.Uint16(rest[2:]) & nlaTypeMask
-	it.data = rest[4:n]
-	it.off += min((n+3)&^3, len(rest)) // the last attribute's padding may be missing
-	return true
-}
-
-// wrongSize is the error for an attribute whose payload has the wrong size.
-func (it *attrs) wrongSize(name string, want string) error {
-	return fmt.Errorf("attribute %s (type %d) at offset %d: %d bytes, want %s", name, it.typ, it.base+it.at, len(it.data), want)
-}
-
-// decodeAll decodes every SOCK_DIAG_BY_FAMILY message in msgs with parse.
-// Malformed messages are skipped; the result holds the others, and the error
+// decoder decodes the SOCK_DIAG_BY_FAMILY messages of one dump with parse,
+// one message at a time, as Conn.Each or decodeAll hands them over.
+// Malformed messages are skipped and counted: out holds the others, and err
 // (wrapping ErrMalformed) names the first bad message and how many there
 // were.
+type decoder[T any] struct {
+	parse    func([]byte) (T, error)
+	out      []T
+	n        int // messages seen
+	offset   int // byte offset of the next message in the dump
+	bad      int
+	firstErr error
+}
+
+// reset empties d for another attempt of the dump, keeping out's memory.
+func (d *decoder[T]) reset() {
+	clear(d.out)
+	d.out, d.n, d.offset, d.bad, d.firstErr = d.out[:0], 0, 0, 0, nil
+}
+
+// add decodes one message; it never fails, so that Each reads the whole
+// dump.
+func (d *decoder[T]) add(m netlink.Message) error {
+	i, off := d.n, d.offset
+	d.n++
+	d.offset += (16 + len(m.Data) + 3) &^ 3 // nlmsghdr + payload, aligned
+	var err error
+	switch m.Header.Type {
+	case netlink.Noop, netlink.Done:
+		return nil
+	case sockDiagByFamily:
+		var s T
+		if s, err = d.parse(m.Data); err == nil {
+			d.out = append(d.out, s)
+			return nil
+		}
+	default:
+		err = fmt.Errorf("unexpected message type %d", m.Header.Type)
+	}
+	d.bad++
+	if d.firstErr == nil {
+		d.firstErr = fmt.Errorf("message %d at byte %d: %w", i, off, err)
+	}
+	return nil
+}
+
+// err is the error of the messages added so far, nil if all were good.
+func (d *decoder[T]) err(what string) error {
+	if d.firstErr == nil {
+		return nil
+	}
+	return fmt.Errorf("sockdiag: %s dump: %w: %d of %d messages bad, first: %w", what, ErrMalformed, d.bad, d.n, d.firstErr)
+}
+
+// decodeAll decodes every SOCK_DIAG_BY_FAMILY message in msgs with parse, as
+// a dump through Conn.Each would.
 func decodeAll[T any](what string, msgs []netlink.Message, parse func([]byte) (T, error)) ([]T, error) {
-	out := make([]T, 0, len(msgs))
-	var (
-		firstErr error
-		bad      int
-		offset   int // byte offset of the message in the dump
-	)
-	for i, m := range msgs {
-		off := offset
-		offset += (16 + len(m.Data) + 3) &^ 3 // nlmsghdr + payload, aligned
-		var err error
-		switch m.Header.Type {
-		case netlink.Noop, netlink.Done:
-			continue
-		case sockDiagByFamily:
-			var s T
-			if s, err = parse(m.Data); err == nil {
-				out = append(out, s)
-				continue
-			}
-		default:
-			err = fmt.Errorf("unexpected message type %d", m.Header.Type)
-		}
-		bad++
-		if firstErr == nil {
-			firstErr = fmt.Errorf("message %d at byte %d: %w", i, off, err)
-		}
+	d := decoder[T]{parse: parse, out: make([]T, 0, len(msgs))}
+	for _, m := range msgs {
+		d.add(m)
 	}
-	if firstErr != nil {
-		return out, fmt.Errorf("sockdiag: %s dump: %w: %d of %d messages bad, first: %w", what, ErrMalformed, bad, len(msgs), firstErr)
-	}
-	return out, nil
+	return d.out, d.err(what)
 }
 
 // decodeUnix decodes a unix_diag dump.
@@ -165,16 +147,14 @@ func decodeUnix(msgs []netlink.Message) ([]UnixSocket, error) {
 // attributes.
 func parseUnixMessage(b []byte) (UnixSocket, error) {
 	var s UnixSocket
-	if len(b) < sizeofUnixDiagMsg {
-		return s, fmt.Errorf("unix_diag_msg: %d bytes, want at least %d", len(b), sizeofUnixDiagMsg)
+	r, err := ParseUnixReply(b)
+	if err != nil {
+		return s, err
 	}
-	if b[0] != afUnix {
-		return s, fmt.Errorf("unix_diag_msg: family %d, want AF_UNIX", b[0])
-	}
-	s.Type = b[1]
-	s.State = b[2]
-	s.Inode = uint64(ne.Uint32(b[4:]))
-	it := attrs{b: b[sizeofUnixDiagMsg:], base: sizeofUnixDiagMsg}
+	s.Type = r.Type()
+	s.State = r.State()
+	s.Inode = r.Inode()
+	it := r.Attrs()
 	for it.next() {
 		d := it.data
 		switch it.typ {
@@ -250,33 +230,22 @@ func decodeInet(msgs []netlink.Message, protocol uint8) ([]InetSocket, error) {
 // attributes.
 func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
 	var s InetSocket
-	if len(b) < sizeofInetDiagMsg {
-		return s, fmt.Errorf("inet_diag_msg: %d bytes, want at least %d", len(b), sizeofInetDiagMsg)
+	r, err := ParseInetReply(b)
+	if err != nil {
+		return s, err
 	}
-	s.Family = b[0]
-	s.State = b[1]
+	s.Family = r.Family()
+	s.State = r.State()
 	s.Protocol = protocol
-	// struct inet_diag_sockid at offset 4: ports and addresses in network
-	// byte order, then the interface and cookie in host order.
-	sport := binary.BigEndian.Uint16(b[4:])
-	dport := binary.BigEndian.Uint16(b[6:])
-	switch s.Family {
-	case afInet:
-		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[8:12])), sport)
-		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[24:28])), dport)
-	case afInet6:
-		s.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), sport)
-		s.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[24:40])), dport)
-	default:
-		return s, fmt.Errorf("inet_diag_msg: family %d, want AF_INET or AF_INET6", s.Family)
-	}
-	s.Interface = ne.Uint32(b[40:])
-	// b[44:52] cookie, b[52:56] expires
-	s.RQueue = ne.Uint32(b[56:])
-	s.WQueue = ne.Uint32(b[60:])
-	s.UID = ne.Uint32(b[64:])
-	s.Inode = uint64(ne.Uint32(b[68:]))
-	it := attrs{b: b[sizeofInetDiagMsg:], base: sizeofInetDiagMsg}
+	s.Local = r.Local()
+	s.Remote = r.Remote()
+	s.Interface = r.Interface()
+	// cookie and expires are not decoded.
+	s.RQueue = r.RQueue()
+	s.WQueue = r.WQueue()
+	s.UID = r.UID()
+	s.Inode = r.Inode()
+	it := r.Attrs()
 	for it.next() {
 		d := it.data
 		switch it.typ {
@@ -334,7 +303,7 @@ func parseNetlinkMessage(b []byte) (NetlinkSocket, error) {
 	s.DstPortID = ne.Uint32(b[8:])
 	s.DstGroup = ne.Uint32(b[12:])
 	s.Inode = uint64(ne.Uint32(b[16:]))
-	it := attrs{b: b[sizeofNetlinkDiagMsg:], base: sizeofNetlinkDiagMsg}
+	it := Attrs{b: b[sizeofNetlinkDiagMsg:], base: sizeofNetlinkDiagMsg}
 	for it.next() {
 		if it.typ != netlinkDiagGroups {
 			continue
@@ -385,7 +354,7 @@ func parsePacketMessage(b []byte) (PacketSocket, error) {
 	s.Type = b[1]
 	s.Protocol = ne.Uint16(b[2:]) // the kernel converts it to host order
 	s.Inode = uint64(ne.Uint32(b[4:]))
-	it := attrs{b: b[sizeofPacketDiagMsg:], base: sizeofPacketDiagMsg}
+	it := Attrs{b: b[sizeofPacketDiagMsg:], base: sizeofPacketDiagMsg}
 	for it.next() {
 		d := it.data
 		switch it.typ {

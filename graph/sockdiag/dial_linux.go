@@ -15,11 +15,9 @@ import (
 // netnsFD: the caller may close it as soon as Dial returns. Entering another
 // namespace needs CAP_SYS_ADMIN (see the package documentation).
 func Dial(netnsFD int) (*Conn, error) {
-	cfg := &netlink.Config{
-		// One reusable receive buffer instead of a peek and an allocation
-		// per datagram; the kernel then fills dump datagrams up to 32 KiB.
-		MessageBufferSize: recvBufferSize,
-	}
+	// Replies are read into the Conn's own buffer (see Conn.Each), not
+	// through netlink.Conn.Receive: no netlink.Config.MessageBufferSize.
+	cfg := &netlink.Config{}
 	if netnsFD >= 0 {
 		fd := netnsFD
 		if fd == 0 {
@@ -44,5 +42,6 @@ func Dial(netnsFD int) (*Conn, error) {
 }
 
 // recvBufferSize holds the largest datagram a sock_diag dump sends: the
-// kernel caps dump datagrams at 32 KiB unless a single message needs more.
+// kernel caps dump datagrams at 32 KiB unless a single message needs more
+// (Conn.Each grows its buffer then).
 const recvBufferSize = 64 << 10

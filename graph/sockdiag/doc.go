@@ -10,6 +10,17 @@
 // network namespace's view of the socket filesystem, so callers key sockets
 // by (netns, inode).
 //
+// # Streaming
+//
+// The dump methods are built on a lower layer that callers may use
+// directly: a [Request] ([UnixRequest], [InetRequest]) says what to dump and
+// which attributes to ask for, and [Conn.Each] sends it and hands over every
+// reply message as it is received, as a view of the connection's receive
+// buffer. [ParseUnixReply] and [ParseInetReply] read the fixed part of a
+// reply in place and [Attrs] walks its attributes, so that a caller that
+// needs a few facts of every socket (fdscope's live probe, every second, on
+// hosts with tens of thousands of sockets) allocates nothing per socket.
+//
 // The layouts decoded here are those of the Linux uapi headers
 // include/uapi/linux/sock_diag.h, unix_diag.h, inet_diag.h, netlink_diag.h,
 // packet_diag.h and vm_sockets_diag.h. Decoding is kept apart from I/O: the

@@ -31,12 +31,12 @@ const captureName = "@fdscope-capture"
 // captures lists the dumps captured, by file name.
 var captures = []struct {
 	file string
-	req  func() netlink.Message
+	req  func() Request
 }{
 	{"unix.nlmsgs", unixRequest},
-	{"inet4_tcp.nlmsgs", func() netlink.Message { return inetRequest(unix.AF_INET, unix.IPPROTO_TCP) }},
-	{"inet4_udp.nlmsgs", func() netlink.Message { return inetRequest(unix.AF_INET, unix.IPPROTO_UDP) }},
-	{"inet6_tcp.nlmsgs", func() netlink.Message { return inetRequest(unix.AF_INET6, unix.IPPROTO_TCP) }},
+	{"inet4_tcp.nlmsgs", func() Request { return inetRequest(unix.AF_INET, unix.IPPROTO_TCP) }},
+	{"inet4_udp.nlmsgs", func() Request { return inetRequest(unix.AF_INET, unix.IPPROTO_UDP) }},
+	{"inet6_tcp.nlmsgs", func() Request { return inetRequest(unix.AF_INET6, unix.IPPROTO_TCP) }},
 	{"netlink.nlmsgs", netlinkRequest},
 	{"packet.nlmsgs", packetRequest},
 }
@@ -121,7 +121,12 @@ func TestCaptureTestdata(t *testing.T) {
 	}
 	c := dialT(t, ns.fd)
 	for _, cp := range captures {
-		msgs, err := c.dump(cp.file, cp.req())
+		var msgs []netlink.Message
+		err := c.Each(cp.req(), func(m netlink.Message) error {
+			m.Data = append([]byte(nil), m.Data...) // a view of the receive buffer
+			msgs = append(msgs, m)
+			return nil
+		})
 		if err != nil {
 			t.Fatalf("%s: %v", cp.file, err)
 		}
