@@ -15,7 +15,6 @@ package graph
 import (
 	"cmp"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -248,30 +247,26 @@ type Snapshot struct {
 // New builds a Snapshot from nodes and edges in any order. A later node with
 // the same ID replaces an earlier one; duplicate edges collapse into one, and
 // edges whose ends are not both nodes are dropped. Nil slices in stats become
-// empty ones so that the JSON form never holds null.
+// empty ones so that the JSON form never holds null. New does not modify
+// nodes or edges.
 func New(nodes []*Node, edges []Edge, stats Stats) *Snapshot {
-	byID := make(map[string]*Node, len(nodes))
-	for _, n := range nodes {
-		byID[n.ID] = n
+	// rank maps each ID first to its node's index in nodes (the last one
+	// wins), and once the nodes are sorted to its place among them.
+	rank := make(map[string]int32, len(nodes))
+	for i, n := range nodes {
+		rank[n.ID] = int32(i)
 	}
-	out := make([]*Node, 0, len(byID))
-	for _, n := range byID {
-		out = append(out, n)
-	}
-	es := make([]Edge, 0, len(edges))
-	for _, e := range edges {
-		if byID[e.From] != nil && byID[e.To] != nil {
-			es = append(es, e)
+	out := make([]*Node, 0, len(rank))
+	for i, n := range nodes {
+		if rank[n.ID] == int32(i) {
+			out = append(out, n)
 		}
 	}
-	// A busy host's snapshot has some 10⁵ nodes and more edges: sort the
-	// two at once.
-	var wg sync.WaitGroup
-	wg.Go(func() { sortNodes(out) })
-	slices.SortFunc(es, compareEdges)
-	es = slices.Compact(es)
-	wg.Wait()
-
+	sortNodes(out)
+	for i, n := range out {
+		rank[n.ID] = int32(i)
+	}
+	es := sortEdges(edges, out, rank)
 	if stats.MissingFeatures == nil {
 		stats.MissingFeatures = []string{}
 	}
@@ -279,6 +274,71 @@ func New(nodes []*Node, edges []Edge, stats Stats) *Snapshot {
 		stats.Errors = []string{}
 	}
 	return &Snapshot{Nodes: out, Edges: es, Stats: stats}
+}
+
+// sortEdges returns the edges whose ends are both in nodes (sorted by ID;
+// rank gives each ID's index), sorted by (from, kind, to) and without
+// duplicates. A busy host's snapshot has some 10⁵ edges: rather than
+// comparing their ID strings, each edge is packed into one integer of its
+// ends' ranks and its kind's rank, which sorts in the same order.
+func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32) []Edge {
+	kinds := edgeKinds(edges)
+	if len(nodes) >= 1<<28 || len(kinds) > 16 {
+		return sortEdgesByID(edges, rank)
+	}
+	keys := make([]uint64, 0, len(edges))
+	for _, e := range edges {
+		from, ok := rank[e.From]
+		if !ok {
+			continue
+		}
+		to, ok := rank[e.To]
+		if !ok {
+			continue
+		}
+		k, _ := slices.BinarySearch(kinds, e.Kind)
+		keys = append(keys, uint64(from)<<32|uint64(k)<<28|uint64(to))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	es := make([]Edge, len(keys))
+	for i, key := range keys {
+		es[i] = Edge{From: nodes[key>>32].ID, To: nodes[key&(1<<28-1)].ID, Kind: kinds[key>>28&15]}
+	}
+	return es
+}
+
+// edgeKinds returns the distinct kinds of edges, sorted.
+func edgeKinds(edges []Edge) []EdgeKind {
+	var kinds []EdgeKind
+	var last EdgeKind
+	for _, e := range edges {
+		if e.Kind == last && len(kinds) > 0 {
+			continue // edges come in runs of one kind
+		}
+		last = e.Kind
+		if !slices.Contains(kinds, e.Kind) {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// sortEdgesByID is sortEdges by comparing strings, for graphs too big to
+// pack.
+func sortEdgesByID(edges []Edge, rank map[string]int32) []Edge {
+	es := make([]Edge, 0, len(edges))
+	for _, e := range edges {
+		if _, ok := rank[e.From]; !ok {
+			continue
+		}
+		if _, ok := rank[e.To]; ok {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, compareEdges)
+	return slices.Compact(es)
 }
 
 // Node returns the node with the given ID, or nil.

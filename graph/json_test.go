@@ -61,3 +61,93 @@ func BenchmarkWriteJSON(b *testing.B) {
 		s.WriteJSON(io.Discard)
 	}
 }
+
+// TestWriteJSONBytes checks that WriteJSON writes byte for byte what
+// encoding/json's Encoder writes for each node and edge.
+func TestWriteJSONBytes(t *testing.T) {
+	for i, s := range []*Snapshot{New(nil, nil, Stats{}), randomSnapshot(rand.New(rand.NewPCG(7, 8)), 3000), filledSnapshot()} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		want.WriteString(`{"nodes":[`)
+		for j, n := range s.Nodes {
+			if j > 0 {
+				want.WriteByte(',')
+			}
+			enc.Encode(n)
+		}
+		want.WriteString(`],"edges":[`)
+		for j, e := range s.Edges {
+			if j > 0 {
+				want.WriteByte(',')
+			}
+			enc.Encode(e)
+		}
+		want.WriteString(`],"stats":`)
+		enc.Encode(s.Stats)
+		want.WriteString("}\n")
+		var got bytes.Buffer
+		if err := s.WriteJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("snapshot %d:\nWriteJSON:     %s\nencoding/json: %s", i, got.Bytes(), want.Bytes())
+		}
+	}
+}
+
+// filledSnapshot holds nodes with every field of every detail struct set
+// (by reflection, so that a field added later is covered) and with none
+// set, and strings that need escaping.
+func filledSnapshot() *Snapshot {
+	strs := []string{"", "plain", "we<ird> \"na\\me\"\t\x01\b\f\r\n\x7f&", "a\u2028b\u2029 \xff\xc3 end é 日本"}
+	var nodes []*Node
+	for i, s := range strs {
+		n := &Node{Process: &Process{}, FD: &FD{}, OFD: &OFD{}, Object: &Object{Socket: &Socket{}}}
+		fill(reflect.ValueOf(n).Elem(), s, int64(i))
+		n.ID = "n" + string(rune('a'+i))
+		nodes = append(nodes, n)
+		nodes = append(nodes, &Node{ID: "z" + string(rune('a'+i)), Kind: Kind(s)},
+			&Node{ID: "y" + string(rune('a'+i)), OFD: &OFD{}, Object: &Object{}})
+	}
+	return New(nodes, []Edge{{From: "na", To: "nb", Kind: EdgeKind(strs[2])}}, Stats{})
+}
+
+// fill sets every settable field of v, following pointers that are set: strings
+// to s, numbers to i+1 (negative for signed ones), bools to true, string
+// slices to [s, s].
+func fill(v reflect.Value, s string, i int64) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			fill(v.Elem(), s, i)
+		}
+	case reflect.Struct:
+		for j := range v.NumField() {
+			fill(v.Field(j), s, i+int64(j))
+		}
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(-(i + 1))
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		v.SetUint(uint64(i + 1))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Slice:
+		v.Set(reflect.ValueOf([]string{s, s}))
+	default:
+		panic("fill: unhandled kind " + v.Kind().String())
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a", "<&>", "\x00\x1f\"\\", "\u2028\u2029", "\xff\xfe", "日本\xe6\x97"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("appendString(%q) = %s, encoding/json: %s", s, got, want)
+		}
+	})
+}
