@@ -40,6 +40,8 @@ var scenarios = []scenario{
 	{name: "pipe", snap: diagramtest.Pipe, pid: 300},
 	{name: "busy_wrapped", snap: func() *graph.Snapshot { return diagramtest.Large(60, 3) }, pid: 5000,
 		opts: diagram.Options{Width: 100}, text: diagram.TextOptions{Width: 100}},
+	{name: "epoll_server", snap: diagramtest.EpollEcho, pid: 2554},
+	{name: "epoll_server_watches", snap: diagramtest.EpollEcho, pid: 2554, opts: diagram.Options{Watches: true}},
 }
 
 func (sc scenario) focus(t testing.TB) *graph.Snapshot {
@@ -264,9 +266,10 @@ func checkGeometry(t *testing.T, name string, l *diagram.Layout) {
 }
 
 // The seed scenarios draw with no crossing at all, but for the one the
-// three tables cannot avoid.
+// three tables cannot avoid. Watches (an opt-in view) run from the epoll
+// instance to what it watches under the connections, and cross them.
 func TestCrossings(t *testing.T) {
-	want := map[string]int{"three_tables": 1}
+	want := map[string]int{"three_tables": 1, "epoll_server_watches": 4}
 	for _, sc := range scenarios {
 		l := sc.layout(t)
 		if got := crossings(l); got > want[sc.name] {
@@ -758,4 +761,30 @@ func BenchmarkRenderLarge(b *testing.B) {
 			diagram.SVG(l, io.Discard, diagram.SVGOptions{})
 		}
 	})
+}
+
+// Options.Watches draws the epoll instance's watches, and only then.
+func TestWatches(t *testing.T) {
+	f := graph.NewIndex(diagramtest.EpollEcho()).Focus(2554)
+	count := func(l *diagram.Layout) (n int) {
+		for _, e := range l.Edges {
+			if e.Kind != diagram.EdgeWatch {
+				continue
+			}
+			n++
+			if e.From != graph.AnonID("eventpoll", graph.OFDID(2554, 5000, 5)) || !e.Arrow || !strings.HasPrefix(e.Title, "eventpoll watch: ") {
+				t.Errorf("watch edge %+v", e)
+			}
+		}
+		return n
+	}
+	if n := count(diagram.NewLayout(f, 2554, diagram.Options{})); n != 0 {
+		t.Errorf("%d watch edges without Options.Watches", n)
+	}
+	if n := count(diagram.NewLayout(f, 2554, diagram.Options{Watches: true})); n != 2 {
+		t.Errorf("%d watch edges with Options.Watches, want 2", n)
+	}
+	if n := count(diagram.NewLayout(f, 2554, diagram.Options{Watches: true, Width: 60})); n > 2 {
+		t.Errorf("%d watch edges wrapped, want at most 2", n)
+	}
 }

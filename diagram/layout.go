@@ -154,6 +154,7 @@ const (
 	EdgeObject   = "object"   // open file description → object
 	EdgePeer     = "peer"     // object ⇄ object: the two ends of a connection
 	EdgeAccepted = "accepted" // listening socket → accepted socket
+	EdgeWatch    = "watch"    // epoll or inotify instance → what it watches (Options.Watches)
 )
 
 // Edge is an orthogonal polyline: consecutive points share X or Y. The first
@@ -206,6 +207,14 @@ type Options struct {
 	// "group:fd:PROCID:KEY") to draw fd by fd, as Expand does for every
 	// group; the other groups stay. Unknown IDs are ignored.
 	ExpandGroups []string
+	// Watches draws the watch edges of the focus subgraph — an epoll
+	// instance to the objects of the fds it watches, inotify to watched
+	// inodes that are drawn — as dashed arrows below the objects. Off by
+	// default: every Go program's runtime, for one, has an epoll instance
+	// watching its sockets, which would crowd the figures of the articles.
+	// Watch edges do not hold a component together when wrapping, so one
+	// whose ends fall in different tiers is not drawn.
+	Watches bool
 	// Headroom is how many spare rows to leave in each channel between the
 	// kernel layers, so that a live view can take a new connection without
 	// moving its boxes down. With Prev, rows never move up, and move down
@@ -304,7 +313,7 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 			}
 			l.Boxes = append(l.Boxes, b)
 		}
-		rank := map[string]int{EdgeOFD: 0, EdgeObject: 1, EdgeAccepted: 2, EdgePeer: 3}
+		rank := map[string]int{EdgeOFD: 0, EdgeObject: 1, EdgeAccepted: 2, EdgePeer: 3, EdgeWatch: 4}
 		slices.SortStableFunc(t.edges, func(a, b Edge) int {
 			return cmp.Or(cmp.Compare(rank[a.Kind], rank[b.Kind]), cmp.Compare(a.ID, b.ID))
 		})

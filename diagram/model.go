@@ -99,7 +99,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	objOFDs := map[string][]string{}    // object → ofds
 	fdProc := map[string]*graph.Node{}  // fd → process
 	parent := map[string]string{}       // process → parent process (child edges)
-	var connEdges []graph.Edge
+	var connEdges, watchEdges []graph.Edge
 	for _, e := range s.Edges {
 		switch e.Kind {
 		case graph.EdgeFD:
@@ -110,6 +110,10 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 			objOFDs[e.To] = append(objOFDs[e.To], e.From)
 		case graph.EdgePeer, graph.EdgeAccepted:
 			connEdges = append(connEdges, e)
+		case graph.EdgeWatch:
+			if o.Watches {
+				watchEdges = append(watchEdges, e)
+			}
 		case graph.EdgeChild:
 			parent[e.To] = e.From
 		}
@@ -341,8 +345,9 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 		p.title, p.tip = procTitle(p.node, procByID[parent[p.node.ID]])
 	}
 
-	// Connections between objects that are drawn.
-	for _, e := range connEdges {
+	// Connections between objects that are drawn, and the watches asked
+	// for (they do not keep fds out of collapsed groups: see hasConn).
+	for _, e := range slices.Concat(connEdges, watchEdges) {
 		a, b := m.byID[e.From], m.byID[e.To]
 		if a == nil || b == nil || a.layer != layerObj || b.layer != layerObj || a == b {
 			continue
@@ -709,8 +714,11 @@ func socketProto(n *graph.Node) string {
 
 // connLabel names the connection between two objects drawn left and right.
 func connLabel(kind string, left, right *graph.Node) string {
-	if kind == EdgeAccepted {
+	switch kind {
+	case EdgeAccepted:
 		return "accepted"
+	case EdgeWatch:
+		return "" // a watch says what it is in its title and its dashes
 	}
 	if left.Kind != graph.KindSocket || right.Kind != graph.KindSocket || left.Object == nil || right.Object == nil ||
 		left.Socket == nil || right.Socket == nil {

@@ -102,7 +102,7 @@ func (m *model) components() [][]*item {
 		union(l.from, l.to)
 	}
 	for _, l := range m.conns {
-		if l.kind != EdgeAccepted {
+		if l.kind != EdgeAccepted && l.kind != EdgeWatch {
 			union(l.from, l.to)
 		}
 	}
@@ -1122,7 +1122,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 	for _, cr := range crs {
 		l := cr.l
 		row := connRow(cr.j.track)
-		e := Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: l.kind == EdgeAccepted,
+		e := Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: l.kind == EdgeAccepted || l.kind == EdgeWatch,
 			Points: []Point{{l.sx, y2 + l.from.h - 1}, {l.sx, row}, {l.tx, row}, {l.tx, y2 + l.to.h - 1}}}
 		left, right := l.from, l.to
 		if l.tx < l.sx {
@@ -1130,6 +1130,9 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		e.Label = connLabel(l.kind, nodeOr(left), nodeOr(right))
 		e.Title = e.Label
+		if l.kind == EdgeWatch {
+			e.Title = watchTitle(nodeOr(l.from), nodeOr(l.to))
+		}
 		// The longest run of the track free of deeper connections' verticals.
 		var blocked []int
 		for _, o := range crs {
@@ -1231,6 +1234,15 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 	out.boxes, out.edges = boxes, edges
 	out.labels = []Label{{Kind: "band", Text: labelUser, X: 0, Y: yUser}, {Kind: "band", Text: labelKernel, X: 0, Y: yKernel}}
 	return out
+}
+
+// watchTitle says what a watch edge stands for.
+func watchTitle(watcher, watched *graph.Node) string {
+	what := "watch"
+	if watcher.Object != nil && watcher.AnonType != "" {
+		what = watcher.AnonType + " watch"
+	}
+	return what + ": " + watcher.ID + " watches " + watched.ID
 }
 
 func nodeOr(it *item) *graph.Node {

@@ -57,6 +57,7 @@ const svgStyle = `
 .fdscope .port.more>rect{stroke-dasharray:3 2}
 .fdscope .edge{fill:none;stroke:var(--edge);stroke-width:1.5}
 .fdscope .e-peer,.fdscope .e-accepted{stroke:var(--conn);stroke-width:2}
+.fdscope .e-watch{stroke:var(--anon-line);stroke-dasharray:5 3}
 .fdscope .head{fill:var(--edge)}
 .fdscope .head.conn{fill:var(--conn)}
 .fdscope .edge-label>rect{fill:var(--bg)}

@@ -128,6 +128,11 @@ func (b *Builder) Accepted(listener, accepted string) {
 	b.edges = append(b.edges, graph.Edge{From: listener, To: accepted, Kind: graph.EdgeAccepted})
 }
 
+// Watch adds a watch edge: the epoll or inotify object watcher watches watched.
+func (b *Builder) Watch(watcher, watched string) {
+	b.edges = append(b.edges, graph.Edge{From: watcher, To: watched, Kind: graph.EdgeWatch})
+}
+
 // Snapshot returns the snapshot built so far, with stats counted as the
 // scanner counts them.
 func (b *Builder) Snapshot() *graph.Snapshot {
@@ -181,6 +186,32 @@ func UnixEcho() *graph.Snapshot {
 	b.FD(2555, 3, true, b.OFD(2555, 3, "rw", 0, 1, cli))
 	b.Accepted(ln, acc)
 	b.Peer(acc, cli)
+	return b.Snapshot()
+}
+
+// EpollEcho is UnixEcho with the server waiting in epoll, as an
+// event-loop server does: its fd 5 is an eventpoll instance watching the
+// listener (fd 3) and the accepted connection (fd 4).
+func EpollEcho() *graph.Snapshot {
+	var b Builder
+	tty := b.tty()
+	b.Proc(2554, 2300, 5000, "server.py", "python /tmp/server.py", 6)
+	b.Proc(2555, 2300, 5100, "client.py", "python /tmp/client.py", 4)
+	b.stdio(2554, tty)
+	b.stdio(2555, tty)
+	ln := b.Socket(28724, "unix", "stream", "", "listen", "/tmp/server.sock", "")
+	acc := b.Socket(28725, "unix", "stream", "", "established", "/tmp/server.sock", "")
+	cli := b.Socket(28728, "unix", "stream", "", "established", "", "/tmp/server.sock")
+	b.FD(2554, 3, true, b.OFD(2554, 3, "rw", 0, 1, ln))
+	b.FD(2554, 4, true, b.OFD(2554, 4, "rw", 0, 1, acc))
+	b.FD(2555, 3, true, b.OFD(2555, 3, "rw", 0, 1, cli))
+	b.Accepted(ln, acc)
+	b.Peer(acc, cli)
+	epOFD := graph.OFDID(2554, 5000, 5)
+	ep := b.Anon("eventpoll", epOFD, "2 watched")
+	b.FD(2554, 5, true, b.OFD(2554, 5, "rw", 0, 1, ep))
+	b.Watch(ep, ln)
+	b.Watch(ep, acc)
 	return b.Snapshot()
 }
 
