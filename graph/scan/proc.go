@@ -2,6 +2,7 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/procfs"
@@ -38,7 +39,14 @@ type pathObject struct {
 // readProc reads the facts of one process and lists its fd table, leaving
 // the table's directories open for the fd pass. vanished is true when the
 // process went away; err is an unexpected failure.
-func (w *walker) readProc(pid int) (p *procRec, vanished bool, err error) {
+//
+// self says that pid is the scanning process itself: the directories the
+// scan opens for it while it lists the table (/proc/PID and /proc/PID/fd)
+// are then left out of it, so that two scans of a process at rest agree.
+// The caller must make sure that no other fd of the scan is open meanwhile
+// but the proc root's, which stays in the table: opened first, it has the
+// same number and directory in every scan of a process at rest.
+func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err error) {
 	proc, err := w.fs.Proc(pid)
 	if err != nil {
 		return nil, true, nil
@@ -101,6 +109,9 @@ func (w *walker) readProc(pid int) (p *procRec, vanished bool, err error) {
 		p.err = "fd table: " + errText(err)
 		return p, false, nil
 	}
+	if self {
+		p.leaveOut(procDir, p.fdDir)
+	}
 	if len(p.fdNums) > p.fdCount {
 		p.fdCount = len(p.fdNums)
 	}
@@ -140,6 +151,14 @@ func (w *walker) readPathObject(procDir int, name string) *pathObject {
 		return nil
 	}
 	return &pathObject{name: target, st: newFileStat(&st)}
+}
+
+// leaveOut removes fds the scan itself holds from the listed fd table and
+// from its count.
+func (p *procRec) leaveOut(own ...int) {
+	n := len(p.fdNums)
+	p.fdNums = slices.DeleteFunc(p.fdNums, func(fd int) bool { return slices.Contains(own, fd) })
+	p.fdCount -= n - len(p.fdNums)
 }
 
 func (p *procRec) closeDirs() {

@@ -188,6 +188,8 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		pids = read
 	}
 
+	self := readSelf(newWalker(fs, rootFD), pids)
+
 	st := graph.Stats{StartedAt: start}
 	var errs []error
 	var errMu sync.Mutex
@@ -212,7 +214,10 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		procs := make([]*procRec, len(batch))
 		parallel(ctx, s.opts.Workers, len(batch), newW, func(w *walker, i int) {
 			defer prog.proc()
-			p, gone, err := w.readProc(batch[i])
+			p, gone, err := self.p, self.gone, self.err
+			if batch[i] != self.pid {
+				p, gone, err = w.readProc(batch[i], false)
+			}
 			switch {
 			case gone:
 				vanished.Add(1)
@@ -268,6 +273,31 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	s.last, s.lastProcs = snap, procs
 	return snap, nil
+}
+
+// selfRead is what readSelf read of the scanning process.
+type selfRead struct {
+	pid  int // 0 when the scan does not cover the scanning process
+	p    *procRec
+	gone bool
+	err  error
+}
+
+// readSelf reads the scanning process, if pids holds it, before any other:
+// while it lists its own fd table, the scan holds no fds but the proc root
+// and the ones readProc leaves out. The proc root's "self" link names the
+// process as the root's pid namespace numbers it.
+func readSelf(w *walker, pids []int) selfRead {
+	link, err := readlinkAt(w.rootFD, "self", w.linkBuf)
+	if err != nil {
+		return selfRead{}
+	}
+	pid, err := strconv.Atoi(link)
+	if err != nil || !slices.Contains(pids, pid) {
+		return selfRead{}
+	}
+	p, gone, err := w.readProc(pid, true)
+	return selfRead{pid: pid, p: p, gone: gone, err: err}
 }
 
 // readFDs reads every fd of procs (pass 2) and closes their directories.
