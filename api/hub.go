@@ -369,7 +369,7 @@ func (c *client) syncLayout(ctx context.Context, latest *view) error {
 	if latest.seq != c.graphSeq {
 		at = nil
 	}
-	msg, l := c.h.views.layoutMessage(at, c.graphSeq, c.have.pid, c.focus, c.have.expandList(), c.have.width, c.layout)
+	msg, l := c.h.views.layoutMessage(at, c.graphSeq, c.have.pid, c.focus, c.have.layoutOptions(), c.layout)
 	if err := c.write(ctx, TypeLayout, msg); err != nil {
 		return err
 	}

@@ -86,29 +86,40 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// expandParam reads the repeated expand= parameter (group IDs to draw fd
-// by fd), or writes 400 and returns false.
-func expandParam(w http.ResponseWriter, r *http.Request) ([]string, bool) {
-	ids := r.URL.Query()["expand"]
+// layoutParams reads the diagram options of the layout routes: the
+// repeated expand= (group IDs to draw fd by fd) and watches=1 (draw epoll
+// and inotify watches). On a bad one it writes 400 and returns false.
+func layoutParams(w http.ResponseWriter, r *http.Request) (diagram.Options, bool) {
+	q := r.URL.Query()
+	ids := q["expand"]
 	if _, err := checkExpand(ids); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return nil, false
+		return diagram.Options{}, false
 	}
-	return ids, true
+	o := diagram.Options{ExpandGroups: ids}
+	switch v := q.Get("watches"); v {
+	case "", "0", "false":
+	case "1", "true":
+		o.Watches = true
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad watches %q (want 1 or 0)", v))
+		return diagram.Options{}, false
+	}
+	return o, true
 }
 
 // GET /api/processes/{pid}/layout: the diagram layout of the process's
-// focus (diagram.Layout JSON), with the groups of repeated expand= drawn fd by fd.
+// focus (diagram.Layout JSON), with layoutParams' options.
 func (s *Server) getLayout(w http.ResponseWriter, r *http.Request) {
 	x, pid := s.process(w, r)
 	if x == nil {
 		return
 	}
-	expand, ok := expandParam(w, r)
+	opts, ok := layoutParams(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, diagram.NewLayout(x.Focus(pid), pid, diagram.Options{ExpandGroups: expand}))
+	writeJSON(w, http.StatusOK, diagram.NewLayout(x.Focus(pid), pid, opts))
 }
 
 // Search limits.
@@ -171,7 +182,7 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad theme %q (want light, dark or auto)", theme))
 			return
 		}
-		expand, ok := expandParam(w, r)
+		opts, ok := layoutParams(w, r)
 		if !ok {
 			return
 		}
@@ -179,13 +190,14 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 		var err error
 		switch format {
 		case "svg":
-			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{ExpandGroups: expand})
+			l := diagram.NewLayout(x.Focus(pid), pid, opts)
 			err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
 			w.Header().Set("Content-Type", "image/svg+xml")
 			// The SVG carries its styles inline and no script.
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		default:
-			l := diagram.NewLayout(x.Focus(pid), pid, diagram.Options{Width: width, ExpandGroups: expand})
+			opts.Width = width
+			l := diagram.NewLayout(x.Focus(pid), pid, opts)
 			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: q.Get("ascii") == "1"})
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}

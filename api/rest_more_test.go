@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fdscope/fdscope/diagram"
+	"github.com/fdscope/fdscope/diagram/diagramtest"
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/live"
 	"github.com/google/go-cmp/cmp"
@@ -194,5 +195,38 @@ func TestProcessPermalink(t *testing.T) {
 	}
 	if resp, _ := e.get("/process/1", "Host", "evil.example"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("/process/1 is behind the guard: %d", resp.StatusCode)
+	}
+}
+
+// watches=1 draws the epoll instance's watches; anything but 0 or 1 is refused.
+func TestRESTLayoutWatches(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.Publish(diagramtest.EpollEcho())
+	watches := func(query string) int {
+		t.Helper()
+		resp, body := e.get("/api/processes/2554/layout" + query)
+		var l diagram.Layout
+		if err := json.Unmarshal([]byte(body), &l); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("layout%s: %d %.200s %v", query, resp.StatusCode, body, err)
+		}
+		n := 0
+		for _, e := range l.Edges {
+			if e.Kind == diagram.EdgeWatch {
+				n++
+			}
+		}
+		return n
+	}
+	if n := watches(""); n != 0 {
+		t.Errorf("%d watch edges without watches=1", n)
+	}
+	if n := watches("?watches=1"); n != 2 {
+		t.Errorf("%d watch edges with watches=1, want 2", n)
+	}
+	if resp, body := e.get("/api/processes/2554/diagram.svg?watches=1"); resp.StatusCode != 200 || !strings.Contains(body, `class="edge e-watch"`) {
+		t.Errorf("diagram.svg?watches=1: %d, no watch edge in %.300s", resp.StatusCode, body)
+	}
+	if resp, _ := e.get("/api/processes/2554/layout?watches=yes"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("watches=yes: %d, want 400", resp.StatusCode)
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/fdscope/fdscope/diagram"
@@ -59,9 +60,10 @@ type onceFocus struct {
 // focus with the same expanded groups were sent the same layouts before,
 // so they share Prev too, and each new version's layout is computed once.
 type layoutKey struct {
-	pid    int
-	width  int
-	expand string
+	pid     int
+	width   int
+	watches bool
+	expand  string
 	prev   *diagram.Layout
 }
 
@@ -204,24 +206,20 @@ func (v *view) focus(pid int) *graph.Snapshot {
 }
 
 // layoutMessage returns the encoded layout message of focus (the focus
-// subgraph of pid, as of version seq) and the layout. When at is the view
-// of version seq (whose focus(pid) focus is), the layout is computed once
-// per (pid, expanded groups, width, prev) for all clients.
-func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, expand []string, width int, prev *diagram.Layout) ([]byte, *diagram.Layout) {
+// subgraph of pid, as of version seq) and the layout, laid out with opts
+// (its ExpandGroups, Width and Watches; Prev and Headroom are set here).
+// When at is the view of version seq (whose focus(pid) focus is), the
+// layout is computed once per (pid, options, prev) for all clients.
+func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, opts diagram.Options, prev *diagram.Layout) ([]byte, *diagram.Layout) {
+	opts.Prev, opts.Headroom = prev, LayoutHeadroom
 	compute := func() ([]byte, *diagram.Layout) {
-		l := diagram.NewLayout(focus, pid, diagram.Options{Prev: prev, ExpandGroups: expand, Width: width, Headroom: LayoutHeadroom})
+		l := diagram.NewLayout(focus, pid, opts)
 		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: pid, Layout: l}), l
 	}
 	if at == nil || at.seq != seq {
 		return compute()
 	}
-	key := layoutKey{pid: pid, width: width, prev: prev}
-	for i, e := range expand {
-		if i > 0 {
-			key.expand += expandSep
-		}
-		key.expand += e
-	}
+	key := layoutKey{pid: pid, width: opts.Width, watches: opts.Watches, expand: strings.Join(opts.ExpandGroups, expandSep), prev: prev}
 	at.mu.Lock()
 	o := at.layouts[key]
 	if o == nil {

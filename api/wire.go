@@ -126,6 +126,12 @@ type subscription struct {
 	layout    bool   // layout messages after the focus's snapshots and diffs
 	expand    string // the expanded group IDs, joined by expandSep
 	width     int    // the layout's diagram.Options.Width (0: no wrapping)
+	watches   bool   // the layout's diagram.Options.Watches
+}
+
+// layoutOptions are the diagram options the subscription asks its layouts for.
+func (s subscription) layoutOptions() diagram.Options {
+	return diagram.Options{ExpandGroups: s.expandList(), Width: s.width, Watches: s.watches}
 }
 
 // expandSep joins expanded group IDs; checkExpand refuses IDs that hold it.
@@ -174,7 +180,7 @@ func clip(s string, n int) string {
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
 // processes=1, layout=1, width=N (the layouts' wrapping width in cells),
-// expand=ID (repeated).
+// watches=1 (draw epoll and inotify watches), expand=ID (repeated).
 func parseSubscription(q map[string][]string) (subscription, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
@@ -199,7 +205,7 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 	for _, b := range []struct {
 		name string
 		p    *bool
-	}{{"processes", &s.processes}, {"layout", &s.layout}} {
+	}{{"processes", &s.processes}, {"layout", &s.layout}, {"watches", &s.watches}} {
 		switch get(b.name) {
 		case "", "0", "false":
 		case "1", "true":
