@@ -29,6 +29,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	width := fs.Int("width", 0, "text: the widest a line may be (0: the terminal's width, or 100); svg, layout: wrap to this many cells")
 	theme := fs.String("theme", "light", "svg: light, dark or auto (follows the viewer's colour scheme)")
 	expand := fs.Bool("expand", false, "text, svg, layout: one port per fd, no grouped stdio or collapsed fds")
+	watches := fs.Bool("watches", false, "text, svg, layout: draw what epoll and inotify instances watch")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scan to this file")
@@ -74,7 +75,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if focus == nil {
 		return fmt.Errorf("snapshot: no process %d", *pid)
 	}
-	opts := diagram.Options{Width: *width, Expand: *expand}
+	opts := diagram.Options{Width: *width, Expand: *expand, Watches: *watches}
 	switch *format {
 	case "json":
 		return focus.WriteJSON(stdout)

@@ -70,6 +70,15 @@ func TestSnapshotDiagram(t *testing.T) {
 		t.Error("SVG has no element with this process's data-pid")
 	}
 
+	// This test's own epoll instance (Go's netpoller) watches the sockets
+	// above: drawn with --watches only.
+	if l := run("--format", "layout"); strings.Contains(l, `"kind": "watch"`) {
+		t.Error("a watch edge drawn without --watches")
+	}
+	if l := run("--format", "layout", "--watches"); !strings.Contains(l, `"kind": "watch"`) {
+		t.Errorf("no watch edge with --watches:\n%.2000s", l)
+	}
+
 	var errOut bytes.Buffer
 	if err := run0([]string{"snapshot", "--pid", "0", "--format", "text"}, &errOut); err == nil {
 		t.Error("snapshot --pid 0 succeeded; want an error for a process that does not exist")

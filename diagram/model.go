@@ -348,6 +348,13 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	// Connections between objects that are drawn, and the watches asked
 	// for (they do not keep fds out of collapsed groups: see hasConn).
 	for _, e := range slices.Concat(connEdges, watchEdges) {
+		if n := s.Node(e.To); e.Kind == graph.EdgeWatch && n != nil && n.Kind == graph.KindOFD {
+			// epoll watches a file: its open file description. Drawn
+			// between objects, the arrow goes to the description's object.
+			if o := first(n.ID, graph.EdgeObject); o != nil {
+				e.To = o.ID
+			}
+		}
 		a, b := m.byID[e.From], m.byID[e.To]
 		if a == nil || b == nil || a.layer != layerObj || b.layer != layerObj || a == b {
 			continue

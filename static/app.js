@@ -25,6 +25,7 @@ const state = {
   focusError: "", // what the server said about it
   layoutSeq: 0, // the version of the layout drawn
   expand: new Set(), // group port IDs drawn fd by fd
+  watches: false, // draw what epoll and inotify instances watch
   selection: null, // what the details panel shows
   theme: "light",
   ready: false, // the first data has come
@@ -104,6 +105,7 @@ function connect() {
     u.searchParams.set("pid", String(state.focusPID));
     u.searchParams.set("layout", "1");
     u.searchParams.set("width", String(layoutWidth()));
+    if (state.watches) u.searchParams.set("watches", "1");
   } else {
     u.searchParams.set("graph", "none");
   }
@@ -344,7 +346,15 @@ function refreshDetails() {
 // ---- Wiring.
 
 function exportView() {
-  return { pid: state.focusPID, theme: state.theme, expand: state.expand };
+  return { pid: state.focusPID, theme: state.theme, expand: state.expand, watches: state.watches };
+}
+
+// toggleWatches draws, or stops drawing, what epoll and inotify instances
+// watch: the stream starts again with the other layouts.
+function toggleWatches() {
+  state.watches = !state.watches;
+  $("toggle-watches").setAttribute("aria-pressed", String(state.watches));
+  if (state.focusPID) connect();
 }
 
 function start() {
@@ -367,6 +377,7 @@ function start() {
   $("zoom-in").addEventListener("click", () => view.zoomBy(1.25));
   $("zoom-out").addEventListener("click", () => view.zoomBy(0.8));
   $("zoom-fit").addEventListener("click", () => view.fit(true));
+  $("toggle-watches").addEventListener("click", toggleWatches);
   $("export-svg").addEventListener("click", () => exportSVG(exportView()));
   $("export-png").addEventListener("click", () => exportPNG(exportView()));
   $("export-text").addEventListener("click", () => exportText(exportView()));

@@ -5,11 +5,12 @@
 
 import { $, h, toast } from "./dom.js";
 
-// view is {pid, theme, expand: Set of group port IDs}.
+// view is {pid, theme, expand: Set of group port IDs, watches}.
 function exportURL(view, format) {
   const u = new URL("/api/processes/" + view.pid + "/diagram." + format, location.href);
   if (format === "svg") u.searchParams.set("theme", view.theme);
   else u.searchParams.set("width", "120");
+  if (view.watches) u.searchParams.set("watches", "1");
   for (const g of view.expand) u.searchParams.append("expand", g);
   return u.href;
 }

@@ -237,3 +237,29 @@ func without(s *graph.Snapshot, pid int) *graph.Snapshot {
 	}
 	return graph.New(nodes, edges, s.Stats)
 }
+
+// TestBrowserWatches turns on the epoll watches of a server that waits in
+// epoll: they are drawn from its eventpoll box, and exported too.
+func TestBrowserWatches(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.EpollEcho())
+	s := startServer(t, store)
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/process/2554")
+	p.wait("the server's diagram", diagramReady(2554))
+	const watches = `document.querySelectorAll('#diagram path.edge[data-kind="watch"][data-edge-id]').length`
+	if n := eval[int](p, watches); n != 0 {
+		t.Errorf("%d watch edges before asking for them", n)
+	}
+	p.click("the watches button", "#toggle-watches")
+	p.wait("two watch edges from the eventpoll box", watches+` === 2 && [...document.querySelectorAll('#diagram path.edge[data-kind="watch"]')].every(e => e.dataset.from.startsWith('anon:eventpoll:'))`)
+	p.wait("the button pressed", `document.getElementById('toggle-watches').getAttribute('aria-pressed') === 'true'`)
+	p.shot("watches")
+	if svg := p.downloadFile("#export-svg", "fdscope-2554.svg"); !strings.Contains(string(svg), `class="edge e-watch"`) {
+		t.Error("the SVG export has no watch edge")
+	}
+	p.click("the watches button again", "#toggle-watches")
+	p.wait("no watch edges", watches+` === 0`)
+}

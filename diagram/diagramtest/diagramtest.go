@@ -128,7 +128,8 @@ func (b *Builder) Accepted(listener, accepted string) {
 	b.edges = append(b.edges, graph.Edge{From: listener, To: accepted, Kind: graph.EdgeAccepted})
 }
 
-// Watch adds a watch edge: the epoll or inotify object watcher watches watched.
+// Watch adds a watch edge: the epoll object watcher watches the open file
+// description watched (inotify: the inode watched), as the scanner finds them.
 func (b *Builder) Watch(watcher, watched string) {
 	b.edges = append(b.edges, graph.Edge{From: watcher, To: watched, Kind: graph.EdgeWatch})
 }
@@ -202,16 +203,16 @@ func EpollEcho() *graph.Snapshot {
 	ln := b.Socket(28724, "unix", "stream", "", "listen", "/tmp/server.sock", "")
 	acc := b.Socket(28725, "unix", "stream", "", "established", "/tmp/server.sock", "")
 	cli := b.Socket(28728, "unix", "stream", "", "established", "", "/tmp/server.sock")
-	b.FD(2554, 3, true, b.OFD(2554, 3, "rw", 0, 1, ln))
-	b.FD(2554, 4, true, b.OFD(2554, 4, "rw", 0, 1, acc))
+	lnOFD, accOFD := b.OFD(2554, 3, "rw", 0, 1, ln), b.OFD(2554, 4, "rw", 0, 1, acc)
+	b.FD(2554, 3, true, lnOFD)
+	b.FD(2554, 4, true, accOFD)
 	b.FD(2555, 3, true, b.OFD(2555, 3, "rw", 0, 1, cli))
 	b.Accepted(ln, acc)
 	b.Peer(acc, cli)
-	epOFD := graph.OFDID(2554, 5000, 5)
-	ep := b.Anon("eventpoll", epOFD, "2 watched")
+	ep := b.Anon("eventpoll", graph.OFDID(2554, 5000, 5), "2 watched")
 	b.FD(2554, 5, true, b.OFD(2554, 5, "rw", 0, 1, ep))
-	b.Watch(ep, ln)
-	b.Watch(ep, acc)
+	b.Watch(ep, lnOFD)
+	b.Watch(ep, accOFD)
 	return b.Snapshot()
 }
 
