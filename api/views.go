@@ -64,7 +64,7 @@ type layoutKey struct {
 	width   int
 	watches bool
 	expand  string
-	prev   *diagram.Layout
+	prev    *diagram.Layout
 }
 
 type onceLayout struct {
