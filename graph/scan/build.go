@@ -28,6 +28,7 @@ type builder struct {
 	nodes     []*graph.Node
 	edges     []graph.Edge
 	objects   map[string]*graph.Node // object nodes by ID
+	held      map[uint64]bool        // inodes of the sockets among the objects
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
 	flagNames map[uint32][]string
 	mqueueDev map[uint64]bool // devices known to be (or not to be) mqueue filesystems
@@ -48,6 +49,7 @@ func (b *builder) build() *graph.Snapshot {
 	b.nodes = make([]*graph.Node, 0, len(b.procs)+3*nfds)
 	b.edges = make([]graph.Edge, 0, 4*len(b.procs)+4*nfds)
 	b.objects = make(map[string]*graph.Node, nfds)
+	b.held = make(map[uint64]bool, len(b.sockets.byInode))
 	b.byDevIno = map[devIno]string{}
 	b.flagNames = map[uint32][]string{}
 	b.mqueueDev = map[uint64]bool{}
@@ -521,6 +523,7 @@ func (b *builder) socketObject(f *fdRec) string {
 		},
 	}}
 	b.addObject(n)
+	b.held[f.tgt.inode] = true
 	return id
 }
 
@@ -544,7 +547,7 @@ func (b *builder) addSocketEdges() {
 		port  uint16
 	}
 	inetListeners := map[inetListen][]*sockRec{}
-	held := func(inode uint64) bool { _, ok := b.objects[graph.SocketID(inode)]; return ok }
+	held := func(inode uint64) bool { return b.held[inode] }
 
 	for ino, r := range b.sockets.byInode {
 		if !held(ino) {
