@@ -51,23 +51,23 @@ func (f *fdRec) linkName() string {
 // per watched fd, so a big server's can reach hundreds of KB.
 const maxFDInfo = 16 << 20
 
-// readFD reads one fd: its fdinfo, its link, and for path objects a stat.
-// It returns nil and true when the fd closed meanwhile.
+// readFD reads one fd into f: its fdinfo, its link, and for path objects a
+// stat. It returns false when the fd closed meanwhile.
 //
 // The fdinfo comes first because it names the mount the file is on: every
 // socket lives on the kernel's one internal sockfs mount and every pipe on
 // its pipefs mount, so once the walker has seen one of each (by readlink),
 // later sockets and pipes are known from their fdinfo's mnt_id and ino
 // without a readlink — for most fds of a busy host, half the syscalls.
-func (w *walker) readFD(p *procRec, num int) (*fdRec, bool) {
+func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 	name := itoa(num)
-	f := &fdRec{proc: p, num: num}
+	*f = fdRec{proc: p, num: num}
 	var data []byte
 	var err error
 	data, w.infoBuf, err = readFileAt(p.infoDir, name, w.infoBuf, maxFDInfo)
 	switch {
 	case gone(err):
-		return nil, true
+		return false
 	case err != nil:
 		f.err = "fdinfo: " + errText(err)
 		f.info = fdInfo{eventfdID: -1, ttyIndex: -1}
@@ -80,20 +80,20 @@ func (w *walker) readFD(p *procRec, num int) (*fdRec, bool) {
 		switch f.info.mntID {
 		case w.sockMnt:
 			f.tgt = target{kind: graph.KindSocket, inode: f.info.ino}
-			return f, false
+			return true
 		case w.pipeMnt:
 			f.tgt = target{kind: graph.KindPipe, inode: f.info.ino}
-			return f, false
+			return true
 		}
 	}
 	link, err := readlinkAt(p.fdDir, name, w.linkBuf)
 	if err != nil {
 		if gone(err) {
-			return nil, true
+			return false
 		}
 		f.err = "readlink: " + errText(err)
 		f.tgt = target{kind: graph.KindUnknown}
-		return f, false
+		return true
 	}
 	f.name, f.tgt = link, parseTarget(link)
 	switch f.tgt.kind {
@@ -110,8 +110,8 @@ func (w *walker) readFD(p *procRec, num int) (*fdRec, bool) {
 		if err := statAt(p.fdDir, name, &st); err == nil {
 			f.st = newFileStat(&st)
 		} else if gone(err) {
-			return nil, true
+			return false
 		}
 	}
-	return f, false
+	return true
 }

@@ -320,10 +320,12 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 	}
 	parallel(ctx, s.opts.Workers, len(chunks), newW, func(w *walker, i int) {
 		c := chunks[i]
+		recs := make([]fdRec, c.hi-c.lo) // one allocation for the chunk's records
 		for j := c.lo; j < c.hi; j++ {
-			f, gone := w.readFD(c.p, c.p.fdNums[j])
-			if gone {
+			f := &recs[j-c.lo]
+			if !w.readFD(f, c.p, c.p.fdNums[j]) {
 				vanished.Add(1)
+				f = nil
 			}
 			c.p.fds[j] = f
 		}
