@@ -49,3 +49,34 @@ func BenchmarkDecodeUnix(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnixReplyView reads the same 4000 messages as BenchmarkDecodeUnix
+// through the views, as the live probe does: inode, state, peer and queues.
+func BenchmarkUnixReplyView(b *testing.B) {
+	msgs := make([]netlink.Message, 4000)
+	for i := range msgs {
+		msgs[i] = msg(unixMsg(1, 1, uint32(i+1), attr(unixDiagPeer, u32(uint32(i+2))),
+			attr(unixDiagRQLen, cat(u32(0), u32(0))), attr(6, []byte{0}), attr(unixDiagUID, u32(0))))
+	}
+	b.ReportAllocs()
+	var sum uint64
+	for b.Loop() {
+		for _, m := range msgs {
+			r, err := ParseUnixReply(m.Data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum += r.Inode() + uint64(r.State())
+			a := r.Attrs()
+			for a.Next() {
+				switch a.Type() {
+				case UnixAttrPeer, UnixAttrRQLen:
+					sum += uint64(len(a.Data()))
+				}
+			}
+		}
+	}
+	if sum == 0 {
+		b.Fatal("nothing read")
+	}
+}

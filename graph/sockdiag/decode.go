@@ -100,24 +100,27 @@ func (d *decoder[T]) add(m netlink.Message) error {
 	i, off := d.n, d.offset
 	d.n++
 	d.offset += (16 + len(m.Data) + 3) &^ 3 // nlmsghdr + payload, aligned
-	var err error
-	switch m.Header.Type {
-	case netlink.Noop, netlink.Done:
-		return nil
-	case sockDiagByFamily:
-		var s T
-		if s, err = d.parse(m.Data); err == nil {
+	if m.Header.Type == sockDiagByFamily {
+		s, err := d.parse(m.Data)
+		if err == nil {
 			d.out = append(d.out, s)
 			return nil
 		}
-	default:
-		err = fmt.Errorf("unexpected message type %d", m.Header.Type)
+		d.fail(i, off, err)
+		return nil
 	}
+	if m.Header.Type != netlink.Noop && m.Header.Type != netlink.Done {
+		d.fail(i, off, fmt.Errorf("unexpected message type %d", m.Header.Type))
+	}
+	return nil
+}
+
+// fail counts message i at byte off as bad.
+func (d *decoder[T]) fail(i, off int, err error) {
 	d.bad++
 	if d.firstErr == nil {
 		d.firstErr = fmt.Errorf("message %d at byte %d: %w", i, off, err)
 	}
-	return nil
 }
 
 // err is the error of the messages added so far, nil if all were good.
@@ -155,8 +158,8 @@ func parseUnixMessage(b []byte) (UnixSocket, error) {
 	s.State = r.State()
 	s.Inode = r.Inode()
 	it := r.Attrs()
-	for it.next() {
-		d := it.data
+	for it.Next() {
+		d := it.Data()
 		switch it.typ {
 		case unixDiagName:
 			s.Name = unixName(d)
@@ -195,8 +198,8 @@ func parseUnixMessage(b []byte) (UnixSocket, error) {
 			s.HasUID = true
 		}
 	}
-	if it.err != nil {
-		return s, fmt.Errorf("unix_diag_msg inode %d: %w", s.Inode, it.err)
+	if err := it.Err(); err != nil {
+		return s, fmt.Errorf("unix_diag_msg inode %d: %w", s.Inode, err)
 	}
 	return s, nil
 }
@@ -246,8 +249,8 @@ func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
 	s.UID = r.UID()
 	s.Inode = r.Inode()
 	it := r.Attrs()
-	for it.next() {
-		d := it.data
+	for it.Next() {
+		d := it.Data()
 		switch it.typ {
 		case inetDiagInfo:
 			if protocol != ipprotoTCP {
@@ -269,8 +272,8 @@ func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
 			s.Protocol = d[0]
 		}
 	}
-	if it.err != nil {
-		return s, fmt.Errorf("inet_diag_msg inode %d: %w", s.Inode, it.err)
+	if err := it.Err(); err != nil {
+		return s, fmt.Errorf("inet_diag_msg inode %d: %w", s.Inode, err)
 	}
 	// INET_DIAG_INFO's layout is the dumping handler's (tcp_info for tcp),
 	// and the kernel sends INET_DIAG_PROTOCOL for raw sockets only: a tcp
@@ -303,15 +306,15 @@ func parseNetlinkMessage(b []byte) (NetlinkSocket, error) {
 	s.DstPortID = ne.Uint32(b[8:])
 	s.DstGroup = ne.Uint32(b[12:])
 	s.Inode = uint64(ne.Uint32(b[16:]))
-	it := Attrs{b: b[sizeofNetlinkDiagMsg:], base: sizeofNetlinkDiagMsg}
-	for it.next() {
+	it := attrsAt(b, sizeofNetlinkDiagMsg)
+	for it.Next() {
 		if it.typ != netlinkDiagGroups {
 			continue
 		}
 		// An array of unsigned long: the kernel's word size, assumed to be
 		// this program's.
 		const word = int(unsafe.Sizeof(uintptr(0)))
-		d := it.data
+		d := it.Data()
 		if len(d)%word != 0 {
 			return s, it.wrongSize("NETLINK_DIAG_GROUPS", fmt.Sprintf("a multiple of %d", word))
 		}
@@ -330,8 +333,8 @@ func parseNetlinkMessage(b []byte) (NetlinkSocket, error) {
 			}
 		}
 	}
-	if it.err != nil {
-		return s, fmt.Errorf("netlink_diag_msg inode %d: %w", s.Inode, it.err)
+	if err := it.Err(); err != nil {
+		return s, fmt.Errorf("netlink_diag_msg inode %d: %w", s.Inode, err)
 	}
 	return s, nil
 }
@@ -354,9 +357,9 @@ func parsePacketMessage(b []byte) (PacketSocket, error) {
 	s.Type = b[1]
 	s.Protocol = ne.Uint16(b[2:]) // the kernel converts it to host order
 	s.Inode = uint64(ne.Uint32(b[4:]))
-	it := Attrs{b: b[sizeofPacketDiagMsg:], base: sizeofPacketDiagMsg}
-	for it.next() {
-		d := it.data
+	it := attrsAt(b, sizeofPacketDiagMsg)
+	for it.Next() {
+		d := it.Data()
 		switch it.typ {
 		case packetDiagInfo:
 			if len(d) < sizeofPacketDiagInfo {
@@ -371,8 +374,8 @@ func parsePacketMessage(b []byte) (PacketSocket, error) {
 			s.HasUID = true
 		}
 	}
-	if it.err != nil {
-		return s, fmt.Errorf("packet_diag_msg inode %d: %w", s.Inode, it.err)
+	if err := it.Err(); err != nil {
+		return s, fmt.Errorf("packet_diag_msg inode %d: %w", s.Inode, err)
 	}
 	return s, nil
 }

@@ -201,23 +201,30 @@ func (r *replyReader) handle(m netlink.Message) (done bool, err error) {
 	if m.Header.Flags&netlink.DumpInterrupted != 0 {
 		r.interrupted = true
 	}
-	switch m.Header.Type {
-	case netlink.Done, netlink.Error:
-		// NLMSG_DONE carries an errno when the dump failed part way;
-		// NLMSG_ERROR always does (0 for an acknowledgement).
-		if len(m.Data) >= 4 {
-			if e := int32(ne.Uint32(m.Data)); e < 0 {
-				return true, &netlink.OpError{Op: "receive", Err: syscall.Errno(-e)}
-			}
-		} else if m.Header.Type == netlink.Error {
-			return true, &netlink.OpError{Op: "receive", Err: errors.New("short NLMSG_ERROR")}
-		}
-		return true, nil
+	if m.Header.Type == netlink.Done || m.Header.Type == netlink.Error {
+		return true, endError(m)
 	}
 	if r.fnErr == nil {
 		r.fnErr = r.fn(m)
 	}
 	return false, nil
+}
+
+// endError is the error an NLMSG_DONE or NLMSG_ERROR message ends a dump
+// with: NLMSG_DONE carries an errno when the dump failed part way, and
+// NLMSG_ERROR always does (0 for an acknowledgement). Kept out of handle,
+// which runs for every message.
+//
+//go:noinline
+func endError(m netlink.Message) error {
+	if len(m.Data) >= 4 {
+		if e := int32(ne.Uint32(m.Data)); e < 0 {
+			return &netlink.OpError{Op: "receive", Err: syscall.Errno(-e)}
+		}
+	} else if m.Header.Type == netlink.Error {
+		return &netlink.OpError{Op: "receive", Err: errors.New("short NLMSG_ERROR")}
+	}
+	return nil
 }
 
 // receiveMessages reads the reply through the netlink.Conn, which copies

@@ -85,7 +85,8 @@ func TestLiveEach(t *testing.T) {
 		if r.Remote().String() != ln.Addr().String() || r.Local().String() != client.LocalAddr().String() || r.State() != uint8(StateEstablished) {
 			t.Errorf("client: %v → %v, state %d", r.Local(), r.Remote(), r.State())
 		}
-		for a := r.Attrs(); a.Next(); {
+		a := r.Attrs()
+		for a.Next() {
 			if a.Type() == InetAttrInfo {
 				t.Error("tcp_info sent without InetExtInfo")
 			}
@@ -117,7 +118,8 @@ func TestLiveEachStopped(t *testing.T) {
 		}
 		seen[r.Inode()] = true
 		// Only PEER was asked for (UNIX_DIAG_SHUTDOWN comes always).
-		for a := r.Attrs(); a.Next(); {
+		a := r.Attrs()
+		for a.Next() {
 			if a.Type() == UnixAttrName || a.Type() == UnixAttrRQLen || a.Type() == UnixAttrUID {
 				t.Fatalf("attribute %d not asked for", a.Type())
 			}
@@ -144,7 +146,8 @@ func TestLiveEachAllocs(t *testing.T) {
 	fn := func(m netlink.Message) error {
 		n++
 		if r, err := ParseUnixReply(m.Data); err == nil {
-			for a := r.Attrs(); a.Next(); {
+			a := r.Attrs()
+			for a.Next() {
 				if a.Type() == UnixAttrRQLen && len(a.Data()) == 8 {
 					sum += uint64(binary.NativeEndian.Uint32(a.Data()))
 				}

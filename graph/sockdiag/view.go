@@ -39,13 +39,19 @@ type UnixReply struct{ b []byte }
 // message, holds a struct unix_diag_msg of family AF_UNIX, and returns a view
 // of it. It does not copy b.
 func ParseUnixReply(b []byte) (UnixReply, error) {
-	if len(b) < sizeofUnixDiagMsg {
-		return UnixReply{}, fmt.Errorf("unix_diag_msg: %d bytes, want at least %d", len(b), sizeofUnixDiagMsg)
-	}
-	if b[0] != afUnix {
-		return UnixReply{}, fmt.Errorf("unix_diag_msg: family %d, want AF_UNIX", b[0])
+	if len(b) < sizeofUnixDiagMsg || b[0] != afUnix {
+		return UnixReply{}, badUnixReply(b)
 	}
 	return UnixReply{b}, nil
+}
+
+// badUnixReply is the error of ParseUnixReply, kept out of it so that it
+// can be inlined.
+func badUnixReply(b []byte) error {
+	if len(b) < sizeofUnixDiagMsg {
+		return fmt.Errorf("unix_diag_msg: %d bytes, want at least %d", len(b), sizeofUnixDiagMsg)
+	}
+	return fmt.Errorf("unix_diag_msg: family %d, want AF_UNIX", b[0])
 }
 
 // Type is the socket type (udiag_type): SOCK_STREAM, SOCK_DGRAM or
@@ -61,7 +67,7 @@ func (r UnixReply) Inode() uint64 { return uint64(ne.Uint32(r.b[4:])) }
 
 // Attrs returns an iterator over the reply's attributes (UnixAttr*).
 func (r UnixReply) Attrs() Attrs {
-	return Attrs{b: r.b[sizeofUnixDiagMsg:], base: sizeofUnixDiagMsg}
+	return attrsAt(r.b, sizeofUnixDiagMsg)
 }
 
 // InetReply is one inet_diag reply read in place: struct inet_diag_msg
@@ -72,13 +78,21 @@ type InetReply struct{ b []byte }
 // message, holds a struct inet_diag_msg of family AF_INET or AF_INET6, and
 // returns a view of it. It does not copy b.
 func ParseInetReply(b []byte) (InetReply, error) {
-	if len(b) < sizeofInetDiagMsg {
-		return InetReply{}, fmt.Errorf("inet_diag_msg: %d bytes, want at least %d", len(b), sizeofInetDiagMsg)
-	}
-	if b[0] != afInet && b[0] != afInet6 {
-		return InetReply{}, fmt.Errorf("inet_diag_msg: family %d, want AF_INET or AF_INET6", b[0])
+	// b[0]|8 is AF_INET6 (10) for AF_INET (2) and AF_INET6 only: one
+	// comparison keeps ParseInetReply small enough to be inlined.
+	if len(b) < sizeofInetDiagMsg || b[0]|8 != afInet6 {
+		return InetReply{}, badInetReply(b)
 	}
 	return InetReply{b}, nil
+}
+
+// badInetReply is the error of ParseInetReply, kept out of it so that it
+// can be inlined.
+func badInetReply(b []byte) error {
+	if len(b) < sizeofInetDiagMsg {
+		return fmt.Errorf("inet_diag_msg: %d bytes, want at least %d", len(b), sizeofInetDiagMsg)
+	}
+	return fmt.Errorf("inet_diag_msg: family %d, want AF_INET or AF_INET6", b[0])
 }
 
 // Family is unix.AF_INET or unix.AF_INET6 (idiag_family).
@@ -123,7 +137,7 @@ func (r InetReply) Inode() uint64 { return uint64(ne.Uint32(r.b[68:])) }
 
 // Attrs returns an iterator over the reply's attributes (InetAttr*).
 func (r InetReply) Attrs() Attrs {
-	return Attrs{b: r.b[sizeofInetDiagMsg:], base: sizeofInetDiagMsg}
+	return attrsAt(r.b, sizeofInetDiagMsg)
 }
 
 // Attrs iterates over the netlink attributes (struct nlattr) of a reply in
@@ -138,52 +152,62 @@ func (r InetReply) Attrs() Attrs {
 // Iteration stops at the first attribute whose header is malformed (a
 // length shorter than the header or past the end), and Err then says where.
 type Attrs struct {
-	b    []byte
-	base int // offset of b in the message payload
-	off  int // offset of the next attribute in b
-	at   int // offset of the current attribute in b
-	typ  uint16
-	data []byte
-	err  error
+	b   []byte // the reply payload
+	off int    // offset of the next attribute in b; stays at a malformed one
+	at  int    // offset of the current attribute in b
+	typ uint16 // of the current attribute
+	n   uint16 // length of the current attribute, header included
 }
 
+// attrsAt returns an iterator over the attributes of payload b from off,
+// the end of the fixed part.
+func attrsAt(b []byte, off int) Attrs { return Attrs{b: b, off: off} }
+
 // Next advances to the next attribute; false at the end or on a malformed
-// attribute.
-func (it *Attrs) Next() bool { return it.next() }
+// attribute (then for good: Next leaves off there, and Err describes it).
+// It runs for every attribute of every socket, and is small enough to be
+// inlined.
+func (it *Attrs) Next() bool {
+	if it.off+4 > len(it.b) {
+		return false
+	}
+	n := ne.Uint16(it.b[it.off:])
+	if n < 4 || int(n) > len(it.b)-it.off {
+		return false
+	}
+	it.at, it.n = it.off, n
+	it.typ = ne.Uint16(it.b[it.off+2:]) & nlaTypeMask
+	it.off += (int(n) + 3) &^ 3 // past the end if the last attribute's padding is missing
+	return true
+}
 
 // Type is the current attribute's type, with the NLA_F_NESTED and
 // NLA_F_NET_BYTEORDER flags masked off.
 func (it *Attrs) Type() uint16 { return it.typ }
 
 // Data is the current attribute's payload, a view of the reply.
-func (it *Attrs) Data() []byte { return it.data }
+func (it *Attrs) Data() []byte {
+	end := it.at + int(it.n)
+	return it.b[it.at+4 : end : end]
+}
 
-// Err is the error that stopped the iteration, nil at a clean end. Offsets
-// in it count from the start of the reply payload.
-func (it *Attrs) Err() error { return it.err }
-
-func (it *Attrs) next() bool {
-	if it.err != nil || it.off >= len(it.b) {
-		return false
+// Err is the error that stopped the iteration, nil at a clean end (or
+// before it). Offsets in it count from the start of the reply payload.
+func (it *Attrs) Err() error {
+	if it.off >= len(it.b) {
+		return nil
 	}
 	rest := it.b[it.off:]
 	if len(rest) < 4 {
-		it.err = fmt.Errorf("%d trailing bytes at offset %d, too short for an attribute header", len(rest), it.base+it.off)
-		return false
+		return fmt.Errorf("%d trailing bytes at offset %d, too short for an attribute header", len(rest), it.off)
 	}
-	n := int(ne.Uint16(rest))
-	if n < 4 || n > len(rest) {
-		it.err = fmt.Errorf("attribute type %d at offset %d: length %d, %d bytes left", ne.Uint16(rest[2:])&nlaTypeMask, it.base+it.off, n, len(rest))
-		return false
+	if n := int(ne.Uint16(rest)); n >= 4 && n <= len(rest) {
+		return nil // not at the end yet
 	}
-	it.at = it.off
-	it.typ = ne.Uint16(rest[2:]) & nlaTypeMask
-	it.data = rest[4:n:n]
-	it.off += min((n+3)&^3, len(rest)) // the last attribute's padding may be missing
-	return true
+	return fmt.Errorf("attribute type %d at offset %d: length %d, %d bytes left", ne.Uint16(rest[2:])&nlaTypeMask, it.off, ne.Uint16(rest), len(rest))
 }
 
 // wrongSize is the error for an attribute whose payload has the wrong size.
 func (it *Attrs) wrongSize(name string, want string) error {
-	return fmt.Errorf("attribute %s (type %d) at offset %d: %d bytes, want %s", name, it.typ, it.base+it.at, len(it.data), want)
+	return fmt.Errorf("attribute %s (type %d) at offset %d: %d bytes, want %s", name, it.typ, it.at, int(it.n)-4, want)
 }
