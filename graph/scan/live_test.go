@@ -695,6 +695,9 @@ func TestNetnsTCP(t *testing.T) {
 		defer hl.Close()
 		d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(clientAddr))}
 		if c, err := d.Dial("tcp", listenAddr); err != nil {
+			// The client's port is taken here: no twin, and no host
+			// listener left behind on the namespace's address either.
+			hl.Close()
 			t.Logf("no twin connection in the host namespace: %v", err)
 		} else {
 			twin = c.(*net.TCPConn)
