@@ -7,8 +7,10 @@
 // This module holds the page's state, the websocket, the address and the
 // wiring; the parts are modules of their own: list.js (the process list),
 // summary.js, diagram.js (the interactive diagram), focusgraph.js and
-// details.js (the details panel), exports.js, dom.js.
+// details.js (the details panel), connections.js (the table), exports.js,
+// dom.js.
 
+import { ConnectionsTable } from "./connections.js";
 import { DiagramView } from "./diagram.js";
 import { renderDetails } from "./details.js";
 import { $, h, plural } from "./dom.js";
@@ -26,6 +28,7 @@ const state = {
   layoutSeq: 0, // the version of the layout drawn
   expand: new Set(), // group port IDs drawn fd by fd
   watches: false, // draw what epoll and inotify instances watch
+  table: false, // the connections table shown instead of the diagram
   selection: null, // what the details panel shows
   theme: "light",
   ready: false, // the first data has come
@@ -34,6 +37,7 @@ const state = {
 const graph = new FocusGraph();
 const list = new ProcessList({ onOpen: (pid) => focus(pid, true), onRender: () => onListRender() });
 const summary = new Summary(() => [...list.rows.values()]);
+const connections = new ConnectionsTable(graph, (pid) => focus(pid, true));
 let view = null;
 let ws = null;
 let wsGen = 0;
@@ -161,7 +165,9 @@ function handle(m, t0) {
       refreshDetails();
       break;
     case "layout":
-      if (mine) drawLayout(m.layout, m.seq, t0);
+      if (!mine) break;
+      drawLayout(m.layout, m.seq, t0);
+      if (state.table) connections.refresh();
       break;
     case "error":
       if (state.focusPID && /focus/.test(m.error)) {
@@ -251,6 +257,18 @@ function focus(pid, push) {
   list.setFocus(pid);
   showPane();
   connect();
+  if (pid && state.table) connections.load(pid);
+}
+
+// showTable shows the connections table (true) or the diagram.
+function showTable(on) {
+  state.table = on;
+  $("view-table").setAttribute("aria-pressed", String(on));
+  $("view-diagram").setAttribute("aria-pressed", String(!on));
+  $("connections").hidden = !on;
+  $("diagram").hidden = on;
+  $("details").hidden = on;
+  if (on && state.focusPID) connections.load(state.focusPID);
 }
 
 function showPane() {
@@ -378,6 +396,8 @@ function start() {
   $("zoom-out").addEventListener("click", () => view.zoomBy(0.8));
   $("zoom-fit").addEventListener("click", () => view.fit(true));
   $("toggle-watches").addEventListener("click", toggleWatches);
+  $("view-diagram").addEventListener("click", () => showTable(false));
+  $("view-table").addEventListener("click", () => showTable(true));
   $("export-svg").addEventListener("click", () => exportSVG(exportView()));
   $("export-png").addEventListener("click", () => exportPNG(exportView()));
   $("export-text").addEventListener("click", () => exportText(exportView()));

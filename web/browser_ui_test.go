@@ -113,6 +113,16 @@ func TestBrowserInteractions(t *testing.T) {
 	p.click("the theme button", "#theme-toggle")
 	p.wait("the other theme", fmt.Sprintf(`document.body.dataset.theme !== %q && document.querySelector('#diagram svg').classList.contains('theme-' + document.body.dataset.theme)`, before))
 	p.shot("theme")
+
+	// The connections as a table: a row per peer fd, a click opens the peer.
+	p.click("the connections button", "#view-table")
+	row := `#connections-body tr[data-pid="2554"]`
+	p.wait("the server's row", `(r => r && r.textContent.includes('unix') && r.textContent.includes('socket:[28728]') && document.getElementById('diagram').hidden)(document.querySelector('`+row+`'))`)
+	p.shot("connections")
+	p.click("the server's row", row)
+	p.wait("the server's connections", `location.pathname === '/process/2554' && document.querySelector('#connections-body tr[data-pid="2555"]')`)
+	p.click("the diagram button", "#view-diagram")
+	p.wait("the server's diagram", diagramReady(2554)+` && !document.getElementById('diagram').hidden && document.getElementById('connections').hidden`)
 }
 
 // hover moves the mouse over the first element that matches sel.

@@ -1,0 +1,53 @@
+// The connections table: the diagram's peers as rows (GET
+// /api/processes/{pid}/peers), for a process with too many to follow by
+// eye, or to copy from. One row per (fd, peer fd); a click opens the peer.
+
+import { $, h } from "./dom.js";
+
+export class ConnectionsTable {
+  // graph is the FocusGraph (for the objects' names); onOpen(pid) opens a peer.
+  constructor(graph, onOpen) {
+    this.graph = graph;
+    this.onOpen = onOpen;
+    this.pid = 0;
+    this.timer = 0;
+    this.gen = 0;
+    $("connections-body").addEventListener("click", (ev) => {
+      const tr = ev.target.closest("tr[data-pid]");
+      if (tr) this.onOpen(Number(tr.dataset.pid));
+    });
+  }
+
+  // load fetches the peers of pid now; refresh does it at most twice a
+  // second while the table is shown.
+  load(pid) {
+    this.pid = pid;
+    clearTimeout(this.timer);
+    this.timer = 0;
+    const gen = ++this.gen;
+    fetch("/api/processes/" + pid + "/peers", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : []))
+      .then((peers) => {
+        if (gen === this.gen && pid === this.pid) this.render(peers || []);
+      })
+      .catch(() => {});
+  }
+
+  refresh() {
+    if (this.timer || !this.pid) return;
+    this.timer = setTimeout(() => this.load(this.pid), 500);
+  }
+
+  render(peers) {
+    const name = (id) => this.graph.node(id)?.name || id;
+    peers.sort((a, b) => a.fd - b.fd || a.peer_pid - b.peer_pid || a.peer_fd - b.peer_fd);
+    $("connections-body").replaceChildren(...peers.map((p) => h("tr", { "data-pid": String(p.peer_pid), "data-fd": String(p.fd), title: "open pid " + p.peer_pid },
+      h("td", { class: "num" }, String(p.fd)),
+      h("td", null, name(p.object)),
+      h("td", null, p.via),
+      h("td", null, h("span", { class: "comm" }, p.peer_comm), " ", h("span", { class: "muted" }, "pid " + p.peer_pid)),
+      h("td", { class: "num" }, String(p.peer_fd)),
+      h("td", null, p.peer_object !== p.object ? name(p.peer_object) : ""))));
+    $("connections-count").textContent = peers.length ? "" : "No connections to other processes.";
+  }
+}
