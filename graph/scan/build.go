@@ -40,31 +40,20 @@ type devIno struct {
 }
 
 func (b *builder) build() *graph.Snapshot {
-	nfds := 0
-	for _, p := range b.procs {
-		nfds += len(p.fds)
-	}
-	// Each fd makes an fd node and at most one description and one object,
-	// and three edges (fd, ofd, object) plus a few per process and socket.
-	b.nodes = make([]*graph.Node, 0, len(b.procs)+3*nfds)
-	b.edges = make([]graph.Edge, 0, 4*len(b.procs)+4*nfds)
-	b.objects = make(map[string]*graph.Node, nfds)
-	b.held = make(map[uint64]bool, len(b.sockets.byInode))
-	b.byDevIno = map[devIno]string{}
-	b.flagNames = map[uint32][]string{}
-	b.mqueueDev = map[uint64]bool{}
-
+	prev := previousOFDs(b.scanner.lastProcs)
 	byPID := make(map[int]*procRec, len(b.procs))
 	for _, p := range b.procs {
 		byPID[p.pid] = p
 		for _, f := range p.fds { // records kept from an earlier scan
-			f.ofd, f.obj = nil, ""
+			f.ofd = nil
 		}
 	}
+	ofds, shared := b.groupOFDs(prev)
+	prev = nil
+	b.allocate(ofds)
 	for _, p := range b.procs {
 		b.addProcess(p, byPID)
 	}
-	ofds, shared := b.groupOFDs()
 	for _, o := range ofds {
 		b.addOFD(o)
 	}
@@ -78,6 +67,40 @@ func (b *builder) build() *graph.Snapshot {
 	}
 	b.stats.MissingFeatures = append(b.stats.MissingFeatures, b.sockets.missing...)
 	b.stats.VanishedFDs += shared.vanished
+	b.countNodes()
+	nodes, edges := b.nodes, b.edges
+	b.release()
+	return graph.New(nodes, edges, *b.stats)
+}
+
+// allocate makes the builder's node and edge lists and lookup tables, sized
+// for the descriptions ofds: each fd makes an fd node and two edges, each
+// description a node, at most one object and an edge to it, each process a
+// few nodes and edges, and each socket at most one peer or accepted edge.
+func (b *builder) allocate(ofds []*ofdRec) {
+	nfds := 0
+	for _, p := range b.procs {
+		nfds += len(p.fds)
+	}
+	b.nodes = make([]*graph.Node, 0, 4*len(b.procs)+nfds+2*len(ofds))
+	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+len(b.sockets.byInode))
+	b.objects = make(map[string]*graph.Node, len(ofds))
+	b.held = make(map[uint64]bool, len(b.sockets.byInode))
+	b.byDevIno = map[devIno]string{}
+	b.flagNames = map[uint32][]string{}
+	b.mqueueDev = map[uint64]bool{}
+}
+
+// release drops the builder's lists and tables, so that graph.New, which
+// copies what it keeps, can reuse their memory.
+func (b *builder) release() {
+	b.nodes, b.edges = nil, nil
+	b.objects, b.held, b.byDevIno = nil, nil, nil
+	b.sockets = nil
+}
+
+// countNodes counts the nodes of each kind into the stats.
+func (b *builder) countNodes() {
 	for _, n := range b.nodes {
 		switch n.Kind {
 		case graph.KindProcess:
@@ -93,19 +116,35 @@ func (b *builder) build() *graph.Snapshot {
 			}
 		}
 	}
-	snap := graph.New(b.nodes, b.edges, *b.stats)
+}
 
-	// Remember each fd's description for the next scan.
-	s := b.scanner
-	s.prevOFDOfFD = make(map[string]string, len(ofds)*2)
-	s.prevOFDKey = make(map[string]string, len(ofds))
-	for _, o := range ofds {
-		s.prevOFDKey[o.id] = o.key
-		for _, f := range o.members {
-			s.prevOFDOfFD[fdID(f)] = o.id
+// fdKey identifies an fd across scans.
+type fdKey struct {
+	pid       int
+	startTime uint64
+	num       int
+}
+
+func keyOf(f *fdRec) fdKey { return fdKey{f.proc.pid, f.proc.startTime, f.num} }
+
+// previousOFDs maps each fd of the last scan's records to the description
+// it was in, so that a description keeps its ID while any of its fds
+// survives. It is made at the start of the next scan rather than kept from
+// the last one: a one-off scan never needs it.
+func previousOFDs(procs []*procRec) map[fdKey]*ofdRec {
+	n := 0
+	for _, p := range procs {
+		n += len(p.fds)
+	}
+	prev := make(map[fdKey]*ofdRec, n)
+	for _, p := range procs {
+		for _, f := range p.fds {
+			if f.ofd != nil && f.ofd.key != "" {
+				prev[keyOf(f)] = f.ofd
+			}
 		}
 	}
-	return snap
+	return prev
 }
 
 // fdID returns the ID of f's node, made once.
@@ -150,13 +189,13 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 // each a stable ID. Groups of fds with one sharing key are independent, so
 // the kcmp comparisons run on the scanner's workers; the returned sharing
 // sums up how they went.
-func (b *builder) groupOFDs() ([]*ofdRec, sharing) {
+func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 	byKey := map[string][]*fdRec{}
 	var keys []string
 	var alone []*fdRec
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.name == "" && f.tgt.kind == graph.KindUnknown {
+			if f.name == "" && f.kind == graph.KindUnknown {
 				b.stats.DeniedFDs++ // listed, but its link could not be read
 			}
 			k := sharingKey(f)
@@ -222,19 +261,27 @@ func (b *builder) groupOFDs() ([]*ofdRec, sharing) {
 			f.ofd = o
 		}
 	}
-	// Keep the ID a description had in the last scan while one of its fds
-	// survives; name new ones after their first fd.
+	nameOFDs(ofds, prev)
+	slices.SortFunc(ofds, func(x, y *ofdRec) int { return cmp.Compare(x.id, y.id) })
+	return ofds, total
+}
+
+// nameOFDs gives each description the ID it had in the last scan (prev)
+// while one of its fds survives, and names new ones after their first fd.
+// Only IDs kept from the last scan and suffixed ones are remembered as
+// claimed: two new descriptions never have the same first fd, so their
+// plain names cannot collide.
+func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	claimed := map[string]bool{}
-	s := b.scanner
 	for _, o := range ofds {
-		if o.key == "" {
+		if o.key == "" || len(prev) == 0 {
 			continue
 		}
 		for _, f := range o.members {
-			old, ok := s.prevOFDOfFD[fdID(f)]
-			if ok && !claimed[old] && s.prevOFDKey[old] == o.key {
-				o.id = old
-				claimed[old] = true
+			old := prev[keyOf(f)]
+			if old != nil && !claimed[old.id] && old.key == o.key {
+				o.id = old.id
+				claimed[old.id] = true
 				break
 			}
 		}
@@ -245,14 +292,15 @@ func (b *builder) groupOFDs() ([]*ofdRec, sharing) {
 		}
 		f := o.members[0]
 		id := graph.OFDID(f.proc.pid, f.proc.startTime, f.num)
-		for i := 2; claimed[id]; i++ {
-			id = graph.OFDID(f.proc.pid, f.proc.startTime, f.num) + "~" + strconv.Itoa(i)
+		if claimed[id] {
+			base := id
+			for i := 2; claimed[id]; i++ {
+				id = base + "~" + strconv.Itoa(i)
+			}
+			claimed[id] = true
 		}
 		o.id = id
-		claimed[id] = true
 	}
-	slices.SortFunc(ofds, func(x, y *ofdRec) int { return cmp.Compare(x.id, y.id) })
-	return ofds, total
 }
 
 // addOFD adds an open file description, its fds and its object.
@@ -261,7 +309,7 @@ func (b *builder) addOFD(o *ofdRec) {
 	flags := first.info.flags &^ unix.O_CLOEXEC
 	on := &graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: &graph.OFD{
 		Mode: accessMode(flags), Flags: b.flagList(flags), Pos: first.info.pos,
-		MntID: first.info.mntID, Sharers: len(o.members),
+		MntID: int(first.info.mntID), Sharers: len(o.members),
 	}}
 	if first.err != "" {
 		// Without its fdinfo nothing is known of the description.
@@ -282,9 +330,7 @@ func (b *builder) addOFD(o *ofdRec) {
 	obj := b.object(o)
 	if obj != "" {
 		b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
-		for _, f := range o.members {
-			f.obj = obj
-		}
+		o.obj = obj
 	}
 }
 
@@ -359,40 +405,22 @@ func (b *builder) flagList(flags uint32) []string {
 // object adds (once) the object behind a description and returns its ID.
 func (b *builder) object(o *ofdRec) string {
 	f := o.members[0]
-	switch f.tgt.kind {
+	switch f.kind {
 	case graph.KindSocket:
 		return b.socketObject(f)
 	case graph.KindPipe:
-		id := graph.PipeID(f.tgt.inode)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.tgt.inode, Name: id}})
+		id := graph.PipeID(f.inode)
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.inode, Name: id}})
 		return id
 	case graph.KindAnon:
-		id := graph.AnonID(f.tgt.anonType, o.id)
-		detail := f.info.detail
-		if f.tgt.anonType == "pidfd" && f.info.pidfdPid != 0 {
-			detail = "pid " + strconv.Itoa(f.info.pidfdPid)
-		}
-		if f.tgt.anonType == "inotify" {
-			detail = fmt.Sprintf("%d watches", len(f.info.watches))
-		}
-		if f.tgt.anonType == "eventpoll" {
-			detail = fmt.Sprintf("%d watched", len(f.info.tfds))
-		}
-		ino := f.info.ino
-		if ino == 0 {
-			ino = f.tgt.inode
-		}
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindAnon, Object: &graph.Object{
-			Inode: ino, Name: f.name, AnonType: f.tgt.anonType, Detail: detail,
-		}})
-		return id
+		return b.anonObject(o, f)
 	case graph.KindNsfs:
 		dev := ""
 		if f.st != nil {
 			dev = devString(f.st.dev)
 		}
-		id := graph.InodeID(graph.KindNsfs, dev, f.tgt.inode)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.tgt.inode, Dev: dev, Name: f.name}})
+		id := graph.InodeID(graph.KindNsfs, dev, f.inode)
+		b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.inode, Dev: dev, Name: f.name}})
 		return id
 	case graph.KindUnknown:
 		if f.name == "" {
@@ -402,8 +430,34 @@ func (b *builder) object(o *ofdRec) string {
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
 		return id
 	default:
-		return b.pathObject(b.fdPath(f), f.name, f.tgt, f.st, f.info.ttyIndex)
+		return b.pathObject(b.fdPath(f), f.name, f.target(), f.st, f.info.ttyIndex())
 	}
+}
+
+// anonObject adds (once) the anon inode object behind o, whose first fd is
+// f, and returns its ID.
+func (b *builder) anonObject(o *ofdRec, f *fdRec) string {
+	anonType := f.target().anonType
+	id := graph.AnonID(anonType, o.id)
+	extra := f.info.rare()
+	detail := extra.detail
+	if anonType == "pidfd" && extra.pidfdPid != 0 {
+		detail = "pid " + strconv.Itoa(extra.pidfdPid)
+	}
+	if anonType == "inotify" {
+		detail = fmt.Sprintf("%d watches", len(extra.watches))
+	}
+	if anonType == "eventpoll" {
+		detail = fmt.Sprintf("%d watched", len(extra.tfds))
+	}
+	ino := f.info.ino
+	if ino == 0 {
+		ino = f.inode
+	}
+	b.addObject(&graph.Node{ID: id, Kind: graph.KindAnon, Object: &graph.Object{
+		Inode: ino, Name: f.name, AnonType: anonType, Detail: detail,
+	}})
+	return id
 }
 
 // pathObject adds (once) a filesystem object and returns its ID. st may be
@@ -489,13 +543,13 @@ func (b *builder) addObject(n *graph.Node) {
 
 // socketObject adds (once) the socket behind f and returns its ID.
 func (b *builder) socketObject(f *fdRec) string {
-	id := graph.SocketID(f.tgt.inode)
+	id := graph.SocketID(f.inode)
 	if _, ok := b.objects[id]; ok {
 		return id
 	}
-	r := b.sockets.byInode[f.tgt.inode]
-	if pr := b.sockets.probed[f.tgt.inode]; r == nil && pr != nil {
-		r = probedSocket(f.tgt.inode, pr)
+	r := b.sockets.byInode[f.inode]
+	if pr := b.sockets.probed[f.inode]; r == nil && pr != nil {
+		r = probedSocket(f.inode, pr)
 	}
 	if r == nil {
 		// Not in any dump: a family sock_diag does not cover (ping), a
@@ -505,8 +559,8 @@ func (b *builder) socketObject(f *fdRec) string {
 		if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
 			proto = string(buf[:n])
 		}
-		r = protoNameSocket(f.tgt.inode, proto)
-		b.sockets.byInode[f.tgt.inode] = r
+		r = protoNameSocket(f.inode, proto)
+		b.sockets.byInode[f.inode] = r
 	}
 	remote := r.remote
 	if r.family == "unix" && r.unixPeer != 0 {
@@ -515,15 +569,15 @@ func (b *builder) socketObject(f *fdRec) string {
 		}
 	}
 	n := &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
-		Inode: f.tgt.inode, Name: id,
+		Inode: f.inode, Name: id,
 		Socket: &graph.Socket{
 			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
 			Local: r.local, Remote: remote, RxQueue: r.rxQueue, TxQueue: r.txQueue,
-			InFlight: f.info.scmFDs,
+			InFlight: int(f.info.scmFDs),
 		},
 	}}
 	b.addObject(n)
-	b.held[f.tgt.inode] = true
+	b.held[f.inode] = true
 	return id
 }
 
@@ -617,26 +671,23 @@ func (b *builder) peer(x, y string) {
 // inode itself is looked up.
 func (b *builder) addWatches() {
 	for _, p := range b.procs {
-		byNum := map[int]*fdRec{}
 		for _, f := range p.fds {
-			byNum[f.num] = f
-		}
-		for _, f := range p.fds {
-			if f.tgt.kind != graph.KindAnon || f.ofd == nil || f.obj == "" || f.ofd.members[0] != f {
+			if f.kind != graph.KindAnon || f.info.extra == nil || f.ofd == nil || f.ofd.obj == "" || f.ofd.members[0] != f {
 				continue
 			}
-			for _, t := range f.info.tfds {
-				if g := b.epollTarget(f, t, byNum); g != nil {
-					b.edges = append(b.edges, graph.Edge{From: f.obj, To: g.ofd.id, Kind: graph.EdgeWatch})
+			obj := f.ofd.obj
+			for _, t := range f.info.extra.tfds {
+				if g := b.epollTarget(f, t); g != nil {
+					b.edges = append(b.edges, graph.Edge{From: obj, To: g.ofd.id, Kind: graph.EdgeWatch})
 					continue
 				}
 				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" && !strings.HasPrefix(to, "anon:") {
-					b.edges = append(b.edges, graph.Edge{From: f.obj, To: to, Kind: graph.EdgeWatch})
+					b.edges = append(b.edges, graph.Edge{From: obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}
-			for _, w := range f.info.watches {
+			for _, w := range f.info.extra.watches {
 				if to := b.byKernelDevIno(w.sdev, w.ino); to != "" {
-					b.edges = append(b.edges, graph.Edge{From: f.obj, To: to, Kind: graph.EdgeWatch})
+					b.edges = append(b.edges, graph.Edge{From: obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}
 		}
@@ -648,7 +699,7 @@ func (b *builder) addWatches() {
 // with; the fd may have been closed or replaced since, and anon inodes all
 // share one inode number, so a candidate is confirmed with kcmp(2)
 // KCMP_EPOLL_TFD where it is permitted, and otherwise by inode.
-func (b *builder) epollTarget(ep *fdRec, t epollTarget, byNum map[int]*fdRec) *fdRec {
+func (b *builder) epollTarget(ep *fdRec, t epollTarget) *fdRec {
 	p := ep.proc
 	same := func(g *fdRec) bool {
 		if g == nil || g.ofd == nil || g.info.ino != t.ino {
@@ -663,7 +714,7 @@ func (b *builder) epollTarget(ep *fdRec, t epollTarget, byNum map[int]*fdRec) *f
 		}
 		return r == 0
 	}
-	if g := byNum[t.fd]; same(g) {
+	if g := fdByNum(p, t.fd); same(g) {
 		return g
 	}
 	if b.scanner.compare == nil {
@@ -675,6 +726,15 @@ func (b *builder) epollTarget(ep *fdRec, t epollTarget, byNum map[int]*fdRec) *f
 		}
 	}
 	return nil
+}
+
+// fdByNum returns p's fd number num, or nil; p.fds is sorted by number.
+func fdByNum(p *procRec, num int) *fdRec {
+	i, ok := slices.BinarySearchFunc(p.fds, num, func(f *fdRec, num int) int { return cmp.Compare(f.num, num) })
+	if !ok {
+		return nil
+	}
+	return p.fds[i]
 }
 
 // byKernelDevIno finds an object by the device (as fdinfo prints it) and
@@ -706,22 +766,22 @@ func (b *builder) addPtyPeers() {
 	var masters []*fdRec
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.obj == "" || f.st == nil || f.st.mode&unix.S_IFMT != unix.S_IFCHR {
+			if f.ofd == nil || f.ofd.obj == "" || f.st == nil || f.st.mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
 			}
-			if f.info.ttyIndex >= 0 {
+			if f.info.ttyIndex() >= 0 {
 				masters = append(masters, f)
 				continue
 			}
 			major, minor := unix.Major(f.st.rdev), unix.Minor(f.st.rdev)
 			if major >= 136 && major <= 143 { // UNIX98_PTY_SLAVE_MAJOR
 				idx := int(major-136)<<8 | int(minor)
-				slaves[idx] = append(slaves[idx], slave{f.obj, f.proc.mntns})
+				slaves[idx] = append(slaves[idx], slave{f.ofd.obj, f.proc.mntns})
 			}
 		}
 	}
 	for _, m := range masters {
-		cands := slaves[m.info.ttyIndex]
+		cands := slaves[m.info.ttyIndex()]
 		if len(cands) == 0 {
 			continue
 		}
@@ -732,6 +792,6 @@ func (b *builder) addPtyPeers() {
 				break
 			}
 		}
-		b.peer(m.obj, best.id)
+		b.peer(m.ofd.obj, best.id)
 	}
 }

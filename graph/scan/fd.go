@@ -6,21 +6,37 @@ import (
 	"github.com/fdscope/fdscope/graph"
 )
 
-// fdRec is what the scan learned about one fd.
+// fdRec is what the scan learned about one fd. A scan keeps one per fd, so
+// it holds nothing it can derive: what the link leads to beyond its kind and
+// inode is parsed again from name when needed (target), and the fdinfo
+// lines only a few kinds of fd have are kept out of line (fdInfo.extra).
 type fdRec struct {
 	proc *procRec
 	num  int
-	name string // readlink target as the kernel wrote it; "" for sockets and pipes known by mount
-	tgt  target
-	info fdInfo
-	st   *fileStat // path and nsfs objects: what the fd leads to; nil if not stat'ed
-	err  string    // what could not be read about this fd
 	// closed is set when the fd turned out to have closed during the scan.
 	closed bool
+	name   string     // readlink target as the kernel wrote it; "" for sockets and pipes known by mount
+	kind   graph.Kind // what the link leads to: socket, pipe, anon, nsfs, unknown, or "" for a path
+	inode  uint64     // socket, pipe, nsfs, some anon: the inode in the link's brackets
+	info   fdInfo
+	st     *fileStat // path and nsfs objects: what the fd leads to; nil if not stat'ed
+	err    string    // what could not be read about this fd
 
 	id  string // the fd node's ID, once made
 	ofd *ofdRec
-	obj string // object node ID
+}
+
+// target returns what f's link leads to, as parseTarget read it.
+func (f *fdRec) target() target {
+	if f.name == "" {
+		return target{kind: f.kind, inode: f.inode}
+	}
+	return parseTarget(f.name)
+}
+
+// setTarget records what f's link leads to.
+func (f *fdRec) setTarget(t target) {
+	f.kind, f.inode = t.kind, t.inode
 }
 
 // fileStat is the part of a stat(2) the graph uses.
@@ -38,11 +54,11 @@ func (f *fdRec) linkName() string {
 	if f.name != "" {
 		return f.name
 	}
-	switch f.tgt.kind {
+	switch f.kind {
 	case graph.KindSocket:
-		return graph.SocketID(f.tgt.inode)
+		return graph.SocketID(f.inode)
 	case graph.KindPipe:
-		return graph.PipeID(f.tgt.inode)
+		return graph.PipeID(f.inode)
 	}
 	return ""
 }
@@ -70,7 +86,6 @@ func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 		return false
 	case err != nil:
 		f.err = "fdinfo: " + errText(err)
-		f.info = fdInfo{eventfdID: -1, ttyIndex: -1}
 	default:
 		if f.info, err = parseFDInfo(data); err != nil {
 			f.err = "fdinfo: " + err.Error()
@@ -79,10 +94,10 @@ func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 	if f.err == "" && f.info.mntID != 0 {
 		switch f.info.mntID {
 		case w.sockMnt:
-			f.tgt = target{kind: graph.KindSocket, inode: f.info.ino}
+			f.kind, f.inode = graph.KindSocket, f.info.ino
 			return true
 		case w.pipeMnt:
-			f.tgt = target{kind: graph.KindPipe, inode: f.info.ino}
+			f.kind, f.inode = graph.KindPipe, f.info.ino
 			return true
 		}
 	}
@@ -92,17 +107,18 @@ func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 			return false
 		}
 		f.err = "readlink: " + errText(err)
-		f.tgt = target{kind: graph.KindUnknown}
+		f.kind = graph.KindUnknown
 		return true
 	}
-	f.name, f.tgt = link, parseTarget(link)
-	switch f.tgt.kind {
+	f.name = link
+	f.setTarget(parseTarget(link))
+	switch f.kind {
 	case graph.KindSocket:
-		if f.err == "" && f.info.ino == f.tgt.inode {
+		if f.err == "" && f.info.ino == f.inode {
 			w.sockMnt = f.info.mntID
 		}
 	case graph.KindPipe:
-		if f.err == "" && f.info.ino == f.tgt.inode {
+		if f.err == "" && f.info.ino == f.inode {
 			w.pipeMnt = f.info.mntID
 		}
 	case "", graph.KindNsfs:

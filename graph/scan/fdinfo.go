@@ -10,21 +10,63 @@ import (
 // ErrParse is wrapped by every error about malformed /proc content.
 var ErrParse = errors.New("malformed proc file")
 
-// fdInfo is what /proc/PID/fdinfo/N says about one fd.
+// fdInfo is what /proc/PID/fdinfo/N says about one fd. A scan keeps one per
+// fd, so what only a few kinds of fd have is kept out of line, in extra.
 type fdInfo struct {
-	pos   int64
-	flags uint32 // octal in the file; includes O_CLOEXEC, which belongs to the fd
-	mntID int
-	ino   uint64
+	pos    int64
+	ino    uint64
+	flags  uint32 // octal in the file; includes O_CLOEXEC, which belongs to the fd
+	mntID  int32
+	scmFDs int32    // unix socket: fds in flight
+	extra  *fdExtra // nil unless one of its lines was seen
+}
 
+// fdExtra holds the fdinfo lines of eventfds, epolls, inotify instances,
+// pidfds, pty masters, timerfds and signalfds.
+type fdExtra struct {
 	eventfdID int64 // eventfd: eventfd-id, -1 if absent
 	ttyIndex  int   // pty master: tty-index, -1 if absent
-	scmFDs    int   // unix socket: fds in flight
 	pidfdPid  int   // pidfd: Pid (-1 if the process is gone), 0 if absent
 	detail    string
 
 	tfds    []epollTarget  // eventpoll: one per watched fd
 	watches []inotifyWatch // inotify: one per watch
+}
+
+// noExtra is what an fdinfo without any of fdExtra's lines says of them.
+func noExtra() fdExtra { return fdExtra{eventfdID: -1, ttyIndex: -1} }
+
+// more returns info's extra lines, allocating them on first use.
+func (info *fdInfo) more() *fdExtra {
+	if info.extra == nil {
+		e := noExtra()
+		info.extra = &e
+	}
+	return info.extra
+}
+
+// rare returns a copy of info's extra lines, defaults when it has none.
+func (info *fdInfo) rare() fdExtra {
+	if info.extra == nil {
+		return noExtra()
+	}
+	return *info.extra
+}
+
+// eventfdID is the eventfd-id line, -1 if absent.
+func (info *fdInfo) eventfdID() int64 {
+	if info.extra == nil {
+		return -1
+	}
+	return info.extra.eventfdID
+}
+
+// ttyIndex is the tty-index line of a pty master, -1 if absent.
+func (info *fdInfo) ttyIndex() int {
+	if info.extra == nil {
+		return -1
+	}
+	return info.extra.ttyIndex
 }
 
 // epollTarget is one "tfd:" line of an epoll fdinfo: a watched fd number (in
@@ -46,7 +88,7 @@ type inotifyWatch struct {
 // parseFDInfo parses the content of /proc/PID/fdinfo/N. Unknown lines are
 // ignored; known lines with bad values are errors wrapping ErrParse.
 func parseFDInfo(b []byte) (fdInfo, error) {
-	info := fdInfo{eventfdID: -1, ttyIndex: -1}
+	var info fdInfo
 	var seen int
 	for len(b) > 0 {
 		var line []byte
@@ -71,31 +113,37 @@ func parseFDInfo(b []byte) (fdInfo, error) {
 			info.flags = uint32(f)
 			seen |= 2
 		case "mnt_id":
-			info.mntID, err = strconv.Atoi(string(val))
+			var n int64
+			n, err = strconv.ParseInt(string(val), 10, 32)
+			info.mntID = int32(n)
 		case "ino":
 			info.ino, err = strconv.ParseUint(string(val), 10, 64)
-		case "eventfd-id":
-			info.eventfdID, err = strconv.ParseInt(string(val), 10, 64)
-		case "eventfd-count":
-			info.detail = "count " + string(val)
-		case "tty-index":
-			info.ttyIndex, err = strconv.Atoi(string(val))
 		case "scm_fds":
-			info.scmFDs, err = strconv.Atoi(string(val))
+			var n int64
+			n, err = strconv.ParseInt(string(val), 10, 32)
+			info.scmFDs = int32(n)
+		case "eventfd-id":
+			info.more().eventfdID, err = strconv.ParseInt(string(val), 10, 64)
+		case "eventfd-count":
+			info.more().detail = "count " + string(val)
+		case "tty-index":
+			info.more().ttyIndex, err = strconv.Atoi(string(val))
 		case "Pid":
-			info.pidfdPid, err = strconv.Atoi(string(val))
+			info.more().pidfdPid, err = strconv.Atoi(string(val))
 		case "clockid":
-			info.detail = "clockid " + string(val)
+			info.more().detail = "clockid " + string(val)
 		case "sigmask":
-			info.detail = "sigmask " + string(val)
+			info.more().detail = "sigmask " + string(val)
 		case "tfd":
 			var t epollTarget
 			t, err = parseEpollTarget(val)
-			info.tfds = append(info.tfds, t)
+			e := info.more()
+			e.tfds = append(e.tfds, t)
 		case "inotify wd":
 			var w inotifyWatch
 			w, err = parseInotifyWatch(val)
-			info.watches = append(info.watches, w)
+			e := info.more()
+			e.watches = append(e.watches, w)
 		}
 		if err != nil {
 			return info, fmt.Errorf("%w: fdinfo line %q: %w", ErrParse, line, err)

@@ -54,16 +54,16 @@ func TestParseFDInfo(t *testing.T) {
 		file string
 		want fdInfo
 	}{
-		{"file", fdInfo{pos: 66, flags: 0100001, mntID: 27, ino: 9978113, eventfdID: -1, ttyIndex: -1}},
-		{"eventfd", fdInfo{flags: 02000002, mntID: 17, ino: 26, eventfdID: 1, ttyIndex: -1, detail: "count 3"}},
-		{"eventpoll", fdInfo{flags: 02000002, mntID: 17, ino: 26, eventfdID: -1, ttyIndex: -1, tfds: []epollTarget{
+		{"file", fdInfo{pos: 66, flags: 0100001, mntID: 27, ino: 9978113}},
+		{"eventfd", fdInfo{flags: 02000002, mntID: 17, ino: 26, extra: &fdExtra{eventfdID: 1, ttyIndex: -1, detail: "count 3"}}},
+		{"eventpoll", fdInfo{flags: 02000002, mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, tfds: []epollTarget{
 			{fd: 5, ino: 0x22ed, sdev: 9, event: 0x1f}, {fd: 3, ino: 0x1a, sdev: 0x10, event: 0x1f},
-		}}},
-		{"inotify", fdInfo{mntID: 17, ino: 26, eventfdID: -1, ttyIndex: -1, watches: []inotifyWatch{{ino: 0x3c4a3, sdev: 0xfe00000, mask: 0x100}}}},
-		{"ptmx", fdInfo{flags: 02100002, mntID: 24, ino: 91, eventfdID: -1, ttyIndex: 0}},
-		{"unix_scm", fdInfo{flags: 02000002, mntID: 10, ino: 8953, eventfdID: -1, ttyIndex: -1, scmFDs: 1}},
-		{"pidfd", fdInfo{flags: 02000002, mntID: 4, ino: 5844, eventfdID: -1, ttyIndex: -1, pidfdPid: 5843}},
-		{"timerfd", fdInfo{flags: 02, mntID: 17, ino: 26, eventfdID: -1, ttyIndex: -1, detail: "clockid 1"}},
+		}}}},
+		{"inotify", fdInfo{mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, watches: []inotifyWatch{{ino: 0x3c4a3, sdev: 0xfe00000, mask: 0x100}}}}},
+		{"ptmx", fdInfo{flags: 02100002, mntID: 24, ino: 91, extra: &fdExtra{eventfdID: -1, ttyIndex: 0}}},
+		{"unix_scm", fdInfo{flags: 02000002, mntID: 10, ino: 8953, scmFDs: 1}},
+		{"pidfd", fdInfo{flags: 02000002, mntID: 4, ino: 5844, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, pidfdPid: 5843}}},
+		{"timerfd", fdInfo{flags: 02, mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, detail: "clockid 1"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestParseFDInfo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(fdInfo{}, epollTarget{}, inotifyWatch{})); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(fdInfo{}, fdExtra{}, epollTarget{}, inotifyWatch{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
@@ -127,8 +127,8 @@ func FuzzParseFDInfo(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrParse) {
 			t.Errorf("error %v does not wrap ErrParse", err)
 		}
-		if err == nil && info.eventfdID < -1 {
-			t.Logf("negative eventfd id %d", info.eventfdID)
+		if err == nil && info.eventfdID() < -1 {
+			t.Logf("negative eventfd id %d", info.eventfdID())
 		}
 	})
 }

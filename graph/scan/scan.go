@@ -67,13 +67,9 @@ type Scanner struct {
 	compare fileComparer
 	users   map[int]string // uid → user name, cached across scans
 
-	// From the last scan: each fd's open file description, and each
-	// description's sharing key, so that a description keeps its ID while
-	// any of its fds survives.
-	prevOFDOfFD map[string]string
-	prevOFDKey  map[string]string
-
-	// The last snapshot and what was read for it, for Rescan.
+	// The last snapshot and what was read for it, for Rescan; each fd
+	// record holds the open file description it was in, so that the next
+	// scan keeps a description's ID while any of its fds survives.
 	last      *graph.Snapshot
 	lastProcs []*procRec
 }
@@ -105,7 +101,7 @@ type walker struct {
 	direntBuf []byte
 	// The mount IDs of the kernel's internal sockfs and pipefs mounts, once
 	// seen; -1 until then.
-	sockMnt, pipeMnt int
+	sockMnt, pipeMnt int32
 }
 
 func newWalker(fs procfs.FS, rootFD int) *walker {

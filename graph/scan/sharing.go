@@ -16,6 +16,7 @@ type ofdRec struct {
 	id      string
 	key     string // what its fds have in common: object, mode, flags, mount
 	members []*fdRec
+	obj     string // its object node's ID; "" when its object is unknown
 }
 
 // fileComparer compares two fds as kcmp(2) KCMP_FILE does: 0 when they share
@@ -27,20 +28,20 @@ type fileComparer func(pid1, fd1, pid2, fd2 int) (int, error)
 // have in common, or "" when f cannot be grouped (its fdinfo was unreadable).
 // A socket has exactly one description, so its key is its inode alone.
 func sharingKey(f *fdRec) string {
-	if f.err != "" && f.tgt.kind != graph.KindSocket {
+	if f.err != "" && f.kind != graph.KindSocket {
 		return ""
 	}
 	var obj string
-	switch f.tgt.kind {
+	switch f.kind {
 	case graph.KindSocket:
-		return "s" + strconv.FormatUint(f.tgt.inode, 10)
+		return "s" + strconv.FormatUint(f.inode, 10)
 	case graph.KindPipe:
-		obj = "p" + strconv.FormatUint(f.tgt.inode, 10)
+		obj = "p" + strconv.FormatUint(f.inode, 10)
 	case graph.KindAnon:
-		if f.info.eventfdID >= 0 {
-			obj = "e" + strconv.FormatInt(f.info.eventfdID, 10)
+		if id := f.info.eventfdID(); id >= 0 {
+			obj = "e" + strconv.FormatInt(id, 10)
 		} else {
-			obj = "a" + f.tgt.anonType + ":" + strconv.FormatUint(f.info.ino, 10)
+			obj = "a" + f.target().anonType + ":" + strconv.FormatUint(f.info.ino, 10)
 		}
 	case graph.KindUnknown:
 		return ""
@@ -48,10 +49,10 @@ func sharingKey(f *fdRec) string {
 		if f.st != nil {
 			obj = "i" + strconv.FormatUint(f.st.dev, 10) + ":" + strconv.FormatUint(f.st.ino, 10)
 		} else {
-			obj = "m" + strconv.Itoa(f.info.mntID) + ":" + strconv.FormatUint(f.info.ino, 10)
+			obj = "m" + strconv.Itoa(int(f.info.mntID)) + ":" + strconv.FormatUint(f.info.ino, 10)
 		}
 	}
-	return obj + "/" + strconv.FormatUint(uint64(f.info.flags&^unix.O_CLOEXEC), 8) + "/" + strconv.Itoa(f.info.mntID)
+	return obj + "/" + strconv.FormatUint(uint64(f.info.flags&^unix.O_CLOEXEC), 8) + "/" + strconv.Itoa(int(f.info.mntID))
 }
 
 // heuristicMergeable reports whether the heuristic may merge fds like f.
@@ -59,7 +60,7 @@ func sharingKey(f *fdRec) string {
 // number, so equal keys say nothing about them: without kcmp each is its own
 // description. An eventfd is known by its eventfd-id and may be merged.
 func heuristicMergeable(f *fdRec) bool {
-	return f.tgt.kind != graph.KindAnon || f.info.eventfdID >= 0
+	return f.kind != graph.KindAnon || f.info.eventfdID() >= 0
 }
 
 // sharing groups fds into open file descriptions.

@@ -91,22 +91,22 @@ func TestSharingGroup(t *testing.T) {
 }
 
 func TestSharingKey(t *testing.T) {
-	sockA := &fdRec{tgt: target{kind: "socket", inode: 5}, info: fdInfo{flags: unix.O_RDWR | unix.O_CLOEXEC}}
-	sockB := &fdRec{tgt: target{kind: "socket", inode: 5}, info: fdInfo{flags: unix.O_RDWR}}
+	sockA := &fdRec{kind: "socket", inode: 5, info: fdInfo{flags: unix.O_RDWR | unix.O_CLOEXEC}}
+	sockB := &fdRec{kind: "socket", inode: 5, info: fdInfo{flags: unix.O_RDWR}}
 	if sharingKey(sockA) != sharingKey(sockB) {
 		t.Error("one socket, two keys")
 	}
-	r := &fdRec{tgt: target{kind: "pipe", inode: 9}, info: fdInfo{flags: unix.O_RDONLY}}
-	w := &fdRec{tgt: target{kind: "pipe", inode: 9}, info: fdInfo{flags: unix.O_WRONLY}}
+	r := &fdRec{kind: "pipe", inode: 9, info: fdInfo{flags: unix.O_RDONLY}}
+	w := &fdRec{kind: "pipe", inode: 9, info: fdInfo{flags: unix.O_WRONLY}}
 	if sharingKey(r) == sharingKey(w) {
 		t.Error("a pipe's read and write ends share a key")
 	}
-	e1 := &fdRec{tgt: target{kind: "anon", anonType: "eventfd"}, info: fdInfo{eventfdID: 1, ino: 26}}
-	e2 := &fdRec{tgt: target{kind: "anon", anonType: "eventfd"}, info: fdInfo{eventfdID: 2, ino: 26}}
+	e1 := &fdRec{kind: "anon", name: "anon_inode:[eventfd]", info: fdInfo{ino: 26, extra: &fdExtra{eventfdID: 1, ttyIndex: -1}}}
+	e2 := &fdRec{kind: "anon", name: "anon_inode:[eventfd]", info: fdInfo{ino: 26, extra: &fdExtra{eventfdID: 2, ttyIndex: -1}}}
 	if sharingKey(e1) == sharingKey(e2) {
 		t.Error("two eventfds with one anon inode share a key")
 	}
-	if sharingKey(&fdRec{err: "fdinfo: x", tgt: target{kind: "pipe"}}) != "" {
+	if sharingKey(&fdRec{err: "fdinfo: x", kind: "pipe"}) != "" {
 		t.Error("an fd without fdinfo got a key")
 	}
 }

@@ -219,14 +219,14 @@ func (s *Scanner) probeMissing(procs []*procRec, into *socketTable) int {
 	seen := maps.Clone(into.dumped)
 	for _, p := range procs {
 		for _, f := range p.fds {
-			if f.tgt.kind != "socket" || into.byInode[f.tgt.inode] != nil || into.probed[f.tgt.inode] != nil {
+			if f.kind != "socket" || into.byInode[f.inode] != nil || into.probed[f.inode] != nil {
 				continue
 			}
 			pr, nsFD, err := probeSocket(p.pid, f.num)
 			if err != nil {
 				continue
 			}
-			into.probed[f.tgt.inode] = pr
+			into.probed[f.inode] = pr
 			if !seen[pr.netns] {
 				seen[pr.netns] = true
 				if err := s.dumper.dump(nsFD, pr.netns, into); err != nil {
