@@ -32,6 +32,12 @@ type builder struct {
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
 	flagNames map[uint32][]string
 	mqueueDev map[uint64]bool // devices known to be (or not to be) mqueue filesystems
+
+	// The nodes of fds and descriptions, the most numerous, and their
+	// details, each kind allocated in a few big arrays.
+	nodeSlab slab[graph.Node]
+	fdSlab   slab[graph.FD]
+	ofdSlab  slab[graph.OFD]
 }
 
 type devIno struct {
@@ -83,7 +89,11 @@ func (b *builder) allocate(ofds []*ofdRec) {
 		nfds += len(p.fds)
 	}
 	b.nodes = make([]*graph.Node, 0, 4*len(b.procs)+nfds+2*len(ofds))
-	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+len(b.sockets.byInode))
+	// Peer edges are added from both ends; graph.New drops the duplicates.
+	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
+	b.nodeSlab = newSlab[graph.Node](nfds + len(ofds))
+	b.fdSlab = newSlab[graph.FD](nfds)
+	b.ofdSlab = newSlab[graph.OFD](len(ofds))
 	b.objects = make(map[string]*graph.Node, len(ofds))
 	b.held = make(map[uint64]bool, len(b.sockets.byInode))
 	b.byDevIno = map[devIno]string{}
@@ -96,6 +106,7 @@ func (b *builder) allocate(ofds []*ofdRec) {
 func (b *builder) release() {
 	b.nodes, b.edges = nil, nil
 	b.objects, b.held, b.byDevIno = nil, nil, nil
+	b.nodeSlab, b.fdSlab, b.ofdSlab = slab[graph.Node]{}, slab[graph.FD]{}, slab[graph.OFD]{}
 	b.sockets = nil
 }
 
@@ -116,6 +127,26 @@ func (b *builder) countNodes() {
 			}
 		}
 	}
+}
+
+// slab hands out pointers to values of one type stored in a few big
+// arrays: many small values then cost a few allocations, and the collector
+// a few objects. Values stay alive as long as any of their array's does.
+type slab[T any] struct {
+	items []T
+}
+
+func newSlab[T any](n int) slab[T] {
+	return slab[T]{items: make([]T, 0, n)}
+}
+
+// add stores v and returns a pointer to it.
+func (s *slab[T]) add(v T) *T {
+	if len(s.items) == cap(s.items) {
+		s.items = make([]T, 0, max(64, cap(s.items)/4)) // more than estimated: a new array, the old one untouched
+	}
+	s.items = append(s.items, v)
+	return &s.items[len(s.items)-1]
 }
 
 // fdKey identifies an fd across scans.
@@ -307,22 +338,22 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 func (b *builder) addOFD(o *ofdRec) {
 	first := o.members[0]
 	flags := first.info.flags &^ unix.O_CLOEXEC
-	on := &graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: &graph.OFD{
+	on := b.nodeSlab.add(graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: b.ofdSlab.add(graph.OFD{
 		Mode: accessMode(flags), Flags: b.flagList(flags), Pos: first.info.pos,
 		MntID: int(first.info.mntID), Sharers: len(o.members),
-	}}
+	})})
 	if first.err != "" {
 		// Without its fdinfo nothing is known of the description.
 		on.Error = first.err
-		on.OFD = &graph.OFD{Flags: []string{}, Sharers: len(o.members)}
+		*on.OFD = graph.OFD{Flags: []string{}, Sharers: len(o.members)}
 	}
 	b.nodes = append(b.nodes, on)
 	for _, f := range o.members {
 		id := fdID(f)
-		b.nodes = append(b.nodes, &graph.Node{
+		b.nodes = append(b.nodes, b.nodeSlab.add(graph.Node{
 			ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err,
-			FD: &graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0},
-		})
+			FD: b.fdSlab.add(graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}),
+		}))
 		b.edges = append(b.edges,
 			graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD},
 			graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD})
