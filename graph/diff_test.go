@@ -209,3 +209,24 @@ func TestSnapshotLookups(t *testing.T) {
 		t.Error("nil slices in stats")
 	}
 }
+
+func TestNewOwnedMatchesNew(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 200 {
+		s := randomSnapshot(r, 12)
+		if len(s.Nodes) == 0 {
+			continue
+		}
+		// Shuffled, with duplicate nodes and edges and edges to no node.
+		nodes := append(append([]*Node{}, s.Nodes...), s.Nodes[:len(s.Nodes)/2]...)
+		edges := append(append([]Edge{}, s.Edges...), s.Edges[:len(s.Edges)/2]...)
+		edges = append(edges, Edge{From: "nowhere", To: s.Nodes[0].ID, Kind: EdgePeer})
+		r.Shuffle(len(nodes), func(a, b int) { nodes[a], nodes[b] = nodes[b], nodes[a] })
+		r.Shuffle(len(edges), func(a, b int) { edges[a], edges[b] = edges[b], edges[a] })
+		want := New(nodes, edges, s.Stats)
+		got := NewOwned(nodes, edges, s.Stats)
+		if !Equal(got, want) || len(got.Edges) != len(want.Edges) || len(got.Nodes) != len(want.Nodes) {
+			t.Fatalf("case %d: NewOwned differs from New", i)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func (b *builder) build() *graph.Snapshot {
 	b.countNodes()
 	nodes, edges := b.nodes, b.edges
 	b.release()
-	return graph.New(nodes, edges, *b.stats)
+	return graph.NewOwned(nodes, edges, *b.stats)
 }
 
 // allocate makes the builder's node and edge lists and lookup tables, sized
