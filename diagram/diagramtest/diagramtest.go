@@ -173,30 +173,24 @@ func (b *Builder) stdio(pid int, tty string) {
 // socket:[28725]); client.py (pid 2555) holds the other end on fd 3
 // (socket:[28728]). Both have stdio on /dev/pts/0.
 func UnixEcho() *graph.Snapshot {
-	var b Builder
-	tty := b.tty()
-	b.Proc(2554, 2300, 5000, "server.py", "python /tmp/server.py", 5)
-	b.Proc(2555, 2300, 5100, "client.py", "python /tmp/client.py", 4)
-	b.stdio(2554, tty)
-	b.stdio(2555, tty)
-	ln := b.Socket(28724, "unix", "stream", "", "listen", "/tmp/server.sock", "")
-	acc := b.Socket(28725, "unix", "stream", "", "established", "/tmp/server.sock", "")
-	cli := b.Socket(28728, "unix", "stream", "", "established", "", "/tmp/server.sock")
-	b.FD(2554, 3, true, b.OFD(2554, 3, "rw", 0, 1, ln))
-	b.FD(2554, 4, true, b.OFD(2554, 4, "rw", 0, 1, acc))
-	b.FD(2555, 3, true, b.OFD(2555, 3, "rw", 0, 1, cli))
-	b.Accepted(ln, acc)
-	b.Peer(acc, cli)
-	return b.Snapshot()
+	return unixEcho(false)
 }
 
 // EpollEcho is UnixEcho with the server waiting in epoll, as an
 // event-loop server does: its fd 5 is an eventpoll instance watching the
 // listener (fd 3) and the accepted connection (fd 4).
 func EpollEcho() *graph.Snapshot {
+	return unixEcho(true)
+}
+
+func unixEcho(epoll bool) *graph.Snapshot {
 	var b Builder
 	tty := b.tty()
-	b.Proc(2554, 2300, 5000, "server.py", "python /tmp/server.py", 6)
+	serverFDs := 5
+	if epoll {
+		serverFDs++
+	}
+	b.Proc(2554, 2300, 5000, "server.py", "python /tmp/server.py", serverFDs)
 	b.Proc(2555, 2300, 5100, "client.py", "python /tmp/client.py", 4)
 	b.stdio(2554, tty)
 	b.stdio(2555, tty)
@@ -209,10 +203,12 @@ func EpollEcho() *graph.Snapshot {
 	b.FD(2555, 3, true, b.OFD(2555, 3, "rw", 0, 1, cli))
 	b.Accepted(ln, acc)
 	b.Peer(acc, cli)
-	ep := b.Anon("eventpoll", graph.OFDID(2554, 5000, 5), "2 watched")
-	b.FD(2554, 5, true, b.OFD(2554, 5, "rw", 0, 1, ep))
-	b.Watch(ep, lnOFD)
-	b.Watch(ep, accOFD)
+	if epoll {
+		ep := b.Anon("eventpoll", graph.OFDID(2554, 5000, 5), "2 watched")
+		b.FD(2554, 5, true, b.OFD(2554, 5, "rw", 0, 1, ep))
+		b.Watch(ep, lnOFD)
+		b.Watch(ep, accOFD)
+	}
 	return b.Snapshot()
 }
 
