@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -98,7 +97,7 @@ func oneMoreConnection(s *graph.Snapshot) *graph.Snapshot {
 			fds += n.Process.FDCount
 		}
 	}
-	// The same process node (same ID) with one more fd replaces the old one.
+	// The same process node (same ID) with one more fd replaces the old one (overlay).
 	b.Proc(5000, 1, 100, "busyd", "/usr/sbin/busyd --workers 64", fds)
 	b.Proc(6200, 1, 400, "client200", "client", 4)
 	srv := b.Socket(1000400, "unix", "stream", "", "established", "/run/busyd.sock", "")
@@ -107,12 +106,11 @@ func oneMoreConnection(s *graph.Snapshot) *graph.Snapshot {
 	b.FD(6200, 3, true, b.OFD(6200, 3, "rw", 0, 1, cli))
 	b.Accepted(graph.SocketID(900000), srv)
 	b.Peer(srv, cli)
-	extra := b.Snapshot()
 	st := s.Stats
 	st.Processes++
 	st.FDs += 2
 	st.OFDs += 2
 	st.Objects += 2
 	st.Sockets += 2
-	return graph.New(slices.Concat(s.Nodes, extra.Nodes), slices.Concat(s.Edges, extra.Edges), st)
+	return overlay(s, b.Snapshot(), st)
 }

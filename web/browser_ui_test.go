@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +25,20 @@ func withDenied(s *graph.Snapshot) *graph.Snapshot {
 	for _, n := range extra.Nodes {
 		n.Error = "fd table: permission denied"
 	}
-	return graph.New(append(append([]*graph.Node{}, s.Nodes...), extra.Nodes...), s.Edges, s.Stats)
+	return overlay(s, extra, s.Stats)
+}
+
+// overlay returns base with the nodes and edges of extra added; a node of
+// extra replaces the node of base with the same ID (a process with a new
+// fd count, say).
+func overlay(base, extra *graph.Snapshot, stats graph.Stats) *graph.Snapshot {
+	nodes := slices.Clone(extra.Nodes)
+	for _, n := range base.Nodes {
+		if extra.Node(n.ID) == nil {
+			nodes = append(nodes, n)
+		}
+	}
+	return graph.New(nodes, slices.Concat(base.Edges, extra.Edges), stats)
 }
 
 // TestBrowserInteractions drives the rest of the page on the unix echo
@@ -153,15 +167,7 @@ func withConnection(s *graph.Snapshot) *graph.Snapshot {
 	b.FD(2555, 4, true, b.OFD(2555, 4, "rw", 0, 1, cli))
 	b.Accepted(graph.SocketID(28724), acc)
 	b.Peer(acc, cli)
-	extra := b.Snapshot()
-	// The process nodes of extra (with the new fd counts) replace the old ones.
-	nodes := append([]*graph.Node{}, extra.Nodes...)
-	for _, n := range s.Nodes {
-		if n.Kind != graph.KindProcess {
-			nodes = append(nodes, n)
-		}
-	}
-	return graph.New(nodes, append(append([]graph.Edge{}, s.Edges...), extra.Edges...), s.Stats)
+	return overlay(s, b.Snapshot(), s.Stats)
 }
 
 // TestBrowserLive follows the server of the unix echo seed while a second
