@@ -32,26 +32,12 @@ func TestLiveEach(t *testing.T) {
 	if _, err := unix.Write(p[1], []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client, _ := tcpPair(t, "tcp")
 
 	c := dialT(t, -1)
 	u0, u1 := fdInode(t, p[0]), fdInode(t, p[1])
 	found := map[uint64]unixFacts{}
-	err = c.Each(UnixRequest(UnixShowPeer|UnixShowRQLen), func(m netlink.Message) error {
+	err := c.Each(UnixRequest(UnixShowPeer|UnixShowRQLen), func(m netlink.Message) error {
 		if m.Header.Type != TypeByFamily {
 			return nil
 		}

@@ -226,23 +226,31 @@ func TestLiveUnixDgramPair(t *testing.T) {
 	}
 }
 
+// tcpPair opens a listener on 127.0.0.1 and one connection to it, both
+// ends, closed when the test ends.
+func tcpPair(t testing.TB, network string) (ln net.Listener, client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	client, err = net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return ln, client, server
+}
+
 func TestLiveTCP(t *testing.T) {
 	c := dialT(t, -1)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client, server := tcpPair(t, "tcp4")
 	lino, cino, sino := connInode(t, ln.(*net.TCPListener)), connInode(t, client.(*net.TCPConn)), connInode(t, server.(*net.TCPConn))
 	laddr := ln.Addr().(*net.TCPAddr).AddrPort()
 	caddr := client.LocalAddr().(*net.TCPAddr).AddrPort()
