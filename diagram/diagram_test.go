@@ -42,6 +42,10 @@ var scenarios = []scenario{
 		opts: diagram.Options{Width: 100}, text: diagram.TextOptions{Width: 100}},
 	{name: "epoll_server", snap: diagramtest.EpollEcho, pid: 2554},
 	{name: "epoll_server_watches", snap: diagramtest.EpollEcho, pid: 2554, opts: diagram.Options{Watches: true}},
+	{name: "crowd", snap: func() *graph.Snapshot { return diagramtest.Crowd(24) }, pid: 9940,
+		opts: diagram.Options{Width: 120}, text: diagram.TextOptions{Width: 120}},
+	{name: "prefork", snap: func() *graph.Snapshot { return diagramtest.Prefork(4) }, pid: 701,
+		opts: diagram.Options{Width: 120}, text: diagram.TextOptions{Width: 120}},
 }
 
 func (sc scenario) focus(t testing.TB) *graph.Snapshot {
@@ -266,10 +270,11 @@ func checkGeometry(t *testing.T, name string, l *diagram.Layout) {
 }
 
 // The seed scenarios draw with no crossing at all, but for the one the
-// three tables cannot avoid. Watches (an opt-in view) run from the epoll
+// three tables cannot avoid, and those of a crowd. Watches (an opt-in view) run from the epoll
 // instance to what it watches under the connections, and cross them.
 func TestCrossings(t *testing.T) {
-	want := map[string]int{"three_tables": 1, "epoll_server_watches": 4}
+	// A crowd's pipe and tty are held by four boxes each: their edges cross.
+	want := map[string]int{"three_tables": 1, "epoll_server_watches": 4, "crowd": 8}
 	for _, sc := range scenarios {
 		l := sc.layout(t)
 		if got := crossings(l); got > want[sc.name] {

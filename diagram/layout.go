@@ -40,6 +40,10 @@ type Layout struct {
 	// ("" when the snapshot has no such process).
 	Focus   int    `json:"focus"`
 	FocusID string `json:"focus_id"`
+	// Headline says in one line what the focus is connected to and what it
+	// shares with how many processes: "1 connection · fd 0–2 shared with
+	// 23 processes" ("" without a focus process).
+	Headline string `json:"headline,omitempty"`
 	// Width and Height are the extent of the diagram in cells.
 	Width  int `json:"width"`
 	Height int `json:"height"`
@@ -255,6 +259,7 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 	l := &Layout{Focus: pid, Tiers: []Tier{}, Boxes: []Box{}, Edges: []Edge{}, Labels: []Label{}}
 	if m.focus != nil {
 		l.FocusID = m.focus.node.ID
+		l.Headline = m.rel.headline()
 	}
 	comps := m.components()
 	if len(comps) == 0 {

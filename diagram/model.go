@@ -33,6 +33,10 @@ type model struct {
 	conns []*link // object → object links: peer and accepted
 	byID  map[string]*item
 	prev  *prevIndex // Options.Prev indexed, or nil
+	// rel is what each peer is to the focus (nil without a focus);
+	// procOf finds the proc of a process node ID.
+	rel    *relations
+	procOf map[string]*proc
 }
 
 type proc struct {
@@ -43,6 +47,9 @@ type proc struct {
 	tip   string
 	ports []*item // by fd number; the "more" port last
 	more  *item   // fds not drawn (not on a path to the focus, or unreadable), or nil
+	// crowd, for the box of a crowd of sharers (crowd.go), are the
+	// processes it stands for; node is then a stand-in with the crowd's ID.
+	crowd []*graph.Node
 }
 
 type item struct {
@@ -143,23 +150,17 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 			focus = p
 		}
 	}
-	slices.SortFunc(m.procs, func(a, b *proc) int {
-		if a == focus || b == focus {
-			return boolCmp(b == focus, a == focus)
-		}
-		return cmp.Or(cmp.Compare(a.node.PID, b.node.PID), cmp.Compare(a.node.ID, b.node.ID))
-	})
-	for i, p := range m.procs {
-		p.index = i
-	}
 	if focus != nil {
 		focus.focus = true
 		m.focus = focus
+		m.rel = relationsOf(s, focus.node.PID)
 	}
+	m.sortProcs()
 	procByID := map[string]*proc{}
 	for _, p := range m.procs {
 		procByID[p.node.ID] = p
 	}
+	m.procOf = procByID
 
 	// The fds of each process, resolved.
 	fdsOf := map[*proc][]fdent{}
@@ -259,7 +260,31 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	for _, id := range o.ExpandGroups {
 		expanded[id] = true
 	}
+	// Crowds of sharers take the place of their processes.
+	if crowds := m.crowdsOf(m.rel, expanded); len(crowds) > 0 {
+		gone := map[*proc]bool{}
+		for _, c := range crowds {
+			for _, p := range c {
+				gone[p] = true
+			}
+			m.procs = append(m.procs, newCrowd(c, m.rel))
+		}
+		m.procs = slices.DeleteFunc(m.procs, func(p *proc) bool { return gone[p] })
+		m.sortProcs()
+	}
+	focusOFDs := map[string]bool{}
+	if focus != nil {
+		for _, f := range fdsOf[focus] {
+			if f.ofd != nil {
+				focusOFDs[f.ofd.ID] = true
+			}
+		}
+	}
 	for _, p := range m.procs {
+		if p.crowd != nil {
+			m.crowdPorts(p, fdsOf, focusOFDs, realItem, addLink)
+			continue
+		}
 		fds := fdsOf[p]
 		used := make([]bool, len(fds))
 		single := make([]bool, len(fds)) // drawn one by one, never collapsed
@@ -369,6 +394,18 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	slices.SortFunc(m.items, func(a, b *item) int { return cmp.Compare(a.id, b.id) })
 	m.labelItems(fdProc, procByID)
 	return m
+}
+
+// sortProcs puts the focus first, then the processes at the other end of a
+// connection, the sharers, the others and the crowds, each by pid, and
+// numbers them.
+func (m *model) sortProcs() {
+	slices.SortStableFunc(m.procs, func(a, b *proc) int {
+		return cmp.Or(cmp.Compare(m.rel.role(a), m.rel.role(b)), cmp.Compare(a.node.PID, b.node.PID), cmp.Compare(a.node.ID, b.node.ID))
+	})
+	for i, p := range m.procs {
+		p.index = i
+	}
 }
 
 // fdent is one fd of a process with its description and object (nil when
@@ -611,6 +648,22 @@ func (m *model) ofdLabel(it *item, fdProc map[string]*graph.Node) ([]string, str
 			}
 		}
 		var parts []string
+		if len(procs) > 3 {
+			// A crowd: the focus's fds, then how many other processes.
+			var mine []string
+			for _, h := range hs {
+				if m.focus != nil && h.proc != nil && h.proc.ID == m.focus.node.ID && len(mine) < 3 {
+					mine = append(mine, strconv.Itoa(h.fd))
+				}
+			}
+			others := len(procs)
+			if len(mine) > 0 {
+				parts = append(parts, "fd "+strings.Join(mine, " "))
+				others--
+			}
+			lines = append(lines, strings.Join(append(parts, plural(others, "process", "processes")), " + ")+" ("+how+")")
+			hs = nil
+		}
 		for i, h := range hs {
 			if i == 2 && len(hs) > 3 {
 				parts = append(parts, fmt.Sprintf("%d more", len(hs)-2))
@@ -622,7 +675,9 @@ func (m *model) ofdLabel(it *item, fdProc map[string]*graph.Node) ([]string, str
 				parts = append(parts, "fd "+strconv.Itoa(h.fd))
 			}
 		}
-		lines = append(lines, strings.Join(parts, " + ")+" ("+how+")")
+		if hs != nil {
+			lines = append(lines, strings.Join(parts, " + ")+" ("+how+")")
+		}
 	}
 	if n.Error != "" {
 		lines = append(lines, "! "+n.Error)

@@ -128,17 +128,33 @@ func (m *model) components() [][]*item {
 	}
 	var comps []keyed
 	for n, r := range roots {
-		c := keyed{items: byRoot[r], k: [4]int{1, math.MaxInt, math.MaxInt, math.MaxInt}, id: byRoot[r][0].id}
+		// The components of the focus's connections first (those with no
+		// sharers in them before the others), then the rest of the
+		// focus's, each by the focus's first port in it.
+		c := keyed{items: byRoot[r], k: [4]int{3, math.MaxInt, math.MaxInt, math.MaxInt}, id: byRoot[r][0].id}
+		conn, sharers := false, false
 		for _, it := range c.items {
 			it.comp = n
 			if it.layer != layerPort {
 				continue
 			}
+			switch m.rel.role(it.proc) {
+			case roleConnection:
+				conn = true
+			case roleSharer, roleCrowd:
+				sharers = true
+			}
 			if i, ok := focusIdx[it]; ok {
-				c.k[0], c.k[1] = 0, min(c.k[1], i)
+				c.k[0], c.k[1] = 2, min(c.k[1], i)
 			}
 			c.k[2] = min(c.k[2], it.proc.index)
 			c.k[3] = min(c.k[3], it.fds[0])
+		}
+		if conn && c.k[0] == 2 {
+			c.k[0] = 0
+			if sharers {
+				c.k[0] = 1
+			}
 		}
 		comps = append(comps, c)
 	}
@@ -345,6 +361,9 @@ func (t *tier) orderProcs(portsOf map[*proc][]*item) {
 			if c := pa.compare(pb); oka && c != 0 {
 				return c
 			}
+		}
+		if c := cmp.Compare(t.m.rel.role(a.tp.p), t.m.rel.role(b.tp.p)); c != 0 {
+			return c // connections first and nearest, crowds last
 		}
 		if a.has != b.has {
 			return boolCmp(b.has, a.has)
@@ -1164,6 +1183,13 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		p := tp.p
 		b := Box{ID: p.node.ID, NodeID: p.node.ID, Kind: string(graph.KindProcess), Class: "process", Focus: p.focus,
 			PID: p.node.PID, Label: p.title, Title: p.tip, Rect: Rect{X: tp.left, Y: 0, W: tp.right - tp.left + 1, H: procH}}
+		if p.crowd != nil {
+			b.NodeID, b.Kind, b.Class = "", KindCrowd, "crowd"
+			for _, n := range p.crowd {
+				b.Members = append(b.Members, n.ID)
+			}
+			slices.Sort(b.Members)
+		}
 		if k := seen[p]; k > 0 {
 			b.ID += "#" + strconv.Itoa(k+1)
 		}

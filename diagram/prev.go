@@ -49,7 +49,7 @@ func newPrevIndex(l *Layout, pid int) *prevIndex {
 	}
 	x := &prevIndex{at: map[string]anchor{}, procs: map[string][]anchor{}, rows: map[int][2]int{}}
 	for _, b := range l.Boxes {
-		if b.Tier >= 0 && b.Tier < len(l.Tiers) && b.Kind != string(graph.KindProcess) {
+		if b.Tier >= 0 && b.Tier < len(l.Tiers) && b.Kind != string(graph.KindProcess) && b.Kind != KindCrowd {
 			layer := 1
 			if b.Kind == string(graph.KindOFD) || strings.HasPrefix(b.ID, "group:ofd:") {
 				layer = 0
@@ -61,8 +61,12 @@ func newPrevIndex(l *Layout, pid int) *prevIndex {
 			r[layer] = min(r[layer], b.Rect.Y-l.Tiers[b.Tier].Y)
 			x.rows[b.Tier] = r
 		}
-		if b.Kind == "process" {
-			x.procs[b.NodeID] = append(x.procs[b.NodeID], anchor{b.Tier, b.Rect.X})
+		if b.Kind == string(graph.KindProcess) || b.Kind == KindCrowd {
+			key := b.NodeID
+			if b.Kind == KindCrowd {
+				key, _, _ = strings.Cut(b.ID, "#") // a crowd drawn again
+			}
+			x.procs[key] = append(x.procs[key], anchor{b.Tier, b.Rect.X})
 			for _, p := range b.Ports {
 				x.at[p.ID] = anchor{b.Tier, p.Rect.X}
 			}

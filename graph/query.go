@@ -24,15 +24,35 @@ const (
 	ViaSocket    Via = "socket"     // a peer edge between sockets of another family
 )
 
+// Relation says what a peer is to a process: whether data flows between
+// them through the object, or they only hold the same thing.
+type Relation string
+
+// The relations of a peer, from the strongest.
+const (
+	// RelConnection: data flows between the two processes through the
+	// object — the other end of a unix, TCP or UDP socket, the opposite end
+	// of a pipe or FIFO (a reader for a writer, a writer for a reader), the
+	// other side of a pty.
+	RelConnection Relation = "connection"
+	// RelShared: the very same open file description, inherited by fork or
+	// passed by SCM_RIGHTS.
+	RelShared Relation = "shared"
+	// RelSameObject: separate descriptions of the same file, or of the same
+	// end of a pipe or FIFO.
+	RelSameObject Relation = "same-object"
+)
+
 // Peer is one connection from an fd of a process to an fd of another
 // process: the row of GET /api/processes/{pid}/peers.
 type Peer struct {
-	FD       int    `json:"fd"`        // the fd of the process asked about
-	Kind     Kind   `json:"kind"`      // the kind of the object behind FD
-	PeerPID  int    `json:"peer_pid"`  // the process at the other end
-	PeerComm string `json:"peer_comm"` //
-	PeerFD   int    `json:"peer_fd"`   // its fd
-	Via      Via    `json:"via"`
+	FD       int      `json:"fd"`        // the fd of the process asked about
+	Kind     Kind     `json:"kind"`      // the kind of the object behind FD
+	PeerPID  int      `json:"peer_pid"`  // the process at the other end
+	PeerComm string   `json:"peer_comm"` //
+	PeerFD   int      `json:"peer_fd"`   // its fd
+	Via      Via      `json:"via"`
+	Relation Relation `json:"relation"`
 
 	// The node IDs along the path, for a client that draws it.
 	Object      string `json:"object"`       // the object behind FD
@@ -52,7 +72,13 @@ type ProcessRow struct {
 	Sockets int    `json:"sockets"`  // fds that lead to a socket
 	Pipes   int    `json:"pipes"`    // fds that lead to an anonymous pipe or a fifo
 	Peers   int    `json:"peers"`    // distinct peer processes (see Peer)
-	Error   string `json:"error,omitempty"`
+	// Connections counts the distinct processes at the other end of a
+	// connection (relation "connection"); SharedWith those that share an
+	// open file description or hold the same object (relations "shared"
+	// and "same-object"). A process can be in both.
+	Connections int    `json:"connections"`
+	SharedWith  int    `json:"shared_with"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Index answers questions about one snapshot: the peers of a process, its
@@ -303,31 +329,53 @@ func viaSameObject(obj *Node) Via {
 	return ""
 }
 
+// accessOf says which ways data moves through a description: read, write or both.
+func accessOf(ofd *Node) (r, w bool) {
+	if ofd == nil || ofd.OFD == nil {
+		return false, false
+	}
+	m := ofd.OFD.Mode
+	return m == "r" || m == "rw", m == "w" || m == "rw"
+}
+
+// opposite reports whether data can flow between two descriptions of one
+// pipe or FIFO: one of them reads what the other writes.
+func opposite(a, b *Node) bool {
+	ar, aw := accessOf(a)
+	br, bw := accessOf(b)
+	return ar && bw || aw && br
+}
+
 // peerHops calls visit with, for one fd of a process, every fd of another
-// process at the other end, and how they connect.
-func (x *Index) peerHops(h hop, visit func(peer hop, via Via)) {
+// process at the other end, how they connect and what they are to each other.
+func (x *Index) peerHops(h hop, visit func(peer hop, via Via, rel Relation)) {
 	if h.ofd < 0 {
 		return
 	}
 	// 1. Other fds on the same description.
 	for _, p := range x.holdersOfOFD(h.ofd, h.obj) {
 		if p.proc != h.proc {
-			visit(p, ViaSharedOFD)
+			visit(p, ViaSharedOFD, RelShared)
 		}
 	}
 	if h.obj < 0 {
 		return
 	}
 	obj := x.s.Nodes[h.obj]
-	// 2. Other descriptions of the same object.
+	// 2. Other descriptions of the same object: the other end of a pipe or
+	// FIFO is a connection, the same end or the same file only the same object.
 	if via := viaSameObject(obj); via != "" {
 		for ofd := range x.ins(h.obj, EdgeObject) {
 			if ofd == h.ofd {
 				continue
 			}
+			rel := RelSameObject
+			if via != ViaFile && opposite(x.s.Nodes[h.ofd], x.s.Nodes[ofd]) {
+				rel = RelConnection
+			}
 			for _, p := range x.holdersOfOFD(ofd, h.obj) {
 				if p.proc != h.proc {
-					visit(p, via)
+					visit(p, via, rel)
 				}
 			}
 		}
@@ -337,7 +385,7 @@ func (x *Index) peerHops(h hop, visit func(peer hop, via Via)) {
 		via := viaPeerEdge(obj)
 		for _, p := range x.holdersOfObject(po) {
 			if p.proc != h.proc {
-				visit(p, via)
+				visit(p, via, RelConnection)
 			}
 		}
 	}
@@ -353,10 +401,11 @@ func (x *Index) Peers(pid int) []Peer {
 	}
 	out := []Peer{}
 	for _, h := range x.fds(proc) {
-		x.peerHops(h, func(p hop, via Via) {
+		x.peerHops(h, func(p hop, via Via, rel Relation) {
 			pp := x.s.Nodes[p.proc]
 			row := Peer{
-				FD: fdNum(x.s.Nodes[h.fd]), Kind: kindOf(x.node(h.obj)), PeerPID: pp.PID, PeerFD: fdNum(x.s.Nodes[p.fd]), Via: via,
+				FD: fdNum(x.s.Nodes[h.fd]), Kind: kindOf(x.node(h.obj)), PeerPID: pp.PID, PeerFD: fdNum(x.s.Nodes[p.fd]),
+				Via: via, Relation: rel,
 				Object: idOf(x.node(h.obj)), PeerObject: idOf(x.node(p.obj)), PeerProcess: pp.ID,
 			}
 			if pp.Process != nil {
@@ -367,7 +416,7 @@ func (x *Index) Peers(pid int) []Peer {
 	}
 	slices.SortFunc(out, func(a, b Peer) int {
 		return cmp.Or(cmp.Compare(a.FD, b.FD), cmp.Compare(a.PeerPID, b.PeerPID), cmp.Compare(a.PeerFD, b.PeerFD),
-			cmp.Compare(a.Via, b.Via), cmp.Compare(a.PeerObject, b.PeerObject))
+			cmp.Compare(a.Via, b.Via), cmp.Compare(a.Relation, b.Relation), cmp.Compare(a.PeerObject, b.PeerObject))
 	})
 	return slices.Compact(out)
 }
@@ -412,7 +461,7 @@ func (x *Index) Focus(pid int) *Snapshot {
 	}
 	for _, h := range x.fds(proc) {
 		add(h.fd, h.ofd, h.obj)
-		x.peerHops(h, func(p hop, _ Via) { add(p.proc, p.fd, p.ofd, p.obj) })
+		x.peerHops(h, func(p hop, _ Via, _ Relation) { add(p.proc, p.fd, p.ofd, p.obj) })
 	}
 	nodes := make([]*Node, 0, len(set))
 	var edges []Edge
@@ -435,8 +484,9 @@ func (x *Index) Focus(pid int) *Snapshot {
 type holderTables struct {
 	procs []int32         // process index → node position
 	index map[int32]int32 // node position → process index
-	// per process: the descriptions and the objects its fds lead to, each once
-	ofds, objs [][]int32
+	// per process: the descriptions its fds lead to, each once, with the
+	// object of each (-1 when unknown); and the objects, each once
+	ofds, ofdObjs, objs [][]int32
 	// per process: fds that lead to a socket, to a pipe or fifo
 	sockets, pipes []int
 	// distinct holders (process indexes), ascending
@@ -452,6 +502,7 @@ func (x *Index) holders() *holderTables {
 		}
 	}
 	h.ofds = make([][]int32, len(h.procs))
+	h.ofdObjs = make([][]int32, len(h.procs))
 	h.objs = make([][]int32, len(h.procs))
 	h.sockets = make([]int, len(h.procs))
 	h.pipes = make([]int, len(h.procs))
@@ -477,6 +528,7 @@ func (x *Index) holders() *holderTables {
 			}
 			seenOFD[hp.ofd] = true
 			h.ofds[p] = append(h.ofds[p], hp.ofd)
+			h.ofdObjs[p] = append(h.ofdObjs[p], hp.obj)
 			add(h.ofdHolders, hp.ofd, pi)
 			if hp.obj >= 0 && !seenObj[hp.obj] {
 				seenObj[hp.obj] = true
@@ -488,45 +540,103 @@ func (x *Index) holders() *holderTables {
 	return h
 }
 
-// peerSet returns the indexes (into h.procs) of the peer processes of the
-// process at position proc: what Peers would list, each process once. With
-// socketsOnly, only the holders of the far end of a peer edge count. stamp,
-// when not nil, is scratch space of one int32 per process, none equal to
-// the process's index plus one.
-func (x *Index) peerSet(h *holderTables, proc int32, stamp []int32, socketsOnly bool) []int32 {
+// peerSets returns the indexes (into h.procs) of the peer processes of the
+// process at position proc, each process once: those at the other end of a
+// connection, and those that share a description or hold the same object
+// (see Relation). A process can be in both. stampC and stampS, when not
+// nil, are scratch space of one int32 per process, none equal to the
+// process's index plus one.
+func (x *Index) peerSets(h *holderTables, proc int32, stampC, stampS []int32) (conn, shared []int32) {
+	self, ok := h.index[proc]
+	if !ok {
+		return nil, nil
+	}
+	if stampC == nil {
+		stampC, stampS = make([]int32, len(h.procs)), make([]int32, len(h.procs))
+	}
+	mark := self + 1
+	stampC[self], stampS[self] = mark, mark
+	union := func(out *[]int32, stamp []int32, l []int32) {
+		for _, p := range l {
+			if stamp[p] != mark {
+				stamp[p] = mark
+				*out = append(*out, p)
+			}
+		}
+	}
+	for i, o := range h.ofds[self] {
+		union(&shared, stampS, h.ofdHolders[o])
+		obj := h.ofdObjs[self][i]
+		if obj < 0 {
+			continue
+		}
+		switch via := viaSameObject(x.s.Nodes[obj]); via {
+		case "", ViaFile:
+		default:
+			// A pipe or fifo: the holders of a description at the other
+			// end are connections, of one at the same end the same object.
+			for d := range x.ins(obj, EdgeObject) {
+				if d == o {
+					continue
+				}
+				if opposite(x.s.Nodes[o], x.s.Nodes[d]) {
+					union(&conn, stampC, h.ofdHolders[d])
+				} else {
+					union(&shared, stampS, h.ofdHolders[d])
+				}
+			}
+		}
+	}
+	for _, obj := range h.objs[self] {
+		if viaSameObject(x.s.Nodes[obj]) == ViaFile {
+			union(&shared, stampS, h.objHolders[obj])
+		}
+		for _, po := range x.peerObjects(obj) {
+			union(&conn, stampC, h.objHolders[po])
+		}
+	}
+	slices.Sort(conn)
+	slices.Sort(shared)
+	return conn, shared
+}
+
+// edgePeerSet returns the indexes (into h.procs) of the processes holding
+// the far end of a peer edge (sockets, ptys) from the process at position
+// proc, sorted.
+func (x *Index) edgePeerSet(h *holderTables, proc int32) []int32 {
 	self, ok := h.index[proc]
 	if !ok {
 		return nil
 	}
-	if stamp == nil {
-		stamp = make([]int32, len(h.procs))
-	}
-	mark := self + 1
-	stamp[self] = mark
 	var out []int32
-	union := func(l []int32) {
-		for _, p := range l {
-			if stamp[p] != mark {
-				stamp[p] = mark
-				out = append(out, p)
+	for _, obj := range h.objs[self] {
+		for _, po := range x.peerObjects(obj) {
+			for _, p := range h.objHolders[po] {
+				if p != self {
+					out = append(out, p)
+				}
 			}
 		}
 	}
-	if !socketsOnly {
-		for _, o := range h.ofds[self] {
-			union(h.ofdHolders[o])
-		}
-	}
-	for _, obj := range h.objs[self] {
-		if !socketsOnly && viaSameObject(x.s.Nodes[obj]) != "" {
-			union(h.objHolders[obj])
-		}
-		for _, po := range x.peerObjects(obj) {
-			union(h.objHolders[po])
-		}
-	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
+}
+
+// unionSize is the size of the union of two sorted sets.
+func unionSize(a, b []int32) int {
+	n, i, j := 0, 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			i++
+		case i == len(a) || b[j] < a[i]:
+			j++
+		default:
+			i, j = i+1, j+1
+		}
+		n++
+	}
+	return n
 }
 
 // Processes returns one row per process, sorted by pid. Its cost is that
@@ -535,15 +645,15 @@ func (x *Index) peerSet(h *holderTables, proc int32, stamp []int32, socketsOnly 
 func (x *Index) Processes() []ProcessRow {
 	h := x.holders()
 	out := make([]ProcessRow, 0, len(h.procs))
-	stamp := make([]int32, len(h.procs))
+	stampC, stampS := make([]int32, len(h.procs)), make([]int32, len(h.procs))
 	for _, p := range h.procs {
-		out = append(out, x.row(h, p, stamp))
+		out = append(out, x.row(h, p, stampC, stampS))
 	}
 	slices.SortFunc(out, func(a, b ProcessRow) int { return cmp.Or(cmp.Compare(a.PID, b.PID), cmp.Compare(a.ID, b.ID)) })
 	return out
 }
 
-func (x *Index) row(h *holderTables, proc int32, stamp []int32) ProcessRow {
+func (x *Index) row(h *holderTables, proc int32, stampC, stampS []int32) ProcessRow {
 	n := x.s.Nodes[proc]
 	r := ProcessRow{ID: n.ID, PID: n.PID, Error: n.Error}
 	if p := n.Process; p != nil {
@@ -552,7 +662,8 @@ func (x *Index) row(h *holderTables, proc int32, stamp []int32) ProcessRow {
 	if i, ok := h.index[proc]; ok {
 		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]
 	}
-	r.Peers = len(x.peerSet(h, proc, stamp, false))
+	conn, shared := x.peerSets(h, proc, stampC, stampS)
+	r.Peers, r.Connections, r.SharedWith = unionSize(conn, shared), len(conn), len(shared)
 	return r
 }
 
@@ -562,7 +673,7 @@ func (x *Index) Row(pid int) (ProcessRow, bool) {
 	if !ok {
 		return ProcessRow{}, false
 	}
-	return x.row(x.holders(), proc, nil), true
+	return x.row(x.holders(), proc, nil, nil), true
 }
 
 // RowChanges is what changed in the process list from one snapshot to the
@@ -637,22 +748,37 @@ func (x *Index) HolderPIDs(objectID string) []int {
 
 // PeerPIDs returns the pids of the peers of the process with the given pid
 // (see Peers), sorted and without repeats.
-func (x *Index) PeerPIDs(pid int) []int { return x.peerPIDs(pid, false) }
+func (x *Index) PeerPIDs(pid int) []int {
+	return x.pidsOf(pid, func(h *holderTables, proc int32) []int32 {
+		conn, shared := x.peerSets(h, proc, nil, nil)
+		return append(conn, shared...)
+	})
+}
+
+// ConnectionPIDs returns the pids of the processes at the other end of a
+// connection of the process with the given pid (relation "connection"),
+// sorted and without repeats.
+func (x *Index) ConnectionPIDs(pid int) []int {
+	return x.pidsOf(pid, func(h *holderTables, proc int32) []int32 {
+		conn, _ := x.peerSets(h, proc, nil, nil)
+		return conn
+	})
+}
 
 // SocketPeerPIDs returns the pids of the processes that hold the far end of
 // a connection (a peer edge: sockets, ptys) of the process with the given
 // pid, sorted and without repeats. These are the processes whose graph
 // changes when a connection of pid's opens or closes.
-func (x *Index) SocketPeerPIDs(pid int) []int { return x.peerPIDs(pid, true) }
+func (x *Index) SocketPeerPIDs(pid int) []int { return x.pidsOf(pid, x.edgePeerSet) }
 
-func (x *Index) peerPIDs(pid int, socketsOnly bool) []int {
+func (x *Index) pidsOf(pid int, set func(*holderTables, int32) []int32) []int {
 	proc, ok := x.procs[pid]
 	if !ok {
 		return nil
 	}
 	h := x.holders()
 	var out []int
-	for _, p := range x.peerSet(h, proc, nil, socketsOnly) {
+	for _, p := range set(h, proc) {
 		out = append(out, x.s.Nodes[h.procs[p]].PID)
 	}
 	slices.Sort(out)

@@ -28,11 +28,17 @@ func (m *machine) obj(id string, kind Kind, sock *Socket) string {
 	return id
 }
 
-// fd opens fd number n of proc pid on a new description of obj and returns the description's ID.
-func (m *machine) fd(pid, n int, obj string) string {
+// fd opens fd number n of proc pid on a new description of obj (read and
+// write) and returns the description's ID.
+func (m *machine) fd(pid, n int, obj string) string { return m.fdMode(pid, n, obj, "rw") }
+
+// fdMode opens fd number n of proc pid on a new description of obj with the
+// given mode ("r", "w", "rw") and returns the description's ID.
+func (m *machine) fdMode(pid, n int, obj, mode string) string {
 	st := 1000 + uint64(pid)
 	ofd := OFDID(pid, st, n)
-	m.nodes = append(m.nodes, &Node{ID: ofd, Kind: KindOFD, OFD: &OFD{Mode: "rw", Flags: []string{"O_RDWR"}, Sharers: 1}})
+	flag := map[string]string{"r": "O_RDONLY", "w": "O_WRONLY", "rw": "O_RDWR"}[mode]
+	m.nodes = append(m.nodes, &Node{ID: ofd, Kind: KindOFD, OFD: &OFD{Mode: mode, Flags: []string{flag}, Sharers: 1}})
 	m.edges = append(m.edges, Edge{From: ofd, To: obj, Kind: EdgeObject})
 	m.share(pid, n, ofd)
 	return ofd
@@ -79,8 +85,8 @@ func testMachine() *machine {
 	m.fd(200, 3, cli)
 	m.peer(acc, cli)
 	pipe := m.obj("pipe:[20]", KindPipe, nil)
-	m.fd(100, 5, pipe)
-	m.fd(300, 0, pipe)
+	m.fdMode(100, 5, pipe, "w")
+	m.fdMode(300, 0, pipe, "r")
 	log := m.obj("file:8:1:77", KindFile, nil)
 	m.fd(100, 6, log)
 	m.fd(400, 3, log)
@@ -103,18 +109,19 @@ func TestPeers(t *testing.T) {
 		PeerPID int
 		PeerFD  int
 		Via     Via
+		Rel     Relation
 		Kind    Kind
 	}
 	var rows []row
 	for _, p := range got {
-		rows = append(rows, row{p.FD, p.PeerPID, p.PeerFD, p.Via, p.Kind})
+		rows = append(rows, row{p.FD, p.PeerPID, p.PeerFD, p.Via, p.Relation, p.Kind})
 	}
 	want := []row{
-		{0, 600, 0, ViaSharedOFD, KindChr},
-		{4, 200, 3, ViaUnix, KindSocket},
-		{5, 300, 0, ViaPipe, KindPipe},
-		{6, 400, 3, ViaFile, KindFile},
-		{7, 500, 5, ViaTCP, KindSocket},
+		{0, 600, 0, ViaSharedOFD, RelShared, KindChr},
+		{4, 200, 3, ViaUnix, RelConnection, KindSocket},
+		{5, 300, 0, ViaPipe, RelConnection, KindPipe},
+		{6, 400, 3, ViaFile, RelSameObject, KindFile},
+		{7, 500, 5, ViaTCP, RelConnection, KindSocket},
 	}
 	if d := cmp.Diff(want, rows); d != "" {
 		t.Errorf("Peers(100) (-want +got):\n%s", d)
@@ -203,7 +210,8 @@ func TestProcesses(t *testing.T) {
 	if d := cmp.Diff([]int{100, 200, 300, 400, 500, 600}, pids); d != "" {
 		t.Fatalf("pids (-want +got):\n%s", d)
 	}
-	want := ProcessRow{ID: "proc:100:1100", PID: 100, PPID: 1, Comm: "server", User: "root", Sockets: 3, Pipes: 1, Peers: 5}
+	want := ProcessRow{ID: "proc:100:1100", PID: 100, PPID: 1, Comm: "server", User: "root", Sockets: 3, Pipes: 1, Peers: 5,
+		Connections: 3, SharedWith: 2}
 	if d := cmp.Diff(want, rows[0]); d != "" {
 		t.Errorf("server row (-want +got):\n%s", d)
 	}
@@ -220,7 +228,7 @@ func TestProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const wantJSON = `{"id":"proc:100:1100","pid":100,"ppid":1,"comm":"server","user":"root","uid":0,"fd_count":0,"sockets":3,"pipes":1,"peers":5}`
+	const wantJSON = `{"id":"proc:100:1100","pid":100,"ppid":1,"comm":"server","user":"root","uid":0,"fd_count":0,"sockets":3,"pipes":1,"peers":5,"connections":3,"shared_with":2}`
 	if string(b) != wantJSON {
 		t.Errorf("row JSON = %s\nwant %s", b, wantJSON)
 	}
@@ -420,4 +428,104 @@ func TestIndexDanglingEdges(t *testing.T) {
 	if !Equal(want.Focus(100), x.Focus(100)) {
 		t.Error("Focus differs")
 	}
+}
+
+// pipelineMachine is a shell (pid 10) that ran `a | b` (11, 12) with
+// their other stdio its tty, a FIFO with two readers that opened it
+// separately (20, 21) and a writer (22), and one reader and writer of a
+// FIFO opened read-write (30, 31).
+func pipelineMachine() *machine {
+	m := &machine{}
+	for _, p := range []struct {
+		pid, ppid int
+		comm      string
+	}{{10, 1, "sh"}, {11, 10, "a"}, {12, 10, "b"}, {20, 1, "r1"}, {21, 1, "r2"}, {22, 1, "w"}, {30, 1, "rw1"}, {31, 1, "rw2"}} {
+		m.proc(p.pid, p.ppid, p.comm)
+	}
+	tty := m.fd(10, 0, m.obj("chr:0:136:0", KindChr, nil))
+	m.share(11, 0, tty)
+	m.share(11, 2, tty)
+	m.share(12, 1, tty)
+	m.share(12, 2, tty)
+	pipe := m.obj("pipe:[40]", KindPipe, nil)
+	m.fdMode(11, 1, pipe, "w")
+	m.fdMode(12, 0, pipe, "r")
+	fifo := m.obj("fifo:8:1:50", KindFIFO, nil)
+	m.fdMode(20, 3, fifo, "r")
+	m.fdMode(21, 3, fifo, "r")
+	m.fdMode(22, 3, fifo, "w")
+	both := m.obj("fifo:8:1:51", KindFIFO, nil)
+	m.fdMode(30, 3, both, "rw")
+	m.fdMode(31, 3, both, "r")
+	return m
+}
+
+func TestRelations(t *testing.T) {
+	x := NewIndex(pipelineMachine().snapshot())
+	type row struct {
+		FD, PeerPID, PeerFD int
+		Rel                 Relation
+	}
+	rowsOf := func(pid int) []row {
+		var out []row
+		for _, p := range x.Peers(pid) {
+			out = append(out, row{p.FD, p.PeerPID, p.PeerFD, p.Relation})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		pid  int
+		want []row
+	}{
+		// a writes into the pipe b reads: a connection; the tty its
+		// parent gave both is only shared.
+		{11, []row{{0, 10, 0, RelShared}, {0, 12, 1, RelShared}, {0, 12, 2, RelShared}, {1, 12, 0, RelConnection},
+			{2, 10, 0, RelShared}, {2, 12, 1, RelShared}, {2, 12, 2, RelShared}}},
+		{12, []row{{0, 11, 1, RelConnection}, {1, 10, 0, RelShared}, {1, 11, 0, RelShared}, {1, 11, 2, RelShared},
+			{2, 10, 0, RelShared}, {2, 11, 0, RelShared}, {2, 11, 2, RelShared}}},
+		// Two readers of one FIFO hold the same object; the writer is their connection.
+		{20, []row{{3, 21, 3, RelSameObject}, {3, 22, 3, RelConnection}}},
+		{22, []row{{3, 20, 3, RelConnection}, {3, 21, 3, RelConnection}}},
+		// A read-write description writes what a reader reads.
+		{31, []row{{3, 30, 3, RelConnection}}},
+		{30, []row{{3, 31, 3, RelConnection}}},
+	} {
+		if d := cmp.Diff(tc.want, rowsOf(tc.pid)); d != "" {
+			t.Errorf("Peers(%d) (-want +got):\n%s", tc.pid, d)
+		}
+	}
+	// The process rows count what the peer rows say, on both machines.
+	for _, m := range []*machine{testMachine(), pipelineMachine()} {
+		x := NewIndex(m.snapshot())
+		for _, r := range x.Processes() {
+			conn, shared, all := map[int]bool{}, map[int]bool{}, map[int]bool{}
+			for _, p := range x.Peers(r.PID) {
+				all[p.PeerPID] = true
+				if p.Relation == RelConnection {
+					conn[p.PeerPID] = true
+				} else {
+					shared[p.PeerPID] = true
+				}
+			}
+			if r.Connections != len(conn) || r.SharedWith != len(shared) || r.Peers != len(all) {
+				t.Errorf("pid %d: row says %d connections, shared with %d, %d peers; rows say %d, %d, %d",
+					r.PID, r.Connections, r.SharedWith, r.Peers, len(conn), len(shared), len(all))
+			}
+			if d := cmp.Diff(sortedKeysInt(conn), x.ConnectionPIDs(r.PID)); d != "" {
+				t.Errorf("ConnectionPIDs(%d) (-rows +got):\n%s", r.PID, d)
+			}
+		}
+	}
+}
+
+func sortedKeysInt(m map[int]bool) []int {
+	out := []int{}
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -316,3 +316,77 @@ func Large(fds, peers int) *graph.Snapshot {
 	}
 	return b.Snapshot()
 }
+
+// Crowd is a worker among many siblings, as on any real host: bash (pid
+// 9934) ran `feeder | worker` with n copies of python3 (pids 9940...) all
+// reading one pipe:[7000] on fd 0 (one description, inherited) that feeder
+// (pid 9935) writes, and with stdout and stderr on bash's /dev/pts/0
+// description. The first worker, the focus, is also connected to postgres
+// (pid 800) over a unix socket (fd 3 ⇄ its fd 9). So the focus has two
+// connections (the feeder's pipe, postgres) and shares fds 0–2 with n-1
+// siblings, and fds 1–2 with bash.
+func Crowd(n int) *graph.Snapshot {
+	var b Builder
+	tty := b.tty()
+	b.Proc(800, 1, 50, "postgres", "postgres: alice app [local] idle", 12)
+	b.Proc(9934, 9000, 60000, "bash", "-bash", 3)
+	b.stdio(9934, tty)
+	shared := graph.OFDID(9934, 60000, 0)
+	b.Proc(9935, 9934, 60100, "feeder", "feeder --jobs", 3)
+	p := b.Pipe(7000)
+	b.FD(9935, 0, false, shared)
+	b.FD(9935, 1, false, b.OFD(9935, 1, "w", 0, 1, p))
+	b.FD(9935, 2, false, shared)
+	var in string
+	for i := range n {
+		pid := 9940 + i
+		b.Proc(pid, 9934, uint64(60200+i), "python3", "python3 worker.py", 4)
+		if i == 0 {
+			in = b.OFD(pid, 0, "r", 0, n, p)
+		}
+		b.FD(pid, 0, false, in)
+		b.FD(pid, 1, false, shared)
+		b.FD(pid, 2, false, shared)
+	}
+	srv := b.Socket(31000, "unix", "stream", "", "established", "/run/postgresql/.s.PGSQL.5432", "")
+	cli := b.Socket(31001, "unix", "stream", "", "established", "", "/run/postgresql/.s.PGSQL.5432")
+	b.FD(800, 9, true, b.OFD(800, 9, "rw", 0, 1, srv))
+	b.FD(9940, 3, true, b.OFD(9940, 3, "rw", 0, 1, cli))
+	b.Peer(srv, cli)
+	return b.Snapshot()
+}
+
+// Prefork is a prefork server: master (pid 700) listens on 127.0.0.1:8080
+// (fd 6) and forked workers (pids 701...) that share the listening
+// socket's description and the master's /dev/null stdio. The first worker
+// serves a keep-alive client, curl (pid 900).
+func Prefork(workers int) *graph.Snapshot {
+	var b Builder
+	null := b.File(graph.KindChr, "0:6", 4, "/dev/null", "1:3")
+	b.Proc(700, 1, 10, "server", "server: master process", 7)
+	std := b.OFD(700, 0, "rw", 0, 3*(workers+1), null)
+	ln := b.Socket(41000, "inet", "stream", "tcp", "listen", "127.0.0.1:8080", "")
+	lnOFD := b.OFD(700, 6, "rw", 0, workers+1, ln)
+	for _, pid := range []int{700} {
+		for fd := range 3 {
+			b.FD(pid, fd, false, std)
+		}
+		b.FD(pid, 6, false, lnOFD)
+	}
+	for i := range workers {
+		pid := 701 + i
+		b.Proc(pid, 700, uint64(20+i), "server", "server: worker process", 8)
+		for fd := range 3 {
+			b.FD(pid, fd, false, std)
+		}
+		b.FD(pid, 6, false, lnOFD)
+	}
+	b.Proc(900, 1, 30, "curl", "curl 127.0.0.1:8080", 4)
+	acc := b.Socket(41001, "inet", "stream", "tcp", "established", "127.0.0.1:8080", "127.0.0.1:50000")
+	cli := b.Socket(41002, "inet", "stream", "tcp", "established", "127.0.0.1:50000", "127.0.0.1:8080")
+	b.FD(701, 9, true, b.OFD(701, 9, "rw", 0, 1, acc))
+	b.FD(900, 3, true, b.OFD(900, 3, "rw", 0, 1, cli))
+	b.Accepted(ln, acc)
+	b.Peer(acc, cli)
+	return b.Snapshot()
+}
