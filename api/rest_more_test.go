@@ -130,13 +130,13 @@ func TestRESTSummary(t *testing.T) {
 	if d := cmp.Diff(map[string]int{"unix": 2}, s.Sockets); d != "" {
 		t.Errorf("sockets (-want +got):\n%s", d)
 	}
-	if len(s.TopPeers) != 2 || s.TopPeers[0].Comm != "server" || s.TopPeers[1].Comm != "client" {
-		t.Errorf("top_peers = %+v", s.TopPeers)
+	if len(s.TopConnections) != 2 || s.TopConnections[0].Comm != "server" || s.TopConnections[1].Comm != "client" {
+		t.Errorf("top_connections = %+v", s.TopConnections)
 	}
 	if len(s.TopFDs) != 3 || s.TopFDs[0].FDCount != 4 || s.TopFDs[2].Comm != "init" {
 		t.Errorf("top_fds = %+v", s.TopFDs)
 	}
-	for _, k := range []string{`"seq":`, `"stats":`, `"kinds":{`, `"sockets":{`, `"top_peers":[`, `"top_fds":[`} {
+	for _, k := range []string{`"seq":`, `"stats":`, `"kinds":{`, `"sockets":{`, `"top_connections":[`, `"top_fds":[`} {
 		if !strings.Contains(body, k) {
 			t.Errorf("summary lacks %s: %s", k, body)
 		}

@@ -20,10 +20,12 @@ type Summary struct {
 	// Sockets counts sockets by protocol for inet and inet6 (tcp, udp,
 	// ...), by family otherwise (unix, netlink, packet, ...).
 	Sockets map[string]int `json:"sockets"`
-	// TopPeers are the processes with the most peers, TopFDs those with
-	// the most fds: at most SummaryTop each, most first, then by pid.
-	TopPeers []graph.ProcessRow `json:"top_peers"`
-	TopFDs   []graph.ProcessRow `json:"top_fds"`
+	// TopConnections are the processes connected to the most processes
+	// (ProcessRow.Connections: sharing stdio makes no connection), TopFDs
+	// those with the most fds: at most SummaryTop each, most first, then
+	// by pid.
+	TopConnections []graph.ProcessRow `json:"top_connections"`
+	TopFDs         []graph.ProcessRow `json:"top_fds"`
 }
 
 // socketClass is the key a socket is counted under in Summary.Sockets.
@@ -61,7 +63,7 @@ func (v *view) summarize() *Summary {
 			}
 		}
 		rows := v.processes()
-		s.TopPeers = top(rows, SummaryTop, func(r graph.ProcessRow) int { return r.Peers })
+		s.TopConnections = top(rows, SummaryTop, func(r graph.ProcessRow) int { return r.Connections })
 		s.TopFDs = top(rows, SummaryTop, func(r graph.ProcessRow) int { return r.FDCount })
 		v.summary = s
 	})
@@ -69,7 +71,7 @@ func (v *view) summarize() *Summary {
 }
 
 // GET /api/summary: node counts by kind, sockets by protocol, the
-// processes with the most peers and fds, and the scan's stats.
+// processes with the most connections and fds, and the scan's stats.
 func (s *Server) getSummary(w http.ResponseWriter, r *http.Request) {
 	if v := s.latest(w); v != nil {
 		sum := *v.summarize()

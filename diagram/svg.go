@@ -51,8 +51,9 @@ const svgStyle = `
 .fdscope .k-dev>.frame{fill:var(--dev);stroke:var(--dev-line)}
 .fdscope .k-anon>.frame{fill:var(--anon);stroke:var(--anon-line)}
 .fdscope .k-group>.frame{fill:var(--group);stroke:var(--group-line);stroke-dasharray:5 3}
+.fdscope .k-crowd>.frame{fill:var(--process);stroke:var(--process-line);stroke-dasharray:6 3}
 .fdscope .k-unknown>.frame{fill:var(--unknown);stroke:var(--unknown-line)}
-.fdscope .k-process>.title{font-weight:bold}
+.fdscope .k-process>.title,.fdscope .k-crowd>.title{font-weight:bold}
 .fdscope .port>rect{fill:var(--bg);stroke:var(--process-line);stroke-width:1}
 .fdscope .port.more>rect{stroke-dasharray:3 2}
 .fdscope .edge{fill:none;stroke:var(--edge);stroke-width:1.5}
@@ -69,7 +70,7 @@ const svgStyle = `
 
 // legend names the colour classes, in the order the legend shows them.
 var legend = [][2]string{{"process", "process"}, {"ofd", "open file description"}, {"socket", "socket"},
-	{"pipe", "pipe, fifo"}, {"file", "file"}, {"dev", "device"}, {"anon", "anon inode"}, {"group", "group"}, {"unknown", "unknown"}}
+	{"pipe", "pipe, fifo"}, {"file", "file"}, {"dev", "device"}, {"anon", "anon inode"}, {"group", "group"}, {"crowd", "processes that share"}, {"unknown", "unknown"}}
 
 // SVG writes the layout as a standalone SVG document: styles inlined, no
 // script, no external resource. Every process box carries data-pid, every
@@ -152,7 +153,7 @@ func SVG(l *Layout, w io.Writer, opts SVGOptions) error {
 			num(cx(r.X)), num(cy(r.Y)), num(float64(r.W-1)*cw), num(float64(r.H-1)*ch))
 		for i, s := range bx.Label {
 			cls := "label"
-			if bx.Kind == "process" && i == 0 {
+			if (bx.Kind == "process" || bx.Kind == KindCrowd) && i == 0 {
 				cls = "title"
 			}
 			p(`<text class="%s" x="%s" y="%s">%s</text>`, cls, num(pad+float64(r.X+2)*cw), num(base(r.Y+1+i)), esc(s))

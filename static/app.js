@@ -26,6 +26,7 @@ const state = {
   focusPID: 0, // the process in view (0: none)
   focusError: "", // what the server said about it
   layoutSeq: 0, // the version of the layout drawn
+  headline: "", // the layout's summary of the focus's connections and sharing
   expand: new Set(), // group port IDs drawn fd by fd
   watches: false, // draw what epoll and inotify instances watch
   table: false, // the connections table shown instead of the diagram
@@ -248,6 +249,7 @@ function focus(pid, push) {
   state.focusPID = pid;
   state.focusError = "";
   state.layoutSeq = 0;
+  state.headline = "";
   state.expand.clear();
   state.selection = null;
   view.clear();
@@ -297,7 +299,12 @@ function renderFocusTitle() {
   document.title = t + " — fdscope";
   let note = "";
   if (r) {
-    note = `${plural(r.fd_count, "fd", "fds")} · ${plural(r.peers, "peer", "peers")} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
+    // What the process talks to and what it only shares, as the layout
+    // counts it ("1 connection · fd 0–2 shared with 23 processes"), else
+    // from the process row.
+    const rel = state.headline ||
+      plural(r.connections, "connection", "connections") + (r.shared_with ? ` · shares fds with ${plural(r.shared_with, "process", "processes")}` : "");
+    note = `${plural(r.fd_count, "fd", "fds")} · ${rel} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
   } else if (state.focusError) {
     note = state.focusError;
   } else if (list.seq) {
@@ -308,6 +315,10 @@ function renderFocusTitle() {
 
 function drawLayout(layout, seq, t0) {
   const first = state.layoutSeq === 0;
+  if (state.headline !== (layout.headline || "")) {
+    state.headline = layout.headline || "";
+    renderFocusTitle();
+  }
   view.setLayout(layout, seq);
   state.layoutSeq = seq;
   const dt = performance.now() - t0;

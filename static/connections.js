@@ -40,11 +40,14 @@ export class ConnectionsTable {
 
   render(peers) {
     const name = (id) => this.graph.node(id)?.name || id;
-    peers.sort((a, b) => a.fd - b.fd || a.peer_pid - b.peer_pid || a.peer_fd - b.peer_fd);
-    $("connections-body").replaceChildren(...peers.map((p) => h("tr", { "data-pid": String(p.peer_pid), "data-fd": String(p.fd), title: "open pid " + p.peer_pid },
+    // Connections first: what the process talks to, then what it only shares.
+    const rank = (p) => (p.relation === "connection" ? 0 : 1);
+    peers.sort((a, b) => rank(a) - rank(b) || a.fd - b.fd || a.peer_pid - b.peer_pid || a.peer_fd - b.peer_fd);
+    $("connections-body").replaceChildren(...peers.map((p) => h("tr", { "data-pid": String(p.peer_pid), "data-fd": String(p.fd), "data-relation": p.relation, title: "open pid " + p.peer_pid },
       h("td", { class: "num" }, String(p.fd)),
       h("td", null, name(p.object)),
       h("td", null, p.via),
+      h("td", null, p.relation),
       h("td", null, h("span", { class: "comm" }, p.peer_comm), " ", h("span", { class: "muted" }, "pid " + p.peer_pid)),
       h("td", { class: "num" }, String(p.peer_fd)),
       h("td", null, p.peer_object !== p.object ? name(p.peer_object) : ""))));

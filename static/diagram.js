@@ -196,7 +196,7 @@ export class DiagramView {
     let cls = "box k-" + b.class + " " + b.kind;
     if (b.focus) cls += " focus";
     if (b.kind === "process" && !b.focus) cls += " peer";
-    if (b.kind === "group") cls += " expandable";
+    if (b.kind === "group" || b.kind === "crowd") cls += " expandable";
     if (g.classList.contains("fresh")) cls += " fresh";
     g.setAttribute("class", cls);
     g.setAttribute("data-box-id", b.id);
@@ -211,7 +211,7 @@ export class DiagramView {
     rec.frame.setAttribute("height", num((r.h - 1) * CH));
     for (const t of rec.texts) t.remove();
     rec.texts = b.label.map((s, i) => {
-      const t = el("text", { class: b.kind === "process" && i === 0 ? "title" : "label", x: num(1.5 * CW), y: num((1 + i) * CH + 5) });
+      const t = el("text", { class: (b.kind === "process" || b.kind === "crowd") && i === 0 ? "title" : "label", x: num(1.5 * CW), y: num((1 + i) * CH + 5) });
       t.textContent = s;
       return g.insertBefore(t, rec.portsG);
     });
@@ -255,7 +255,7 @@ export class DiagramView {
       pg.setAttribute("data-node-ids", p.node_ids.join(" "));
     }
     if (b.pid) pg.setAttribute("data-pid", String(b.pid));
-    if (p.kind === "group" || p.kind === "stdio") pg.classList.add("expandable");
+    if (p.kind === "group" || p.kind === "stdio" || p.kind === "crowd") pg.classList.add("expandable");
     title(pg, p.title);
     el("rect", {
       x: num(PAD + pr.x * CW - 4 - ox), y: num(cy(pr.y) - CH * 0.4 - oy),
@@ -391,7 +391,8 @@ export class DiagramView {
         }
       }
     };
-    if (ref.type === "box" && this.boxes.get(ref.id)?.box.kind === "process") {
+    const kind = ref.type === "box" && this.boxes.get(ref.id)?.box.kind;
+    if (kind === "process" || kind === "crowd") {
       for (const p of this.boxes.get(ref.id).box.ports || []) {
         ids.add(p.id);
         down(p.id);
@@ -592,6 +593,11 @@ export class DiagramView {
           this.cb.onFocus?.(b.pid);
           return;
         }
+        if (b.kind === "crowd") {
+          // A crowd of processes that share with the focus: draw them one by one.
+          this.cb.onExpand?.(b.id);
+          return;
+        }
       }
       this.selected = ref && ref.type !== "edge" ? ref : null;
       this.hovered = null;
@@ -615,9 +621,11 @@ export class DiagramView {
 }
 
 // groupPortOf returns the port ID to expand for a group port or a group box
-// ("group:ofd:P:K" and "group:obj:P:K" belong to port "group:fd:P:K"), or "".
+// ("group:ofd:P:K" and "group:obj:P:K" belong to port "group:fd:P:K"; a
+// crowd's ports "C:port:X" and description groups "C:ofd:X" to crowd C), or "".
 export function groupPortOf(id) {
   if (id.startsWith("group:fd:") || id.startsWith("group:stdio:")) return id;
+  if (id.startsWith("group:crowd:")) return id.split(":port:")[0].split(":ofd:")[0];
   for (const p of ["group:ofd:", "group:obj:"]) if (id.startsWith(p)) return "group:fd:" + id.slice(p.length);
   return "";
 }

@@ -9,7 +9,7 @@ export const sorters = {
   pid: (a, b) => a.pid - b.pid,
   name: (a, b) => a.comm.localeCompare(b.comm) || a.pid - b.pid,
   fds: (a, b) => b.fd_count - a.fd_count || a.pid - b.pid,
-  peers: (a, b) => b.peers - a.peers || b.fd_count - a.fd_count || a.pid - b.pid,
+  connections: (a, b) => b.connections - a.connections || b.shared_with - a.shared_with || b.fd_count - a.fd_count || a.pid - b.pid,
 };
 
 function isKernelThread(r) {
@@ -122,12 +122,12 @@ export class ProcessList {
   // rowElement returns the row of r, updated in place: a click whose press
   // and release straddle an update still lands on it.
   rowElement(r, match) {
-    const sig = [r.id, r.comm, r.user, r.fd_count, r.peers, r.error, match, r.pid === this.focusPID, r.pid === this.active].join("\u0000");
+    const sig = [r.id, r.comm, r.user, r.fd_count, r.connections, r.shared_with, r.error, match, r.pid === this.focusPID, r.pid === this.active].join("\u0000");
     let rec = this.els.get(r.pid);
     if (!rec) {
       const cells = {
         pid: h("span", { class: "pid" }), comm: h("span", { class: "comm" }), user: h("span", { class: "user" }),
-        fds: h("span", { class: "n", title: "fds" }), peers: h("span", { class: "n peers", title: "peer processes" }),
+        fds: h("span", { class: "n", title: "fds" }), conns: h("span", { class: "n conns" }),
         why: h("span", { class: "why" }), match: h("span", { class: "match" }),
       };
       rec = { li: h("li", { id: "row-" + r.pid, role: "option" }, Object.values(cells)), cells, sig: "" };
@@ -144,7 +144,8 @@ export class ProcessList {
     cells.comm.textContent = r.comm;
     cells.user.textContent = r.user;
     cells.fds.textContent = String(r.fd_count);
-    cells.peers.textContent = r.peers ? String(r.peers) : "";
+    cells.conns.textContent = r.connections ? String(r.connections) : "";
+    cells.conns.title = `connected to ${r.connections} processes, shares fds with ${r.shared_with}`;
     cells.why.textContent = r.error ? "⚠ " + r.error : "";
     cells.why.hidden = !r.error;
     cells.match.textContent = match || "";

@@ -47,7 +47,8 @@ export class Summary {
       $(id).replaceChildren(...(list || []).map((r) => h("li", { "data-pid": String(r.pid), "data-node-id": r.id, class: "link", title: "open pid " + r.pid },
         h("span", { class: "comm" }, r.comm), " ", h("span", { class: "muted" }, "pid " + r.pid + " · " + what(r)))));
     };
-    top("summary-peers", s?.top_peers || rows.filter((r) => r.peers).sort(sorters.peers).slice(0, 10), (r) => plural(r.peers, "peer", "peers"));
+    top("summary-connections", s?.top_connections || rows.filter((r) => r.connections).sort(sorters.connections).slice(0, 10),
+      (r) => plural(r.connections, "connection", "connections"));
     top("summary-fds", s?.top_fds || rows.slice().sort(sorters.fds).slice(0, 10), (r) => plural(r.fd_count, "fd", "fds"));
   }
 }

@@ -56,7 +56,7 @@ func TestBrowserInteractions(t *testing.T) {
 
 	// Nothing chosen: the summary of the host, with the processes that have peers.
 	p.wait("the summary", `!document.getElementById('summary').hidden && document.getElementById('focus').hidden`)
-	p.wait("the top peers", `document.querySelector('#summary-peers [data-pid="2554"]') && document.querySelector('#summary-peers [data-pid="2555"]')`)
+	p.wait("the top connections", `document.querySelector('#summary-connections [data-pid="2554"]') && document.querySelector('#summary-connections [data-pid="2555"]')`)
 	p.wait("objects by kind", `document.getElementById('summary-kinds').textContent.includes('socket')`)
 	p.shot("summary")
 
@@ -65,7 +65,7 @@ func TestBrowserInteractions(t *testing.T) {
 
 	// Sorting by fd count: the rows' counts never go up.
 	p.run("sort by fds", chromedp.SetValue(chromedp.CSS("#sort"), "fds"), chromedp.Evaluate[chromedp.Void](`document.getElementById('sort').dispatchEvent(new Event('change'))`))
-	p.wait("the rows sorted by fd count", `(n => n.length === 3 && n.every((v, i) => i === 0 || n[i-1] >= v) && n[0] === 7)([...document.querySelectorAll('#process-list [data-pid] .n:not(.peers)')].map(c => Number(c.textContent)))`)
+	p.wait("the rows sorted by fd count", `(n => n.length === 3 && n.every((v, i) => i === 0 || n[i-1] >= v) && n[0] === 7)([...document.querySelectorAll('#process-list [data-pid] .n:not(.conns)')].map(c => Number(c.textContent)))`)
 
 	// A socket path finds both ends, through the server's search.
 	p.run("search a path", chromedp.SendKeys(chromedp.CSS("#search"), "/tmp/server.sock"))
