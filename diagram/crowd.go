@@ -49,8 +49,13 @@ type peerRole int
 
 const (
 	roleFocus      peerRole = iota
-	roleConnection          // at the other end of a connection
-	roleSharer              // shares descriptions or objects only
+	roleConnection          // at the other end of a connection of the focus's own
+	// roleInherited: at the other end of a connection only through a
+	// description the focus shares with other processes — most often one
+	// every process of a session inherited and none uses (a pipe its
+	// service manager or shell watches for the processes' exit)
+	roleInherited
+	roleSharer // shares descriptions or objects only
 	roleCrowd               // a crowd of sharers
 	roleOther               // no relation found (a whole snapshot drawn)
 )
@@ -58,20 +63,36 @@ const (
 // relations is what the peers of the focus are to it, from graph.Index.Peers.
 type relations struct {
 	rows []graph.Peer
-	// per peer process ID: whether it has a connection, and the focus fds
-	// it shares with (or holds the same object as)
+	// per peer process ID: whether it has a connection (through a
+	// description of the focus's own: true; only through shared ones:
+	// false), and the focus fds it shares with (or holds the same object as)
 	conn      map[string]bool
 	sharedFDs map[string][]int
 	// the socket objects of the focus that a peer shares
 	sharesSocket map[string]bool
+	// per process ID (the focus's too), its fds at either end of a
+	// connection of the focus's own
+	connFDs map[string]map[int]bool
 }
 
-func relationsOf(s *graph.Snapshot, pid int) *relations {
-	r := &relations{conn: map[string]bool{}, sharedFDs: map[string][]int{}, sharesSocket: map[string]bool{}}
+func relationsOf(s *graph.Snapshot, focus *graph.Node) *relations {
+	r := &relations{conn: map[string]bool{}, sharedFDs: map[string][]int{}, sharesSocket: map[string]bool{},
+		connFDs: map[string]map[int]bool{}}
+	pid := focus.PID
 	r.rows = graph.NewIndex(s).Peers(pid)
+	sharedFD := map[int]bool{} // focus fds whose description another process holds
+	for _, p := range r.rows {
+		if p.Relation == graph.RelShared {
+			sharedFD[p.FD] = true
+		}
+	}
 	for _, p := range r.rows {
 		if p.Relation == graph.RelConnection {
-			r.conn[p.PeerProcess] = true
+			r.conn[p.PeerProcess] = r.conn[p.PeerProcess] || !sharedFD[p.FD]
+			if !sharedFD[p.FD] {
+				r.markConn(focus.ID, p.FD)
+				r.markConn(p.PeerProcess, p.PeerFD)
+			}
 			continue
 		}
 		if l := r.sharedFDs[p.PeerProcess]; !slices.Contains(l, p.FD) {
@@ -87,6 +108,28 @@ func relationsOf(s *graph.Snapshot, pid int) *relations {
 	return r
 }
 
+func (r *relations) markConn(proc string, fd int) {
+	if r.connFDs[proc] == nil {
+		r.connFDs[proc] = map[int]bool{}
+	}
+	r.connFDs[proc][fd] = true
+}
+
+// carries reports whether a port stands for an fd at either end of a
+// connection of the focus's own.
+func (r *relations) carries(port *item) bool {
+	if r == nil || port.proc == nil || port.proc.crowd != nil {
+		return false
+	}
+	fds := r.connFDs[port.proc.node.ID]
+	for _, fd := range port.fds {
+		if fds[fd] {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *relations) role(p *proc) peerRole {
 	switch {
 	case p.focus:
@@ -95,42 +138,65 @@ func (r *relations) role(p *proc) peerRole {
 		return roleCrowd
 	case r == nil:
 		return roleOther
-	case r.conn[p.node.ID]:
-		return roleConnection
-	case r.sharedFDs[p.node.ID] != nil:
+	}
+	if own, ok := r.conn[p.node.ID]; ok {
+		if own {
+			return roleConnection
+		}
+		return roleInherited
+	}
+	if r.sharedFDs[p.node.ID] != nil {
 		return roleSharer
 	}
 	return roleOther
 }
 
 // headline says in one line what the focus is connected to and what it
-// shares: "1 connection · fd 0–2 shared with 23 processes".
+// shares: "1 connection · fd 0–2 shared with 23 processes". Connections
+// only through a description the focus shares with other processes are
+// counted apart ("1 more through shared fds"): most are inherited fds
+// nobody uses.
 func (r *relations) headline() string {
 	if r == nil {
 		return ""
 	}
-	objs, procs := map[string]bool{}, map[string]bool{}
-	var fds []int
+	sharedFD := map[int]bool{}
 	sharers := map[string]bool{}
+	var fds []int
 	for _, p := range r.rows {
 		if p.Relation == graph.RelConnection {
-			objs[strconv.Itoa(p.FD)+" "+p.Object] = true
-			procs[p.PeerProcess] = true
 			continue
 		}
+		sharedFD[p.FD] = true
 		sharers[p.PeerProcess] = true
 		if !slices.Contains(fds, p.FD) {
 			fds = append(fds, p.FD)
 		}
 	}
+	own, inherited, procs := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, p := range r.rows {
+		if p.Relation != graph.RelConnection {
+			continue
+		}
+		key := strconv.Itoa(p.FD) + " " + p.Object
+		if sharedFD[p.FD] {
+			inherited[key] = true
+			continue
+		}
+		own[key] = true
+		procs[p.PeerProcess] = true
+	}
 	var parts []string
 	switch {
-	case len(objs) == 0:
+	case len(own) == 0:
 		parts = append(parts, "no connections")
-	case len(procs) == len(objs):
-		parts = append(parts, plural(len(objs), "connection", "connections"))
+	case len(procs) == len(own):
+		parts = append(parts, plural(len(own), "connection", "connections"))
 	default:
-		parts = append(parts, plural(len(objs), "connection", "connections")+" with "+plural(len(procs), "process", "processes"))
+		parts = append(parts, plural(len(own), "connection", "connections")+" with "+plural(len(procs), "process", "processes"))
+	}
+	if len(inherited) > 0 {
+		parts = append(parts, strconv.Itoa(len(inherited))+" more through shared fds")
 	}
 	if len(sharers) > 0 {
 		slices.Sort(fds)

@@ -297,6 +297,12 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 				if was[j] > prevTier(i, j) {
 					break // it was in a later tier: keep it apart
 				}
+				if m.connComp[comps[i][0].comp] && !m.connComp[comps[j][0].comp] {
+					// The focus's own connections have the first tiers to
+					// themselves: its box there holds their ports only, and
+					// the peers sit next to it.
+					break
+				}
 				next := m.placeTier(comps[i:j+1], seen, len(tiers), prevTier(i, j+1))
 				if next.width > opts.Width {
 					break

@@ -37,6 +37,9 @@ type model struct {
 	// procOf finds the proc of a process node ID.
 	rel    *relations
 	procOf map[string]*proc
+	// connComp marks the components (item.comp) that hold a connection of
+	// the focus's own: a wrapped diagram gives them the first tiers.
+	connComp map[int]bool
 }
 
 type proc struct {
@@ -97,7 +100,7 @@ func (it *item) center() float64 { return it.x + float64(it.w-1)/2 }
 
 // build reduces a focus snapshot to the model.
 func build(s *graph.Snapshot, pid int, o Options) *model {
-	m := &model{opts: o, pid: pid, byID: map[string]*item{}, prev: newPrevIndex(o.Prev, pid)}
+	m := &model{opts: o, pid: pid, byID: map[string]*item{}, prev: newPrevIndex(o.Prev, pid), connComp: map[int]bool{}}
 	if s == nil {
 		s = &graph.Snapshot{}
 	}
@@ -153,7 +156,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	if focus != nil {
 		focus.focus = true
 		m.focus = focus
-		m.rel = relationsOf(s, focus.node.PID)
+		m.rel = relationsOf(s, focus.node)
 	}
 	m.sortProcs()
 	procByID := map[string]*proc{}

@@ -128,33 +128,25 @@ func (m *model) components() [][]*item {
 	}
 	var comps []keyed
 	for n, r := range roots {
-		// The components of the focus's connections first (those with no
-		// sharers in them before the others), then the rest of the
-		// focus's, each by the focus's first port in it.
-		c := keyed{items: byRoot[r], k: [4]int{3, math.MaxInt, math.MaxInt, math.MaxInt}, id: byRoot[r][0].id}
-		conn, sharers := false, false
+		// The components of the focus's own connections first, then the
+		// rest of the focus's, each by the focus's first port in it.
+		c := keyed{items: byRoot[r], k: [4]int{2, math.MaxInt, math.MaxInt, math.MaxInt}, id: byRoot[r][0].id}
+		conn := false
 		for _, it := range c.items {
 			it.comp = n
 			if it.layer != layerPort {
 				continue
 			}
-			switch m.rel.role(it.proc) {
-			case roleConnection:
-				conn = true
-			case roleSharer, roleCrowd:
-				sharers = true
-			}
+			conn = conn || m.rel.carries(it)
 			if i, ok := focusIdx[it]; ok {
-				c.k[0], c.k[1] = 2, min(c.k[1], i)
+				c.k[0], c.k[1] = 1, min(c.k[1], i)
 			}
 			c.k[2] = min(c.k[2], it.proc.index)
 			c.k[3] = min(c.k[3], it.fds[0])
 		}
-		if conn && c.k[0] == 2 {
+		if conn {
 			c.k[0] = 0
-			if sharers {
-				c.k[0] = 1
-			}
+			m.connComp[n] = true
 		}
 		comps = append(comps, c)
 	}

@@ -298,19 +298,21 @@ function renderFocusTitle() {
   $("focus-title").dataset.pid = String(state.focusPID);
   document.title = t + " — fdscope";
   let note = "";
+  let headline = "";
   if (r) {
+    note = `${plural(r.fd_count, "fd", "fds")} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
     // What the process talks to and what it only shares, as the layout
     // counts it ("1 connection · fd 0–2 shared with 23 processes"), else
     // from the process row.
-    const rel = state.headline ||
+    headline = state.headline ||
       plural(r.connections, "connection", "connections") + (r.shared_with ? ` · shares fds with ${plural(r.shared_with, "process", "processes")}` : "");
-    note = `${plural(r.fd_count, "fd", "fds")} · ${rel} · user ${r.user}` + (r.error ? " · ⚠ " + r.error : "");
   } else if (state.focusError) {
     note = state.focusError;
   } else if (list.seq) {
     note = "not running (it may have exited)";
   }
   $("focus-note").textContent = note;
+  $("focus-headline").textContent = headline;
 }
 
 function drawLayout(layout, seq, t0) {

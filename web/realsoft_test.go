@@ -1,0 +1,192 @@
+package web_test
+
+// The focus view judged on real software: nginx, redis, a shell pipeline,
+// a prefork server and a client among many siblings, started on loopback
+// by internal/realproc, scanned by the live loop, drawn in Chromium. For
+// each, the process it talks to must be on the first screen (1280×800),
+// the process boxes few, and a crowd of processes that merely share its
+// stdio summarised with its size.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/internal/realproc"
+)
+
+// onFirstScreenJS is true when the box of process pid is drawn and at
+// least partly inside both the diagram's area and the browser's viewport,
+// with the view as it opened (no scrolling, no zoom).
+const onFirstScreenJS = `(pid => {
+	const b = document.querySelector('#diagram ` + processBox + `[data-pid="' + pid + '"]');
+	if (!b) return false;
+	const r = b.getBoundingClientRect(), d = document.getElementById('diagram').getBoundingClientRect();
+	return r.width > 0 && r.right > Math.max(d.left, 0) && r.left < Math.min(d.right, innerWidth) &&
+		r.bottom > Math.max(d.top, 0) && r.top < Math.min(d.bottom, innerHeight);
+})`
+
+// processBoxesJS counts the processes drawn one by one.
+const processBoxesJS = `new Set([...document.querySelectorAll('#diagram ` + processBox + `')].map(b => b.dataset.pid)).size`
+
+// envBoxes is the room left for the test's environment: every process a
+// test starts inherits the fds its runner leaked to the test binary (a
+// harness's pipe that it reads to see when all of them have exited, say),
+// so the runner may be drawn as a peer too.
+const envBoxes = 1
+
+// realCase is one focus view of real software and what it must show.
+type realCase struct {
+	name       string
+	focus      int
+	conns      []realPeer // its connections, each drawn
+	onScreen   int        // how many of them at least on the first screen (0: all)
+	drawn      []int      // processes drawn one by one (beside focus and connections)
+	maxBoxes   int        // processes drawn one by one, at most (see envBoxes)
+	crowd      string     // a crowd box's label must contain it ("": no crowd)
+	headline   string     // the focus header must contain it
+	screenshot string     // the file name under -screenshots ("": none)
+}
+
+type realPeer struct {
+	pid int
+	via graph.Via
+}
+
+func TestRealSoftware(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it reads the fds of nginx's workers (user nobody) and of redis")
+	}
+	chromium(t)
+	// Everything first (each waits until it serves), then one live server
+	// and one browser for all the views.
+	var cases []realCase
+
+	// nginx: a master, two workers, and a keep-alive client of one of them.
+	ngx := realproc.StartNginx(t, 2)
+	ka, kaAddr := realproc.KeepAlive(t, ngx.Addr)
+	worker := realproc.HolderOf(t, ngx.Workers, kaAddr)
+	cases = append(cases, realCase{name: "nginx", focus: worker, conns: []realPeer{{ka.PID, graph.ViaTCP}},
+		drawn: []int{ngx.Master.PID}, maxBoxes: 4, headline: "connection", screenshot: "nginx.png"})
+
+	// redis-server with two redis-cli clients waiting on a channel.
+	rds := realproc.StartRedis(t)
+	port := strconv.Itoa(rds.Port)
+	cli1 := realproc.Shell(t, "exec redis-cli -p "+port+" subscribe news", nil)
+	cli2 := realproc.Shell(t, "exec redis-cli -p "+port+" subscribe weather", nil)
+	cases = append(cases, realCase{name: "redis", focus: rds.PID,
+		conns: []realPeer{{cli1.PID, graph.ViaTCP}, {cli2.PID, graph.ViaTCP}}, onScreen: 1, maxBoxes: 4,
+		headline: "2 connections", screenshot: "redis.png"})
+
+	// A shell pipeline whose members write their errors to the shell's log.
+	log, err := os.Create(filepath.Join(t.TempDir(), "pipeline.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	sh := realproc.Shell(t, "sleep 1000 | cat | cat", log)
+	members := realproc.WaitChildren(t, sh.PID, 3, "")
+	cases = append(cases, realCase{name: "pipeline", focus: members[1],
+		conns: []realPeer{{members[0], graph.ViaPipe}, {members[2], graph.ViaPipe}},
+		maxBoxes: 4, headline: "2 connections"})
+
+	// A prefork server: the master and its four workers share the listener.
+	pf := realproc.StartPrefork(t, 4)
+	pc, pcAddr := realproc.KeepAlive(t, pf.Addr)
+	pw := realproc.HolderOf(t, pf.Workers, pcAddr)
+	var others []int
+	for _, w := range pf.Workers {
+		if w != pw {
+			others = append(others, w)
+		}
+	}
+	cases = append(cases, realCase{name: "prefork", focus: pw, conns: []realPeer{{pc.PID, graph.ViaTCP}},
+		drawn: append(others, pf.Master.PID), maxBoxes: 6, headline: "1 connection"})
+
+	// A client among 24 siblings that share its stdin, a pipe, of a redis of its own.
+	rds2 := realproc.StartRedis(t)
+	// (An asynchronous command of sh reads /dev/null unless told otherwise:
+	// fd 3 hands each the pipe.)
+	siblings := realproc.Shell(t, "sleep 1000 | { exec 3<&0; for i in $(seq 24); do sleep 1000 <&3 3<&- & done; "+
+		"redis-cli -p "+strconv.Itoa(rds2.Port)+" subscribe jobs <&3 3<&- & wait; }", nil)
+	kids := realproc.WaitChildren(t, siblings.PID, 2, "")
+	sub := realproc.WaitChildren(t, kids[1], 25, "")
+	var client int
+	for _, pid := range sub {
+		if realproc.Comm(pid) == "redis-cli" {
+			client = pid
+		}
+	}
+	if client == 0 {
+		t.Fatalf("no redis-cli among the children %v of the subshell", sub)
+	}
+	cases = append(cases, realCase{name: "siblings", focus: client,
+		conns: []realPeer{{rds2.PID, graph.ViaTCP}, {kids[0], graph.ViaPipe}}, maxBoxes: 4,
+		crowd: "shared with 25 processes", headline: "shared with"})
+
+	s := startLive(t)
+	var missing []string
+	defer func() {
+		if t.Failed() && len(missing) > 0 {
+			t.Logf("connections not seen: %s", strings.Join(missing, "; "))
+		}
+	}()
+	s.waitGraph(t, "every connection of the real software", func(x *graph.Index) bool {
+		missing = nil
+		for _, c := range cases {
+			for _, p := range c.conns {
+				if !connected(c.focus, p.pid, p.via)(x) {
+					missing = append(missing, fmt.Sprintf("%s: %d → %d over %s (peers: %+v)", c.name, c.focus, p.pid, p.via, x.Peers(c.focus)))
+				}
+			}
+		}
+		return len(missing) == 0
+	})
+	p := newPage(t, s.URL, screenshotDir(t))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p.t = t
+			p.navigate(fmt.Sprintf("/process/%d", c.focus))
+			p.wait(c.name+": the diagram", diagramReady(c.focus))
+			var pids []string
+			for _, peer := range c.conns {
+				p.wait(fmt.Sprintf("%s: pid %d (%s) drawn", c.name, peer.pid, peer.via), fmt.Sprintf(`document.querySelector('#diagram %s[data-pid="%d"]')`, processBox, peer.pid))
+				pids = append(pids, strconv.Itoa(peer.pid))
+			}
+			p.shot(c.name)
+			want := c.onScreen
+			if want == 0 {
+				want = len(c.conns)
+			}
+			p.wait(fmt.Sprintf("%s: %d of %v on the first screen", c.name, want, pids),
+				fmt.Sprintf("[%s].filter(%s).length >= %d", strings.Join(pids, ","), onFirstScreenJS, want))
+			for _, pid := range c.drawn {
+				p.wait(fmt.Sprintf("%s: pid %d drawn", c.name, pid), fmt.Sprintf(`document.querySelector('#diagram %s[data-pid="%d"]')`, processBox, pid))
+			}
+			if n := eval[int](p, processBoxesJS); n > c.maxBoxes+envBoxes {
+				p.fail("%s: %d processes drawn one by one, want at most %d (and %d of the environment)", c.name, n, c.maxBoxes, envBoxes)
+			}
+			if c.crowd != "" {
+				p.wait(c.name+": the crowd", fmt.Sprintf(`[...document.querySelectorAll('#diagram g.box.crowd')].some(b => b.textContent.includes(%q))`, c.crowd))
+			}
+			p.wait(c.name+": the header", fmt.Sprintf(`document.getElementById('focus-headline').textContent.includes(%q)`, c.headline))
+			if c.screenshot != "" && *screenshotsFlag != "" {
+				b, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(*screenshotsFlag, c.screenshot), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			note := eval[string](p, `document.getElementById('focus-headline').textContent`)
+			t.Logf("%s (pid %d): %s; %d processes drawn", c.name, c.focus, strings.TrimSpace(note), eval[int](p, processBoxesJS))
+		})
+	}
+}
