@@ -56,8 +56,8 @@ const (
 	// service manager or shell watches for the processes' exit)
 	roleInherited
 	roleSharer // shares descriptions or objects only
-	roleCrowd               // a crowd of sharers
-	roleOther               // no relation found (a whole snapshot drawn)
+	roleCrowd  // a crowd of sharers
+	roleOther  // no relation found (a whole snapshot drawn)
 )
 
 // relations is what the peers of the focus are to it, from graph.Index.Peers.

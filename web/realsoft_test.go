@@ -93,7 +93,7 @@ func TestRealSoftware(t *testing.T) {
 	sh := realproc.Shell(t, "sleep 1000 | cat | cat", log)
 	members := realproc.WaitChildren(t, sh.PID, 3, "")
 	cases = append(cases, realCase{name: "pipeline", focus: members[1],
-		conns: []realPeer{{members[0], graph.ViaPipe}, {members[2], graph.ViaPipe}},
+		conns:    []realPeer{{members[0], graph.ViaPipe}, {members[2], graph.ViaPipe}},
 		maxBoxes: 4, headline: "2 connections"})
 
 	// A prefork server: the master and its four workers share the listener.
