@@ -74,9 +74,9 @@ type InetSocket struct {
 	// talks IPv6 only. An AF_INET6 socket without it, bound to the wildcard
 	// address ::, also receives IPv4 (dual stack).
 	V6Only bool
-	RQueue        uint32 // TCP: bytes received and not read (listener: accept queue length)
-	WQueue        uint32 // TCP: bytes sent and not acknowledged (listener: backlog limit)
-	UID           uint32
+	RQueue uint32 // TCP: bytes received and not read (listener: accept queue length)
+	WQueue uint32 // TCP: bytes sent and not acknowledged (listener: backlog limit)
+	UID    uint32
 
 	// TCP only, from struct tcp_info (INET_DIAG_INFO) when the kernel sends
 	// it (not for time-wait and request sockets). BytesAcked and
