@@ -70,13 +70,14 @@ type InetSocket struct {
 	// socket talking IPv4 shows IPv4-mapped addresses (::ffff:a.b.c.d).
 	Local, Remote netip.AddrPort
 	Interface     uint32 // index of the bound device (SO_BINDTODEVICE), 0 if none
+	RQueue        uint32 // TCP: bytes received and not read (listener: accept queue length)
+	WQueue        uint32 // TCP: bytes sent and not acknowledged (listener: backlog limit)
+	UID           uint32
+
 	// V6Only is IPV6_V6ONLY of an AF_INET6 socket (INET_DIAG_SKV6ONLY): it
 	// talks IPv6 only. An AF_INET6 socket without it, bound to the wildcard
 	// address ::, also receives IPv4 (dual stack).
 	V6Only bool
-	RQueue uint32 // TCP: bytes received and not read (listener: accept queue length)
-	WQueue uint32 // TCP: bytes sent and not acknowledged (listener: backlog limit)
-	UID    uint32
 
 	// TCP only, from struct tcp_info (INET_DIAG_INFO) when the kernel sends
 	// it (not for time-wait and request sockets). BytesAcked and
