@@ -64,6 +64,7 @@ func (b *builder) build() *graph.Snapshot {
 		b.addOFD(o)
 	}
 	b.addSocketEdges()
+	b.addBoundDatagramPeers()
 	b.addWatches()
 	b.addPtyPeers()
 

@@ -42,6 +42,8 @@ var roles = map[string]func(c *ctl, args []string) error{
 	"dupper":       roleDupper,
 	"pty":          rolePty,
 	"udp":          roleUDP,
+	"udprecv":      roleUDPRecv,
+	"udpsend":      roleUDPSend,
 	"nsholder":     roleNSHolder,
 }
 
