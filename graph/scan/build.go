@@ -65,6 +65,7 @@ func (b *builder) build() *graph.Snapshot {
 	}
 	b.addSocketEdges()
 	b.addBoundDatagramPeers()
+	b.addUnheldWatched()
 	b.addWatches()
 	b.addPtyPeers()
 

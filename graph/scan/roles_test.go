@@ -44,6 +44,7 @@ var roles = map[string]func(c *ctl, args []string) error{
 	"udp":          roleUDP,
 	"udprecv":      roleUDPRecv,
 	"udpsend":      roleUDPSend,
+	"inotify":      roleInotify,
 	"nsholder":     roleNSHolder,
 }
 

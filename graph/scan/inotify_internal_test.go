@@ -1,0 +1,87 @@
+package scan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph"
+)
+
+// What a Scanner learned of a watched inode is reused by the next scan, not
+// opened again, and forgotten once the watch is gone.
+func TestInotifyWatchedCache(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: open_by_handle_at wants CAP_DAC_READ_SEARCH")
+	}
+	path := filepath.Join(t.TempDir(), "watched")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(in)
+	wd, err := unix.InotifyAddWatch(in, path, unix.IN_MODIFY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := graph.InodeID(graph.KindFile, devString(st.Dev), st.Ino)
+	s := New(Options{PIDs: []int{os.Getpid()}})
+	scanPath := func() string {
+		t.Helper()
+		snap, err := s.Scan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := snap.Node(id)
+		if n == nil {
+			return ""
+		}
+		return n.Path
+	}
+	if got := scanPath(); got != path {
+		t.Fatalf("first scan: node %s has path %q, want %q", id, got, path)
+	}
+	if len(s.watched) != 1 {
+		t.Fatalf("the scanner keeps %d watched inodes, want 1", len(s.watched))
+	}
+	for _, w := range s.watched {
+		w.name = "/as it was learned"
+	}
+	if got := scanPath(); got != "/as it was learned" {
+		t.Errorf("second scan: node %s has path %q: the inode was opened again instead of taken from the last scan", id, got)
+	}
+	if _, err := unix.InotifyRmWatch(in, uint32(wd)); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanPath(); got != "" {
+		t.Errorf("after inotify_rm_watch: node %s is still there, path %q", id, got)
+	}
+	if len(s.watched) != 0 {
+		t.Errorf("after inotify_rm_watch the scanner keeps %d watched inodes, want 0", len(s.watched))
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":                 "/",
+		`/mnt/my\040disk`:   "/mnt/my disk",
+		`/a\011b\012c\134d`: "/a\tb\nc\\d",
+		`/trailing\04`:      `/trailing\04`,
+		`/not\999octal`:     `/not\999octal`,
+		`\040`:              " ",
+	} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
