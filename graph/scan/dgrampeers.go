@@ -48,16 +48,21 @@ func (b *builder) addBoundDatagramPeers() {
 		if a := r.localAP.Addr().Unmap(); a.IsValid() && !a.IsUnspecified() {
 			local[addrKey{r.netns, a}] = true
 		}
-		if !b.held[ino] || (r.protocol != "udp" && r.protocol != "udplite") || r.localAP.Port() == 0 {
+		if (r.protocol != "udp" && r.protocol != "udplite") || r.localAP.Port() == 0 {
 			continue
 		}
-		if r.remoteAP.Port() == 0 {
+		if r.remoteAP.Port() != 0 {
+			// Held or not: a socket connected back to a sender gets what it sends.
+			connected[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
+		}
+		switch {
+		case !b.held[ino]:
+		case r.remoteAP.Port() == 0:
 			k := portKey{r.netns, r.protocol, r.localAP.Port()}
 			bound[k] = append(bound[k], r)
-			continue
+		default:
+			senders = append(senders, r)
 		}
-		connected[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
-		senders = append(senders, r)
 	}
 	for _, s := range senders {
 		if other, ok := connected[tuple{s.netns, s.protocol, unmap(s.remoteAP), unmap(s.localAP)}]; ok && other != s.inode {
