@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -84,4 +85,51 @@ func TestUnescapeMount(t *testing.T) {
 			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// BenchmarkInotifyWatches scans the benchmark's own process while it
+// watches 10,000 directories that no fd holds: "new scanner" opens every
+// one by its handle, "same scanner" answers from what the last scan learned.
+func BenchmarkInotifyWatches(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: open_by_handle_at wants CAP_DAC_READ_SEARCH")
+	}
+	const n = 10000
+	dir := b.TempDir()
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(in)
+	for i := range n {
+		d := filepath.Join(dir, strconv.Itoa(i))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := unix.InotifyAddWatch(in, d, unix.IN_CREATE); err != nil {
+			b.Skipf("inotify_add_watch: %v (fs.inotify.max_user_watches?)", err)
+		}
+	}
+	opts := Options{PIDs: []int{os.Getpid()}}
+	scanOnce := func(b *testing.B, s *Scanner) {
+		snap, err := s.Scan(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := snap.CountKinds()[graph.KindDir]; got < n {
+			b.Fatalf("%d dir nodes, want at least %d", got, n)
+		}
+	}
+	b.Run("new scanner", func(b *testing.B) {
+		for b.Loop() {
+			scanOnce(b, New(opts))
+		}
+	})
+	b.Run("same scanner", func(b *testing.B) {
+		s := New(opts)
+		scanOnce(b, s)
+		for b.Loop() {
+			scanOnce(b, s)
+		}
+	})
 }
