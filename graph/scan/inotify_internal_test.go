@@ -133,3 +133,30 @@ func BenchmarkInotifyWatches(b *testing.B) {
 		}
 	})
 }
+
+// A watched inode of a disk filesystem is never taken for the socket or
+// pipe that has its inode number; sockfs and pipefs inodes are found by
+// number alone.
+func TestByKernelDevInoSocketNumber(t *testing.T) {
+	b := &builder{objects: map[string]*graph.Node{}, byDevIno: map[devIno]string{}}
+	for _, id := range []string{graph.SocketID(4242), graph.PipeID(4343)} {
+		b.objects[id] = &graph.Node{ID: id}
+	}
+	const disk = 254<<20 | 1 // 254:1, as fdinfo prints it
+	const sockfs = 8         // 0:8
+	for _, c := range []struct {
+		sdev uint32
+		ino  uint64
+		want string
+	}{
+		{disk, 4242, ""},
+		{disk, 4343, ""},
+		{sockfs, 4242, graph.SocketID(4242)},
+		{sockfs, 4343, graph.PipeID(4343)},
+		{sockfs, 1, ""},
+	} {
+		if got := b.byKernelDevIno(c.sdev, c.ino); got != c.want {
+			t.Errorf("byKernelDevIno(%#x, %d) = %q, want %q", c.sdev, c.ino, got, c.want)
+		}
+	}
+}
