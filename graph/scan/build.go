@@ -64,6 +64,8 @@ func (b *builder) build() *graph.Snapshot {
 		b.addOFD(o)
 	}
 	b.addSocketEdges()
+	b.addBoundDatagramPeers()
+	b.addUnheldWatched()
 	b.addWatches()
 	b.addPtyPeers()
 
@@ -770,11 +772,15 @@ func fdByNum(p *procRec, num int) *fdRec {
 
 // byKernelDevIno finds an object by the device (as fdinfo prints it) and
 // inode; sockets and pipes by their inode, since their filesystems are one
-// each.
+// each (kernel-internal, so with an anonymous device, major 0: a file of a
+// disk filesystem never matches a socket that has its inode number).
 func (b *builder) byKernelDevIno(sdev uint32, ino uint64) string {
 	major, minor := kernelDev(sdev)
 	if id, ok := b.byDevIno[devIno{unix.Mkdev(major, minor), ino}]; ok {
 		return id
+	}
+	if major != 0 {
+		return ""
 	}
 	if n := b.objects[graph.SocketID(ino)]; n != nil {
 		return n.ID

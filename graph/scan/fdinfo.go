@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -78,11 +79,14 @@ type epollTarget struct {
 	event uint32
 }
 
-// inotifyWatch is one "inotify wd:" line: the watched inode and device.
+// inotifyWatch is one "inotify wd:" line: the watched inode and device,
+// and the file handle that opens the inode with open_by_handle_at(2).
 type inotifyWatch struct {
-	ino  uint64
-	sdev uint32
-	mask uint32
+	ino        uint64
+	sdev       uint32
+	mask       uint32
+	handleType int32  // fhandle-type; meaningful only with a handle
+	handle     string // f_handle's bytes; "" when the filesystem gives none
 }
 
 // parseFDInfo parses the content of /proc/PID/fdinfo/N. Unknown lines are
@@ -205,15 +209,29 @@ func parseEpollTarget(val []byte) (epollTarget, error) {
 
 // parseInotifyWatch parses what follows "inotify wd:":
 //
-//	1 ino:3c4a3 sdev:fe00000 mask:100 ignored_mask:0 fhandle-bytes:8 ...
+//	1 ino:3c4a3 sdev:fe00000 mask:100 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:a3c4030000000000
+//
+// The three fhandle fields are absent where the filesystem cannot encode one.
 func parseInotifyWatch(val []byte) (inotifyWatch, error) {
 	var w inotifyWatch
 	var have int
+	handleBytes := -1
 	for _, f := range bytes.Fields(val) {
 		k, v, _ := bytes.Cut(f, []byte(":"))
 		var err error
 		var n uint64
 		switch string(k) {
+		case "fhandle-bytes":
+			n, err = strconv.ParseUint(string(v), 16, 8)
+			handleBytes = int(n)
+		case "fhandle-type":
+			var t int64
+			t, err = strconv.ParseInt(string(v), 16, 32)
+			w.handleType = int32(t)
+		case "f_handle":
+			var h []byte
+			h, err = hex.AppendDecode(nil, v)
+			w.handle = string(h)
 		case "ino":
 			n, err = strconv.ParseUint(string(v), 16, 64)
 			w.ino = n
@@ -232,6 +250,9 @@ func parseInotifyWatch(val []byte) (inotifyWatch, error) {
 	}
 	if have != 3 {
 		return w, errors.New("inotify watch without ino and sdev")
+	}
+	if handleBytes >= 0 && handleBytes != len(w.handle) {
+		return w, fmt.Errorf("fhandle-bytes %d, but f_handle has %d", handleBytes, len(w.handle))
 	}
 	return w, nil
 }

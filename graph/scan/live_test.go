@@ -443,7 +443,9 @@ func TestAbstractAndUnnamedUnix(t *testing.T) {
 	}
 }
 
-// Scenario 7: unix datagram sockets connect()ed to a bound server.
+// Scenario 7: unix datagram sockets connect()ed to a bound server, which
+// stays unconnected (like syslog's /dev/log and its clients): sock_diag's
+// UNIX_DIAG_PEER names the server as each client's peer.
 func TestUnixDgram(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "dgram.sock")
@@ -456,9 +458,14 @@ func TestUnixDgram(t *testing.T) {
 	server := v.object(srv.pid, sf.FD["server"])
 	checkSocket(t, v, "dgram server", server, sf.Ino["server"], sockWant{family: "unix", typ: "dgram", local: ptr(path)})
 	var clients []string
-	for _, name := range []string{"client0", "client1"} {
+	checkSocket(t, v, "dgram server", server, sf.Ino["server"], sockWant{remote: ptr("")})
+	for _, name := range []string{"client0", "client1", "client2"} {
 		c := v.object(cli.pid, cf.FD[name])
-		checkSocket(t, v, name, c, cf.Ino[name], sockWant{family: "unix", typ: "dgram", local: ptr("")})
+		local := ""
+		if name == "client2" {
+			local = path + "." + name
+		}
+		checkSocket(t, v, name, c, cf.Ino[name], sockWant{family: "unix", typ: "dgram", local: ptr(local), remote: ptr(path)})
 		if es := v.between(c.ID, server.ID, graph.EdgePeer); len(es) != 1 {
 			t.Errorf("want one peer edge between %s %s and the server %s, got %v\n%s", name, c.ID, server.ID, es, v.around(c.ID, server.ID))
 		}
@@ -469,7 +476,7 @@ func TestUnixDgram(t *testing.T) {
 	}
 	slices.Sort(clients)
 	if got := v.peers(server.ID); !slices.Equal(got, clients) {
-		t.Errorf("peers of the dgram server = %v, want its two clients %v", got, clients)
+		t.Errorf("peers of the dgram server = %v, want its three clients %v", got, clients)
 	}
 }
 

@@ -59,7 +59,10 @@ func TestParseFDInfo(t *testing.T) {
 		{"eventpoll", fdInfo{flags: 02000002, mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, tfds: []epollTarget{
 			{fd: 5, ino: 0x22ed, sdev: 9, event: 0x1f}, {fd: 3, ino: 0x1a, sdev: 0x10, event: 0x1f},
 		}}}},
-		{"inotify", fdInfo{mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, watches: []inotifyWatch{{ino: 0x3c4a3, sdev: 0xfe00000, mask: 0x100}}}}},
+		{"inotify", fdInfo{mntID: 17, ino: 26, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, watches: []inotifyWatch{
+			{ino: 0x3c4a3, sdev: 0xfe00000, mask: 0x100, handleType: 1, handle: "\xa3\xc4\x03\x00\x00\x00\x00\x00"},
+			{ino: 0x1, sdev: 0x15, mask: 0x100},
+		}}}},
 		{"ptmx", fdInfo{flags: 02100002, mntID: 24, ino: 91, extra: &fdExtra{eventfdID: -1, ttyIndex: 0}}},
 		{"unix_scm", fdInfo{flags: 02000002, mntID: 10, ino: 8953, scmFDs: 1}},
 		{"pidfd", fdInfo{flags: 02000002, mntID: 4, ino: 5844, extra: &fdExtra{eventfdID: -1, ttyIndex: -1, pidfdPid: 5843}}},
@@ -87,6 +90,9 @@ func TestParseFDInfoErrors(t *testing.T) {
 		"pos:\t0\nflags:\t0\ntfd: x events: 1\n",
 		"pos:\t0\nflags:\t0\ntfd: 3 events: 1f\n",
 		"pos:\t0\nflags:\t0\ninotify wd:1 ino:zz sdev:1\n",
+		"pos:\t0\nflags:\t0\ninotify wd:1 ino:1 sdev:1 fhandle-bytes:8 fhandle-type:1 f_handle:a3c4\n",
+		"pos:\t0\nflags:\t0\ninotify wd:1 ino:1 sdev:1 fhandle-bytes:2 fhandle-type:1 f_handle:a3c\n",
+		"pos:\t0\nflags:\t0\ninotify wd:1 ino:1 sdev:1 fhandle-bytes:2 fhandle-type:zz f_handle:a3c4\n",
 		"pos:\t0\nflags:\t0\ntty-index: -\n",
 	} {
 		if _, err := parseFDInfo([]byte(in)); !errors.Is(err, ErrParse) {

@@ -42,6 +42,9 @@ var roles = map[string]func(c *ctl, args []string) error{
 	"dupper":       roleDupper,
 	"pty":          rolePty,
 	"udp":          roleUDP,
+	"udprecv":      roleUDPRecv,
+	"udpsend":      roleUDPSend,
+	"inotify":      roleInotify,
 	"nsholder":     roleNSHolder,
 }
 
@@ -289,13 +292,19 @@ func roleDgramServer(c *ctl, args []string) error {
 }
 
 // roleDgramClient PATH: two unbound unix datagram sockets connect()ed to PATH,
+// and a third bound to PATH.client2 first (as a client that wants replies),
 // each having sent one datagram.
 func roleDgramClient(c *ctl, args []string) error {
 	f := newFacts()
-	for _, name := range []string{"client0", "client1"} {
+	for _, name := range []string{"client0", "client1", "client2"} {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
+		}
+		if name == "client2" {
+			if err := unix.Bind(fd, &unix.SockaddrUnix{Name: args[0] + "." + name}); err != nil {
+				return fmt.Errorf("bind %s.%s: %w", args[0], name, err)
+			}
 		}
 		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: args[0]}); err != nil {
 			return fmt.Errorf("connect %s: %w", args[0], err)

@@ -72,6 +72,10 @@ type Scanner struct {
 	// scan keeps a description's ID while any of its fds survives.
 	last      *graph.Snapshot
 	lastProcs []*procRec
+
+	// What the last scan learned of the inodes inotify watches and no fd
+	// holds, opened by their file handles (see inotify.go).
+	watched map[watchKey]*watchedInode
 }
 
 // New returns a Scanner with the given options.

@@ -32,6 +32,7 @@ type sockRec struct {
 	unixName    string         // unix: bound name (path or @abstract)
 	localAP     netip.AddrPort // inet
 	remoteAP    netip.AddrPort
+	dualStack   bool // inet6: not IPV6_V6ONLY (known from sock_diag only), so a wildcard bind also receives IPv4
 }
 
 // socketTable holds every socket of the scanned network namespaces by inode.
@@ -95,6 +96,7 @@ func (sockDiagDumper) dump(netnsFD int, netns uint64, into *socketTable) error {
 					inode: s.Inode, netns: netns, family: fam.name, typ: proto.typ, protocol: proto.name,
 					localAP: s.Local, remoteAP: s.Remote, rxQueue: s.RQueue, txQueue: s.WQueue,
 					local: addrString(s.Local), remote: addrString(s.Remote),
+					dualStack: fam.af == unix.AF_INET6 && !s.V6Only,
 				}
 				if proto.p == unix.IPPROTO_TCP {
 					r.state = sockdiag.StateName(s.State)

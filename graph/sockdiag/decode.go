@@ -41,6 +41,7 @@ const (
 	sizeofInetDiagMsg   = 72
 	inetDiagInfo        = 2  // INET_DIAG_INFO: struct tcp_info
 	inetDiagProtocol    = 10 // INET_DIAG_PROTOCOL: u8, raw sockets only
+	inetDiagSKV6Only    = 11 // INET_DIAG_SKV6ONLY: u8, AF_INET6 sockets only
 	inetDiagReqProtocol = 3  // INET_DIAG_REQ_PROTOCOL: u32 request attribute
 	ipprotoTCP          = 6
 
@@ -270,6 +271,11 @@ func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
 				return s, it.wrongSize("INET_DIAG_PROTOCOL", "1")
 			}
 			s.Protocol = d[0]
+		case inetDiagSKV6Only:
+			if len(d) != 1 {
+				return s, it.wrongSize("INET_DIAG_SKV6ONLY", "1")
+			}
+			s.V6Only = d[0] != 0
 		}
 	}
 	if err := it.Err(); err != nil {

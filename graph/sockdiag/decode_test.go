@@ -302,6 +302,25 @@ func TestParseInetMessage(t *testing.T) {
 				Local: ap("[::ffff:127.0.0.1]:53"), Remote: ap("[::ffff:10.0.0.1]:5353")},
 		},
 		{
+			name:     "udp6 wildcard, IPv6 only",
+			protocol: unix.IPPROTO_UDP,
+			b:        inetMsg(afInet6, 7, ap("[::]:53"), ap("[::]:0"), 10, 0, 0, 0, 0, attr(inetDiagSKV6Only, []byte{1})),
+			want: InetSocket{Inode: 10, Family: afInet6, Protocol: unix.IPPROTO_UDP, State: 7,
+				Local: ap("[::]:53"), Remote: ap("[::]:0"), V6Only: true},
+		},
+		{
+			name:     "udp6 wildcard, dual stack",
+			protocol: unix.IPPROTO_UDP,
+			b:        inetMsg(afInet6, 7, ap("[::]:53"), ap("[::]:0"), 11, 0, 0, 0, 0, attr(inetDiagSKV6Only, []byte{0})),
+			want: InetSocket{Inode: 11, Family: afInet6, Protocol: unix.IPPROTO_UDP, State: 7,
+				Local: ap("[::]:53"), Remote: ap("[::]:0")},
+		},
+		{
+			name:    "v6only attribute of the wrong size",
+			b:       inetMsg(afInet6, 7, ap("[::]:53"), ap("[::]:0"), 11, 0, 0, 0, 0, attr(inetDiagSKV6Only, u32(1))),
+			wantErr: "INET_DIAG_SKV6ONLY",
+		},
+		{
 			name:     "tcp_info of a udp dump is ignored",
 			protocol: unix.IPPROTO_UDP,
 			b:        inetMsg(afInet, 7, ap("0.0.0.0:68"), ap("0.0.0.0:0"), 3, 0, 0, 0, 0, attr(inetDiagInfo, []byte{1})),

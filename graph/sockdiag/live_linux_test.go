@@ -416,6 +416,37 @@ func TestLiveIPv6(t *testing.T) {
 	}
 }
 
+// An AF_INET6 socket says whether it is IPv6 only (IPV6_V6ONLY): Go's
+// "udp6" sets it, "udp" on the wildcard leaves it off (dual stack).
+func TestLiveV6Only(t *testing.T) {
+	c := dialT(t, -1)
+	only, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Skipf("skipping: no IPv6 UDP here: %v", err)
+	}
+	defer only.Close()
+	dual, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dual.Close()
+	socks := mustInet(t, c, unix.AF_INET6, unix.IPPROTO_UDP)
+	for _, tc := range []struct {
+		name string
+		conn *net.UDPConn
+		want bool
+	}{{"udp6", only, true}, {"udp", dual, false}} {
+		s := findInet(socks, connInode(t, tc.conn))
+		if s == nil {
+			t.Errorf("%s socket on %s missing from the udp6 dump", tc.name, tc.conn.LocalAddr())
+			continue
+		}
+		if s.V6Only != tc.want {
+			t.Errorf("%s socket on %s: V6Only = %v, want %v", tc.name, tc.conn.LocalAddr(), s.V6Only, tc.want)
+		}
+	}
+}
+
 func TestLiveRaw(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping: raw sockets need root (CAP_NET_RAW)")

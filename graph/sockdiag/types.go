@@ -74,6 +74,11 @@ type InetSocket struct {
 	WQueue        uint32 // TCP: bytes sent and not acknowledged (listener: backlog limit)
 	UID           uint32
 
+	// V6Only is IPV6_V6ONLY of an AF_INET6 socket (INET_DIAG_SKV6ONLY): it
+	// talks IPv6 only. An AF_INET6 socket without it, bound to the wildcard
+	// address ::, also receives IPv4 (dual stack).
+	V6Only bool
+
 	// TCP only, from struct tcp_info (INET_DIAG_INFO) when the kernel sends
 	// it (not for time-wait and request sockets). BytesAcked and
 	// BytesReceived stay 0 on kernels before 4.2, whose tcp_info is shorter.

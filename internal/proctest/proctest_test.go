@@ -173,3 +173,74 @@ func TestPipe(t *testing.T) {
 		}
 	}
 }
+
+// A datagram sender connect()ed to a bound receiver reaches it, though the
+// receiver is connected to no one.
+func TestDatagram(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, prefix string
+		start        func(testing.TB) *proctest.Datagram
+		via          graph.Via
+	}{
+		{"udp", "udp", proctest.UDPSender, graph.ViaUDP},
+		{"unix", "log", proctest.UnixDgramSender, graph.ViaUnix},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := tc.start(t)
+			if d.Server.Name != tc.prefix+"-server" || d.Client.Name != tc.prefix+"-client" {
+				t.Errorf("names %q and %q", d.Server.Name, d.Client.Name)
+			}
+			c0 := d.Client.Facts().Conns[0]
+			srvFD := d.Server.Facts().ListenFD
+			x := scanIndex(t, d.Server.PID, d.Client.PID)
+			if !hasPeer(x, d.Client.PID, c0.FD, d.Server.PID, srvFD, tc.via) {
+				t.Fatalf("client fd %d does not reach the server's fd %d via %s: %+v", c0.FD, srvFD, tc.via, x.Peers(d.Client.PID))
+			}
+			c1 := d.Client.Dial()
+			x = scanIndex(t, d.Server.PID, d.Client.PID)
+			for _, c := range []proctest.Conn{c0, c1} {
+				if !hasPeer(x, d.Server.PID, srvFD, d.Client.PID, c.FD, tc.via) {
+					t.Errorf("the server's fd %d does not reach the client's fd %d: %+v", srvFD, c.FD, x.Peers(d.Server.PID))
+				}
+			}
+		})
+	}
+}
+
+// The watcher's inotify instance watches a file and a directory that no
+// process holds open: each is an object with a watch edge.
+func TestWatcher(t *testing.T) {
+	t.Parallel()
+	p, watched := proctest.Watcher(t)
+	x := scanIndex(t, p.PID)
+	s := x.Snapshot()
+	var in *graph.Node
+	for _, n := range x.Focus(p.PID).Nodes {
+		if n.Kind == graph.KindAnon && n.AnonType == "inotify" {
+			in = n
+		}
+	}
+	if in == nil {
+		t.Fatalf("no inotify instance in the watcher's focus")
+	}
+	var paths []string
+	for _, e := range s.EdgesFrom(in.ID) {
+		if e.Kind != graph.EdgeWatch {
+			continue
+		}
+		n := s.Node(e.To)
+		if n == nil || n.Object == nil {
+			t.Fatalf("watch edge %v leads to no object", e)
+		}
+		paths = append(paths, n.Path)
+	}
+	slices.Sort(paths)
+	if os.Geteuid() == 0 && !slices.Equal(paths, watched) {
+		t.Errorf("the watcher's inotify instance watches %q, want %q", paths, watched)
+	}
+	if len(paths) != len(watched) {
+		t.Errorf("%d watch edges, want %d", len(paths), len(watched))
+	}
+}

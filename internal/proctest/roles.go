@@ -28,6 +28,9 @@ var roles = map[string]func(r *reporter, args []string) error{
 	"tables-a":      roleTablesA,      // DIR: open, dup, open, then start tables-b
 	"tables-b":      roleTablesB,      // DATA: hold fd 3 (inherited), open DATA again
 	"holder":        roleHolder,       // NAME...: hold fds 3, 4, ... under these names
+	"dgram-server":  roleDgramServer,  // NETWORK ADDRESS: bind, never connect, read and drop
+	"dgram-client":  roleDgramClient,  // NETWORK ADDRESS: connect and send (again on SIGUSR1)
+	"watcher":       roleWatcher,      // PATH...: an inotify instance watching each PATH, none held open
 }
 
 // reporter is a child's side of the facts file; safe for concurrent use.
@@ -322,6 +325,78 @@ func roleHolder(r *reporter, args []string) error {
 		fds[name] = 3 + i
 	}
 	if err := r.update(func(f *Facts) { f.FDs = fds }); err != nil {
+		return err
+	}
+	select {}
+}
+
+// roleDgramServer binds a datagram socket ("udp", "udp6", "unixgram") and
+// reads what comes, forever; it never connects, so it has no remote end.
+func roleDgramServer(r *reporter, args []string) error {
+	if len(args) != 2 {
+		return errors.New("want NETWORK ADDRESS")
+	}
+	pc, err := net.ListenPacket(args[0], args[1])
+	if err != nil {
+		return err
+	}
+	fd, _, err := fdOf(pc.(syscall.Conn))
+	if err != nil {
+		return err
+	}
+	if err := r.update(func(f *Facts) { f.Listen, f.ListenFD = addrString(pc.LocalAddr()), fd }); err != nil {
+		return err
+	}
+	buf := make([]byte, 2048)
+	for {
+		if _, _, err := pc.ReadFrom(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// roleDgramClient connect()s a datagram socket to the server and sends one
+// datagram, and does so with one more socket on every SIGUSR1.
+func roleDgramClient(r *reporter, args []string) error {
+	if len(args) != 2 {
+		return errors.New("want NETWORK ADDRESS")
+	}
+	more := make(chan os.Signal, 1)
+	signal.Notify(more, syscall.SIGUSR1)
+	var held []net.Conn // kept open
+	for {
+		c, err := net.Dial(args[0], args[1])
+		if err != nil {
+			return err
+		}
+		held = append(held, c)
+		if _, err := c.Write([]byte("hello\n")); err != nil {
+			return err
+		}
+		conn, err := connOf(c)
+		if err != nil {
+			return err
+		}
+		if err := r.update(func(f *Facts) { f.Conns = append(f.Conns, conn) }); err != nil {
+			return err
+		}
+		<-more
+	}
+}
+
+// roleWatcher watches each PATH with one inotify instance (FDs "inotify")
+// and holds none of them open.
+func roleWatcher(r *reporter, args []string) error {
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	for _, path := range args {
+		if _, err := unix.InotifyAddWatch(in, path, unix.IN_MODIFY|unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVE); err != nil {
+			return fmt.Errorf("inotify_add_watch %s: %w", path, err)
+		}
+	}
+	if err := r.update(func(f *Facts) { f.FDs = map[string]int{"inotify": in} }); err != nil {
 		return err
 	}
 	select {}

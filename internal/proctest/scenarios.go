@@ -3,6 +3,7 @@ package proctest
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -102,4 +103,53 @@ func readFacts(t testing.TB, path string) Facts {
 	p.seen = len(lines) - 1
 	p.done = make(chan struct{})
 	return p.Next()
+}
+
+// Datagram is a datagram receiver, bound and never connected, and a
+// sender connect()ed to it: a connection that no 4-tuple shows, since only
+// the sender has a remote end.
+type Datagram struct {
+	Server, Client *Proc
+	// Addr is where the server is bound: a socket path or HOST:PORT.
+	Addr string
+}
+
+// UDPSender starts udp-server bound to the wildcard (0.0.0.0, a free port)
+// and udp-client connected to 127.0.0.1 on that port.
+func UDPSender(t testing.TB) *Datagram {
+	t.Helper()
+	srv := Start(t, Spec{Name: "udp-server", Role: "dgram-server", Args: []string{"udp4", "0.0.0.0:0"}})
+	addr := srv.Facts().Listen
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	cli := Start(t, Spec{Name: "udp-client", Role: "dgram-client", Args: []string{"udp4", "127.0.0.1:" + port}})
+	return &Datagram{Server: srv, Client: cli, Addr: addr}
+}
+
+// UnixDgramSender starts log-server bound to a unix datagram socket
+// (log.sock in a new temporary directory, like /dev/log) and log-client
+// connected to it.
+func UnixDgramSender(t testing.TB) *Datagram {
+	t.Helper()
+	path := filepath.Join(tempDir(t, "fdscope-dgram-"), "log.sock")
+	srv := Start(t, Spec{Name: "log-server", Role: "dgram-server", Args: []string{"unixgram", path}})
+	cli := Start(t, Spec{Name: "log-client", Role: "dgram-client", Args: []string{"unixgram", path}})
+	return &Datagram{Server: srv, Client: cli, Addr: path}
+}
+
+// Watcher starts watcher with one inotify instance (FDs "inotify") watching
+// a file and a directory in a new temporary directory, neither of which any
+// process holds open, and returns it and their paths.
+func Watcher(t testing.TB) (p *Proc, watched []string) {
+	t.Helper()
+	dir := tempDir(t, "fdscope-watched-")
+	file := filepath.Join(dir, "config.txt")
+	if err := os.WriteFile(file, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "spool")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	watched = []string{file, sub}
+	return Start(t, Spec{Name: "watcher", Role: "watcher", Args: watched}), watched
 }
