@@ -15,7 +15,7 @@ type Via string
 const (
 	ViaUnix      Via = "unix"       // a unix socket whose peer socket the other process holds
 	ViaTCP       Via = "tcp"        // a local TCP connection (4-tuples matched by the scanner)
-	ViaUDP       Via = "udp"        // a local connected UDP pair
+	ViaUDP       Via = "udp"        // a local connected UDP pair, or a sender connected to a bound receiver
 	ViaPTY       Via = "pty"        // a pty master and its slave
 	ViaPipe      Via = "pipe"       // the other end (or another description) of an anonymous pipe
 	ViaFIFO      Via = "fifo"       // another description of the same named pipe
@@ -438,9 +438,10 @@ func idOf(n *Node) string {
 // Focus returns the focus subgraph of the process with the given pid, or
 // nil when there is no such process. The subgraph holds the process; its
 // fds, their descriptions and objects; the objects of its cwd, root and exe;
-// and, for every peer (see Peers), the peer process with the fd, description
-// and object on the path. Its edges are every edge of s between two of those
-// nodes. Stats are those of the whole snapshot.
+// what its epoll and inotify instances watch; and, for every peer (see
+// Peers), the peer process with the fd, description and object on the
+// path. Its edges are every edge of s between two of those nodes. Stats
+// are those of the whole snapshot.
 func (x *Index) Focus(pid int) *Snapshot {
 	proc, ok := x.procs[pid]
 	if !ok {
@@ -462,6 +463,19 @@ func (x *Index) Focus(pid int) *Snapshot {
 	for _, h := range x.fds(proc) {
 		add(h.fd, h.ofd, h.obj)
 		x.peerHops(h, func(p hop, _ Via, _ Relation) { add(p.proc, p.fd, p.ofd, p.obj) })
+		if h.obj < 0 {
+			continue
+		}
+		// What its epoll and inotify instances watch: descriptions (with
+		// their objects) and inodes, held by any process or by none.
+		for w := range x.outs(h.obj, EdgeWatch) {
+			add(w)
+			if x.s.Nodes[w].Kind == KindOFD {
+				for o := range x.outs(w, EdgeObject) {
+					add(o)
+				}
+			}
+		}
 	}
 	nodes := make([]*Node, 0, len(set))
 	var edges []Edge

@@ -529,3 +529,20 @@ func sortedKeysInt(m map[int]bool) []int {
 	}
 	return out
 }
+
+// The focus subgraph holds what its inotify instance watches, though no
+// process holds it open, with the watch edge.
+func TestFocusWatches(t *testing.T) {
+	m := testMachine()
+	ino := m.obj("anon:inotify:"+OFDID(400, 1400, 9), KindAnon, nil)
+	m.fd(400, 9, ino)
+	dir := m.obj("dir:8:1:500", KindDir, nil)
+	m.edges = append(m.edges, Edge{From: ino, To: dir, Kind: EdgeWatch})
+	f := NewIndex(m.snapshot()).Focus(400)
+	if f.Node(dir) == nil || !slices.Contains(f.Edges, Edge{From: ino, To: dir, Kind: EdgeWatch}) {
+		t.Errorf("Focus(400) lacks the watched directory or its watch edge: %v", f.Edges)
+	}
+	if NewIndex(m.snapshot()).Focus(100).Node(dir) != nil {
+		t.Error("Focus(100) holds a directory only pid 400 watches")
+	}
+}
