@@ -73,11 +73,13 @@ type relations struct {
 	// per process ID (the focus's too), its fds at either end of a
 	// connection of the focus's own
 	connFDs map[string]map[int]bool
+	// the processes that share a description with the focus
+	sharesOFD map[string]bool
 }
 
 func relationsOf(s *graph.Snapshot, focus *graph.Node) *relations {
 	r := &relations{conn: map[string]bool{}, sharedFDs: map[string][]int{}, sharesSocket: map[string]bool{},
-		connFDs: map[string]map[int]bool{}}
+		connFDs: map[string]map[int]bool{}, sharesOFD: map[string]bool{}}
 	pid := focus.PID
 	r.rows = graph.NewIndex(s).Peers(pid)
 	sharedFD := map[int]bool{} // focus fds whose description another process holds
@@ -100,6 +102,9 @@ func relationsOf(s *graph.Snapshot, focus *graph.Node) *relations {
 		}
 		if p.Kind == graph.KindSocket {
 			r.sharesSocket[p.PeerProcess] = true
+		}
+		if p.Relation == graph.RelShared {
+			r.sharesOFD[p.PeerProcess] = true
 		}
 	}
 	for _, l := range r.sharedFDs {
@@ -289,11 +294,7 @@ func newCrowd(members []*proc, rel *relations) *proc {
 	var pids []string
 	for _, q := range members {
 		p.crowd = append(p.crowd, q.node)
-		for _, r := range rel.rows {
-			if r.PeerProcess == q.node.ID && r.Relation == graph.RelShared {
-				shares = true
-			}
-		}
+		shares = shares || rel.sharesOFD[q.node.ID]
 		comm, ppid := "?", 0
 		if q.node.Process != nil {
 			comm, ppid = q.node.Process.Comm, q.node.Process.PPID

@@ -131,3 +131,24 @@ func sameSet(a, b []int) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// BenchmarkLayoutCrowd lays out a worker that shares its stdio with 500
+// siblings (diagramtest.Crowd): the relations of every peer, the crowd and
+// the layout, at the width the dashboard asks for and unwrapped (issue
+// target: < 50 ms).
+func BenchmarkLayoutCrowd(b *testing.B) {
+	f := graph.NewIndex(diagramtest.Crowd(501)).Focus(9940)
+	for _, o := range []diagram.Options{{}, {Width: 300}} {
+		b.Run(fmt.Sprintf("width=%d", o.Width), func(b *testing.B) {
+			for b.Loop() {
+				diagram.NewLayout(f, 9940, o)
+			}
+		})
+	}
+	b.Run("focus", func(b *testing.B) {
+		x := graph.NewIndex(diagramtest.Crowd(501))
+		for b.Loop() {
+			x.Focus(9940)
+		}
+	})
+}

@@ -642,11 +642,13 @@ func (m *model) ofdLabel(it *item, fdProc map[string]*graph.Node) ([]string, str
 		how := "dup"
 		if len(procs) > 1 {
 			how = "shared"
-			for _, a := range procs {
-				for _, b := range procs {
-					if a.Process != nil && a.Process.PPID == b.PID {
-						how = "fork"
-					}
+			pids := map[int]bool{}
+			for _, p := range procs {
+				pids[p.PID] = true
+			}
+			for _, p := range procs {
+				if p.Process != nil && pids[p.Process.PPID] {
+					how = "fork"
 				}
 			}
 		}

@@ -114,3 +114,30 @@ func oneMoreConnection(s *graph.Snapshot) *graph.Snapshot {
 	st.Sockets += 2
 	return overlay(s, b.Snapshot(), st)
 }
+
+// BenchmarkBrowserFocusCrowd measures the dashboard on a worker that shares
+// its stdio with 500 siblings (diagramtest.Crowd): navigation start to the
+// diagram ready (ready-ms) and building its SVG (render-ms). Target: the
+// focus view ready in < 1 s. Run it with task bench:browser.
+func BenchmarkBrowserFocusCrowd(b *testing.B) {
+	chromium(b)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.Crowd(501))
+	s := startServer(b, store)
+	p := newPage(b, s.URL, b.TempDir())
+	var ready, render float64
+	for b.Loop() {
+		p.run("load the worker", chromedp.Navigate(s.URL+"/process/9940"))
+		p.wait("the worker's diagram", diagramReady(9940))
+		p.wait("the crowd", `document.querySelector('#diagram g.box.crowd')`)
+		t := eval[renderTimes](p, `window.__fdscope`)
+		if t.ReadyAt <= 0 || t.LastRenderMs <= 0 {
+			b.Fatalf("window.__fdscope has no timings: %+v", t)
+		}
+		ready += t.ReadyAt
+		render += t.LastRenderMs
+	}
+	n := float64(b.N)
+	b.ReportMetric(ready/n, "ready-ms")
+	b.ReportMetric(render/n, "render-ms")
+}
