@@ -42,6 +42,7 @@ var scenarios = []scenario{
 		opts: diagram.Options{Width: 100}, text: diagram.TextOptions{Width: 100}},
 	{name: "epoll_server", snap: diagramtest.EpollEcho, pid: 2554},
 	{name: "epoll_server_watches", snap: diagramtest.EpollEcho, pid: 2554, opts: diagram.Options{Watches: true}},
+	{name: "inotify_watches", snap: diagramtest.Inotify, pid: 4100, opts: diagram.Options{Watches: true}},
 	{name: "crowd", snap: func() *graph.Snapshot { return diagramtest.Crowd(24) }, pid: 9940,
 		opts: diagram.Options{Width: 120}, text: diagram.TextOptions{Width: 120}},
 	{name: "prefork", snap: func() *graph.Snapshot { return diagramtest.Prefork(4) }, pid: 701,
@@ -274,7 +275,7 @@ func checkGeometry(t *testing.T, name string, l *diagram.Layout) {
 // instance to what it watches under the connections, and cross them.
 func TestCrossings(t *testing.T) {
 	// A crowd's pipe and tty are held by four boxes each: their edges cross.
-	want := map[string]int{"three_tables": 1, "epoll_server_watches": 4, "crowd": 8}
+	want := map[string]int{"three_tables": 1, "epoll_server_watches": 4, "inotify_watches": 3, "crowd": 8}
 	for _, sc := range scenarios {
 		l := sc.layout(t)
 		if got := crossings(l); got > want[sc.name] {

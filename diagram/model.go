@@ -384,6 +384,10 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 			}
 		}
 		a, b := m.byID[e.From], m.byID[e.To]
+		if n := s.Node(e.To); e.Kind == graph.EdgeWatch && a != nil && b == nil && n != nil && n.Kind.IsObject() {
+			// An inode an inotify instance watches and no fd holds: a box of its own.
+			b = realItem(n, layerObj)
+		}
 		if a == nil || b == nil || a.layer != layerObj || b.layer != layerObj || a == b {
 			continue
 		}

@@ -212,6 +212,24 @@ func unixEcho(epoll bool) *graph.Snapshot {
 	return b.Snapshot()
 }
 
+// Inotify is a file manager (pid 4100, "watcher") whose inotify instance
+// (fd 3) watches a directory it holds open (fd 4, /srv/data) and a file
+// and a directory it does not hold (/etc/app.conf, /var/spool/app).
+func Inotify() *graph.Snapshot {
+	var b Builder
+	b.Proc(4100, 1, 41000, "watcher", "watcher /srv/data", 2)
+	in := b.Anon("inotify", graph.OFDID(4100, 41000, 3), "3 watches")
+	b.FD(4100, 3, true, b.OFD(4100, 3, "r", 0, 1, in))
+	data := b.File(graph.KindDir, "8:1", 300, "/srv/data", "")
+	b.FD(4100, 4, true, b.OFD(4100, 4, "r", 0, 1, data))
+	conf := b.File(graph.KindFile, "8:1", 301, "/etc/app.conf", "")
+	spool := b.File(graph.KindDir, "8:1", 302, "/var/spool/app", "")
+	b.Watch(in, data)
+	b.Watch(in, conf)
+	b.Watch(in, spool)
+	return b.Snapshot()
+}
+
 // TCPEcho is seed 002: server.py (pid 14199) listens on 127.0.0.1:22222
 // (fd 3, socket:[99154]) and has accepted (fd 4, socket:[99155]) the
 // connection of client.py (pid 14202, fd 3, socket:[28728], 127.0.0.1:56946).
