@@ -174,6 +174,11 @@ func TestRealSoftware(t *testing.T) {
 			}
 			if c.crowd != "" {
 				p.wait(c.name+": the crowd", fmt.Sprintf(`[...document.querySelectorAll('#diagram g.box.crowd')].some(b => b.textContent.includes(%q))`, c.crowd))
+				// A click on the crowd draws its processes one by one; collapse folds them back.
+				p.click(c.name+": the crowd", `#diagram g.box.crowd`)
+				p.wait(c.name+": the crowd drawn one by one", fmt.Sprintf(`!document.querySelector('#diagram g.box.crowd') && %s >= 25`, processBoxesJS))
+				p.click(c.name+": collapse", `#expanded button`)
+				p.wait(c.name+": the crowd again", `document.querySelector('#diagram g.box.crowd')`)
 			}
 			p.wait(c.name+": the header", fmt.Sprintf(`document.getElementById('focus-headline').textContent.includes(%q)`, c.headline))
 			if c.screenshot != "" && *screenshotsFlag != "" {
