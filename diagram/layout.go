@@ -299,8 +299,15 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 				}
 				if m.connComp[comps[i][0].comp] && !m.connComp[comps[j][0].comp] {
 					// The focus's own connections have the first tiers to
-					// themselves: its box there holds their ports only, and
-					// the peers sit next to it.
+					// themselves (its box there holds their ports only, and
+					// the peers sit next to it), unless all the rest fits
+					// in this tier too.
+					if slices.ContainsFunc(was[j:], func(t int) bool { return t > prevTier(i, j) }) {
+						break
+					}
+					if all := m.placeTier(comps[i:], seen, len(tiers), prevTier(i, len(comps))); all.width <= opts.Width {
+						best, j = all, len(comps)
+					}
 					break
 				}
 				next := m.placeTier(comps[i:j+1], seen, len(tiers), prevTier(i, j+1))

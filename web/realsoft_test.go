@@ -175,8 +175,14 @@ func TestRealSoftware(t *testing.T) {
 			if c.crowd != "" {
 				p.wait(c.name+": the crowd", fmt.Sprintf(`[...document.querySelectorAll('#diagram g.box.crowd')].some(b => b.textContent.includes(%q))`, c.crowd))
 				// A click on the crowd draws its processes one by one; collapse folds them back.
-				p.click(c.name+": the crowd", `#diagram g.box.crowd`)
-				p.wait(c.name+": the crowd drawn one by one", fmt.Sprintf(`!document.querySelector('#diagram g.box.crowd') && %s >= 25`, processBoxesJS))
+				id := eval[string](p, fmt.Sprintf(`[...document.querySelectorAll('#diagram g.box.crowd')].find(b => b.textContent.includes(%q)).dataset.boxId`, c.crowd))
+				crowd := fmt.Sprintf(`#diagram g.box.crowd[data-box-id=%q]`, id)
+				p.click(c.name+": fit", `#zoom-fit`)
+				p.click(c.name+": the crowd", crowd)
+				p.wait(c.name+": the crowd drawn one by one", fmt.Sprintf(`!document.querySelector(%q) && %s >= 25`, crowd, processBoxesJS))
+				if bad := eval[[]string](p, `[...document.querySelectorAll('#diagram `+processBox+`:not([data-pid])')].map(b => b.dataset.boxId)`); len(bad) > 0 {
+					t.Errorf("process boxes without a pid: %v", bad)
+				}
 				p.click(c.name+": collapse", `#expanded button`)
 				p.wait(c.name+": the crowd again", `document.querySelector('#diagram g.box.crowd')`)
 			}
