@@ -283,7 +283,8 @@ func TestServeLive(t *testing.T) {
 		}
 	}
 
-	// Shutdown: close frame 1001, back within 2 s.
+	// Shutdown: close frame 1001, and back. serve gives clients 1.5 s
+	// (shutdownGrace); the bound here is for a loaded machine.
 	start := time.Now()
 	s.cancel()
 	for {
@@ -298,7 +299,7 @@ func TestServeLive(t *testing.T) {
 		t.Errorf("runServe: %v", err)
 	}
 	s.done <- nil // for the cleanup
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
 }

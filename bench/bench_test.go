@@ -183,7 +183,7 @@ func runBench(ctx context.Context, t *testing.T, bin, marker string, args ...str
 // carries marker in its environment, is still running.
 func assertNoWorkloadLeft(t *testing.T, marker string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		left := processesWith(marker)
 		if len(left) == 0 {
