@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,18 +128,27 @@ func TestFocusOnlyWhatTouchesIt(t *testing.T) {
 	if m.Type != TypeSnapshot || m.Focus != y {
 		t.Fatalf("after focus: %s", m.raw)
 	}
-	// A pid that does not exist: an error, then an empty focus snapshot.
-	send(t, c, Request{Type: TypeFocus, PID: 99999})
-	if m = e.read(c); m.Type != TypeError || !strings.Contains(m.Error, "99999") {
+	// A pid that does not exist: an error and nothing else, not even at
+	// the next versions; once the process starts, its snapshot.
+	missing := slices.Max(e.world.PIDs()) + 1 // the next the world starts
+	send(t, c, Request{Type: TypeFocus, PID: missing})
+	if m = e.read(c); m.Type != TypeError || !strings.Contains(m.Error, "no process with pid "+itoa(missing)) {
 		t.Fatalf("focus on a missing pid: %s", m.raw)
 	}
-	if m = e.read(c); m.Type != TypeSnapshot || len(m.Graph.Nodes) != 0 {
-		t.Fatalf("focus on a missing pid: %s", m.raw)
+	e.world.Connect(x, y)
+	e.publish()
+	e.quiet(c, 200*time.Millisecond)
+	if pid := e.world.Start(1, "late"); pid != missing {
+		t.Fatalf("the world started pid %d, want %d", pid, missing)
+	}
+	e.publish()
+	if m = e.read(c); m.Type != TypeSnapshot || m.Focus != missing || len(m.Graph.Nodes) == 0 {
+		t.Fatalf("the missing pid started: %s", m.raw)
 	}
 	// Subscribe to the process list only.
 	yes := true
 	send(t, c, Request{Type: TypeSubscribe, Graph: GraphNone, Processes: &yes})
-	if m = e.read(c); m.Type != TypeProcesses || len(m.Processes) != 5 {
+	if m = e.read(c); m.Type != TypeProcesses || len(m.Processes) != 6 {
 		t.Fatalf("after subscribe: %s", m.raw)
 	}
 	e.world.Connect(x, y)
