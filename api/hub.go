@@ -195,15 +195,15 @@ type client struct {
 	started  bool
 	graphSeq uint64          // seq of the last graph-stream message sent; 0: none yet
 	focus    *graph.Snapshot // the focus subgraph as last sent
-	// missing is the focus pid the client was told does not exist (yet);
-	// its focus starts with a snapshot once the process appears.
-	missing int
 	rowsSeq  uint64          // seq of the last process-list message sent; 0: none yet
 	rowsAt   uint64          // the version the client's process list reflects
 	// layout is the layout last sent for the focus pid (diagram.Options.Prev
 	// of the next); nil after the focus pid changed.
 	layout     *diagram.Layout
 	needLayout bool // the focus changed since the last layout sent
+	// missing is the focus pid the client was told does not exist (yet);
+	// its focus starts with a snapshot once the process appears.
+	missing int
 }
 
 // errDrop marks an error after which the client is dropped, with the reason.
