@@ -81,11 +81,17 @@ var servingRE = regexp.MustCompile(`serving on (http://[^/]+)/(?:\?token=(\w+))?
 
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServeStderr(t, io.Discard, args...)
+}
+
+// startServeStderr is startServe with serve's stderr going to stderr.
+func startServeStderr(t *testing.T, stderr io.Writer, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &server{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- runServe(ctx, args, pw, io.Discard)
+		s.done <- runServe(ctx, args, pw, stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
