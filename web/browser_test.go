@@ -691,3 +691,24 @@ func TestBrowserRowClickDuringUpdate(t *testing.T) {
 	}
 	p.wait("the diagram of 2554", diagramReady(2554))
 }
+
+// TestBrowserUnknownPID: the permalink of a pid the server does not hold
+// says so (the server answers with an error alone), and draws the process
+// once it appears.
+func TestBrowserUnknownPID(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.UnixEcho())
+	s := startServer(t, store)
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/process/9999")
+	p.wait("nothing to draw, and why", `document.getElementById('diagram').dataset.state === 'empty' && `+
+		`document.getElementById('focus-note').textContent.includes('no process with pid 9999')`)
+	p.shot("unknown-pid")
+	var b diagramtest.Builder
+	b.Proc(9999, 1, 1, "latecomer", "latecomer", 0)
+	u := diagramtest.UnixEcho()
+	store.Publish(graph.New(slices.Concat(u.Nodes, b.Snapshot().Nodes), u.Edges, u.Stats))
+	p.wait("the diagram of 9999 once it runs", diagramReady(9999))
+}
