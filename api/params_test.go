@@ -1,6 +1,10 @@
 package api
 
-import "testing"
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
 
 func TestParsePID(t *testing.T) {
 	for _, tt := range []struct {
@@ -54,4 +58,24 @@ func TestParamChecks(t *testing.T) {
 			t.Errorf("ParseSwitch(%q) = %v, %v; want %d (-1: an error)", in, on, err, want)
 		}
 	}
+}
+
+// A pid from a hostile client (a URL, a query, a flag): decimal digits of
+// a number 1 to MaxPID, or an error.
+func FuzzParsePID(f *testing.F) {
+	for _, s := range []string{"1", "2554", "4194304", "4194305", "0", "-3", "+3", "0x10", " 7", "007", "99999999999999999999", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParsePID(s)
+		if err != nil {
+			if n != 0 {
+				t.Errorf("ParsePID(%q) = %d with an error", s, n)
+			}
+			return
+		}
+		if n < 1 || n > MaxPID || strings.TrimLeft(s, "0") != strconv.Itoa(n) {
+			t.Errorf("ParsePID(%q) = %d", s, n)
+		}
+	})
 }
