@@ -204,3 +204,20 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func TestReadsOthersFDs(t *testing.T) {
+	for _, tt := range []struct {
+		capEff uint64
+		want   bool
+	}{
+		{0, false},
+		{0x000001ffffffffff, true}, // root
+		{1<<capDACReadSearch | 1<<capSysPtrace, true}, // the setcap of the README
+		{1 << capSysPtrace, false},
+		{1 << capDACReadSearch, false},
+	} {
+		if got := readsOthersFDs(tt.capEff); got != tt.want {
+			t.Errorf("readsOthersFDs(%#x) = %v, want %v", tt.capEff, got, tt.want)
+		}
+	}
+}

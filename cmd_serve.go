@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/procfs"
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph/scan"
@@ -91,6 +92,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	if *gcPercent > 0 {
 		debug.SetGCPercent(*gcPercent)
+	}
+	if self, err := procfs.Self(); err == nil && *procRoot == "/proc" {
+		if st, err := self.NewStatus(); err == nil && !readsOthersFDs(st.CapEff) {
+			fmt.Fprintln(stderr, "fdscope: not root: other users' processes are listed without their fds (see \"What you see, as which user\" in README.md)")
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -196,6 +202,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-sctx.Done():
 	}
 	return err
+}
+
+// The capabilities that let fdscope read the fds of other users'
+// processes (README.md, "What you see, as which user").
+const (
+	capDACReadSearch = 2
+	capSysPtrace     = 19
+)
+
+// readsOthersFDs reports whether a process whose effective capabilities
+// are capEff can read the fds of other users' processes.
+func readsOthersFDs(capEff uint64) bool {
+	need := uint64(1)<<capDACReadSearch | uint64(1)<<capSysPtrace
+	return capEff&need == need
 }
 
 // listenOn opens the address to serve on. An explicit address (--listen)
