@@ -21,6 +21,14 @@ const (
 	DefaultTextWidth = 120
 )
 
+// Limits on the width=N (in cells) a websocket client may ask its layouts
+// to be wrapped to (fdscope snapshot --format svg|layout --width N); 0
+// asks for no wrapping.
+const (
+	MinLayoutWidth = 40
+	MaxLayoutWidth = 2000
+)
+
 // ParsePID reads a process ID strictly: decimal digits only (no sign,
 // spaces or base prefix), 1 to MaxPID.
 func ParsePID(s string) (int, error) {

@@ -40,13 +40,6 @@ const (
 // that a new connection does not push the kernel layers down.
 const LayoutHeadroom = 1
 
-// Limits on the width=N (in cells) a websocket client may ask its layouts
-// to be wrapped to; 0 asks for no wrapping.
-const (
-	MinLayoutWidth = 40
-	MaxLayoutWidth = 2000
-)
-
 // Graph stream scopes.
 const (
 	GraphAll   = "all"   // the whole graph
