@@ -27,7 +27,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"--pid the focus of one process: its subgraph as JSON, or its diagram as text art, SVG or\n"+
 		"the layout's JSON (docs/diagram.md). Find a pid with pgrep, ps, or the dashboard's list.",
 		"fdscope snapshot > graph.json                                 # the whole machine",
-		"fdscope snapshot --pid \"$(pgrep -n sshd)\" --format text       # the diagram of the newest sshd",
+		"fdscope snapshot --pid \"$(pgrep -n bash)\" --format text       # the diagram of the newest bash",
 		"fdscope snapshot --pid $$ --format text --ascii --width 80    # this shell, in plain ASCII",
 		"fdscope snapshot --pid $$ --format svg --theme dark > sh.svg",
 	)
