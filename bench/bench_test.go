@@ -39,7 +39,8 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A bound for a loaded machine: a build and three small benchmarks.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bin := buildFDScope(ctx, t)
 	// Every process of the benchmark inherits the marker, which tells them
