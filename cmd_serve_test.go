@@ -21,7 +21,6 @@ import (
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph"
-	"github.com/fdscope/fdscope/live"
 )
 
 // serveRoleEnv makes the test binary play a role in a live test instead of
@@ -150,7 +149,8 @@ type wireMsg struct {
 // follower applies a whole-graph stream.
 type follower struct {
 	t    *testing.T
-	c    *websocket.Conn
+	msgs chan []byte // read off the socket as they come
+	errc chan error  // why the reading ended
 	seq  uint64
 	snap *graph.Snapshot
 	// diffs and resyncs count the diffs applied and the snapshots after
@@ -158,11 +158,37 @@ type follower struct {
 	diffs, resyncs int
 }
 
+// follow reads c's messages as they come, whatever the test does with
+// them: a test slower than the server (a loaded machine, -race) must not
+// look like a stuck client, which the server drops.
+func follow(ctx context.Context, t *testing.T, c *websocket.Conn) *follower {
+	f := &follower{t: t, msgs: make(chan []byte, 1<<16), errc: make(chan error, 1)}
+	go func() {
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				f.errc <- err
+				close(f.msgs)
+				return
+			}
+			f.msgs <- b
+		}
+	}()
+	return f
+}
+
+// next applies the next message.
 func (f *follower) next(ctx context.Context) {
 	f.t.Helper()
-	_, b, err := f.c.Read(ctx)
-	if err != nil {
-		f.t.Fatalf("ws read: %v", err)
+	var b []byte
+	select {
+	case m, ok := <-f.msgs:
+		if !ok {
+			f.t.Fatalf("ws read: %v", <-f.errc)
+		}
+		b = m
+	case <-ctx.Done():
+		f.t.Fatalf("ws read: %v", ctx.Err())
 	}
 	var m wireMsg
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -170,11 +196,11 @@ func (f *follower) next(ctx context.Context) {
 	}
 	switch m.Type {
 	case api.TypeSnapshot:
-		// A client that falls behind (a loaded machine) may be sent a
-		// fresh snapshot; the test counts them, and wants diffs too.
+		// A client that falls behind may be sent a fresh snapshot; the
+		// test counts them, and wants diffs too.
 		if f.snap != nil {
 			f.resyncs++
-			f.t.Logf("a snapshot at seq %d after %d (window %d)", m.Seq, f.seq, serveWindow)
+			f.t.Logf("a snapshot at seq %d after %d", m.Seq, f.seq)
 		}
 		f.seq, f.snap = m.Seq, m.Graph
 	case api.TypeDiff:
@@ -188,10 +214,8 @@ func (f *follower) next(ctx context.Context) {
 	}
 }
 
-// serveWindow is the window of recent versions serve gives the api.
-const serveWindow = live.DefaultWindow / 2
-
-// until reads until cond holds of the graph.
+// until reads until cond holds of the graph: it applies every message
+// that has come before it looks again.
 func (f *follower) until(ctx context.Context, what string, cond func(*graph.Index) bool) time.Time {
 	f.t.Helper()
 	for !cond(graph.NewIndex(f.snap)) {
@@ -199,6 +223,9 @@ func (f *follower) until(ctx context.Context, what string, cond func(*graph.Inde
 			f.t.Fatalf("timed out waiting for %s", what)
 		}
 		f.next(ctx)
+		for len(f.msgs) > 0 {
+			f.next(ctx)
+		}
 	}
 	return time.Now()
 }
@@ -229,7 +256,7 @@ func TestServeLive(t *testing.T) {
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(-1)
-	f := &follower{t: t, c: c}
+	f := follow(ctx, t, c)
 	f.next(ctx)
 	self := os.Getpid()
 	f.until(ctx, "this process", func(x *graph.Index) bool { return x.Process(self) != nil })
@@ -309,13 +336,10 @@ func TestServeLive(t *testing.T) {
 	// (shutdownGrace); the bound here is for a loaded machine.
 	start := time.Now()
 	s.cancel()
-	for {
-		if _, _, err := c.Read(ctx); err != nil {
-			if websocket.CloseStatus(err) != websocket.StatusGoingAway {
-				t.Errorf("on shutdown: %v, want close 1001", err)
-			}
-			break
-		}
+	for range f.msgs {
+	}
+	if err := <-f.errc; websocket.CloseStatus(err) != websocket.StatusGoingAway {
+		t.Errorf("on shutdown: %v, want close 1001", err)
 	}
 	if err := <-s.done; err != nil {
 		t.Errorf("runServe: %v", err)
