@@ -71,6 +71,13 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
+	if n := snap.Stats.DeniedProcesses; n > 0 {
+		procs := strconv.Itoa(n) + " processes"
+		if n == 1 {
+			procs = "1 process"
+		}
+		fmt.Fprintf(stderr, "fdscope: the fds of %s could not be read (stats.denied_processes; see \"What you see, as which user\" in README.md)\n", procs)
+	}
 	if pid == 0 {
 		return snap.WriteJSON(stdout)
 	}
