@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,12 +12,15 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/procfs"
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph/scan"
@@ -32,12 +34,24 @@ import (
 // the process exits within 2 s whatever they do.
 const shutdownGrace = 1500 * time.Millisecond
 
+// defaultListen is where serve listens without --listen. When its port is
+// taken, serve takes the next free one of listenTries.
+const (
+	defaultListen = "127.0.0.1:8080"
+	listenTries   = 20
+)
+
 // runServe runs the dashboard server: one live loop scanning the machine,
 // every client served from its snapshots.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on; one not on loopback requires an access token")
+	fs := newFlags("serve", "fdscope [serve] [flags]: run the dashboard: scan the machine every --interval and serve the\n"+
+		"page, the REST API and the websocket of docs/api.md. Without --listen it serves on\n"+
+		defaultListen+", or on the next free port when that one is taken.",
+		"fdscope                                   # http://127.0.0.1:8080/ (or the next free port)",
+		"fdscope serve --listen 127.0.0.1:9000     # another port",
+		"fdscope serve --listen 0.0.0.0:8080       # other machines too: prints the access token to use",
+	)
+	listen := fs.String("listen", defaultListen, "address to listen on; one not on loopback requires an access token")
 	token := fs.String("token", "", "access token required on every request (default: none on loopback, generated otherwise)")
 	var allowHosts []string
 	fs.Func("allow-host", "another name the Host header may carry (repeatable; for a DNS name or a proxy)", func(s string) error {
@@ -53,8 +67,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	gcPercent := fs.Int("gogc", 50, "Go GC target percentage (GOGC): lower keeps less memory between collections and costs more CPU")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if err := fs.parse(args, stdout); err != nil {
+		return helpOrErr(err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
@@ -78,6 +92,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	if *gcPercent > 0 {
 		debug.SetGCPercent(*gcPercent)
+	}
+	if self, err := procfs.Self(); err == nil && *procRoot == "/proc" {
+		if st, err := self.NewStatus(); err == nil && !readsOthersFDs(st.CapEff) {
+			fmt.Fprintln(stderr, "fdscope: not root: other users' processes are listed without their fds (see \"What you see, as which user\" in README.md)")
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -120,12 +139,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *dev {
 		opts.Static = os.DirFS("static")
 	}
-	srv, err := api.New(opts)
+	explicit := fs.set()["listen"]
+	ln, err := listenOn(*listen, explicit, listenTries, stderr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", *listen)
+	defer ln.Close()
+	if !explicit {
+		opts.Listen = ln.Addr().String()
+	}
+	srv, err := api.New(opts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -179,6 +202,56 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-sctx.Done():
 	}
 	return err
+}
+
+// The capabilities that let fdscope read the fds of other users'
+// processes (README.md, "What you see, as which user").
+const (
+	capDACReadSearch = 2
+	capSysPtrace     = 19
+)
+
+// readsOthersFDs reports whether a process whose effective capabilities
+// are capEff can read the fds of other users' processes.
+func readsOthersFDs(capEff uint64) bool {
+	need := uint64(1)<<capDACReadSearch | uint64(1)<<capSysPtrace
+	return capEff&need == need
+}
+
+// listenOn opens the address to serve on. An explicit address (--listen)
+// is taken or is an error that names the flag. Otherwise addr is the
+// default, and when its port is in use listenOn says so on stderr and
+// takes the next free one, trying tries ports in all.
+func listenOn(addr string, explicit bool, tries int, stderr io.Writer) (net.Listener, error) {
+	if explicit {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("--listen %s: %w", addr, err)
+		}
+		return ln, nil
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: bad port", addr)
+	}
+	for i := range tries {
+		a := net.JoinHostPort(host, strconv.Itoa(port+i))
+		ln, err := net.Listen("tcp", a)
+		if err == nil {
+			if i > 0 {
+				fmt.Fprintf(stderr, "fdscope: %s is in use; serving on %s instead (choose the address with --listen)\n", addr, a)
+			}
+			return ln, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+	}
+	return nil, fmt.Errorf("ports %d to %d of %s are all in use: choose an address with --listen", port, port+tries-1, host)
 }
 
 // displayAddr turns a listen address into one a browser can open: an

@@ -24,7 +24,7 @@ func TestSnapshotJSON(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command to build the binary with")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a build and a scan, on a loaded machine
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "fdscope")
 	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -201,6 +201,9 @@ type client struct {
 	// of the next); nil after the focus pid changed.
 	layout     *diagram.Layout
 	needLayout bool // the focus changed since the last layout sent
+	// missing is the focus pid the client was told does not exist (yet);
+	// its focus starts with a snapshot once the process appears.
+	missing int
 }
 
 // errDrop marks an error after which the client is dropped, with the reason.
@@ -328,7 +331,7 @@ func (c *client) sync(ctx context.Context) error {
 		c.h.metrics.resyncs.WithLabelValues("request").Inc()
 	}
 	if resync || want.graph != c.have.graph || want.pid != c.have.pid {
-		c.graphSeq, c.focus = 0, nil
+		c.graphSeq, c.focus, c.missing = 0, nil, 0
 	}
 	if want.graph != GraphFocus || want.pid != c.have.pid || !want.layout {
 		c.layout = nil // Prev resets with the focus pid
@@ -423,14 +426,22 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 	if c.graphSeq != 0 && latest.seq == c.graphSeq {
 		return nil
 	}
+	if c.graphSeq == 0 && latest.index().Process(pid) == nil {
+		// An unknown pid: an error, once, and nothing else until a
+		// version holds the process (then its snapshot).
+		if c.missing == pid {
+			return nil
+		}
+		msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with pid %d (yet)", pid)})
+		if err := c.write(ctx, TypeError, msg); err != nil {
+			return err
+		}
+		c.missing = pid
+		return nil
+	}
 	f := latest.focus(pid)
 	if c.graphSeq == 0 {
-		if latest.index().Process(pid) == nil {
-			msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with pid %d (yet)", pid)})
-			if err := c.write(ctx, TypeError, msg); err != nil {
-				return err
-			}
-		}
+		c.missing = 0
 		if err := c.write(ctx, TypeSnapshot, mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: latest.seq, Focus: pid, Graph: f})); err != nil {
 			return err
 		}

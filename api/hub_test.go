@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,34 +65,28 @@ func TestStreams(t *testing.T) {
 	if !graph.Equal(ga.snap, latest) {
 		t.Error("whole graph: first snapshot + diffs != latest snapshot")
 	}
-	// The others get only what changed for them: read until quiet.
-	drain := func(c *wsc, apply func(msg) error) int {
-		n := 0
-		for {
-			select {
-			case m := <-c.msgs:
-				if err := apply(m); err != nil {
-					t.Fatal(err)
-				}
-				n++
-			case <-time.After(300 * time.Millisecond):
-				return n
-			}
-		}
-	}
-	nf := drain(focus, gf.apply)
-	np := drain(procs, rp.apply)
+	// The others get only what changed for them: read until they hold the
+	// latest (e.read fails the test if a message never comes).
 	idx := graph.NewIndex(latest)
 	want := idx.Focus(server)
 	if want == nil {
 		want = graph.New(nil, nil, graph.Stats{})
 	}
-	if !graph.Equal(gf.snap, want) {
-		t.Errorf("focus: first snapshot + diffs != latest focus subgraph (%d vs %d nodes)", len(gf.snap.Nodes), len(want.Nodes))
+	drain := func(c *wsc, apply func(msg) error, done func() bool) int {
+		n := 0
+		for !done() {
+			if err := apply(e.read(c)); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		return n
 	}
-	if d := cmp.Diff(idx.Processes(), rp.rows); d != "" {
-		t.Errorf("processes: first list + diffs != latest (-want +got):\n%s", d)
-	}
+	nf := drain(focus, gf.apply, func() bool { return graph.Equal(gf.snap, want) })
+	np := drain(procs, rp.apply, func() bool { return cmp.Equal(idx.Processes(), rp.rows) })
+	// Nothing more follows: the streams were where they should be.
+	e.quiet(focus, 200*time.Millisecond)
+	e.quiet(procs, 200*time.Millisecond)
 	if nf == 0 || np == 0 || uint64(nf) >= final-1 {
 		t.Errorf("focus got %d diffs and processes %d over %d versions; want some, and fewer focus diffs than versions", nf, np, final-1)
 	}
@@ -133,18 +128,27 @@ func TestFocusOnlyWhatTouchesIt(t *testing.T) {
 	if m.Type != TypeSnapshot || m.Focus != y {
 		t.Fatalf("after focus: %s", m.raw)
 	}
-	// A pid that does not exist: an error, then an empty focus snapshot.
-	send(t, c, Request{Type: TypeFocus, PID: 99999})
-	if m = e.read(c); m.Type != TypeError || !strings.Contains(m.Error, "99999") {
+	// A pid that does not exist: an error and nothing else, not even at
+	// the next versions; once the process starts, its snapshot.
+	missing := slices.Max(e.world.PIDs()) + 1 // the next the world starts
+	send(t, c, Request{Type: TypeFocus, PID: missing})
+	if m = e.read(c); m.Type != TypeError || !strings.Contains(m.Error, "no process with pid "+itoa(missing)) {
 		t.Fatalf("focus on a missing pid: %s", m.raw)
 	}
-	if m = e.read(c); m.Type != TypeSnapshot || len(m.Graph.Nodes) != 0 {
-		t.Fatalf("focus on a missing pid: %s", m.raw)
+	e.world.Connect(x, y)
+	e.publish()
+	e.quiet(c, 200*time.Millisecond)
+	if pid := e.world.Start(1, "late"); pid != missing {
+		t.Fatalf("the world started pid %d, want %d", pid, missing)
+	}
+	e.publish()
+	if m = e.read(c); m.Type != TypeSnapshot || m.Focus != missing || len(m.Graph.Nodes) == 0 {
+		t.Fatalf("the missing pid started: %s", m.raw)
 	}
 	// Subscribe to the process list only.
 	yes := true
 	send(t, c, Request{Type: TypeSubscribe, Graph: GraphNone, Processes: &yes})
-	if m = e.read(c); m.Type != TypeProcesses || len(m.Processes) != 5 {
+	if m = e.read(c); m.Type != TypeProcesses || len(m.Processes) != 6 {
 		t.Fatalf("after subscribe: %s", m.raw)
 	}
 	e.world.Connect(x, y)
@@ -163,7 +167,7 @@ func TestManyClients(t *testing.T) {
 		conns[i] = e.mustDial("")
 	}
 	for _, c := range conns {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		m, err := readMsg(ctx, c)
 		cancel()
 		if err != nil || m.Type != TypeSnapshot || m.Seq != 1 {
@@ -187,7 +191,7 @@ func TestManyClients(t *testing.T) {
 	errs := make(chan error, n)
 	for i, c := range conns {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			for seq := uint64(2); seq <= final; seq++ {
 				m, err := readMsg(ctx, c)
@@ -307,7 +311,9 @@ func TestSlowClient(t *testing.T) {
 	if h24 > h8+20<<20 {
 		t.Errorf("heap grew from %d MB to %d MB while a client was not reading", h8>>20, h24>>20)
 	}
-	if worstPublish > 200*time.Millisecond {
+	// Had Publish waited for the stuck client, it would have waited for
+	// its write timeout (a minute).
+	if worstPublish > 20*time.Second {
 		t.Errorf("Publish took up to %v while a client was stuck", worstPublish)
 	}
 	slow.CloseNow()
@@ -328,10 +334,13 @@ func TestSlowClientDropped(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	waitFor(t, "2 clients", func() bool { return e.srv.Clients() == 2 })
+	// Versions until the slow client's write times out (500 ms once its
+	// socket buffers are full); the bound is for a loaded machine.
 	var seq uint64
+	deadline := time.Now().Add(60 * time.Second)
 	for v := 1; e.srv.Clients() == 2; v++ {
-		if v > 40 {
-			t.Fatal("the slow client was not dropped after 40 versions")
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow client was not dropped after %d versions in 60 s", v-1)
 		}
 		seq, _ = store.Publish(bigSnapshot(v))
 		time.Sleep(50 * time.Millisecond)

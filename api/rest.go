@@ -55,10 +55,9 @@ func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 // index and the pid, or writes 400 (malformed pid), 503 (no scan yet) or
 // 404 (no such process) and returns nil.
 func (s *Server) process(w http.ResponseWriter, r *http.Request) (*graph.Index, int) {
-	p := chi.URLParam(r, "pid")
-	pid, err := strconv.Atoi(p)
-	if err != nil || pid <= 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad pid %q", p))
+	pid, err := ParsePID(chi.URLParam(r, "pid"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad pid: "+err.Error())
 		return nil, 0
 	}
 	v := s.latest(w)
@@ -87,8 +86,8 @@ func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
 }
 
 // layoutParams reads the diagram options of the layout routes: the
-// repeated expand= (group IDs to draw fd by fd) and watches=1 (draw epoll
-// and inotify watches). On a bad one it writes 400 and returns false.
+// repeated expand= (group IDs to draw fd by fd) and watches=1 or 0 (draw
+// epoll and inotify watches). On a bad one it writes 400 and returns false.
 func layoutParams(w http.ResponseWriter, r *http.Request) (diagram.Options, bool) {
 	q := r.URL.Query()
 	ids := q["expand"]
@@ -96,16 +95,12 @@ func layoutParams(w http.ResponseWriter, r *http.Request) (diagram.Options, bool
 		writeError(w, http.StatusBadRequest, err.Error())
 		return diagram.Options{}, false
 	}
-	o := diagram.Options{ExpandGroups: ids}
-	switch v := q.Get("watches"); v {
-	case "", "0", "false":
-	case "1", "true":
-		o.Watches = true
-	default:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad watches %q (want 1 or 0)", v))
+	watches, err := ParseSwitch(q.Get("watches"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad watches: "+err.Error())
 		return diagram.Options{}, false
 	}
-	return o, true
+	return diagram.Options{ExpandGroups: ids, Watches: watches}, true
 }
 
 // GET /api/processes/{pid}/layout: the diagram layout of the process's
@@ -157,8 +152,8 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 
 // GET /api/processes/{pid}/diagram.svg and diagram.txt: the user-space /
 // kernel-space diagram of the process's focus, as `fdscope snapshot --pid N
-// --format svg|text` draws it. Query: width (cells, default 120), ascii=1,
-// theme=light|dark|auto, expand=ID (repeated).
+// --format svg|text` draws it. Query: width (cells, default 120), ascii=1
+// or 0, theme=light|dark|auto, watches=1 or 0, expand=ID (repeated).
 func (s *Server) getDiagram(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x, pid := s.process(w, r)
@@ -166,20 +161,28 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			return
 		}
 		q := r.URL.Query()
-		width := 120
+		width := DefaultTextWidth
 		if v := q.Get("width"); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 40 || n > 1000 {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("bad width %q (want 40 to 1000)", v))
+			if err == nil {
+				err = CheckTextWidth(n)
+			}
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("bad width %q (want %d to %d)", v, MinTextWidth, MaxTextWidth))
 				return
 			}
 			width = n
 		}
 		theme := q.Get("theme")
-		switch theme {
-		case "", "light", "dark", "auto":
-		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad theme %q (want light, dark or auto)", theme))
+		if theme != "" {
+			if err := CheckTheme(theme); err != nil {
+				writeError(w, http.StatusBadRequest, "bad theme: "+err.Error())
+				return
+			}
+		}
+		ascii, err := ParseSwitch(q.Get("ascii"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad ascii: "+err.Error())
 			return
 		}
 		opts, ok := layoutParams(w, r)
@@ -187,7 +190,6 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			return
 		}
 		var buf bytes.Buffer
-		var err error
 		switch format {
 		case "svg":
 			l := diagram.NewLayout(x.Focus(pid), pid, opts)
@@ -198,7 +200,7 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 		default:
 			opts.Width = width
 			l := diagram.NewLayout(x.Focus(pid), pid, opts)
-			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: q.Get("ascii") == "1"})
+			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: ascii})
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
 		if err != nil {

@@ -84,6 +84,12 @@ func TestREST(t *testing.T) {
 		"/api/processes/99999/peers":              http.StatusNotFound,
 		"/api/processes/abc":                      http.StatusBadRequest,
 		"/api/processes/-1/peers":                 http.StatusBadRequest,
+		"/api/processes/+1/peers":                 http.StatusBadRequest,
+		"/api/processes/1/diagram.txt?width=39":   http.StatusBadRequest,
+		"/api/processes/1/diagram.txt?ascii=yes":  http.StatusBadRequest,
+		"/api/processes/1/diagram.txt?ascii=true": http.StatusBadRequest,
+		"/api/processes/1/layout?watches=true":    http.StatusBadRequest,
+		"/api/processes/1/diagram.svg?watches=2":  http.StatusBadRequest,
 		"/api/nope":                               http.StatusNotFound,
 	} {
 		resp, body := e.get(path)

@@ -226,8 +226,10 @@ func TestShutdown(t *testing.T) {
 	e := newEnv(t, nil)
 	conns := []*wsc{e.client("?graph=none"), e.client(""), e.client("?processes=1")}
 	waitFor(t, "3 clients", func() bool { return e.srv.Clients() == 3 })
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Shutdown returns nil only once every client has taken its close
+	// frame, before ctx ends; the bound is for a loaded machine (serve
+	// gives it 1.5 s).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- e.srv.Shutdown(ctx) }()
@@ -238,9 +240,6 @@ func TestShutdown(t *testing.T) {
 	}
 	if err := <-errc; err != nil {
 		t.Errorf("Shutdown: %v", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("shutdown took %v", d)
 	}
 	if _, resp, err := e.dial("?graph=none"); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a connection after shutdown: %v %+v", err, resp)

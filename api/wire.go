@@ -40,13 +40,6 @@ const (
 // that a new connection does not push the kernel layers down.
 const LayoutHeadroom = 1
 
-// Limits on the width=N (in cells) a websocket client may ask its layouts
-// to be wrapped to; 0 asks for no wrapping.
-const (
-	MinLayoutWidth = 40
-	MaxLayoutWidth = 2000
-)
-
 // Graph stream scopes.
 const (
 	GraphAll   = "all"   // the whole graph
@@ -179,8 +172,9 @@ func clip(s string, n int) string {
 
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
-// processes=1, layout=1, width=N (the layouts' wrapping width in cells),
-// watches=1 (draw epoll and inotify watches), expand=ID (repeated).
+// processes=1|0, layout=1|0, width=N (the layouts' wrapping width in
+// cells), watches=1|0 (draw epoll and inotify watches), expand=ID
+// (repeated). The bounds are those of params.go.
 func parseSubscription(q map[string][]string) (subscription, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
@@ -193,9 +187,9 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 		s.graph = g
 	}
 	if p := get("pid"); p != "" {
-		pid, err := strconv.Atoi(p)
-		if err != nil || pid <= 0 {
-			return s, fmt.Errorf("bad pid %q", p)
+		pid, err := ParsePID(p)
+		if err != nil {
+			return s, fmt.Errorf("bad pid: %w", err)
 		}
 		s.pid = pid
 		if get("graph") == "" {
@@ -206,17 +200,18 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 		name string
 		p    *bool
 	}{{"processes", &s.processes}, {"layout", &s.layout}, {"watches", &s.watches}} {
-		switch get(b.name) {
-		case "", "0", "false":
-		case "1", "true":
-			*b.p = true
-		default:
-			return s, fmt.Errorf("bad %s %q (want 1 or 0)", b.name, get(b.name))
+		on, err := ParseSwitch(get(b.name))
+		if err != nil {
+			return s, fmt.Errorf("bad %s: %w", b.name, err)
 		}
+		*b.p = on
 	}
 	if w := get("width"); w != "" {
 		n, err := strconv.Atoi(w)
-		if err != nil || n != 0 && (n < MinLayoutWidth || n > MaxLayoutWidth) {
+		if err == nil {
+			err = CheckLayoutWidth(n)
+		}
+		if err != nil {
 			return s, fmt.Errorf("bad width %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
 		}
 		s.width = n
@@ -244,8 +239,11 @@ func (s subscription) check() error {
 			return fmt.Errorf("pid given with graph=%s", s.graph)
 		}
 	case GraphFocus:
-		if s.pid <= 0 {
+		if s.pid == 0 {
 			return fmt.Errorf("graph=focus needs a pid")
+		}
+		if err := CheckPID(s.pid); err != nil {
+			return fmt.Errorf("bad pid: %w", err)
 		}
 	default:
 		return fmt.Errorf("bad graph %q (want all, focus or none)", s.graph)
@@ -259,8 +257,8 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 	case TypeResync:
 		return s, true, nil
 	case TypeFocus:
-		if r.PID <= 0 {
-			return s, false, fmt.Errorf("focus: bad pid %d", r.PID)
+		if err := CheckPID(r.PID); err != nil {
+			return s, false, fmt.Errorf("focus: bad pid: %w", err)
 		}
 		e, err := checkExpand(r.Expand)
 		if err != nil {

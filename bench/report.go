@@ -137,6 +137,17 @@ func (r *Result) Check(enforce bool) error {
 	return errors.Join(errs...)
 }
 
+// FailedTargets counts the targets that failed.
+func (r *Result) FailedTargets() int {
+	n := 0
+	for _, t := range r.Targets {
+		if !t.Pass {
+			n++
+		}
+	}
+	return n
+}
+
 func (t Target) valueString() string {
 	switch t.Unit {
 	case "×":

@@ -794,3 +794,38 @@ func TestWatches(t *testing.T) {
 		t.Errorf("%d watch edges wrapped, want at most 2", n)
 	}
 }
+
+// TestShareLabels: a description held by several processes says "(fork)"
+// when one holder is another's parent (siblings with their parent too),
+// and "(shared)" when none is (siblings alone), as docs/diagram.md says.
+func TestShareLabels(t *testing.T) {
+	build := func(parentHolds bool) *graph.Snapshot {
+		var b diagramtest.Builder
+		b.Proc(100, 1, 7000, "parent", "parent", 3)
+		b.Proc(101, 100, 7100, "child1", "child1", 3)
+		b.Proc(102, 100, 7200, "child2", "child2", 3)
+		log := b.File(graph.KindFile, "8:1", 5120, "/tmp/log", "")
+		holders := []int{101, 102}
+		if parentHolds {
+			holders = []int{100, 101, 102}
+		}
+		o := b.OFD(holders[0], 2, "w", 9, len(holders), log)
+		for _, pid := range holders {
+			b.FD(pid, 2, false, o)
+		}
+		return b.Snapshot()
+	}
+	for _, c := range []struct {
+		parentHolds bool
+		want        string
+	}{
+		{true, "100:2 + 101:2 + 102:2 (fork)"},
+		{false, "101:2 + 102:2 (shared)"},
+	} {
+		s := build(c.parentHolds)
+		l := diagram.NewLayout(graph.NewIndex(s).Focus(101), 101, diagram.Options{Width: 200})
+		if out := render(t, l, diagram.TextOptions{Width: 200}); !strings.Contains(out, c.want) {
+			t.Errorf("parent holds it %v: no %q in\n%s", c.parentHolds, c.want, out)
+		}
+	}
+}

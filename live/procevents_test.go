@@ -63,7 +63,7 @@ func TestListenProcEvents(t *testing.T) {
 	}
 	select {
 	case <-ch:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no event for a process that started and exited")
 	}
 }

@@ -136,7 +136,7 @@ func TestSockDiagProberOtherNetns(t *testing.T) {
 	}()
 	path := "/proc/" + strconv.Itoa(sleep.Process.Pid) + "/ns/net"
 	var st unix.Stat_t
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		// unshare execs sleep once the namespace is made.
 		var self unix.Stat_t
 		unix.Stat("/proc/self/ns/net", &self)

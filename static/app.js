@@ -174,6 +174,12 @@ function handle(m, t0) {
       if (state.focusPID && /focus/.test(m.error)) {
         state.focusError = m.error;
         renderFocusTitle();
+        // A pid the server does not hold (yet): nothing to draw until it
+        // appears, when its snapshot and layout come.
+        if (/no process/.test(m.error) && state.layoutSeq === 0) {
+          $("diagram").dataset.state = "empty";
+          $("diagram").dataset.focus = String(state.focusPID);
+        }
       }
       console.warn("fdscope:", m.error);
       break;

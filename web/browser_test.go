@@ -394,7 +394,8 @@ func (p *page) focusFromList(pid int) {
 	p.run("search for "+strconv.Itoa(pid), chromedp.SendKeys(chromedp.CSS("#search"), strconv.Itoa(pid)))
 	for attempt := 1; ; attempt++ {
 		p.click("the row of "+strconv.Itoa(pid), row)
-		got, _ := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 2*time.Second)
+		// The bound is for a loaded machine: the poll ends when a row is selected.
+		got, _ := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 10*time.Second)
 		if got == strconv.Itoa(pid) {
 			break
 		}
@@ -686,8 +687,29 @@ func TestBrowserRowClickDuringUpdate(t *testing.T) {
 	store.Publish(graph.New(slices.Concat(u.Nodes, b.Snapshot().Nodes), u.Edges, u.Stats))
 	p.wait("the list redrawn with the new process", `window.__fdscopeTestRedraws > 0 && document.querySelector('#process-list [data-pid="9999"]')`)
 	p.run("release", press(chromedp.MouseReleased))
-	if got, ok := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 3*time.Second); !ok || got != "2554" {
+	if got, ok := pollValue[string](p, `(r => r && r.dataset.pid)(document.querySelector('#process-list .selected'))`, 10*time.Second); !ok || got != "2554" {
 		p.fail("a click on the row of 2554, the list redrawn between press and release, selected %q (want 2554)", got)
 	}
 	p.wait("the diagram of 2554", diagramReady(2554))
+}
+
+// TestBrowserUnknownPID: the permalink of a pid the server does not hold
+// says so (the server answers with an error alone), and draws the process
+// once it appears.
+func TestBrowserUnknownPID(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.UnixEcho())
+	s := startServer(t, store)
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/process/9999")
+	p.wait("nothing to draw, and why", `document.getElementById('diagram').dataset.state === 'empty' && `+
+		`document.getElementById('focus-note').textContent.includes('no process with pid 9999')`)
+	p.shot("unknown-pid")
+	var b diagramtest.Builder
+	b.Proc(9999, 1, 1, "latecomer", "latecomer", 0)
+	u := diagramtest.UnixEcho()
+	store.Publish(graph.New(slices.Concat(u.Nodes, b.Snapshot().Nodes), u.Edges, u.Stats))
+	p.wait("the diagram of 9999 once it runs", diagramReady(9999))
 }

@@ -148,7 +148,7 @@ func (c *child) stop() {
 // facts reported so far.
 func (c *child) ready() facts {
 	c.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(60 * time.Second) // a bound for a loaded machine
 	for {
 		select {
 		case line, ok := <-c.lines:
@@ -167,7 +167,7 @@ func (c *child) ready() facts {
 			c.facts.PID = f.PID
 			return c.facts.merge(f)
 		case <-timeout:
-			c.t.Fatalf("child %s (pid %d): no ready line after 20 s; stderr:\n%s", c.role, c.pid, c.stderr)
+			c.t.Fatalf("child %s (pid %d): no ready line after 60 s; stderr:\n%s", c.role, c.pid, c.stderr)
 		}
 	}
 }

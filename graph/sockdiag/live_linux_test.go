@@ -321,10 +321,11 @@ func TestLiveTCP(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 2 s; state describes the last state seen.
+// waitFor polls cond for up to 30 s (a bound for a loaded machine, not a
+// speed to meet); state describes the last state seen.
 func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s; last seen: %s", what, state())

@@ -124,7 +124,7 @@ func TestThreeTables(t *testing.T) {
 
 	// Ending A ends B.
 	tt.A.Stop()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for syscall.Kill(tt.BPID, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("tables-b (pid %d) outlived tables-a", tt.BPID)
