@@ -62,6 +62,7 @@ type onceFocus struct {
 type layoutKey struct {
 	pid     int
 	width   int
+	screen  int
 	watches bool
 	expand  string
 	prev    *diagram.Layout
@@ -219,7 +220,7 @@ func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snaps
 	if at == nil || at.seq != seq {
 		return compute()
 	}
-	key := layoutKey{pid: pid, width: opts.Width, watches: opts.Watches, expand: strings.Join(opts.ExpandGroups, expandSep), prev: prev}
+	key := layoutKey{pid: pid, width: opts.Width, screen: opts.Screen, watches: opts.Watches, expand: strings.Join(opts.ExpandGroups, expandSep), prev: prev}
 	at.mu.Lock()
 	o := at.layouts[key]
 	if o == nil {

@@ -119,12 +119,13 @@ type subscription struct {
 	layout    bool   // layout messages after the focus's snapshots and diffs
 	expand    string // the expanded group IDs, joined by expandSep
 	width     int    // the layout's diagram.Options.Width (0: no wrapping)
+	screen    int    // the layout's diagram.Options.Screen (0: width)
 	watches   bool   // the layout's diagram.Options.Watches
 }
 
 // layoutOptions are the diagram options the subscription asks its layouts for.
 func (s subscription) layoutOptions() diagram.Options {
-	return diagram.Options{ExpandGroups: s.expandList(), Width: s.width, Watches: s.watches}
+	return diagram.Options{ExpandGroups: s.expandList(), Width: s.width, Screen: s.screen, Watches: s.watches}
 }
 
 // expandSep joins expanded group IDs; checkExpand refuses IDs that hold it.
@@ -173,7 +174,7 @@ func clip(s string, n int) string {
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
 // processes=1|0, layout=1|0, width=N (the layouts' wrapping width in
-// cells), watches=1|0 (draw epoll and inotify watches), expand=ID
+// cells), screen=N (the cells the client sees at first), watches=1|0 (draw epoll and inotify watches), expand=ID
 // (repeated). The bounds are those of params.go.
 func parseSubscription(q map[string][]string) (subscription, error) {
 	get := func(k string) string {
@@ -215,6 +216,16 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 			return s, fmt.Errorf("bad width %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
 		}
 		s.width = n
+	}
+	if w := get("screen"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err == nil {
+			err = CheckLayoutWidth(n)
+		}
+		if err != nil {
+			return s, fmt.Errorf("bad screen %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
+		}
+		s.screen = n
 	}
 	if ex, ok := q["expand"]; ok {
 		e, err := checkExpand(ex)

@@ -37,6 +37,9 @@ func TestParseSubscription(t *testing.T) {
 		{"pid=7&width=39", subscription{}, true},
 		{"pid=7&width=2001", subscription{}, true},
 		{"pid=7&width=wide", subscription{}, true},
+		{"pid=7&layout=1&width=300&screen=222", subscription{graph: GraphFocus, pid: 7, layout: true, width: 300, screen: 222}, false},
+		{"pid=7&screen=39", subscription{}, true},
+		{"pid=7&screen=-1", subscription{}, true},
 		{"pid=7&layout=1&watches=1", subscription{graph: GraphFocus, pid: 7, layout: true, watches: true}, false},
 		{"pid=7&watches=2", subscription{}, true},
 	} {

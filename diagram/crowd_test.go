@@ -125,6 +125,38 @@ func TestPreforkSharers(t *testing.T) {
 	}
 }
 
+// A diagram wider than the first screen gives the focus's own connections
+// the first tier to themselves; one that fits stays one tier.
+func TestScreen(t *testing.T) {
+	f := graph.NewIndex(diagramtest.Prefork(2)).Focus(701)
+	whole := diagram.NewLayout(f, 701, diagram.Options{Width: 2000})
+	if len(whole.Tiers) != 1 {
+		t.Fatalf("%d tiers at width 2000, want 1", len(whole.Tiers))
+	}
+	for _, c := range []struct {
+		screen, tiers int
+	}{{0, 1}, {whole.Width, 1}, {whole.Width - 1, 2}} {
+		l := diagram.NewLayout(f, 701, diagram.Options{Width: 2000, Screen: c.screen})
+		if len(l.Tiers) != c.tiers {
+			t.Errorf("screen %d: %d tiers, want %d", c.screen, len(l.Tiers), c.tiers)
+			continue
+		}
+		if c.tiers == 1 {
+			continue
+		}
+		// The first tier: the worker, curl (its connection), nothing else.
+		var first []int
+		for _, b := range boxesOf(l, "process") {
+			if b.Tier == 0 {
+				first = append(first, b.PID)
+			}
+		}
+		if !sameSet(first, []int{701, 900}) {
+			t.Errorf("screen %d: the first tier holds pids %v, want the worker and curl", c.screen, first)
+		}
+	}
+}
+
 func sameSet(a, b []int) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)

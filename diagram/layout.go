@@ -198,6 +198,13 @@ type Options struct {
 	// wider (Text then folds it). A listener is drawn again in the tiers
 	// of the sockets accepted from it, so that every accepted edge is drawn.
 	Width int
+	// Screen, when positive, is how wide (in cells) the part of the
+	// diagram a viewer sees first is: the dashboard's window at the least
+	// zoom it shows a whole diagram at. A wrapped diagram (Width) wider
+	// than Screen gives the focus's own connections the first tiers to
+	// themselves, so that the processes it talks to are on that first
+	// screen; zero means Width.
+	Screen int
 	// Collapse is how many fds of one kind with no peer a process may show
 	// one by one; more are collapsed into one group port. Zero means 12.
 	Collapse int
@@ -305,7 +312,11 @@ func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 					if slices.ContainsFunc(was[j:], func(t int) bool { return t > prevTier(i, j) }) {
 						break
 					}
-					if all := m.placeTier(comps[i:], seen, len(tiers), prevTier(i, len(comps))); all.width <= opts.Width {
+					first := opts.Width
+					if opts.Screen > 0 {
+						first = min(first, opts.Screen)
+					}
+					if all := m.placeTier(comps[i:], seen, len(tiers), prevTier(i, len(comps))); all.width <= first {
 						best, j = all, len(comps)
 					}
 					break

@@ -11,7 +11,7 @@
 // dom.js.
 
 import { ConnectionsTable } from "./connections.js";
-import { DiagramView } from "./diagram.js";
+import { DiagramView, MIN_READABLE } from "./diagram.js";
 import { renderDetails } from "./details.js";
 import { $, h, plural } from "./dom.js";
 import { exportPNG, exportSVG, exportText } from "./exports.js";
@@ -93,6 +93,14 @@ function layoutWidth() {
   return Math.min(2000, Math.max(300, Math.round((px / 9) * 2)));
 }
 
+// screenWidth is the width, in cells, of what the diagram opens showing
+// when the whole of it fits (at the least readable zoom): wider, the
+// server gives the focus's own connections the first tiers to themselves.
+function screenWidth() {
+  const px = $("diagram").clientWidth || 1000;
+  return Math.min(2000, Math.max(40, Math.round(px / 9 / MIN_READABLE)));
+}
+
 // connect opens the stream for the current focus; a focus change opens a
 // new one (the old one is closed and not reopened).
 function connect() {
@@ -110,6 +118,7 @@ function connect() {
     u.searchParams.set("pid", String(state.focusPID));
     u.searchParams.set("layout", "1");
     u.searchParams.set("width", String(layoutWidth()));
+    u.searchParams.set("screen", String(screenWidth()));
     if (state.watches) u.searchParams.set("watches", "1");
   } else {
     u.searchParams.set("graph", "none");

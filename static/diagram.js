@@ -21,7 +21,7 @@ const cy = (y) => PAD + (y + 0.5) * CH;
 const FRESH_MS = 2500;
 // Below MIN_READABLE times its size a whole diagram is not worth showing
 // at once; READABLE is the zoom it is shown at instead.
-const MIN_READABLE = 0.45;
+export const MIN_READABLE = 0.45;
 const READABLE = 0.8;
 const GONE_MS = 900;
 
