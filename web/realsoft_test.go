@@ -90,10 +90,10 @@ func TestRealSoftware(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	sh := realproc.Shell(t, "sleep 1000 | cat | cat", log)
-	members := realproc.WaitChildren(t, sh.PID, 3, "")
-	cases = append(cases, realCase{name: "pipeline", focus: members[1],
-		conns:    []realPeer{{members[0], graph.ViaPipe}, {members[2], graph.ViaPipe}},
+	sh := realproc.Shell(t, "sleep 1000 | cat | sort", log)
+	member := func(comm string) int { return realproc.WaitChildren(t, sh.PID, 1, comm)[0] }
+	cases = append(cases, realCase{name: "pipeline", focus: member("cat"),
+		conns:    []realPeer{{member("sleep"), graph.ViaPipe}, {member("sort"), graph.ViaPipe}},
 		maxBoxes: 4, headline: "2 connections"})
 
 	// A prefork server: the master and its four workers share the listener.
@@ -115,8 +115,8 @@ func TestRealSoftware(t *testing.T) {
 	// fd 3 hands each the pipe.)
 	siblings := realproc.Shell(t, "sleep 1000 | { exec 3<&0; for i in $(seq 24); do sleep 1000 <&3 3<&- & done; "+
 		"redis-cli -p "+strconv.Itoa(rds2.Port)+" subscribe jobs <&3 3<&- & wait; }", nil)
-	kids := realproc.WaitChildren(t, siblings.PID, 2, "")
-	sub := realproc.WaitChildren(t, kids[1], 25, "")
+	writer := realproc.WaitChildren(t, siblings.PID, 1, "sleep")[0]
+	sub := realproc.WaitChildren(t, realproc.WaitChildren(t, siblings.PID, 1, "sh")[0], 25, "")
 	var client int
 	for _, pid := range sub {
 		if realproc.Comm(pid) == "redis-cli" {
@@ -127,7 +127,7 @@ func TestRealSoftware(t *testing.T) {
 		t.Fatalf("no redis-cli among the children %v of the subshell", sub)
 	}
 	cases = append(cases, realCase{name: "siblings", focus: client,
-		conns: []realPeer{{rds2.PID, graph.ViaTCP}, {kids[0], graph.ViaPipe}}, maxBoxes: 4,
+		conns: []realPeer{{rds2.PID, graph.ViaTCP}, {writer, graph.ViaPipe}}, maxBoxes: 4,
 		crowd: "shared with 25 processes", headline: "shared with"})
 
 	s := startLive(t)
