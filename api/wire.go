@@ -207,25 +207,22 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 		}
 		*b.p = on
 	}
-	if w := get("width"); w != "" {
+	for _, c := range []struct {
+		name string
+		p    *int
+	}{{"width", &s.width}, {"screen", &s.screen}} {
+		w := get(c.name)
+		if w == "" {
+			continue
+		}
 		n, err := strconv.Atoi(w)
 		if err == nil {
 			err = CheckLayoutWidth(n)
 		}
 		if err != nil {
-			return s, fmt.Errorf("bad width %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
+			return s, fmt.Errorf("bad %s %q (want 0, or %d to %d cells)", c.name, w, MinLayoutWidth, MaxLayoutWidth)
 		}
-		s.width = n
-	}
-	if w := get("screen"); w != "" {
-		n, err := strconv.Atoi(w)
-		if err == nil {
-			err = CheckLayoutWidth(n)
-		}
-		if err != nil {
-			return s, fmt.Errorf("bad screen %q (want 0, or %d to %d cells)", w, MinLayoutWidth, MaxLayoutWidth)
-		}
-		s.screen = n
+		*c.p = n
 	}
 	if ex, ok := q["expand"]; ok {
 		e, err := checkExpand(ex)

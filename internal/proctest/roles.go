@@ -180,7 +180,12 @@ func roleStreamServer(r *reporter, args []string) error {
 
 // roleStreamClient connects, checks that the server echoes, and connects
 // once more on every SIGUSR1.
-func roleStreamClient(r *reporter, args []string) error {
+func roleStreamClient(r *reporter, args []string) error { return dialing(r, args, echo) }
+
+// dialing connects to NETWORK ADDRESS, greets the server with greet, reports
+// the connection, and does so once more on every SIGUSR1, keeping every
+// connection open.
+func dialing(r *reporter, args []string, greet func(net.Conn) error) error {
 	if len(args) != 2 {
 		return errors.New("want NETWORK ADDRESS")
 	}
@@ -193,7 +198,7 @@ func roleStreamClient(r *reporter, args []string) error {
 			return err
 		}
 		held = append(held, c)
-		if err := echo(c); err != nil {
+		if err := greet(c); err != nil {
 			return err
 		}
 		conn, err := connOf(c)
@@ -358,30 +363,10 @@ func roleDgramServer(r *reporter, args []string) error {
 // roleDgramClient connect()s a datagram socket to the server and sends one
 // datagram, and does so with one more socket on every SIGUSR1.
 func roleDgramClient(r *reporter, args []string) error {
-	if len(args) != 2 {
-		return errors.New("want NETWORK ADDRESS")
-	}
-	more := make(chan os.Signal, 1)
-	signal.Notify(more, syscall.SIGUSR1)
-	var held []net.Conn // kept open
-	for {
-		c, err := net.Dial(args[0], args[1])
-		if err != nil {
-			return err
-		}
-		held = append(held, c)
-		if _, err := c.Write([]byte("hello\n")); err != nil {
-			return err
-		}
-		conn, err := connOf(c)
-		if err != nil {
-			return err
-		}
-		if err := r.update(func(f *Facts) { f.Conns = append(f.Conns, conn) }); err != nil {
-			return err
-		}
-		<-more
-	}
+	return dialing(r, args, func(c net.Conn) error {
+		_, err := c.Write([]byte("hello\n"))
+		return err
+	})
 }
 
 // roleWatcher watches each PATH with one inotify instance (FDs "inotify")
