@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,44 +38,73 @@ type hub struct {
 	metrics *metrics
 	log     *slog.Logger
 	opts    *Options
+	ownUID  uint32
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	pending int // admitted, not yet registered
-	perIP   map[string]int
-	closed  bool
-	wg      sync.WaitGroup
+	// Connections counted against the limits (registered or about to be),
+	// of the server's own user and of the others, and per other user.
+	own, others int
+	perUser     map[string]int
+	closed      bool
+	wg          sync.WaitGroup
 }
 
 func newHub(opts *Options, m *metrics) *hub {
 	return &hub{
-		src: opts.Source, views: newViews(opts.Source, opts.Window), metrics: m, log: opts.Log, opts: opts,
-		clients: map[*client]struct{}{}, perIP: map[string]int{},
+		ownUID: uint32(os.Geteuid()),
+		src:    opts.Source, views: newViews(opts.Source, opts.Window), metrics: m, log: opts.Log, opts: opts,
+		clients: map[*client]struct{}{}, perUser: map[string]int{},
 	}
 }
 
-// admit counts a new connection from ip, or says why it cannot be taken.
-func (h *hub) admit(ip string) (int, string) {
+// userKey names whom a connection counts against: "" for the server's own
+// user (who has a pool of its own), "uid N" for another local user, "ip A"
+// for a client not on loopback.
+func (h *hub) userKey(r *http.Request, p *peer, own uint32) string {
+	switch {
+	case p.known && p.uid == own:
+		return ""
+	case p.known:
+		return "uid " + strconv.FormatUint(uint64(p.uid), 10)
+	}
+	return "ip " + remoteIP(r)
+}
+
+// admit counts a new connection of user (a userKey), or says why it cannot
+// be taken.
+func (h *hub) admit(user string) (int, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case h.closed:
 		return http.StatusServiceUnavailable, "server shutting down"
-	case len(h.clients)+h.pending >= h.opts.MaxClients:
+	case user == "" && h.own >= h.opts.MaxClients:
 		return http.StatusServiceUnavailable, fmt.Sprintf("too many clients (%d)", h.opts.MaxClients)
-	case h.perIP[ip] >= h.opts.MaxClientsPerIP:
-		return http.StatusTooManyRequests, fmt.Sprintf("too many connections from %s (%d)", ip, h.opts.MaxClientsPerIP)
+	case user == "":
+		h.own++
+		return 0, ""
+	case h.others >= h.opts.MaxClients:
+		return http.StatusServiceUnavailable, fmt.Sprintf("too many clients (%d)", h.opts.MaxClients)
+	case h.perUser[user] >= h.opts.MaxClientsPerUser:
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections of %s (%d)", user, h.opts.MaxClientsPerUser)
 	}
-	h.perIP[ip]++
-	h.pending++ // until the client registers or the upgrade fails
+	h.perUser[user]++
+	h.others++
 	return 0, ""
 }
 
-func (h *hub) release(ip string) {
+// release uncounts a connection of user.
+func (h *hub) release(user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.perIP[ip]--; h.perIP[ip] <= 0 {
-		delete(h.perIP, ip)
+	if user == "" {
+		h.own--
+		return
+	}
+	h.others--
+	if h.perUser[user]--; h.perUser[user] <= 0 {
+		delete(h.perUser, user)
 	}
 }
 
@@ -91,18 +122,17 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "ws: "+err.Error())
 		return
 	}
-	ip := remoteIP(r)
-	if code, why := h.admit(ip); code != 0 {
+	user := h.userKey(r, peerOf(r, h.opts.Identify), h.ownUID)
+	if code, why := h.admit(user); code != 0 {
 		h.metrics.refused.WithLabelValues("limit").Inc()
 		writeError(w, code, why)
 		return
 	}
-	defer h.release(ip)
+	defer h.release(user)
 	// Accept checks the Origin again (the guard already did): a browser
 	// page of another origin cannot open this websocket.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
 	if err != nil {
-		h.unreserve()
 		h.log.Debug("ws: accept failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -116,16 +146,9 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.run()
 }
 
-func (h *hub) unreserve() {
-	h.mu.Lock()
-	h.pending--
-	h.mu.Unlock()
-}
-
 func (h *hub) register(c *client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.pending--
 	if h.closed {
 		return false
 	}

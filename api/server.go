@@ -15,8 +15,10 @@
 // guard: the Host header must name this server (a loopback name, the listen
 // address or an allowed name), which defeats DNS rebinding; a request with
 // an Origin header must come from the page's own origin, and so must every
-// websocket; a server not on loopback requires an access token (New refuses
-// to build one without it). Responses carry a Content-Security-Policy
+// websocket; on loopback, the kernel says which user owns the client's
+// socket, and only the server's own user and root are served without the
+// access token; a server not on loopback requires the token of every
+// client (New refuses to build one without it). Responses carry a Content-Security-Policy
 // without inline script and with frame-ancestors 'none', and nosniff.
 package api
 
@@ -62,10 +64,16 @@ type Options struct {
 	// AllowedHosts are more names the Host header may carry (for a server
 	// reached through a DNS name or a proxy).
 	AllowedHosts []string
-	// Token, when set, is required on every request (Authorization: Bearer,
-	// or the cookie set by opening a page with ?token=). New refuses an
-	// empty Token when Listen is not a loopback address.
+	// Token, when set, lets users other than the server's own (and root)
+	// in: they send it as Authorization: Bearer, or as the cookie set by
+	// opening a page with ?token=. Without one, only the server's own user
+	// and root are served. New refuses an empty Token when Listen is not a
+	// loopback address.
 	Token string
+	// Identify returns the uid owning a loopback client's socket; nil asks
+	// the kernel (sock_diag, or /proc/net/tcp). Tests set it to pose as
+	// another user.
+	Identify IdentifyFunc
 
 	// Page serves GET / and GET /process/{pid} (the dashboard); nil serves a 404.
 	Page http.Handler
@@ -84,10 +92,14 @@ type Options struct {
 	// diffs rather than a new snapshot; default 16. Keep it at most the
 	// Source's own window of changes.
 	Window int
-	// MaxClients is the most websocket clients at once; default 256.
+	// MaxClients is the most websocket clients at once of users other
+	// than the server's own; default 256. The server's own user has as
+	// many more of its own, so that others cannot lock it out.
 	MaxClients int
-	// MaxClientsPerIP is the most websocket clients from one address; default 16.
-	MaxClientsPerIP int
+	// MaxClientsPerUser is the most websocket clients of one other user
+	// (by the uid owning the client's socket; by address for a client not
+	// on loopback); default 16.
+	MaxClientsPerUser int
 	// ReadLimit is the largest message a client may send; default 16 KiB
 	// (room for a focus request with a long list of expanded groups).
 	ReadLimit int64
@@ -109,6 +121,7 @@ type Options struct {
 // does not know about websockets). Safe for concurrent use.
 type Server struct {
 	opts    Options
+	owners  *socketOwners // nil when Options.Identify was given
 	hub     *hub
 	metrics *metrics
 	guard   *guard
@@ -128,7 +141,7 @@ func New(opts Options) (*Server, error) {
 	}
 	setDefault(&opts.Window, 16)
 	setDefault(&opts.MaxClients, 256)
-	setDefault(&opts.MaxClientsPerIP, 16)
+	setDefault(&opts.MaxClientsPerUser, 16)
 	setDefault(&opts.ReadLimit, 16<<10)
 	setDefault(&opts.MaxRequestsPerSecond, 20)
 	setDefault(&opts.WriteTimeout, 5*time.Second)
@@ -141,6 +154,10 @@ func New(opts Options) (*Server, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts}
+	if s.opts.Identify == nil {
+		s.owners = &socketOwners{procRoot: "/proc"}
+		s.opts.Identify = s.owners.owner
+	}
 	s.metrics = newMetrics(opts.Registry, func() float64 {
 		seq, _ := opts.Source.Latest()
 		return float64(seq)
@@ -149,6 +166,7 @@ func New(opts Options) (*Server, error) {
 	s.guard = newGuard(opts.Listen, opts.AllowedHosts, opts.Token, func(reason string) {
 		s.metrics.refused.WithLabelValues(reason).Inc()
 	})
+	s.guard.identify = s.opts.Identify
 	s.handler = s.routes()
 	return s, nil
 }
@@ -168,7 +186,13 @@ func (s *Server) Clients() int { return s.hub.count() }
 
 // Shutdown sends every websocket client a close frame (1001, going away),
 // refuses new ones, and waits until they are gone or ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.hub.shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.hub.shutdown(ctx)
+	if s.owners != nil {
+		s.owners.close()
+	}
+	return err
+}
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fdscope/fdscope/graph"
@@ -97,6 +98,11 @@ type Loop struct {
 	// its scavenger catches up. The cost is one extra collection per full
 	// scan.
 	FreeMemory bool
+	// Redact are secrets (the server's access token) never to be shown:
+	// wherever one appears in a process's command line (fdscope's own
+	// --token, a client's curl -H), the published snapshot shows
+	// "[redacted]" instead.
+	Redact []string
 
 	// state between ticks, owned by Run
 	snap      *graph.Snapshot
@@ -221,6 +227,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull {
 		l.lastFull, l.fullAgain = now, false
 	}
+	snap = redact(snap, l.Redact)
 	l.snap, l.probe = snap, probe
 	l.Store.Publish(snap)
 	if outcome == TickFull && l.FreeMemory {
@@ -285,4 +292,36 @@ func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Redacted replaces a secret in what a snapshot shows.
+const Redacted = "[redacted]"
+
+// redact returns snap with every secret in a process's command line (and
+// name) replaced by Redacted. Nodes are never modified: a process that shows a
+// secret gets a new node, in place in snap's node list (which snap owns:
+// it was just scanned), with the same ID, so the order holds.
+func redact(snap *graph.Snapshot, secrets []string) *graph.Snapshot {
+	if len(secrets) == 0 {
+		return snap
+	}
+	for i, n := range snap.Nodes {
+		if n.Process == nil {
+			continue
+		}
+		cmd, comm := n.Process.Cmdline, n.Process.Comm
+		for _, s := range secrets {
+			if s != "" {
+				cmd, comm = strings.ReplaceAll(cmd, s, Redacted), strings.ReplaceAll(comm, s, Redacted)
+			}
+		}
+		if cmd == n.Process.Cmdline && comm == n.Process.Comm {
+			continue
+		}
+		c, p := *n, *n.Process
+		p.Cmdline, p.Comm = cmd, comm
+		c.Process = &p
+		snap.Nodes[i] = &c
+	}
+	return snap
 }
