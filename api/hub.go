@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
+	"golang.org/x/time/rate"
 )
 
 // hub serves /api/ws. It follows "notify, then pull": the Source wakes each
@@ -280,17 +281,13 @@ func (c *client) run() {
 // readLoop reads the client's requests until the connection ends, then cancels ctx.
 func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
 	defer cancel()
-	var window time.Time
-	n := 0
+	budget := requestBudget(c.h.opts.MaxRequestsPerSecond)
 	for {
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
 			return
 		}
-		if now := time.Now(); now.Sub(window) > time.Second {
-			window, n = now, 0
-		}
-		if n++; n > c.h.opts.MaxRequestsPerSecond {
+		if !budget.Allow() {
 			c.h.metrics.dropped.WithLabelValues("requests").Inc()
 			c.conn.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
@@ -500,4 +497,13 @@ func (c *client) syncRows(ctx context.Context, latest *view) error {
 	}
 	c.rowsSeq, c.rowsAt = latest.seq, latest.seq
 	return nil
+}
+
+// requestBudget is the token bucket of one client's messages: perSecond on
+// average, and bursts of up to two seconds' worth. A client that sends at
+// most perSecond messages in any second is never cut off, even when the
+// server reads a second's worth late and in one go (the messages wait in
+// the socket while a write to the client is under way).
+func requestBudget(perSecond int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), 2*perSecond)
 }

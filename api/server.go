@@ -104,7 +104,8 @@ type Options struct {
 	// (room for a focus request with a long list of expanded groups).
 	ReadLimit int64
 	// MaxRequestsPerSecond is how many messages a client may send per
-	// second before it is disconnected; default 20.
+	// second on average (a token bucket holding two seconds' worth)
+	// before it is disconnected; default 20.
 	MaxRequestsPerSecond int
 	// WriteTimeout bounds each websocket write and ping; a client that does
 	// not take a message within it is dropped. Default 5 s.
