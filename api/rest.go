@@ -56,9 +56,9 @@ func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 // 404 (no such process) and returns nil.
 func (s *Server) process(w http.ResponseWriter, r *http.Request) (*graph.Index, int) {
 	p := chi.URLParam(r, "pid")
-	pid, err := strconv.Atoi(p)
-	if err != nil || pid <= 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("bad pid %q", p))
+	pid, err := parsePID(p)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, 0
 	}
 	v := s.latest(w)

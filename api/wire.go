@@ -193,9 +193,9 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 		s.graph = g
 	}
 	if p := get("pid"); p != "" {
-		pid, err := strconv.Atoi(p)
-		if err != nil || pid <= 0 {
-			return s, fmt.Errorf("bad pid %q", p)
+		pid, err := parsePID(p)
+		if err != nil {
+			return s, err
 		}
 		s.pid = pid
 		if get("graph") == "" {
@@ -259,7 +259,7 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 	case TypeResync:
 		return s, true, nil
 	case TypeFocus:
-		if r.PID <= 0 {
+		if r.PID <= 0 || r.PID > MaxPID {
 			return s, false, fmt.Errorf("focus: bad pid %d", r.PID)
 		}
 		e, err := checkExpand(r.Expand)
