@@ -94,8 +94,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := live.NewStore(live.DefaultWindow)
 	var sockets live.SocketProber
+	var sp *live.SockDiagProber
 	if *probeSockets {
-		sp := live.NewSockDiagProber(*procRoot)
+		sp = live.NewSockDiagProber(*procRoot)
 		defer sp.Close()
 		sockets = sp
 	}
@@ -109,6 +110,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Log:          log.With("component", "live"),
 		Metrics:      live.NewMetrics(reg),
 		FreeMemory:   true,
+	}
+	if *procRoot == "/proc" {
+		// The server's fd count and sockets change with every client: its
+		// own changes wait for the full scans.
+		loop.Self = os.Getpid()
 	}
 	if secret != "" {
 		loop.Redact = []string{secret}
@@ -141,6 +147,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if sp != nil && *procRoot == "/proc" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			sp.IgnoreLocal(a.AddrPort())
+		}
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),

@@ -98,6 +98,12 @@ type Loop struct {
 	// its scavenger catches up. The cost is one extra collection per full
 	// scan.
 	FreeMemory bool
+	// Self is a process left out of the per-tick work: its own changes,
+	// and its being at the far end of a changed connection, wait for the
+	// next full scan. The server sets its own pid, whose fd count changes
+	// with every client it has, so that its clients do not slow its scans.
+	// 0: none.
+	Self int
 	// Redact are secrets (the server's access token) never to be shown:
 	// wherever one appears in a process's command line (fdscope's own
 	// --token, a client's curl -H), the published snapshot shows
@@ -201,7 +207,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		}
 	}
 	if !full {
-		pids = changedPIDs(l.probe, probe, l.snap)
+		pids = changedPIDs(l.probe, probe, l.snap, l.Self)
 		if len(pids) == 0 {
 			l.probe = probe
 			return TickIdle, nil, nil
@@ -242,19 +248,19 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 // the connections of all of these in the current snapshot (a socket's far
 // end changes state when the near end closes). Sharers of a pipe or of a
 // description are not added: what they hold does not change when another
-// holder closes its fd.
-func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
+// holder closes its fd. The process self (if not 0) is never returned.
+func changedPIDs(old, cur *Probe, snap *graph.Snapshot, self int) []int {
 	if old == nil || cur == nil {
 		return nil
 	}
 	set := map[int]bool{}
 	for pid, st := range cur.Procs {
-		if o, ok := old.Procs[pid]; !ok || o != st {
+		if o, ok := old.Procs[pid]; (!ok || o != st) && pid != self {
 			set[pid] = true
 		}
 	}
 	for pid := range old.Procs {
-		if _, ok := cur.Procs[pid]; !ok {
+		if _, ok := cur.Procs[pid]; !ok && pid != self {
 			set[pid] = true
 		}
 	}
@@ -274,21 +280,25 @@ func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
 	conns := graph.NewConnections(snap)
 	for _, ino := range changedSockets {
 		for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
-			set[pid] = true
+			set[pid] = pid != self
 		}
 	}
 	direct := make([]int, 0, len(set))
-	for pid := range set {
-		direct = append(direct, pid)
+	for pid, ok := range set {
+		if ok {
+			direct = append(direct, pid)
+		}
 	}
 	for _, pid := range direct {
 		for _, p := range conns.PeerPIDs(pid) {
-			set[p] = true
+			set[p] = p != self
 		}
 	}
 	out := make([]int, 0, len(set))
-	for pid := range set {
-		out = append(out, pid)
+	for pid, ok := range set {
+		if ok {
+			out = append(out, pid)
+		}
 	}
 	slices.Sort(out)
 	return out
