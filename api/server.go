@@ -26,6 +26,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -115,6 +116,15 @@ type Options struct {
 	// StaleAfter is how old the latest scan may be before /healthz reports
 	// it unhealthy; default 30 s.
 	StaleAfter time.Duration
+	// ResponseTimeout bounds the writing of each REST answer: a client
+	// that does not take it within that time is cut off. Default 15 s.
+	ResponseTimeout time.Duration
+	// MaxHeavyResponses is how many heavy answers (the whole graph, the
+	// process list, a focus, layouts and diagrams) may be under way at once;
+	// more get 503 with Retry-After. Each is encoded once per version and
+	// shared, so this bounds the versions that slow clients keep alive.
+	// Default 4.
+	MaxHeavyResponses int
 }
 
 // Server is the HTTP side of fdscope. Create it with New, serve its
@@ -122,6 +132,7 @@ type Options struct {
 // does not know about websockets). Safe for concurrent use.
 type Server struct {
 	opts    Options
+	heavy   chan struct{} // a slot per heavy answer under way
 	owners  *socketOwners // nil when Options.Identify was given
 	hub     *hub
 	metrics *metrics
@@ -148,13 +159,15 @@ func New(opts Options) (*Server, error) {
 	setDefault(&opts.WriteTimeout, 5*time.Second)
 	setDefault(&opts.Heartbeat, 30*time.Second)
 	setDefault(&opts.StaleAfter, 30*time.Second)
+	setDefault(&opts.ResponseTimeout, 15*time.Second)
+	setDefault(&opts.MaxHeavyResponses, 4)
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, heavy: make(chan struct{}, opts.MaxHeavyResponses)}
 	if s.opts.Identify == nil {
 		s.owners = &socketOwners{procRoot: "/proc"}
 		s.opts.Identify = s.owners.owner
@@ -219,19 +232,47 @@ func (s *Server) routes() http.Handler {
 		// middleware: they break the upgrade.
 		r.Get("/ws", s.hub.serveWS)
 		r.Group(func(r chi.Router) {
-			r.Use(noStore)
-			r.Get("/graph", s.getGraph)
-			r.Get("/processes", s.getProcesses)
-			r.Get("/processes/{pid}", s.getProcess)
+			r.Use(noStore, s.deadline)
+			r.With(s.limitHeavy).Get("/graph", s.getGraph)
+			r.With(s.limitHeavy).Get("/processes", s.getProcesses)
+			r.With(s.limitHeavy).Get("/processes/{pid}", s.getProcess)
 			r.Get("/processes/{pid}/peers", s.getPeers)
-			r.Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
-			r.Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
-			r.Get("/processes/{pid}/layout", s.getLayout)
+			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
+			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
+			r.With(s.limitHeavy).Get("/processes/{pid}/layout", s.getLayout)
 			r.Get("/search", s.getSearch)
 			r.Get("/summary", s.getSummary)
 		})
 	})
 	return r
+}
+
+// deadline gives the answer ResponseTimeout to be written: a client that
+// stops reading is cut off then, and what it held is let go.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An error means the ResponseWriter cannot: nothing to bound.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.ResponseTimeout))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitHeavy lets MaxHeavyResponses heavy answers be under way at once and
+// refuses more with 503 and Retry-After, at once: a request never waits
+// for a slot (waiting clients would hold their connections and the server
+// its goroutines).
+func (s *Server) limitHeavy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.heavy <- struct{}{}:
+			defer func() { <-s.heavy }()
+			next.ServeHTTP(w, r)
+		default:
+			s.metrics.refused.WithLabelValues("busy").Inc()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d large answers under way; retry in a second", cap(s.heavy)))
+		}
+	})
 }
 
 func noStore(next http.Handler) http.Handler {

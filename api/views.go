@@ -3,6 +3,7 @@ package api
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
@@ -20,11 +21,33 @@ import (
 type views struct {
 	src  Source
 	keep uint64
+	// encodes counts the heavy responses encoded (graph, responses): tests
+	// check that each is encoded once per version, whatever the clients.
+	encodes atomic.Int64
 
 	mu    sync.Mutex
 	cur   *view
 	rows  map[uint64][]graph.ProcessRow // by seq
 	diffs map[uint64][]byte             // encoded "diff" messages, by seq
+	// graph is the encoding of the latest snapshot (GET /api/graph), which
+	// may be newer than cur's when a scan changed only its stats.
+	graph *encodedGraph
+}
+
+type encodedGraph struct {
+	snap *graph.Snapshot
+	once sync.Once
+	b    []byte
+}
+
+// maxResponses bounds the REST responses a view keeps encoded (by route,
+// pid and query); more are computed for their request alone.
+const maxResponses = 64
+
+type onceResponse struct {
+	once sync.Once
+	b    []byte
+	err  error
 }
 
 // view is what is derived from one version. Each field is computed once, on
@@ -46,6 +69,8 @@ type view struct {
 	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
 	focuses  map[int]*onceFocus           // by pid
 	layouts  map[layoutKey]*onceLayout
+	// responses are encoded REST answers of this version, by route, pid and query.
+	responses map[string]*onceResponse
 
 	summaryOnce sync.Once
 	summary     *Summary
@@ -92,7 +117,7 @@ func (vs *views) latest() *view {
 		return vs.cur
 	}
 	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{},
-		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}}
+		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}
 	for s := range vs.rows {
 		if s+vs.keep < seq {
 			delete(vs.rows, s)
@@ -104,6 +129,46 @@ func (vs *views) latest() *view {
 		}
 	}
 	return vs.cur
+}
+
+// graphJSON returns the JSON of snap (the latest snapshot), encoded once
+// for every client that asks while it is the latest: a client that reads
+// slowly, or never, holds a reference to shared bytes, not a copy.
+func (vs *views) graphJSON(snap *graph.Snapshot) []byte {
+	vs.mu.Lock()
+	e := vs.graph
+	if e == nil || e.snap != snap {
+		e = &encodedGraph{snap: snap}
+		vs.graph = e
+	}
+	vs.mu.Unlock()
+	e.once.Do(func() {
+		vs.encodes.Add(1)
+		e.b = append(mustJSON(snap), '\n')
+	})
+	return e.b
+}
+
+// response returns the REST answer of this version named key (route, pid
+// and query), computed once for all clients by compute; past maxResponses
+// distinct keys, for the request alone.
+func (v *view) response(key string, compute func() ([]byte, error)) ([]byte, error) {
+	v.mu.Lock()
+	o := v.responses[key]
+	if o == nil && len(v.responses) < maxResponses {
+		o = &onceResponse{}
+		v.responses[key] = o
+	}
+	v.mu.Unlock()
+	if o == nil {
+		v.vs.encodes.Add(1)
+		return compute()
+	}
+	o.once.Do(func() {
+		v.vs.encodes.Add(1)
+		o.b, o.err = compute()
+	})
+	return o.b, o.err
 }
 
 // diffMessage returns the encoded diff from version seq-1 to seq, or nil if
