@@ -69,6 +69,7 @@ type soakResult struct {
 	Requests int     // GET /api/graph sent and never read
 	Busy     float64 // of them, answered 503 (fdscope_http_refused_total{reason="busy"})
 	FDs      int     // in the server's snapshot
+	Bytes    int     // of /api/graph
 }
 
 // runSoakClient waits for the server at base to settle, prints "settled",
@@ -119,12 +120,17 @@ func runSoakClient(base string, n int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	var g struct{ Stats struct{ FDs int } }
-	if _, body, err := getURL(base + "/api/graph"); err == nil {
+	var g struct {
+		Stats struct {
+			FDs int `json:"fds"`
+		} `json:"stats"`
+	}
+	_, body, err := getURL(base + "/api/graph")
+	if err == nil {
 		json.Unmarshal(body, &g)
 	}
 	busy := `fdscope_http_refused_total{reason="busy"}`
-	return json.NewEncoder(os.Stdout).Encode(soakResult{Requests: int(requests.Load()), Busy: m1[busy] - m0[busy], FDs: g.Stats.FDs})
+	return json.NewEncoder(os.Stdout).Encode(soakResult{Requests: int(requests.Load()), Busy: m1[busy] - m0[busy], FDs: g.Stats.FDs, Bytes: len(body)})
 }
 
 func getURL(url string) (int, []byte, error) {
@@ -285,12 +291,12 @@ func TestServeSoak(t *testing.T) {
 	time.Sleep(15 * time.Second)
 	afterMedian, afterMax := stop()
 
-	t.Logf("\nworkload: %d fds in the server's snapshot (scale %v)\n"+
+	t.Logf("\nworkload: %d fds in the server's snapshot (scale %v); /api/graph %.1f MiB\n"+
 		"| phase | RSS median | RSS max |\n|---|---|---|\n"+
 		"| at rest, 15 s | %.0f MiB | %.0f MiB |\n"+
 		"| %d clients asking for /api/graph and never reading, %.0f s (%d requests, %.0f answered 503) | %.0f MiB | %.0f MiB (VmHWM %.0f MiB) |\n"+
 		"| at rest after, 15 s | %.0f MiB | %.0f MiB |",
-		r.FDs, scale, restMedian, restMax, clients, seconds, r.Requests, r.Busy, floodMedian, floodMax, peak, afterMedian, afterMax)
+		r.FDs, scale, float64(r.Bytes)/(1<<20), restMedian, restMax, clients, seconds, r.Requests, r.Busy, floodMedian, floodMax, peak, afterMedian, afterMax)
 	if lim := env("FDSCOPE_SERVE_SOAK_MAX_PEAK_MIB", 0); lim > 0 && peak > lim {
 		t.Errorf("peak RSS %.0f MiB, above %.0f MiB", peak, lim)
 	}

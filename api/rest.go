@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,9 @@ func (s *Server) getGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
-	writeBytes(w, http.StatusOK, "application/json", s.hub.views.graphJSON(snap))
+	e := s.hub.views.graphJSON(snap)
+	writeBytes(w, http.StatusOK, "application/json", e.b)
+	runtime.KeepAlive(e) // held until written: see views.graphJSON
 }
 
 // writeBytes writes a shared, already encoded answer.

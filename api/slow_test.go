@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,7 +58,9 @@ func TestSlowReaders(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.MaxHeavyResponses = 2; o.ResponseTimeout = time.Hour })
 	e.store.Publish(hugeSnapshot())
 	_, snap := e.store.Latest()
-	want := len(e.srv.hub.views.graphJSON(snap))
+	enc := e.srv.hub.views.graphJSON(snap) // held: the encoding stays while in use
+	defer runtime.KeepAlive(enc)
+	want := len(enc.b)
 	encodes := e.srv.hub.views.encodes.Load()
 
 	slow := []net.Conn{slowReader(t, e, "/api/graph"), slowReader(t, e, "/api/graph")}
@@ -94,7 +97,7 @@ func TestSlowReaderCutOff(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.MaxHeavyResponses = 1; o.ResponseTimeout = 300 * time.Millisecond })
 	e.store.Publish(hugeSnapshot())
 	_, snap := e.store.Latest()
-	want := len(e.srv.hub.views.graphJSON(snap))
+	want := len(e.srv.hub.views.graphJSON(snap).b)
 	c := slowReader(t, e, "/api/graph")
 	waitFor(t, "the answer under way", func() bool { return len(e.srv.heavy) == 1 })
 	waitWithin(t, time.Minute, "the slow reader cut off", func() bool { return len(e.srv.heavy) == 0 })
@@ -106,5 +109,26 @@ func TestSlowReaderCutOff(t *testing.T) {
 	}
 	if resp, _ := e.get("/api/graph"); resp.StatusCode != http.StatusOK {
 		t.Errorf("after the cut: %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestGraphEncodingLetGo: once no request is writing it, the encoded graph
+// is let go (a server at rest holds no copy for a request that may never
+// come), and the next request encodes it again.
+func TestGraphEncodingLetGo(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.Publish(hugeSnapshot())
+	before := e.srv.hub.views.encodes.Load()
+	for range 2 {
+		if resp, _ := e.get("/api/graph"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/graph = %d", resp.StatusCode)
+		}
+		runtime.GC()
+		if e.srv.hub.views.graph.Value() != nil {
+			t.Fatal("the encoded graph is still held after its request")
+		}
+	}
+	if n := e.srv.hub.views.encodes.Load() - before; n != 2 {
+		t.Errorf("%d encodings, want 2", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"weak"
 
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
@@ -29,16 +30,19 @@ type views struct {
 	cur   *view
 	rows  map[uint64][]graph.ProcessRow // by seq
 	diffs map[uint64][]byte             // encoded "diff" messages, by seq
-	// graph is the encoding of the latest snapshot (GET /api/graph), which
-	// may be newer than cur's when a scan changed only its stats.
-	graph *encodedGraph
+
+	// graph is the encoding of the latest snapshot (GET /api/graph; the
+	// snapshot may be newer than cur's when a scan changed only its stats),
+	// held weakly: the requests writing it hold it, and once the last is
+	// done the collector may take it back, so that a server at rest does
+	// not keep tens of megabytes for the next request that may never come.
+	graphMu   sync.Mutex
+	graphSnap *graph.Snapshot
+	graph     weak.Pointer[encoded]
 }
 
-type encodedGraph struct {
-	snap *graph.Snapshot
-	once sync.Once
-	b    []byte
-}
+// encoded is an encoded answer; hold it while writing its bytes.
+type encoded struct{ b []byte }
 
 // maxResponses bounds the REST responses a view keeps encoded (by route,
 // pid and query); more are computed for their request alone.
@@ -132,21 +136,19 @@ func (vs *views) latest() *view {
 }
 
 // graphJSON returns the JSON of snap (the latest snapshot), encoded once
-// for every client that asks while it is the latest: a client that reads
-// slowly, or never, holds a reference to shared bytes, not a copy.
-func (vs *views) graphJSON(snap *graph.Snapshot) []byte {
-	vs.mu.Lock()
-	e := vs.graph
-	if e == nil || e.snap != snap {
-		e = &encodedGraph{snap: snap}
-		vs.graph = e
+// for every client that asks while it is the latest and the encoding is in
+// use: a client that reads slowly, or never, holds a reference to shared
+// bytes, not a copy.
+func (vs *views) graphJSON(snap *graph.Snapshot) *encoded {
+	vs.graphMu.Lock()
+	defer vs.graphMu.Unlock()
+	if e := vs.graph.Value(); e != nil && vs.graphSnap == snap {
+		return e
 	}
-	vs.mu.Unlock()
-	e.once.Do(func() {
-		vs.encodes.Add(1)
-		e.b = append(mustJSON(snap), '\n')
-	})
-	return e.b
+	vs.encodes.Add(1)
+	e := &encoded{b: append(mustJSON(snap), '\n')}
+	vs.graph, vs.graphSnap = weak.Make(e), snap
+	return e
 }
 
 // response returns the REST answer of this version named key (route, pid
