@@ -52,12 +52,19 @@ func (s *Server) ConnContext(ctx context.Context, c net.Conn) context.Context {
 func newPeer(local, remote net.Addr) *peer {
 	p := &peer{}
 	if a, ok := local.(*net.TCPAddr); ok {
-		p.local = a.AddrPort()
+		p.local = unmap(a.AddrPort())
 	}
 	if a, ok := remote.(*net.TCPAddr); ok {
-		p.remote = a.AddrPort()
+		p.remote = unmap(a.AddrPort())
 	}
 	return p
+}
+
+// unmap turns an IPv4-mapped IPv6 address (a dual-stack listener's view of
+// an IPv4 client) into the IPv4 address the client's socket has; the
+// look-up tries the mapped form too.
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // peerOf returns the peer of r's connection, looked up with identify on
@@ -69,12 +76,13 @@ func peerOf(r *http.Request, identify IdentifyFunc) *peer {
 		la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		p = &peer{}
 		if a, ok := la.(*net.TCPAddr); ok {
-			p.local = a.AddrPort()
+			p.local = unmap(a.AddrPort())
 		}
-		p.remote, _ = netip.ParseAddrPort(r.RemoteAddr)
+		ra, _ := netip.ParseAddrPort(r.RemoteAddr)
+		p.remote = unmap(ra)
 	}
 	p.once.Do(func() {
-		if !p.remote.IsValid() || !p.local.IsValid() || !p.remote.Addr().Unmap().IsLoopback() || identify == nil {
+		if !p.remote.IsValid() || !p.local.IsValid() || !p.remote.Addr().IsLoopback() || identify == nil {
 			return
 		}
 		uid, err := identify(p.remote, p.local)
