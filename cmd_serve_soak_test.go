@@ -8,7 +8,8 @@ package main
 //
 // FDSCOPE_SERVE_SOAK_SCALE sets the workload scale (default 0.62: about
 // 40k fds), FDSCOPE_SERVE_SOAK_CLIENTS the non-reading clients (default 30),
-// FDSCOPE_SERVE_SOAK_SECONDS how long they keep asking (default 60). Like
+// FDSCOPE_SERVE_SOAK_SECONDS how long they keep asking (default 60),
+// FDSCOPE_SERVE_SOAK_BIN another build of the server to measure. Like
 // TestServeBench, it builds the bench workload in its own namespaces, runs
 // `fdscope serve` there, and runs the clients there too (this test binary
 // in the role "soak-client"). The server's RSS is read from
@@ -234,7 +235,13 @@ func TestServeSoak(t *testing.T) {
 	enter := func(args ...string) *exec.Cmd {
 		return exec.CommandContext(ctx, nsenter, append([]string{"--target", strconv.Itoa(w.InitPID), "--pid", "--mount", "--net", "--"}, args...)...)
 	}
-	srv := enter(bin, "serve", "--listen", "127.0.0.1:8080", "--log-level", "warn")
+	// FDSCOPE_SERVE_SOAK_BIN runs another build of the server (an older
+	// one, to compare); the workload is always built by this tree's.
+	serveBin := bin
+	if b := os.Getenv("FDSCOPE_SERVE_SOAK_BIN"); b != "" {
+		serveBin = b
+	}
+	srv := enter(serveBin, "serve", "--listen", "127.0.0.1:8080", "--log-level", "warn")
 	srv.Stderr = os.Stderr
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/live"
 )
 
 func TestAccessToken(t *testing.T) {
@@ -55,5 +62,51 @@ func TestAccessToken(t *testing.T) {
 		case c.warn == "" && len(warnings) > 0, c.warn != "" && (len(warnings) != 1 || !strings.Contains(warnings[0], c.warn)):
 			t.Errorf("%s: warnings %q, want %q", c.name, warnings, c.warn)
 		}
+	}
+}
+
+// TestServeTokenRedacted: serve with --token-file prints an address
+// without the token, serves its own user without one, and shows the token
+// nowhere in the graph, even in the command line of a process that carries
+// it.
+func TestServeTokenRedacted(t *testing.T) {
+	const tok = "0123456789abcdef-secret"
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("sh", "-c", "sleep 600; exit 0", tok) // $0 is the token; the shell stays
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	s := startServe(t, "--listen", "127.0.0.1:0", "--token-file", file, "--interval", "100ms", "--log-level", "error")
+	if s.token != "" {
+		t.Fatalf("serve printed the token from the file: %q", s.token)
+	}
+	var p graph.Snapshot
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body := s.get(t, "/api/processes/"+strconv.Itoa(holder.Process.Pid), &p)
+		if resp.StatusCode == http.StatusOK {
+			if strings.Contains(string(body), tok) {
+				t.Fatalf("the token is in the process's details: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the process holding the token: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n := graph.NewIndex(&p).Process(holder.Process.Pid)
+	if n == nil || !strings.Contains(n.Process.Cmdline, live.Redacted) {
+		t.Errorf("the holder's command line is not redacted: %+v", n)
+	}
+	if _, body := s.get(t, "/api/search?q="+tok[:12], nil); strings.Contains(string(body), tok[:12]) || strings.Contains(string(body), strconv.Itoa(holder.Process.Pid)) {
+		t.Errorf("search finds the token: %s", body)
+	}
+	if _, body := s.get(t, "/api/graph", nil); strings.Contains(string(body), tok) {
+		t.Error("the token is in /api/graph")
 	}
 }
