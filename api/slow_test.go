@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/fdscope/fdscope/graph"
 	"golang.org/x/sys/unix"
@@ -127,6 +128,15 @@ func TestGraphEncodingLetGo(t *testing.T) {
 		if e.srv.hub.views.graph.Value() != nil {
 			t.Fatal("the encoded graph is still held after its request")
 		}
+	}
+	// Nor does it hold the snapshot it encoded once that is no longer the latest.
+	_, old := e.store.Latest()
+	w := weak.Make(old)
+	old = nil
+	e.store.Publish(graph.New(nil, nil, graph.Stats{}))
+	runtime.GC()
+	if w.Value() != nil {
+		t.Error("the snapshot of the encoded graph is still alive")
 	}
 	if n := e.srv.hub.views.encodes.Load() - before; n != 2 {
 		t.Errorf("%d encodings, want 2", n)

@@ -36,8 +36,10 @@ type views struct {
 	// held weakly: the requests writing it hold it, and once the last is
 	// done the collector may take it back, so that a server at rest does
 	// not keep tens of megabytes for the next request that may never come.
+	// The snapshot it encodes is named weakly too: the name must not keep
+	// an old snapshot alive.
 	graphMu   sync.Mutex
-	graphSnap *graph.Snapshot
+	graphSnap weak.Pointer[graph.Snapshot]
 	graph     weak.Pointer[encoded]
 }
 
@@ -142,12 +144,13 @@ func (vs *views) latest() *view {
 func (vs *views) graphJSON(snap *graph.Snapshot) *encoded {
 	vs.graphMu.Lock()
 	defer vs.graphMu.Unlock()
-	if e := vs.graph.Value(); e != nil && vs.graphSnap == snap {
+	ws := weak.Make(snap)
+	if e := vs.graph.Value(); e != nil && vs.graphSnap == ws {
 		return e
 	}
 	vs.encodes.Add(1)
 	e := &encoded{b: append(mustJSON(snap), '\n')}
-	vs.graph, vs.graphSnap = weak.Make(e), snap
+	vs.graph, vs.graphSnap = weak.Make(e), ws
 	return e
 }
 
