@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -431,7 +432,10 @@ func (c *client) syncAll(ctx context.Context, latest *view) error {
 	if c.graphSeq != 0 {
 		c.h.metrics.resyncs.WithLabelValues("gap").Inc()
 	}
-	if err := c.write(ctx, TypeSnapshot, latest.snapshotMessage()); err != nil {
+	msg := latest.snapshotMessage()
+	err := c.write(ctx, TypeSnapshot, msg.b)
+	runtime.KeepAlive(msg) // shared while written: see snapshotMessage
+	if err != nil {
 		return err
 	}
 	c.graphSeq = latest.seq

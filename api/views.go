@@ -14,11 +14,14 @@ import (
 // index, one process list and one encoding of each shared message however
 // many clients there are.
 //
-// Only the latest version is kept whole (its snapshot, index and big
+// Only the latest version is kept whole (its snapshot, index and
 // messages, in cur); of the versions before, the encoded diffs and the
 // process lists that were computed, for the last keep versions. That is
 // what lets a client a few versions behind catch up with diffs, and it
 // weighs kilobytes where a busy host's snapshot weighs tens of megabytes.
+// The encodings of the whole graph (the websocket's snapshot message, GET
+// /api/graph) weigh as much as the snapshot: they are shared while
+// clients write them and held weakly, so that nobody keeps them at rest.
 type views struct {
 	src  Source
 	keep uint64
@@ -70,7 +73,7 @@ type view struct {
 	rows     []graph.ProcessRow
 
 	mu       sync.Mutex
-	snapMsg  []byte
+	snapMsg  weak.Pointer[encoded] // held weakly, as views.graph
 	rowsMsg  []byte
 	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
 	focuses  map[int]*onceFocus           // by pid
@@ -236,13 +239,17 @@ func (v *view) processesDiff(from []graph.ProcessRow, fromSeq uint64) *graph.Row
 }
 
 // snapshotMessage returns the encoded whole-graph snapshot message.
-func (v *view) snapshotMessage() []byte {
+// The encoding is shared by the clients writing it and let go after them,
+// as views.graphJSON's: hold it while writing its bytes.
+func (v *view) snapshotMessage() *encoded {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.snapMsg == nil {
-		v.snapMsg = mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})
+	if e := v.snapMsg.Value(); e != nil {
+		return e
 	}
-	return v.snapMsg
+	e := &encoded{b: mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})}
+	v.snapMsg = weak.Make(e)
+	return e
 }
 
 // processesMessage returns the encoded whole-process-list message.
