@@ -142,3 +142,19 @@ func TestGraphEncodingLetGo(t *testing.T) {
 		t.Errorf("%d encodings, want 2", n)
 	}
 }
+
+// TestSnapshotMessageLetGo: the websocket's whole-graph snapshot message
+// is let go once written, like the encoded graph.
+func TestSnapshotMessageLetGo(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client("")
+	if m := e.read(c); m.Type != TypeSnapshot {
+		t.Fatalf("first message %.100s", m.raw)
+	}
+	v := e.srv.hub.views.latest()
+	// The server's write may still be returning when the client has it.
+	waitFor(t, "the snapshot message let go", func() bool {
+		runtime.GC()
+		return v.snapMsg.Value() == nil
+	})
+}
