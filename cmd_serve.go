@@ -52,7 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"fdscope serve --listen 0.0.0.0:8080       # other machines too: prints the access token to use",
 	)
 	listen := fs.String("listen", defaultListen, "address to listen on; one not on loopback requires an access token")
-	token := fs.String("token", "", "access token required on every request (default: none on loopback, generated otherwise)")
+	token := fs.String("token", "", "access token for other users (visible to every user: prefer --token-file or $"+TokenEnv+")")
+	tokenFile := fs.String("token-file", "", "file holding the access token other users (and clients not on loopback) must send")
 	var allowHosts []string
 	fs.Func("allow-host", "another name the Host header may carry (repeatable; for a DNS name or a proxy)", func(s string) error {
 		allowHosts = append(allowHosts, s)
@@ -81,6 +82,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *interval <= 0 || *fullInterval < *interval {
 		return fmt.Errorf("serve: want 0 < --interval (%v) <= --full-interval (%v)", *interval, *fullInterval)
 	}
+	given, warnings, err := accessToken(*token, *tokenFile, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	secret := given // never shown in the graph served (Loop.Redact)
+	*token = given
 	if !api.IsLoopback(*listen) && *token == "" {
 		var b [16]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -103,8 +113,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := live.NewStore(live.DefaultWindow)
 	var sockets live.SocketProber
+	var sp *live.SockDiagProber
 	if *probeSockets {
-		sp := live.NewSockDiagProber(*procRoot)
+		sp = live.NewSockDiagProber(*procRoot)
 		defer sp.Close()
 		sockets = sp
 	}
@@ -118,6 +129,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Log:          log.With("component", "live"),
 		Metrics:      live.NewMetrics(reg),
 		FreeMemory:   true,
+	}
+	if *procRoot == "/proc" {
+		// The server's fd count and sockets change with every client: its
+		// own changes wait for the full scans.
+		loop.Self = os.Getpid()
+	}
+	if secret != "" {
+		loop.Redact = []string{secret}
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
@@ -152,15 +171,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if sp != nil && *procRoot == "/proc" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			sp.IgnoreLocal(a.AddrPort())
+		}
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
+		ConnContext:       srv.ConnContext, // who owns each connection, looked up once
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
-	if *token != "" {
+	if *token != "" && secret == "" {
+		// A token made up here: the address carries it.
 		fmt.Fprintf(stdout, "fdscope: serving on %s?token=%s\n", url, *token)
 	} else {
 		fmt.Fprintf(stdout, "fdscope: serving on %s\n", url)

@@ -52,7 +52,9 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, world: w, store: store, srv: srv}
-	e.ts = httptest.NewServer(srv.Handler())
+	e.ts = httptest.NewUnstartedServer(srv.Handler())
+	e.ts.Config.ConnContext = srv.ConnContext
+	e.ts.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()

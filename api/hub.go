@@ -8,12 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
+	"golang.org/x/time/rate"
 )
 
 // hub serves /api/ws. It follows "notify, then pull": the Source wakes each
@@ -36,44 +40,73 @@ type hub struct {
 	metrics *metrics
 	log     *slog.Logger
 	opts    *Options
+	ownUID  uint32
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	pending int // admitted, not yet registered
-	perIP   map[string]int
-	closed  bool
-	wg      sync.WaitGroup
+	// Connections counted against the limits (registered or about to be),
+	// of the server's own user and of the others, and per other user.
+	own, others int
+	perUser     map[string]int
+	closed      bool
+	wg          sync.WaitGroup
 }
 
 func newHub(opts *Options, m *metrics) *hub {
 	return &hub{
-		src: opts.Source, views: newViews(opts.Source, opts.Window), metrics: m, log: opts.Log, opts: opts,
-		clients: map[*client]struct{}{}, perIP: map[string]int{},
+		ownUID: uint32(os.Geteuid()),
+		src:    opts.Source, views: newViews(opts.Source, opts.Window), metrics: m, log: opts.Log, opts: opts,
+		clients: map[*client]struct{}{}, perUser: map[string]int{},
 	}
 }
 
-// admit counts a new connection from ip, or says why it cannot be taken.
-func (h *hub) admit(ip string) (int, string) {
+// userKey names whom a connection counts against: "" for the server's own
+// user (who has a pool of its own), "uid N" for another local user, "ip A"
+// for a client not on loopback.
+func (h *hub) userKey(r *http.Request, p *peer, own uint32) string {
+	switch {
+	case p.known && p.uid == own:
+		return ""
+	case p.known:
+		return "uid " + strconv.FormatUint(uint64(p.uid), 10)
+	}
+	return "ip " + remoteIP(r)
+}
+
+// admit counts a new connection of user (a userKey), or says why it cannot
+// be taken.
+func (h *hub) admit(user string) (int, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case h.closed:
 		return http.StatusServiceUnavailable, "server shutting down"
-	case len(h.clients)+h.pending >= h.opts.MaxClients:
+	case user == "" && h.own >= h.opts.MaxClients:
 		return http.StatusServiceUnavailable, fmt.Sprintf("too many clients (%d)", h.opts.MaxClients)
-	case h.perIP[ip] >= h.opts.MaxClientsPerIP:
-		return http.StatusTooManyRequests, fmt.Sprintf("too many connections from %s (%d)", ip, h.opts.MaxClientsPerIP)
+	case user == "":
+		h.own++
+		return 0, ""
+	case h.others >= h.opts.MaxClients:
+		return http.StatusServiceUnavailable, fmt.Sprintf("too many clients (%d)", h.opts.MaxClients)
+	case h.perUser[user] >= h.opts.MaxClientsPerUser:
+		return http.StatusTooManyRequests, fmt.Sprintf("too many connections of %s (%d)", user, h.opts.MaxClientsPerUser)
 	}
-	h.perIP[ip]++
-	h.pending++ // until the client registers or the upgrade fails
+	h.perUser[user]++
+	h.others++
 	return 0, ""
 }
 
-func (h *hub) release(ip string) {
+// release uncounts a connection of user.
+func (h *hub) release(user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.perIP[ip]--; h.perIP[ip] <= 0 {
-		delete(h.perIP, ip)
+	if user == "" {
+		h.own--
+		return
+	}
+	h.others--
+	if h.perUser[user]--; h.perUser[user] <= 0 {
+		delete(h.perUser, user)
 	}
 }
 
@@ -91,18 +124,17 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "ws: "+err.Error())
 		return
 	}
-	ip := remoteIP(r)
-	if code, why := h.admit(ip); code != 0 {
+	user := h.userKey(r, peerOf(r, h.opts.Identify), h.ownUID)
+	if code, why := h.admit(user); code != 0 {
 		h.metrics.refused.WithLabelValues("limit").Inc()
 		writeError(w, code, why)
 		return
 	}
-	defer h.release(ip)
+	defer h.release(user)
 	// Accept checks the Origin again (the guard already did): a browser
 	// page of another origin cannot open this websocket.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{})
 	if err != nil {
-		h.unreserve()
 		h.log.Debug("ws: accept failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -116,16 +148,9 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.run()
 }
 
-func (h *hub) unreserve() {
-	h.mu.Lock()
-	h.pending--
-	h.mu.Unlock()
-}
-
 func (h *hub) register(c *client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.pending--
 	if h.closed {
 		return false
 	}
@@ -260,17 +285,13 @@ func (c *client) run() {
 // readLoop reads the client's requests until the connection ends, then cancels ctx.
 func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
 	defer cancel()
-	var window time.Time
-	n := 0
+	budget := requestBudget(c.h.opts.MaxRequestsPerSecond)
 	for {
 		typ, b, err := c.conn.Read(ctx)
 		if err != nil {
 			return
 		}
-		if now := time.Now(); now.Sub(window) > time.Second {
-			window, n = now, 0
-		}
-		if n++; n > c.h.opts.MaxRequestsPerSecond {
+		if !budget.Allow() {
 			c.h.metrics.dropped.WithLabelValues("requests").Inc()
 			c.conn.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
@@ -414,7 +435,10 @@ func (c *client) syncAll(ctx context.Context, latest *view) error {
 	if c.graphSeq != 0 {
 		c.h.metrics.resyncs.WithLabelValues("gap").Inc()
 	}
-	if err := c.write(ctx, TypeSnapshot, latest.snapshotMessage()); err != nil {
+	msg := latest.snapshotMessage()
+	err := c.write(ctx, TypeSnapshot, msg.b)
+	runtime.KeepAlive(msg) // shared while written: see snapshotMessage
+	if err != nil {
 		return err
 	}
 	c.graphSeq = latest.seq
@@ -488,4 +512,13 @@ func (c *client) syncRows(ctx context.Context, latest *view) error {
 	}
 	c.rowsSeq, c.rowsAt = latest.seq, latest.seq
 	return nil
+}
+
+// requestBudget is the token bucket of one client's messages: perSecond on
+// average, and bursts of up to two seconds' worth. A client that sends at
+// most perSecond messages in any second is never cut off, even when the
+// server reads a second's worth late and in one go (the messages wait in
+// the socket while a write to the client is under way).
+func requestBudget(perSecond int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), 2*perSecond)
 }

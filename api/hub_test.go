@@ -161,7 +161,7 @@ func TestFocusOnlyWhatTouchesIt(t *testing.T) {
 // TestManyClients: 200 clients all receive the same diffs, in order.
 func TestManyClients(t *testing.T) {
 	const n = 200
-	e := newEnv(t, func(o *Options) { o.MaxClientsPerIP = n; o.MaxClients = n })
+	e := newEnv(t, func(o *Options) { o.MaxClientsPerUser = n; o.MaxClients = n })
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
 		conns[i] = e.mustDial("")

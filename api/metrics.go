@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer, seq func() float64) *metrics {
 		}, []string{"reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fdscope_http_refused_total",
-			Help: "Requests refused, by reason: host, origin, token, limit (too many connections).",
+			Help: "Requests refused, by reason: host, origin, token, user (another user and no token set), limit (too many connections), busy (too many large answers under way).",
 		}, []string{"reason"}),
 		seq: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fdscope_graph_version", Help: "Sequence number of the latest version of the graph.",
@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer, seq func() float64) *metrics {
 	for _, r := range []string{"gap", "request"} {
 		m.resyncs.WithLabelValues(r)
 	}
-	for _, r := range []string{"host", "origin", "token", "limit"} {
+	for _, r := range []string{"host", "origin", "token", "user", "limit", "busy"} {
 		m.refused.WithLabelValues(r)
 	}
 	reg.MustRegister(m.clients, m.connected, m.messages, m.bytes, m.dropped, m.resyncs, m.refused, m.seq)

@@ -29,11 +29,12 @@ const (
 	MaxLayoutWidth = 2000
 )
 
-// ParsePID reads a process ID strictly: decimal digits only (no sign,
-// spaces or base prefix), 1 to MaxPID.
+// ParsePID reads a process ID as the kernel writes one: decimal digits
+// only (no sign, spaces, leading zero or base prefix), 1 to MaxPID. "+1",
+// "01", " 1" and "1e3" are not pids, whatever strconv.Atoi makes of them.
 func ParsePID(s string) (int, error) {
 	bad := fmt.Errorf("%q is not a process ID (want 1 to %d)", s, MaxPID)
-	if s == "" || len(s) > len(strconv.Itoa(MaxPID)) {
+	if s == "" || len(s) > len(strconv.Itoa(MaxPID)) || s[0] == '0' {
 		return 0, bad
 	}
 	for _, c := range []byte(s) {

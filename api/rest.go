@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/fdscope/fdscope/diagram"
-	"github.com/fdscope/fdscope/graph"
 )
 
 // SeqHeader names the response header that carries the version a REST
@@ -41,20 +41,45 @@ func (s *Server) getGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
-	writeJSON(w, http.StatusOK, snap)
+	e := s.hub.views.graphJSON(snap)
+	writeBytes(w, http.StatusOK, "application/json", e.b)
+	runtime.KeepAlive(e) // held until written: see views.graphJSON
 }
+
+// writeBytes writes a shared, already encoded answer.
+func writeBytes(w http.ResponseWriter, code int, contentType string, b []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	w.Write(b) // the client went away or did not read in time: nothing to do
+}
+
+// writeShared writes the answer of v named key, encoded once for all
+// clients by compute, or a 500 if compute fails.
+func writeShared(w http.ResponseWriter, v *view, key, contentType string, compute func() ([]byte, error)) {
+	b, err := v.response(key, compute)
+	if err != nil {
+		w.Header().Del("Content-Security-Policy")
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeBytes(w, http.StatusOK, contentType, b)
+}
+
+// jsonLine encodes v as writeJSON does.
+func jsonLine(v any) ([]byte, error) { return append(mustJSON(v), '\n'), nil }
 
 // GET /api/processes: one row per process.
 func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 	if v := s.latest(w); v != nil {
-		writeJSON(w, http.StatusOK, v.processes())
+		writeShared(w, v, "processes", "application/json", func() ([]byte, error) { return jsonLine(v.processes()) })
 	}
 }
 
 // process resolves {pid} in the latest version: it returns the version's
-// index and the pid, or writes 400 (malformed pid), 503 (no scan yet) or
+// view and the pid, or writes 400 (malformed pid), 503 (no scan yet) or
 // 404 (no such process) and returns nil.
-func (s *Server) process(w http.ResponseWriter, r *http.Request) (*graph.Index, int) {
+func (s *Server) process(w http.ResponseWriter, r *http.Request) (*view, int) {
 	pid, err := ParsePID(chi.URLParam(r, "pid"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad pid: "+err.Error())
@@ -68,20 +93,20 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) (*graph.Index, 
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
 		return nil, 0
 	}
-	return v.index(), pid
+	return v, pid
 }
 
 // GET /api/processes/{pid}: the focus subgraph of one process.
 func (s *Server) getProcess(w http.ResponseWriter, r *http.Request) {
-	if x, pid := s.process(w, r); x != nil {
-		writeJSON(w, http.StatusOK, x.Focus(pid))
+	if v, pid := s.process(w, r); v != nil {
+		writeShared(w, v, "focus "+itoa(pid), "application/json", func() ([]byte, error) { return jsonLine(v.focus(pid)) })
 	}
 }
 
 // GET /api/processes/{pid}/peers: the flat list of the process's connections.
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
-	if x, pid := s.process(w, r); x != nil {
-		writeJSON(w, http.StatusOK, x.Peers(pid))
+	if v, pid := s.process(w, r); v != nil {
+		writeShared(w, v, "peers "+itoa(pid), "application/json", func() ([]byte, error) { return jsonLine(v.index().Peers(pid)) })
 	}
 }
 
@@ -106,15 +131,17 @@ func layoutParams(w http.ResponseWriter, r *http.Request) (diagram.Options, bool
 // GET /api/processes/{pid}/layout: the diagram layout of the process's
 // focus (diagram.Layout JSON), with layoutParams' options.
 func (s *Server) getLayout(w http.ResponseWriter, r *http.Request) {
-	x, pid := s.process(w, r)
-	if x == nil {
+	v, pid := s.process(w, r)
+	if v == nil {
 		return
 	}
 	opts, ok := layoutParams(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, diagram.NewLayout(x.Focus(pid), pid, opts))
+	writeShared(w, v, "layout "+itoa(pid)+" "+r.URL.RawQuery, "application/json", func() ([]byte, error) {
+		return jsonLine(diagram.NewLayout(v.focus(pid), pid, opts))
+	})
 }
 
 // Search limits.
@@ -156,8 +183,8 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 // or 0, theme=light|dark|auto, watches=1 or 0, expand=ID (repeated).
 func (s *Server) getDiagram(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		x, pid := s.process(w, r)
-		if x == nil {
+		v, pid := s.process(w, r)
+		if v == nil {
 			return
 		}
 		q := r.URL.Query()
@@ -189,26 +216,30 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		var buf bytes.Buffer
-		switch format {
-		case "svg":
-			l := diagram.NewLayout(x.Focus(pid), pid, opts)
-			err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
-			w.Header().Set("Content-Type", "image/svg+xml")
+		// Drawn once per version, pid and query for all clients.
+		contentType := "text/plain; charset=utf-8"
+		if format == "svg" {
+			contentType = "image/svg+xml"
 			// The SVG carries its styles inline and no script.
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-		default:
-			opts.Width = width
-			l := diagram.NewLayout(x.Focus(pid), pid, opts)
-			err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: ascii})
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		}
-		if err != nil {
-			w.Header().Del("Content-Security-Policy")
-			writeError(w, http.StatusInternalServerError, "diagram: "+err.Error())
-			return
-		}
-		w.Write(buf.Bytes())
+		writeShared(w, v, format+" "+itoa(pid)+" "+r.URL.RawQuery, contentType, func() ([]byte, error) {
+			var buf bytes.Buffer
+			var err error
+			switch format {
+			case "svg":
+				l := diagram.NewLayout(v.focus(pid), pid, opts)
+				err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
+			default:
+				opts.Width = width
+				l := diagram.NewLayout(v.focus(pid), pid, opts)
+				err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: ascii})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("diagram: %w", err)
+			}
+			return buf.Bytes(), nil
+		})
 	}
 }
 

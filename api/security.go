@@ -2,9 +2,11 @@ package api
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -21,10 +23,12 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // headers, the Host check against DNS rebinding, the Origin check against
 // cross-site requests, and the access token.
 type guard struct {
-	hosts   map[string]bool // allowed Host names, lower case, without port or brackets
-	anyIP   bool            // listening on an unspecified address: any IP literal is a Host of ours
-	token   string          // "" when no token is required
-	refused func(reason string)
+	hosts    map[string]bool // allowed Host names, lower case, without port or brackets
+	anyIP    bool            // listening on an unspecified address: any IP literal is a Host of ours
+	token    string          // "" when the server has none: only its own user and root are served
+	uid      uint32          // the server's own user
+	identify IdentifyFunc    // who owns a loopback client's socket; nil: nobody is known
+	refused  func(reason string)
 }
 
 // IsLoopback reports whether a listen address ("host:port") is on loopback
@@ -43,7 +47,8 @@ func IsLoopback(listen string) bool {
 }
 
 func newGuard(listen string, allowed []string, token string, refused func(string)) *guard {
-	g := &guard{hosts: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}, token: token, refused: refused}
+	g := &guard{hosts: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}, token: token, refused: refused,
+		uid: uint32(os.Geteuid())}
 	if host, _, err := net.SplitHostPort(listen); err == nil {
 		ip := net.ParseIP(host)
 		switch {
@@ -97,9 +102,16 @@ func fetchOK(r *http.Request) bool {
 	return r.Header.Get("Sec-Fetch-Site") != "cross-site" || r.Header.Get("Sec-Fetch-Mode") == "navigate"
 }
 
+// trusted reports whether p is the server's own user or root, as the
+// kernel says: they need no token.
+func (g *guard) trusted(p *peer) bool {
+	return p.known && (p.uid == g.uid || p.uid == 0)
+}
+
+// tokenOK reports whether r carries the server's token (false when it has none).
 func (g *guard) tokenOK(r *http.Request) bool {
 	if g.token == "" {
-		return true
+		return false
 	}
 	var got string
 	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
@@ -141,14 +153,10 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 			refuse(http.StatusForbidden, "origin", "forbidden: cross-site request")
 			return
 		}
-		if g.token == "" || g.tokenOK(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
 		// Opening the page with ?token=T sets the cookie and reloads the
 		// page without the token in its address (and so in its history).
 		q := r.URL.Query()
-		if t := q.Get("token"); t != "" && r.Method == http.MethodGet &&
+		if t := q.Get("token"); g.token != "" && t != "" && r.Method == http.MethodGet &&
 			subtle.ConstantTimeCompare([]byte(t), []byte(g.token)) == 1 {
 			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: g.token, Path: "/",
 				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
@@ -156,6 +164,15 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 			u := *r.URL
 			u.RawQuery = q.Encode()
 			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		if g.trusted(peerOf(r, g.identify)) || g.tokenOK(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if g.token == "" {
+			refuse(http.StatusForbidden, "user", fmt.Sprintf("forbidden: this server shows its user's (uid %d) view of the machine "+
+				"to that user and root only; to share it, its user starts it with --token-file and gives you the token", g.uid))
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="fdscope"`)

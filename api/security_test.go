@@ -2,9 +2,13 @@ package api
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,7 +121,7 @@ func TestToken(t *testing.T) {
 		t.Error("New accepted :8080 without a token")
 	}
 	const token = "s3cret-token"
-	e := newEnv(t, func(o *Options) { o.Token = token })
+	e := newEnv(t, func(o *Options) { o.Token = token; o.Identify = stranger })
 	for _, p := range []string{"/", "/api/graph", "/api/processes", "/metrics", "/healthz", "/static/app.js"} {
 		if resp, _ := e.get(p); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s without a token = %d, want 401", p, resp.StatusCode)
@@ -160,16 +164,22 @@ func TestToken(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "")
 }
 
+// stranger poses as a user other than the server's for the tests of what
+// other users may do (TestOtherUser asks the kernel, with a real one).
+func stranger(netip.AddrPort, netip.AddrPort) (uint32, error) { return 65534, nil }
+
 func TestConnectionLimits(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.MaxClientsPerIP = 3 })
+	e := newEnv(t, func(o *Options) { o.MaxClientsPerUser = 3; o.Identify = stranger; o.Token = "t" })
 	for range 3 {
-		e.mustDial("?graph=none")
+		if _, _, err := e.dial("?graph=none", "Authorization", "Bearer t"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	_, resp, err := e.dial("?graph=none")
+	_, resp, err := e.dial("?graph=none", "Authorization", "Bearer t")
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("4th connection from one address: %v %+v", err, resp)
 	}
-	if resp, body := e.get("/metrics"); !strings.Contains(body, `fdscope_http_refused_total{reason="limit"} 1`) {
+	if resp, body := e.get("/metrics", "Authorization", "Bearer t"); !strings.Contains(body, `fdscope_http_refused_total{reason="limit"} 1`) {
 		t.Errorf("refusal not counted: %d", resp.StatusCode)
 	}
 }
@@ -243,5 +253,32 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, resp, err := e.dial("?graph=none"); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a connection after shutdown: %v %+v", err, resp)
+	}
+}
+
+// TestIdentifyOncePerConnection: the owner of a connection is looked up on
+// its first request, not on every one.
+func TestIdentifyOncePerConnection(t *testing.T) {
+	var calls atomic.Int32
+	e := newEnv(t, func(o *Options) {
+		o.Identify = func(client, server netip.AddrPort) (uint32, error) {
+			calls.Add(1)
+			return uint32(os.Geteuid()), nil
+		}
+	})
+	client := e.ts.Client() // keeps its connection alive
+	for range 5 {
+		resp, err := client.Get(e.ts.URL + "/api/processes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("5 requests on one connection looked its owner up %d times, want 1", n)
 	}
 }

@@ -15,8 +15,10 @@
 // guard: the Host header must name this server (a loopback name, the listen
 // address or an allowed name), which defeats DNS rebinding; a request with
 // an Origin header must come from the page's own origin, and so must every
-// websocket; a server not on loopback requires an access token (New refuses
-// to build one without it). Responses carry a Content-Security-Policy
+// websocket; on loopback, the kernel says which user owns the client's
+// socket, and only the server's own user and root are served without the
+// access token; a server not on loopback requires the token of every
+// client (New refuses to build one without it). Responses carry a Content-Security-Policy
 // without inline script and with frame-ancestors 'none', and nosniff.
 package api
 
@@ -24,6 +26,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -62,10 +65,16 @@ type Options struct {
 	// AllowedHosts are more names the Host header may carry (for a server
 	// reached through a DNS name or a proxy).
 	AllowedHosts []string
-	// Token, when set, is required on every request (Authorization: Bearer,
-	// or the cookie set by opening a page with ?token=). New refuses an
-	// empty Token when Listen is not a loopback address.
+	// Token, when set, lets users other than the server's own (and root)
+	// in: they send it as Authorization: Bearer, or as the cookie set by
+	// opening a page with ?token=. Without one, only the server's own user
+	// and root are served. New refuses an empty Token when Listen is not a
+	// loopback address.
 	Token string
+	// Identify returns the uid owning a loopback client's socket; nil asks
+	// the kernel (sock_diag, or /proc/net/tcp). Tests set it to pose as
+	// another user.
+	Identify IdentifyFunc
 
 	// Page serves GET / and GET /process/{pid} (the dashboard); nil serves a 404.
 	Page http.Handler
@@ -84,15 +93,20 @@ type Options struct {
 	// diffs rather than a new snapshot; default 16. Keep it at most the
 	// Source's own window of changes.
 	Window int
-	// MaxClients is the most websocket clients at once; default 256.
+	// MaxClients is the most websocket clients at once of users other
+	// than the server's own; default 256. The server's own user has as
+	// many more of its own, so that others cannot lock it out.
 	MaxClients int
-	// MaxClientsPerIP is the most websocket clients from one address; default 16.
-	MaxClientsPerIP int
+	// MaxClientsPerUser is the most websocket clients of one other user
+	// (by the uid owning the client's socket; by address for a client not
+	// on loopback); default 16.
+	MaxClientsPerUser int
 	// ReadLimit is the largest message a client may send; default 16 KiB
 	// (room for a focus request with a long list of expanded groups).
 	ReadLimit int64
 	// MaxRequestsPerSecond is how many messages a client may send per
-	// second before it is disconnected; default 20.
+	// second on average (a token bucket holding two seconds' worth)
+	// before it is disconnected; default 20.
 	MaxRequestsPerSecond int
 	// WriteTimeout bounds each websocket write and ping; a client that does
 	// not take a message within it is dropped. Default 5 s.
@@ -102,6 +116,15 @@ type Options struct {
 	// StaleAfter is how old the latest scan may be before /healthz reports
 	// it unhealthy; default 30 s.
 	StaleAfter time.Duration
+	// ResponseTimeout bounds the writing of each REST answer: a client
+	// that does not take it within that time is cut off. Default 15 s.
+	ResponseTimeout time.Duration
+	// MaxHeavyResponses is how many heavy answers (the whole graph, the
+	// process list, a focus, layouts and diagrams) may be under way at once;
+	// more get 503 with Retry-After. Each is encoded once per version and
+	// shared, so this bounds the versions that slow clients keep alive.
+	// Default 4.
+	MaxHeavyResponses int
 }
 
 // Server is the HTTP side of fdscope. Create it with New, serve its
@@ -109,6 +132,8 @@ type Options struct {
 // does not know about websockets). Safe for concurrent use.
 type Server struct {
 	opts    Options
+	heavy   chan struct{} // a slot per heavy answer under way
+	owners  *socketOwners // nil when Options.Identify was given
 	hub     *hub
 	metrics *metrics
 	guard   *guard
@@ -128,19 +153,25 @@ func New(opts Options) (*Server, error) {
 	}
 	setDefault(&opts.Window, 16)
 	setDefault(&opts.MaxClients, 256)
-	setDefault(&opts.MaxClientsPerIP, 16)
+	setDefault(&opts.MaxClientsPerUser, 16)
 	setDefault(&opts.ReadLimit, 16<<10)
 	setDefault(&opts.MaxRequestsPerSecond, 20)
 	setDefault(&opts.WriteTimeout, 5*time.Second)
 	setDefault(&opts.Heartbeat, 30*time.Second)
 	setDefault(&opts.StaleAfter, 30*time.Second)
+	setDefault(&opts.ResponseTimeout, 15*time.Second)
+	setDefault(&opts.MaxHeavyResponses, 4)
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts, heavy: make(chan struct{}, opts.MaxHeavyResponses)}
+	if s.opts.Identify == nil {
+		s.owners = &socketOwners{procRoot: "/proc"}
+		s.opts.Identify = s.owners.owner
+	}
 	s.metrics = newMetrics(opts.Registry, func() float64 {
 		seq, _ := opts.Source.Latest()
 		return float64(seq)
@@ -149,6 +180,7 @@ func New(opts Options) (*Server, error) {
 	s.guard = newGuard(opts.Listen, opts.AllowedHosts, opts.Token, func(reason string) {
 		s.metrics.refused.WithLabelValues(reason).Inc()
 	})
+	s.guard.identify = s.opts.Identify
 	s.handler = s.routes()
 	return s, nil
 }
@@ -168,7 +200,13 @@ func (s *Server) Clients() int { return s.hub.count() }
 
 // Shutdown sends every websocket client a close frame (1001, going away),
 // refuses new ones, and waits until they are gone or ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.hub.shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.hub.shutdown(ctx)
+	if s.owners != nil {
+		s.owners.close()
+	}
+	return err
+}
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
@@ -194,19 +232,47 @@ func (s *Server) routes() http.Handler {
 		// middleware: they break the upgrade.
 		r.Get("/ws", s.hub.serveWS)
 		r.Group(func(r chi.Router) {
-			r.Use(noStore)
-			r.Get("/graph", s.getGraph)
-			r.Get("/processes", s.getProcesses)
-			r.Get("/processes/{pid}", s.getProcess)
+			r.Use(noStore, s.deadline)
+			r.With(s.limitHeavy).Get("/graph", s.getGraph)
+			r.With(s.limitHeavy).Get("/processes", s.getProcesses)
+			r.With(s.limitHeavy).Get("/processes/{pid}", s.getProcess)
 			r.Get("/processes/{pid}/peers", s.getPeers)
-			r.Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
-			r.Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
-			r.Get("/processes/{pid}/layout", s.getLayout)
+			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
+			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
+			r.With(s.limitHeavy).Get("/processes/{pid}/layout", s.getLayout)
 			r.Get("/search", s.getSearch)
 			r.Get("/summary", s.getSummary)
 		})
 	})
 	return r
+}
+
+// deadline gives the answer ResponseTimeout to be written: a client that
+// stops reading is cut off then, and what it held is let go.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An error means the ResponseWriter cannot: nothing to bound.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.ResponseTimeout))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitHeavy lets MaxHeavyResponses heavy answers be under way at once and
+// refuses more with 503 and Retry-After, at once: a request never waits
+// for a slot (waiting clients would hold their connections and the server
+// its goroutines).
+func (s *Server) limitHeavy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.heavy <- struct{}{}:
+			defer func() { <-s.heavy }()
+			next.ServeHTTP(w, r)
+		default:
+			s.metrics.refused.WithLabelValues("busy").Inc()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d large answers under way; retry in a second", cap(s.heavy)))
+		}
+	})
 }
 
 func noStore(next http.Handler) http.Handler {

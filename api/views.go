@@ -3,6 +3,8 @@ package api
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
+	"weak"
 
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
@@ -12,19 +14,49 @@ import (
 // index, one process list and one encoding of each shared message however
 // many clients there are.
 //
-// Only the latest version is kept whole (its snapshot, index and big
+// Only the latest version is kept whole (its snapshot, index and
 // messages, in cur); of the versions before, the encoded diffs and the
 // process lists that were computed, for the last keep versions. That is
 // what lets a client a few versions behind catch up with diffs, and it
 // weighs kilobytes where a busy host's snapshot weighs tens of megabytes.
+// The encodings of the whole graph (the websocket's snapshot message, GET
+// /api/graph) weigh as much as the snapshot: they are shared while
+// clients write them and held weakly, so that nobody keeps them at rest.
 type views struct {
 	src  Source
 	keep uint64
+	// encodes counts the heavy responses encoded (graph, responses): tests
+	// check that each is encoded once per version, whatever the clients.
+	encodes atomic.Int64
 
 	mu    sync.Mutex
 	cur   *view
 	rows  map[uint64][]graph.ProcessRow // by seq
 	diffs map[uint64][]byte             // encoded "diff" messages, by seq
+
+	// graph is the encoding of the latest snapshot (GET /api/graph; the
+	// snapshot may be newer than cur's when a scan changed only its stats),
+	// held weakly: the requests writing it hold it, and once the last is
+	// done the collector may take it back, so that a server at rest does
+	// not keep tens of megabytes for the next request that may never come.
+	// The snapshot it encodes is named weakly too: the name must not keep
+	// an old snapshot alive.
+	graphMu   sync.Mutex
+	graphSnap weak.Pointer[graph.Snapshot]
+	graph     weak.Pointer[encoded]
+}
+
+// encoded is an encoded answer; hold it while writing its bytes.
+type encoded struct{ b []byte }
+
+// maxResponses bounds the REST responses a view keeps encoded (by route,
+// pid and query); more are computed for their request alone.
+const maxResponses = 64
+
+type onceResponse struct {
+	once sync.Once
+	b    []byte
+	err  error
 }
 
 // view is what is derived from one version. Each field is computed once, on
@@ -41,11 +73,13 @@ type view struct {
 	rows     []graph.ProcessRow
 
 	mu       sync.Mutex
-	snapMsg  []byte
+	snapMsg  weak.Pointer[encoded] // held weakly, as views.graph
 	rowsMsg  []byte
 	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
 	focuses  map[int]*onceFocus           // by pid
 	layouts  map[layoutKey]*onceLayout
+	// responses are encoded REST answers of this version, by route, pid and query.
+	responses map[string]*onceResponse
 
 	summaryOnce sync.Once
 	summary     *Summary
@@ -93,7 +127,7 @@ func (vs *views) latest() *view {
 		return vs.cur
 	}
 	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{},
-		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}}
+		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}
 	for s := range vs.rows {
 		if s+vs.keep < seq {
 			delete(vs.rows, s)
@@ -105,6 +139,45 @@ func (vs *views) latest() *view {
 		}
 	}
 	return vs.cur
+}
+
+// graphJSON returns the JSON of snap (the latest snapshot), encoded once
+// for every client that asks while it is the latest and the encoding is in
+// use: a client that reads slowly, or never, holds a reference to shared
+// bytes, not a copy.
+func (vs *views) graphJSON(snap *graph.Snapshot) *encoded {
+	vs.graphMu.Lock()
+	defer vs.graphMu.Unlock()
+	ws := weak.Make(snap)
+	if e := vs.graph.Value(); e != nil && vs.graphSnap == ws {
+		return e
+	}
+	vs.encodes.Add(1)
+	e := &encoded{b: append(mustJSON(snap), '\n')}
+	vs.graph, vs.graphSnap = weak.Make(e), ws
+	return e
+}
+
+// response returns the REST answer of this version named key (route, pid
+// and query), computed once for all clients by compute; past maxResponses
+// distinct keys, for the request alone.
+func (v *view) response(key string, compute func() ([]byte, error)) ([]byte, error) {
+	v.mu.Lock()
+	o := v.responses[key]
+	if o == nil && len(v.responses) < maxResponses {
+		o = &onceResponse{}
+		v.responses[key] = o
+	}
+	v.mu.Unlock()
+	if o == nil {
+		v.vs.encodes.Add(1)
+		return compute()
+	}
+	o.once.Do(func() {
+		v.vs.encodes.Add(1)
+		o.b, o.err = compute()
+	})
+	return o.b, o.err
 }
 
 // diffMessage returns the encoded diff from version seq-1 to seq, or nil if
@@ -167,13 +240,17 @@ func (v *view) processesDiff(from []graph.ProcessRow, fromSeq uint64) *graph.Row
 }
 
 // snapshotMessage returns the encoded whole-graph snapshot message.
-func (v *view) snapshotMessage() []byte {
+// The encoding is shared by the clients writing it and let go after them,
+// as views.graphJSON's: hold it while writing its bytes.
+func (v *view) snapshotMessage() *encoded {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.snapMsg == nil {
-		v.snapMsg = mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})
+	if e := v.snapMsg.Value(); e != nil {
+		return e
 	}
-	return v.snapMsg
+	e := &encoded{b: mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})}
+	v.snapMsg = weak.Make(e)
+	return e
 }
 
 // processesMessage returns the encoded whole-process-list message.

@@ -247,7 +247,9 @@ func num(f float64) string {
 }
 
 // esc escapes text for XML content and attributes, replacing what XML 1.0
-// cannot hold (control characters, invalid UTF-8) with U+FFFD.
+// cannot hold (control characters, invalid UTF-8) and what would make a
+// name read as another (bidi and invisible characters, unsafeRune) with
+// U+FFFD.
 func esc(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -266,7 +268,7 @@ func esc(s string) string {
 			b.WriteString("&#10;")
 		case r == '\t':
 			b.WriteString("&#9;")
-		case r < 0x20, r == utf8.RuneError, r >= 0xFFFE && r <= 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+		case unsafeRune(r), r >= 0xFFFE && r <= 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
 			b.WriteRune('\uFFFD')
 		default:
 			b.WriteRune(r)

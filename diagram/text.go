@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -100,8 +101,8 @@ func (g *grid) text(x, y int, s string, maxW int) {
 	}
 	i := 0
 	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError {
-			r = '?' // control characters and invalid UTF-8 would garble the terminal
+		if unsafeRune(r) {
+			r = '?' // control, bidi and invisible characters, invalid UTF-8: see unsafeRune
 		}
 		rw := 1
 		if !g.ascii {
@@ -353,4 +354,15 @@ func Text(l *Layout, w io.Writer, opts TextOptions) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// unsafeRune reports whether r must not reach a text output as it is:
+// control characters and invalid UTF-8 (they garble a terminal), and the
+// invisible format characters (Unicode category Cf: bidirectional overrides
+// and isolates such as U+202E, zero-width spaces and joiners such as
+// U+200B, the BOM) and line and paragraph separators, which make a name
+// read as another one or reorder what follows it.
+func unsafeRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError ||
+		r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r)
 }

@@ -61,12 +61,32 @@ func TestChangedPIDs(t *testing.T) {
 		{"a new process", probe(map[uint64]uint64{5: 1, 6: 1, 7: 1}, func(p map[int]ProcState) { p[40] = ProcState{3, 3} }), []int{40}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if d := cmp.Diff(tt.want, changedPIDs(base, tt.cur, snap)); d != "" {
+			if d := cmp.Diff(tt.want, changedPIDs(base, tt.cur, snap, 0)); d != "" {
 				t.Errorf("changedPIDs (-want +got):\n%s", d)
 			}
 		})
 	}
-	if got := changedPIDs(nil, base, snap); got != nil {
+	// The server itself (pid 20) is left out: its own fd count, its
+	// sockets, and its being the far end of a changed connection.
+	for _, tt := range []struct {
+		name string
+		cur  *Probe
+		want []int
+	}{
+		{"its fd count", probe(map[uint64]uint64{5: 1, 6: 1, 7: 1}, func(p map[int]ProcState) { p[20] = ProcState{1, 6} }), []int{}},
+		{"its socket", probe(map[uint64]uint64{5: 1, 6: 2, 7: 1}, nil), []int{}}, // the far end sees its own socket change
+		{"its peer's fd count", probe(map[uint64]uint64{5: 1, 6: 1, 7: 1}, func(p map[int]ProcState) { p[10] = ProcState{1, 5} }), []int{10}},
+		{"another process", probe(map[uint64]uint64{5: 1, 6: 1, 7: 9}, nil), []int{30}},
+	} {
+		got := changedPIDs(base, tt.cur, snap, 20)
+		if len(got) == 0 && len(tt.want) == 0 {
+			continue
+		}
+		if d := cmp.Diff(tt.want, got); d != "" {
+			t.Errorf("changedPIDs, self 20, %s (-want +got):\n%s", tt.name, d)
+		}
+	}
+	if got := changedPIDs(nil, base, snap, 0); got != nil {
 		t.Errorf("without an old probe: %v", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fdscope/fdscope/graph"
@@ -97,6 +98,17 @@ type Loop struct {
 	// its scavenger catches up. The cost is one extra collection per full
 	// scan.
 	FreeMemory bool
+	// Self is a process left out of the per-tick work: its own changes,
+	// and its being at the far end of a changed connection, wait for the
+	// next full scan. The server sets its own pid, whose fd count changes
+	// with every client it has, so that its clients do not slow its scans.
+	// 0: none.
+	Self int
+	// Redact are secrets (the server's access token) never to be shown:
+	// wherever one appears in a process's command line (fdscope's own
+	// --token, a client's curl -H), the published snapshot shows
+	// "[redacted]" instead.
+	Redact []string
 
 	// state between ticks, owned by Run
 	snap      *graph.Snapshot
@@ -195,7 +207,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		}
 	}
 	if !full {
-		pids = changedPIDs(l.probe, probe, l.snap)
+		pids = changedPIDs(l.probe, probe, l.snap, l.Self)
 		if len(pids) == 0 {
 			l.probe = probe
 			return TickIdle, nil, nil
@@ -221,6 +233,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull {
 		l.lastFull, l.fullAgain = now, false
 	}
+	snap = redact(snap, l.Redact)
 	l.snap, l.probe = snap, probe
 	l.Store.Publish(snap)
 	if outcome == TickFull && l.FreeMemory {
@@ -235,19 +248,19 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 // the connections of all of these in the current snapshot (a socket's far
 // end changes state when the near end closes). Sharers of a pipe or of a
 // description are not added: what they hold does not change when another
-// holder closes its fd.
-func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
+// holder closes its fd. The process self (if not 0) is never returned.
+func changedPIDs(old, cur *Probe, snap *graph.Snapshot, self int) []int {
 	if old == nil || cur == nil {
 		return nil
 	}
 	set := map[int]bool{}
 	for pid, st := range cur.Procs {
-		if o, ok := old.Procs[pid]; !ok || o != st {
+		if o, ok := old.Procs[pid]; (!ok || o != st) && pid != self {
 			set[pid] = true
 		}
 	}
 	for pid := range old.Procs {
-		if _, ok := cur.Procs[pid]; !ok {
+		if _, ok := cur.Procs[pid]; !ok && pid != self {
 			set[pid] = true
 		}
 	}
@@ -267,22 +280,58 @@ func changedPIDs(old, cur *Probe, snap *graph.Snapshot) []int {
 	conns := graph.NewConnections(snap)
 	for _, ino := range changedSockets {
 		for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
-			set[pid] = true
+			set[pid] = pid != self
 		}
 	}
 	direct := make([]int, 0, len(set))
-	for pid := range set {
-		direct = append(direct, pid)
+	for pid, ok := range set {
+		if ok {
+			direct = append(direct, pid)
+		}
 	}
 	for _, pid := range direct {
 		for _, p := range conns.PeerPIDs(pid) {
-			set[p] = true
+			set[p] = p != self
 		}
 	}
 	out := make([]int, 0, len(set))
-	for pid := range set {
-		out = append(out, pid)
+	for pid, ok := range set {
+		if ok {
+			out = append(out, pid)
+		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Redacted replaces a secret in what a snapshot shows.
+const Redacted = "[redacted]"
+
+// redact returns snap with every secret in a process's command line (and
+// name) replaced by Redacted. Nodes are never modified: a process that shows a
+// secret gets a new node, in place in snap's node list (which snap owns:
+// it was just scanned), with the same ID, so the order holds.
+func redact(snap *graph.Snapshot, secrets []string) *graph.Snapshot {
+	if len(secrets) == 0 {
+		return snap
+	}
+	for i, n := range snap.Nodes {
+		if n.Process == nil {
+			continue
+		}
+		cmd, comm := n.Process.Cmdline, n.Process.Comm
+		for _, s := range secrets {
+			if s != "" {
+				cmd, comm = strings.ReplaceAll(cmd, s, Redacted), strings.ReplaceAll(comm, s, Redacted)
+			}
+		}
+		if cmd == n.Process.Cmdline && comm == n.Process.Comm {
+			continue
+		}
+		c, p := *n, *n.Process
+		p.Cmdline, p.Comm = cmd, comm
+		c.Process = &p
+		snap.Nodes[i] = &c
+	}
+	return snap
 }

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -232,4 +233,52 @@ fdscope_graph_nodes{kind="process"} 2
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "fdscope_ticks_total", "fdscope_graph_nodes"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestLoopRedact: the server's secret never shows in a published
+// snapshot or diff, whichever process's command line carries it.
+func TestLoopRedact(t *testing.T) {
+	const secret = "s3cret-token-0123456789"
+	w := livetest.NewWorld()
+	own := w.Start(1, "fdscope serve --token "+secret)
+	other := w.Start(1, "bystander")
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Redact = []string{secret}
+	tick(t, l, c, live.TickFull)
+	check := func() {
+		t.Helper()
+		_, snap := l.Store.Latest()
+		b, err := json.Marshal(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Fatalf("the secret is in the snapshot: %s", b)
+		}
+		x := graph.NewIndex(snap)
+		p := x.Process(own)
+		if p == nil || p.Process.Cmdline != "fdscope serve --token "+live.Redacted {
+			t.Fatalf("own process %+v", p)
+		}
+		if hits := x.Search(secret[:10], 10); len(hits) != 0 {
+			t.Errorf("search finds the secret: %+v", hits)
+		}
+	}
+	check()
+	seq, _ := l.Store.Latest()
+	w.Connect(own, other) // rescans own: a fresh node with the secret, redacted again
+	tick(t, l, c, live.TickRescan)
+	check()
+	seq2, _ := l.Store.Latest()
+	d, ok := l.Store.Changes(seq2)
+	if !ok || seq2 != seq+1 {
+		t.Fatalf("versions %d, %d", seq, seq2)
+	}
+	if b, _ := json.Marshal(d); strings.Contains(string(b), secret) || !strings.Contains(string(b), live.Redacted) {
+		t.Errorf("the diff of the rescan: %s", b)
+	}
+	c.advance(10 * time.Second)
+	tick(t, l, c, live.TickFull)
+	check()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 
@@ -33,6 +34,9 @@ type SockDiagProber struct {
 	conns    map[uint64]*sockdiag.Conn
 	failed   map[uint64]bool
 	last     int // sockets in the previous result, to size the next
+	// ignore is the local end whose sockets are left out (IgnoreLocal).
+	ignore    netip.AddrPort
+	ignoreAny bool // ignore's address is unspecified: every address of its port
 
 	unixReq  sockdiag.Request   // built once: a probe allocates no requests
 	inetReqs []sockdiag.Request // TCP and UDP, IPv4 and IPv6
@@ -128,6 +132,16 @@ func (p *SockDiagProber) conn(ns uint64, pid int) (*sockdiag.Conn, error) {
 	return c, nil
 }
 
+// IgnoreLocal leaves out of every probe the TCP and UDP sockets whose local
+// end is addr: a server's own listener and the connections accepted from
+// it (an unspecified address, 0.0.0.0 or ::, stands for every address of
+// the port). The server's sockets change with every client it has; left
+// out, its clients cost its scans nothing. Call it before the first probe.
+func (p *SockDiagProber) IgnoreLocal(addr netip.AddrPort) {
+	p.ignore = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	p.ignoreAny = addr.Addr().IsUnspecified()
+}
+
 // Close closes the sock_diag connections.
 func (p *SockDiagProber) Close() error {
 	for ns, c := range p.conns {
@@ -198,6 +212,11 @@ func (p *SockDiagProber) addInet(m netlink.Message) error {
 	r, err := sockdiag.ParseInetReply(m.Data)
 	if err != nil || r.Inode() == 0 {
 		return nil
+	}
+	if p.ignore.IsValid() {
+		if l := r.Local(); l.Port() == p.ignore.Port() && (p.ignoreAny || l.Addr().Unmap() == p.ignore.Addr()) {
+			return nil
+		}
 	}
 	remote := r.Remote()
 	addr := remote.Addr().As16()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -247,4 +248,41 @@ func TestSockDiagProberAllocs(t *testing.T) {
 		t.Errorf("a probe of %d sockets made %.0f allocations, want at most 30", n, allocs)
 	}
 	t.Logf("%d sockets, %.0f allocations per probe", n, allocs)
+}
+
+// TestSockDiagProberIgnoreLocal: the server's own listener and the
+// connections accepted from it are left out; its clients' ends are not.
+func TestSockDiagProberIgnoreLocal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	for _, listen := range []string{ln.Addr().String(), "0.0.0.0:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)} {
+		p := NewSockDiagProber("")
+		p.IgnoreLocal(netip.MustParseAddrPort(listen))
+		got, err := p.ProbeSockets(context.Background(), map[uint64]int{p.self: os.Getpid()})
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := got[connInode(t, client.(*net.TCPConn))]; !ok {
+			t.Errorf("ignoring %s: the client's end is missing", listen)
+		}
+		for name, ino := range map[string]uint64{"listener": connInode(t, ln.(*net.TCPListener)), "accepted": connInode(t, server.(*net.TCPConn))} {
+			if _, ok := got[ino]; ok {
+				t.Errorf("ignoring %s: the server's %s socket is probed", listen, name)
+			}
+		}
+	}
 }

@@ -82,7 +82,7 @@ func (s *Store) Publish(snap *graph.Snapshot) (seq uint64, changed bool) {
 			copy(s.changes, s.changes[1:])
 			s.changes = s.changes[:len(s.changes)-1]
 		}
-		s.changes = append(s.changes, change{seq: s.seq, d: d})
+		s.changes = append(s.changes, change{seq: s.seq, d: detach(d)})
 	}
 	for ch := range s.subs {
 		select {
@@ -91,6 +91,42 @@ func (s *Store) Publish(snap *graph.Snapshot) (seq uint64, changed bool) {
 		}
 	}
 	return s.seq, true
+}
+
+// detach returns d with its own copies of the nodes it adds and changes.
+// A scanner allocates the nodes of a snapshot in a few big arrays (package
+// graph/scan's slabs), which stay alive as long as any node in them does:
+// a window of changes pointing into the snapshots they came from would
+// keep every one of those snapshots' arrays. Copied, the window weighs
+// what its changes weigh. The details that scanners allocate one by one
+// (Process, Object) are shared.
+func detach(d *graph.Changes) *graph.Changes {
+	c := *d
+	c.NodesAdded = detachNodes(d.NodesAdded)
+	c.NodesChanged = detachNodes(d.NodesChanged)
+	return &c
+}
+
+func detachNodes(nodes []*graph.Node) []*graph.Node {
+	if len(nodes) == 0 {
+		return nodes
+	}
+	out := make([]*graph.Node, len(nodes))
+	copies := make([]graph.Node, len(nodes))
+	for i, n := range nodes {
+		copies[i] = *n
+		c := &copies[i]
+		if n.FD != nil {
+			fd := *n.FD
+			c.FD = &fd
+		}
+		if n.OFD != nil {
+			ofd := *n.OFD
+			c.OFD = &ofd
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // Latest returns the sequence number of the latest version and the latest

@@ -1,7 +1,9 @@
 package live
 
 import (
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -136,5 +138,54 @@ func TestStoreProgress(t *testing.T) {
 		if !ok || phase != tt.phase || [2]int{done, total} != tt.want {
 			t.Errorf("after %s %d/%d: %s %d/%d %v; want %v", tt.phase, tt.done, tt.total, phase, done, total, ok, tt.want)
 		}
+	}
+}
+
+// slabSnapshot is version v of a graph of n fd nodes allocated in one
+// array, as a scanner's slabs allocate them; node v%n differs from the
+// version before. It returns the snapshot and a weak pointer to its array.
+func slabSnapshot(n, v int) (*graph.Snapshot, weak.Pointer[graph.Node]) {
+	slab := make([]graph.Node, n)
+	fds := make([]graph.FD, n)
+	nodes := make([]*graph.Node, n)
+	for i := range slab {
+		fds[i] = graph.FD{Num: i}
+		if i == v%n {
+			fds[i].CloExec = v%2 == 1
+		}
+		slab[i] = graph.Node{ID: graph.FDID(1, 1, i), Kind: graph.KindFD, PID: 1, FD: &fds[i]}
+		nodes[i] = &slab[i]
+	}
+	return graph.New(nodes, nil, graph.Stats{}), weak.Make(&slab[0])
+}
+
+// TestStoreWindowKeepsNoSlabs: the window of changes keeps copies of the
+// nodes it needs, not the arrays of the snapshots they came from: only
+// the latest version's array stays alive.
+func TestStoreWindowKeepsNoSlabs(t *testing.T) {
+	s := NewStore(32)
+	var slabs []weak.Pointer[graph.Node]
+	for v := range 10 {
+		snap, w := slabSnapshot(1000, v)
+		s.Publish(snap)
+		slabs = append(slabs, w)
+	}
+	runtime.GC()
+	alive := 0
+	for _, w := range slabs {
+		if w.Value() != nil {
+			alive++
+		}
+	}
+	if alive != 1 {
+		t.Errorf("%d snapshots' node arrays alive, want 1 (the latest)", alive)
+	}
+	// The copies say what the nodes said: version 10 (v 9) sets node 9's
+	// cloexec; version 9 (v 8) put node 7's back.
+	if d, ok := s.Changes(10); !ok || len(d.NodesChanged) != 1 || d.NodesChanged[0].ID != graph.FDID(1, 1, 9) || !d.NodesChanged[0].FD.CloExec {
+		t.Errorf("changes 10: %+v", d)
+	}
+	if d, ok := s.Changes(9); !ok || len(d.NodesChanged) != 1 || d.NodesChanged[0].ID != graph.FDID(1, 1, 7) || d.NodesChanged[0].FD.CloExec {
+		t.Errorf("changes 9: %+v", d)
 	}
 }

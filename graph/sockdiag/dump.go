@@ -43,7 +43,10 @@ const InetExtInfo uint8 = 1 << (inetDiagInfo - 1)
 type Request struct {
 	what string // names the dump in errors: "unix", "inet6 tcp", ...
 	body []byte
-	err  error // a request that cannot be sent, reported by Each
+	// flags are the request's header flags; 0 means a dump
+	// (NLM_F_REQUEST|NLM_F_DUMP).
+	flags netlink.HeaderFlags
+	err   error // a request that cannot be sent, reported by Each
 }
 
 // String names the dump ("unix", "inet tcp", "inet6 udp", ...).
@@ -158,13 +161,17 @@ func (c *Conn) Each(req Request, fn func(m netlink.Message) error) error {
 	*r = replyReader{fn: fn}
 	defer func() { *r = replyReader{} }() // let go of fn
 	var err error
+	h := dumpHeader
+	if req.flags != 0 {
+		h.Flags = req.flags
+	}
 	if c.raw != nil {
-		if r.seq, err = c.sendRaw(req.body); err == nil {
+		if r.seq, err = c.sendRaw(req.body, h.Flags); err == nil {
 			err = c.receiveRaw(r)
 		}
 	} else {
 		var sent netlink.Message
-		if sent, err = c.nl.Send(netlink.Message{Header: dumpHeader, Data: req.body}); err == nil {
+		if sent, err = c.nl.Send(netlink.Message{Header: h, Data: req.body}); err == nil {
 			r.seq = sent.Header.Sequence
 			err = c.receiveMessages(r)
 		}

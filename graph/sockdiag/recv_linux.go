@@ -13,16 +13,16 @@ import (
 // rawSupported says that Conns on kernel sockets read replies in place.
 const rawSupported = true
 
-// sendRaw sends a SOCK_DIAG_BY_FAMILY dump request with body on the socket
-// (to the kernel: the socket is not connected) and returns its sequence
-// number.
-func (c *Conn) sendRaw(body []byte) (uint32, error) {
+// sendRaw sends a SOCK_DIAG_BY_FAMILY request with body and flags on the
+// socket (to the kernel: the socket is not connected) and returns its
+// sequence number.
+func (c *Conn) sendRaw(body []byte, flags netlink.HeaderFlags) (uint32, error) {
 	c.seq++
 	n := 16 + len(body)
 	c.req = append(c.req[:0], make([]byte, 16)...)
 	ne.PutUint32(c.req[0:], uint32(n))
 	ne.PutUint16(c.req[4:], uint16(dumpHeader.Type))
-	ne.PutUint16(c.req[6:], uint16(dumpHeader.Flags))
+	ne.PutUint16(c.req[6:], uint16(flags))
 	ne.PutUint32(c.req[8:], c.seq)
 	ne.PutUint32(c.req[12:], 0) // the kernel fills in the port ID
 	c.req = append(c.req, body...)

@@ -2,7 +2,11 @@
 
 package sockdiag
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/mdlayher/netlink"
+)
 
 // rawSupported says that Conns on kernel sockets read replies in place;
 // there are none outside Linux.
@@ -10,7 +14,7 @@ const rawSupported = false
 
 func (c *Conn) receiveRaw(r *replyReader) error { return errors.New("netlink receive: not supported") }
 
-func (c *Conn) sendRaw(body []byte) (uint32, error) {
+func (c *Conn) sendRaw(body []byte, flags netlink.HeaderFlags) (uint32, error) {
 	return 0, errors.New("netlink send: not supported")
 }
 
