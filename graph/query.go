@@ -211,7 +211,6 @@ func (x *Index) ins(p int32, kind EdgeKind) iter.Seq[int32] {
 	}
 }
 
-
 // hop is one fd of a process and what it leads to, as node positions.
 type hop struct {
 	proc, fd int32
@@ -600,7 +599,6 @@ func (x *Index) peerSets(h *holderTables, proc int32, stampC, stampS []int32) (c
 	return conn, shared
 }
 
-
 // unionSize is the size of the union of two sorted sets.
 func unionSize(a, b []int32) int {
 	n, i, j := 0, 0, 0
@@ -645,7 +643,6 @@ func (x *Index) row(h *holderTables, proc int32, stampC, stampS []int32) Process
 	r.Peers, r.Connections, r.SharedWith = unionSize(conn, shared), len(conn), len(shared)
 	return r
 }
-
 
 // RowChanges is what changed in the process list from one snapshot to the
 // next: rows added or changed (the new version), and the IDs of rows removed.
