@@ -101,7 +101,9 @@ func startServe(t *testing.T, args ...string) *server {
 	s.url, s.token = m[1], m[2]
 	t.Cleanup(func() {
 		cancel()
-		<-s.done
+		if err := <-s.done; err != nil {
+			t.Errorf("runServe after shutdown: %v", err)
+		}
 	})
 	return s
 }
