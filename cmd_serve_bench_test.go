@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The server benchmark of docs/performance-server.md. It is opt-in (it

@@ -12,10 +12,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -28,6 +30,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errNeedsLinux is every command's error on other systems.
+var errNeedsLinux = errors.New("needs Linux (it reads /proc and the kernel's sock_diag), and this is " + runtime.GOOS)
 
 // command is one subcommand: it parses its own flags from args.
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -49,6 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, ok := commands[name]
 	if !ok {
 		return fmt.Errorf("unknown command %q (want serve, snapshot or bench)", name)
+	}
+	if runtime.GOOS != "linux" {
+		return errNeedsLinux
 	}
 	return cmd(ctx, args, stdout, stderr)
 }
