@@ -106,19 +106,6 @@ func TestKernelDev(t *testing.T) {
 	}
 }
 
-func TestAtoiName(t *testing.T) {
-	for in, want := range map[string]int{"0\x00": 0, "123\x00\x00": 123, "42": 42} {
-		if got, ok := atoiName([]byte(in)); !ok || got != want {
-			t.Errorf("atoiName(%q) = %d, %v; want %d", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{".", "..", "self", "\x00", "12a", "99999999999"} {
-		if _, ok := atoiName([]byte(in)); ok {
-			t.Errorf("atoiName(%q) accepted", in)
-		}
-	}
-}
-
 func FuzzParseFDInfo(f *testing.F) {
 	entries, _ := os.ReadDir(filepath.Join("testdata", "fdinfo"))
 	for _, e := range entries {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // Scanner scans the machine. It keeps the IDs of open file descriptions
@@ -126,7 +127,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	pids := slices.Clone(s.opts.PIDs)
 	if len(pids) == 0 {
 		w := newWalker(fs, rootFD)
-		if pids, err = listNumbers(rootFD, w.direntBuf, nil); err != nil {
+		if pids, err = procdir.ListNumbers(rootFD, w.direntBuf, nil); err != nil {
 			return nil, fmt.Errorf("scan: list %s: %w", s.opts.ProcRoot, err)
 		}
 	}
@@ -374,11 +375,7 @@ func (s *Scanner) countNetns(procs []*procRec) int {
 // process is in, entering each through the first of its processes whose
 // /proc/PID/ns/net can be opened.
 func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
-	var self unix.Stat_t
-	selfNetns := uint64(0)
-	if unix.Stat("/proc/thread-self/ns/net", &self) == nil {
-		selfNetns = self.Ino
-	}
+	selfNetns, _ := procdir.ThreadNetNS() // 0 if unknown
 	members := map[uint64][]*procRec{}
 	var order []uint64
 	for _, p := range procs {
@@ -404,13 +401,12 @@ func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
 		var lastErr error
 		done := false
 		for _, p := range members[ns] {
-			fd, err := unix.Open(s.opts.ProcRoot+"/"+strconv.Itoa(p.pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fd, ino, err := procdir.OpenNetNS(s.opts.ProcRoot, p.pid)
 			if err != nil {
 				lastErr = err
 				continue
 			}
-			var nsStat unix.Stat_t
-			if unix.Fstat(fd, &nsStat) != nil || nsStat.Ino != ns { // the pid was reused
+			if ino != ns { // the pid was reused
 				unix.Close(fd)
 				continue
 			}
