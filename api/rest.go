@@ -41,7 +41,7 @@ func (s *Server) getGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(SeqHeader, strconv.FormatUint(seq, 10))
-	writeJSON(w, http.StatusOK, snap)
+	writeGraph(w, snap)
 }
 
 // GET /api/processes: one row per process.

@@ -170,7 +170,7 @@ func (v *view) snapshotMessage() []byte {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.snapMsg == nil {
-		v.snapMsg = mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})
+		v.snapMsg = snapshotJSON(v.seq, 0, v.snap)
 	}
 	return v.snapMsg
 }
