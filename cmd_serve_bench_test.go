@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The server benchmark of docs/performance-server.md. It is opt-in (it
@@ -39,6 +41,7 @@ import (
 
 	"github.com/fdscope/fdscope/bench"
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // benchResult is what the bench client measures, as JSON on its stdout.
@@ -469,13 +472,9 @@ func copyCounts(m map[string]int) map[string]int {
 // findServe returns the pid of the `fdscope serve` process in this pid
 // namespace, 0 if none.
 func findServe() int {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+	pids, _ := procdir.PIDs("/proc")
+	for _, pid := range pids {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		if args := strings.Split(string(b), "\x00"); len(args) > 1 && args[1] == "serve" {
 			return pid
 		}

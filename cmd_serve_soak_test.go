@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The memory soak of issue "bounded in memory": the server's RSS at rest on

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -107,7 +109,9 @@ func startServeStderr(t *testing.T, stderr io.Writer, args ...string) *server {
 	s.url, s.token = m[1], m[2]
 	t.Cleanup(func() {
 		cancel()
-		<-s.done
+		if err := <-s.done; err != nil {
+			t.Errorf("runServe after shutdown: %v", err)
+		}
 	})
 	return s
 }

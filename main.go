@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -31,6 +32,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errNeedsLinux is every command's error on other systems.
+var errNeedsLinux = errors.New("needs Linux (it reads /proc and the kernel's sock_diag), and this is " + runtime.GOOS)
 
 // command is one subcommand. run parses its own flags from args; given -h
 // or --help it prints the command's usage on stdout and returns nil.
@@ -83,6 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := find(name)
 	if err != nil {
 		return err
+	}
+	if runtime.GOOS != "linux" {
+		return errNeedsLinux
 	}
 	return c.run(ctx, args, stdout, stderr)
 }

@@ -466,7 +466,7 @@ func (c *client) syncFocus(ctx context.Context, latest *view) error {
 	f := latest.focus(pid)
 	if c.graphSeq == 0 {
 		c.missing = 0
-		if err := c.write(ctx, TypeSnapshot, mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: latest.seq, Focus: pid, Graph: f})); err != nil {
+		if err := c.write(ctx, TypeSnapshot, snapshotJSON(latest.seq, pid, f)); err != nil {
 			return err
 		}
 		c.graphSeq, c.focus, c.needLayout = latest.seq, f, true

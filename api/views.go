@@ -153,7 +153,7 @@ func (vs *views) graphJSON(snap *graph.Snapshot) *encoded {
 		return e
 	}
 	vs.encodes.Add(1)
-	e := &encoded{b: append(mustJSON(snap), '\n')}
+	e := &encoded{b: graphJSON(snap)}
 	vs.graph, vs.graphSnap = weak.Make(e), ws
 	return e
 }
@@ -248,7 +248,7 @@ func (v *view) snapshotMessage() *encoded {
 	if e := v.snapMsg.Value(); e != nil {
 		return e
 	}
-	e := &encoded{b: mustJSON(SnapshotMessage{Type: TypeSnapshot, Seq: v.seq, Graph: v.snap})}
+	e := &encoded{b: snapshotJSON(v.seq, 0, v.snap)}
 	v.snapMsg = weak.Make(e)
 	return e
 }

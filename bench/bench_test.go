@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -9,9 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // The end-to-end test builds the fdscope binary and runs its benchmark at a
@@ -198,18 +203,19 @@ func assertNoWorkloadLeft(t *testing.T, marker string) {
 }
 
 func processesWith(marker string) []string {
-	entries, err := os.ReadDir("/proc")
+	pids, err := procdir.PIDs("/proc")
 	if err != nil {
 		return nil
 	}
 	var left []string
-	for _, e := range entries {
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid)
+		env, err := os.ReadFile(dir + "/environ")
 		if err != nil || !bytes.Contains(env, []byte(marker)) {
 			continue
 		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		left = append(left, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		cmdline, _ := os.ReadFile(dir + "/cmdline")
+		left = append(left, strconv.Itoa(pid)+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
 	}
 	return left
 }

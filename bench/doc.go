@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package bench measures a full fdscope snapshot against lsof and ss on a
 // synthetic workload that it builds itself.
 //

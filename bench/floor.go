@@ -1,3 +1,5 @@
+//go:build linux
+
 package bench
 
 import (
@@ -5,13 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // FloorStats is what one floor walk saw.
@@ -29,20 +32,13 @@ func Floor(ctx context.Context, procRoot string, workers int) (FloorStats, error
 	if workers <= 0 {
 		workers = 2 * runtime.GOMAXPROCS(0)
 	}
-	root, err := os.Open(procRoot)
+	all, err := procdir.PIDs(procRoot)
 	if err != nil {
 		return FloorStats{}, fmt.Errorf("floor: %w", err)
 	}
-	names, err := root.Readdirnames(-1)
-	_ = root.Close()
-	if err != nil {
-		return FloorStats{}, fmt.Errorf("floor: list %s: %w", procRoot, err)
-	}
-	pids := make(chan string, len(names))
-	for _, n := range names {
-		if _, err := strconv.Atoi(n); err == nil {
-			pids <- n
-		}
+	pids := make(chan string, len(all))
+	for _, pid := range all {
+		pids <- strconv.Itoa(pid)
 	}
 	close(pids)
 

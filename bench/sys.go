@@ -1,10 +1,13 @@
+//go:build linux
+
 package bench
 
 import (
 	"fmt"
-	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // Small system helpers of the workload's processes.
@@ -27,43 +30,21 @@ func countFDs(all bool) (int, error) {
 		return 0, fmt.Errorf("count fds: %w", err)
 	}
 	defer unix.Close(d)
-	names, err := readDirNames(d, make([]byte, 32<<10))
+	fds, err := procdir.ListNumbers(d, make([]byte, 32<<10), nil)
 	if err != nil {
 		return 0, fmt.Errorf("count fds: %w", err)
 	}
 	if all {
-		return len(names) - 1, nil // less the directory itself
+		return len(fds) - 1, nil // less the directory itself
 	}
 	n := 0
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil {
-			return 0, fmt.Errorf("count fds: entry %q: %w", name, err)
-		}
+	for _, fd := range fds {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err == nil && flags&unix.FD_CLOEXEC == 0 {
 			n++
 		}
 	}
 	return n, nil
-}
-
-// readDirNames lists the open directory d, less . and ..
-func readDirNames(d int, buf []byte) ([]string, error) {
-	var names []string
-	for {
-		n, err := unix.Getdents(d, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return names, fmt.Errorf("getdents: %w", err)
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
 }
 
 // raiseNOFILE raises the soft fd limit to the hard one.

@@ -12,11 +12,15 @@ import (
 //	fd       fd:PID:START:N
 //	ofd      ofd:PID:START:N         named after the first fd seen to hold it; a scanner
 //	                                 keeps the ID while any fd that shares it survives
+//	         ofd:PID:START:N~K       K = 2, 3, ...: while an older description keeps that name
 //	socket   socket:[INODE]          as readlink shows it: sockfs inodes are unique
 //	pipe     pipe:[INODE]
 //	anon     anon:TYPE:ofd:PID:START:N  anon inodes all share one inode number, so an
 //	                                 anon object is named after its open file description
 //	others   KIND:MAJ:MIN:INODE      the filesystem's device and the inode number
+//	         path:NAME               a file that could not be stat'ed: its name only
+//	pty      ptmx:MAJ:MIN:INODE:N    master N: every open of /dev/ptmx makes a new pty
+//	unknown  unknown:NAME            what the fd's link says
 
 // ProcessID returns the ID of the process with the given pid and start time.
 func ProcessID(pid int, startTime uint64) string {
@@ -32,6 +36,14 @@ func FDID(pid int, startTime uint64, fd int) string {
 // number fd of the process with the given pid and start time.
 func OFDID(pid int, startTime uint64, fd int) string {
 	return "ofd:" + strconv.Itoa(pid) + ":" + strconv.FormatUint(startTime, 10) + ":" + strconv.Itoa(fd)
+}
+
+// NthOFDID returns the ID of the n-th (n ≥ 2) open file description named
+// after fd number fd of the process with the given pid and start time,
+// when the name OFDID gives is kept by an older description (the fd was
+// closed and its number reused while that description lives on elsewhere).
+func NthOFDID(pid int, startTime uint64, fd, n int) string {
+	return OFDID(pid, startTime, fd) + "~" + strconv.Itoa(n)
 }
 
 // SocketID returns the ID of the socket with the given sockfs inode.
@@ -54,6 +66,18 @@ func AnonID(anonType, ofdID string) string {
 // ("maj:min") and inode.
 func InodeID(kind Kind, dev string, inode uint64) string {
 	return string(kind) + ":" + dev + ":" + strconv.FormatUint(inode, 10)
+}
+
+// PathID returns the ID of a filesystem object that could not be stat'ed,
+// so that nothing but its name is known.
+func PathID(name string) string {
+	return "path:" + name
+}
+
+// UnknownID returns the ID of the target of an fd that could not be
+// classified, named by what its link says.
+func UnknownID(name string) string {
+	return "unknown:" + name
 }
 
 // PtyMasterID returns the ID of the pty master with the given index: every

@@ -1,9 +1,6 @@
 package graph
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // Connections says which processes hold each end of each connection in a
 // snapshot: the holders of every socket, and of every object joined to
@@ -30,8 +27,20 @@ func NewConnections(s *Snapshot) *Connections {
 	}
 	// The descriptions of connection objects: every socket and every end of a peer edge.
 	objOf := map[string]string{}
+	nSockets := 0
+	for _, n := range s.Nodes {
+		if n.Kind == KindSocket {
+			nSockets++
+		}
+	}
+	sockets := make(map[string]bool, nSockets)
+	for _, n := range s.Nodes {
+		if n.Kind == KindSocket {
+			sockets[n.ID] = true
+		}
+	}
 	for _, e := range s.Edges {
-		if e.Kind == EdgeObject && (strings.HasPrefix(e.To, "socket:[") || c.peers[e.To] != nil) {
+		if e.Kind == EdgeObject && (sockets[e.To] || c.peers[e.To] != nil) {
 			objOf[e.From] = e.To
 		}
 	}

@@ -1,15 +1,14 @@
 package live
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // SocketProber returns a signature of every socket in the given network
@@ -50,29 +49,20 @@ func NewProcProber(root string, sockets SocketProber) *ProcProber {
 // left out; an error is returned only when the proc root cannot be listed
 // or the socket prober returns nothing at all.
 func (p *ProcProber) Probe(ctx context.Context) (*Probe, error) {
-	d, err := os.Open(p.root)
+	pids, err := procdir.PIDs(p.root)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
 	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
-	if err != nil {
-		return nil, fmt.Errorf("probe: list %s: %w", p.root, err)
-	}
-	pr := &Probe{Procs: make(map[int]ProcState, len(names))}
-	seen := make(map[procKey]bool, len(names))
+	pr := &Probe{Procs: make(map[int]ProcState, len(pids))}
+	seen := make(map[procKey]bool, len(pids))
 	netns := map[uint64]int{}
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
-		}
+	for _, pid := range pids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		start, ok := p.startTime(pid)
-		if !ok {
-			continue
+		start, err := procdir.StartTime(p.root, pid, p.buf)
+		if err != nil {
+			continue // gone
 		}
 		fds := -1
 		var st unix.Stat_t
@@ -87,7 +77,7 @@ func (p *ProcProber) Probe(ctx context.Context) (*Probe, error) {
 		seen[k] = true
 		ns, ok := p.netns[k]
 		if !ok {
-			ns = p.readNetNS(pid)
+			ns, _ = procdir.NetNS(p.root, pid) // 0 if unknown
 			p.netns[k] = ns
 		}
 		if _, ok := netns[ns]; !ok && ns != 0 {
@@ -113,62 +103,4 @@ func (p *ProcProber) Probe(ctx context.Context) (*Probe, error) {
 
 func (p *ProcProber) path(pid int, name string) string {
 	return filepath.Join(p.root, strconv.Itoa(pid), name)
-}
-
-// startTime reads field 22 of /proc/PID/stat; false if the process is gone.
-func (p *ProcProber) startTime(pid int) (uint64, bool) {
-	fd, err := unix.Open(p.path(pid, "stat"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, false
-	}
-	defer unix.Close(fd)
-	n, err := unix.Read(fd, p.buf)
-	if err != nil || n <= 0 {
-		return 0, false
-	}
-	v, err := parseStartTime(p.buf[:n])
-	return v, err == nil
-}
-
-// errStat is returned for a /proc/PID/stat line that cannot be parsed.
-var errStat = errors.New("malformed stat line")
-
-// parseStartTime returns field 22 (starttime) of a /proc/PID/stat line. The
-// comm field (2) may hold spaces and parentheses, so fields are counted from
-// the last ')'.
-func parseStartTime(b []byte) (uint64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%w: no ')'", errStat)
-	}
-	// After ") " come fields 3 (state) onwards; starttime is field 22, the
-	// 20th of them. Count them in place: this runs for every process every tick.
-	rest := b[i+1:]
-	for n := 0; ; n++ {
-		rest = bytes.TrimLeft(rest, " \n")
-		end := bytes.IndexAny(rest, " \n")
-		if end < 0 {
-			end = len(rest)
-		}
-		if end == 0 {
-			return 0, fmt.Errorf("%w: %d fields after comm", errStat, n)
-		}
-		if n == 19 {
-			v, err := strconv.ParseUint(string(rest[:end]), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%w: starttime: %w", errStat, err)
-			}
-			return v, nil
-		}
-		rest = rest[end:]
-	}
-}
-
-// readNetNS returns the inode of the network namespace of pid, 0 if unknown.
-func (p *ProcProber) readNetNS(pid int) uint64 {
-	var st unix.Stat_t
-	if unix.Stat(p.path(pid, "ns/net"), &st) != nil {
-		return 0
-	}
-	return st.Ino
 }

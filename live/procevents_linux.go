@@ -7,7 +7,10 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph/sockdiag"
 )
 
 // The proc connector (include/uapi/linux/connector.h, cn_proc.h).
@@ -37,16 +40,14 @@ func ListenProcEvents(ctx context.Context) (<-chan struct{}, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("proc connector: bind: %w", err)
 	}
-	// nlmsghdr + cn_msg + enum proc_cn_mcast_op.
-	msg := make([]byte, 16+sizeofCnMsg+4)
+	// cn_msg + enum proc_cn_mcast_op, in a message of type NLMSG_DONE.
+	sub := make([]byte, sizeofCnMsg+4)
 	ne := binary.NativeEndian
-	ne.PutUint32(msg[0:], uint32(len(msg)))
-	ne.PutUint16(msg[4:], unix.NLMSG_DONE)
-	ne.PutUint32(msg[12:], uint32(unix.Getpid()))
-	ne.PutUint32(msg[16:], cnIdxProc)
-	ne.PutUint32(msg[20:], cnValProc)
-	ne.PutUint16(msg[32:], 4)
-	ne.PutUint32(msg[36:], procCnMcastListen)
+	ne.PutUint32(sub[0:], cnIdxProc)
+	ne.PutUint32(sub[4:], cnValProc)
+	ne.PutUint16(sub[16:], 4)
+	ne.PutUint32(sub[20:], procCnMcastListen)
+	msg := sockdiag.AppendMessage(nil, netlink.Header{Type: netlink.Done, PID: uint32(unix.Getpid())}, sub)
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
@@ -89,12 +90,12 @@ func poke(ch chan struct{}) {
 func processEvent(b []byte) bool {
 	ne := binary.NativeEndian
 	found := false
-	for len(b) >= 16 {
-		l := int(ne.Uint32(b))
-		if l < 16 || l > len(b) {
+	for {
+		m, rest, ok := sockdiag.SplitMessage(b)
+		if !ok {
 			break
 		}
-		ev := b[16:l]
+		ev := m.Data
 		if len(ev) >= sizeofCnMsg+sizeofProcEventHdr+16 {
 			data := ev[sizeofCnMsg+sizeofProcEventHdr:]
 			switch ne.Uint32(ev[sizeofCnMsg:]) {
@@ -108,7 +109,7 @@ func processEvent(b []byte) bool {
 				found = found || ne.Uint32(data[0:]) == ne.Uint32(data[4:])
 			}
 		}
-		b = b[min((l+3)&^3, len(b)):]
+		b = rest
 	}
 	return found
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package live
 
 import (
@@ -7,18 +9,21 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/mdlayher/netlink"
+
+	"github.com/fdscope/fdscope/graph/sockdiag"
 )
 
 // procEvent builds a proc connector datagram holding one event.
 func procEvent(what uint32, data ...uint32) []byte {
-	b := make([]byte, 16+sizeofCnMsg+sizeofProcEventHdr+4*len(data))
+	ev := make([]byte, sizeofCnMsg+sizeofProcEventHdr+4*len(data))
 	ne := binary.NativeEndian
-	ne.PutUint32(b, uint32(len(b)))
-	ne.PutUint32(b[16+sizeofCnMsg:], what)
+	ne.PutUint32(ev[sizeofCnMsg:], what)
 	for i, d := range data {
-		ne.PutUint32(b[16+sizeofCnMsg+sizeofProcEventHdr+4*i:], d)
+		ne.PutUint32(ev[sizeofCnMsg+sizeofProcEventHdr+4*i:], d)
 	}
-	return b
+	return sockdiag.AppendMessage(nil, netlink.Header{Type: netlink.Done}, ev)
 }
 
 func TestProcessEvent(t *testing.T) {
@@ -34,6 +39,8 @@ func TestProcessEvent(t *testing.T) {
 		{"thread exit", procEvent(procEventExit, 51, 50, 0, 0), false},
 		{"uid change", procEvent(0x4, 50, 50, 0, 0), false},
 		{"short", procEvent(procEventExec), false},
+		{"thread exit, then exec", append(procEvent(procEventExit, 51, 50, 0, 0), procEvent(procEventExec, 50, 50, 0, 0)...), true},
+		{"a bad length, then exec", append([]byte{1, 0, 0, 0}, procEvent(procEventExec, 50, 50, 0, 0)...), false},
 		{"empty", nil, false},
 	} {
 		if got := processEvent(tt.b); got != tt.want {

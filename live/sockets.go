@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 
 	"github.com/fdscope/fdscope/graph/sockdiag"
+	"github.com/fdscope/fdscope/internal/procdir"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -64,10 +63,7 @@ func NewSockDiagProber(procRoot string) *SockDiagProber {
 		}
 	}
 	p.unixFn, p.inetFn = p.addUnix, p.addInet
-	var st unix.Stat_t
-	if unix.Stat("/proc/self/ns/net", &st) == nil {
-		p.self = st.Ino
-	}
+	p.self, _ = procdir.ThreadNetNS() // 0 if unknown: every namespace is then entered
 	return p
 }
 
@@ -117,12 +113,12 @@ func (p *SockDiagProber) conn(ns uint64, pid int) (*sockdiag.Conn, error) {
 	}
 	nsFD := -1
 	if ns != p.self {
-		f, err := os.Open(p.procRoot + "/" + strconv.Itoa(pid) + "/ns/net")
+		fd, _, err := procdir.OpenNetNS(p.procRoot, pid)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		nsFD = int(f.Fd())
+		defer unix.Close(fd)
+		nsFD = fd
 	}
 	c, err := sockdiag.Dial(nsFD)
 	if err != nil {

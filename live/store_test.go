@@ -16,6 +16,15 @@ func snap(ids ...string) *graph.Snapshot {
 	return graph.New(nodes, nil, graph.Stats{})
 }
 
+// nodeIDs lists the IDs of s's nodes, for messages.
+func nodeIDs(s *graph.Snapshot) []string {
+	ids := make([]string, len(s.Nodes))
+	for i, n := range s.Nodes {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
 func TestStorePublish(t *testing.T) {
 	s := NewStore(3)
 	if seq, got := s.Latest(); seq != 0 || got != nil {
@@ -90,7 +99,13 @@ func TestStoreNotify(t *testing.T) {
 	}
 }
 
+// TestStoreConcurrent runs readers beside the writer (under -race in CI).
+// Each of the 100 snapshots differs from the one before, so version seq is
+// the snapshot of letter seq-1: every reader checks that what it reads
+// belongs together and that versions never go back.
 func TestStoreConcurrent(t *testing.T) {
+	const versions = 100
+	letter := func(seq uint64) string { return string(rune('a' + (seq-1)%26)) }
 	s := NewStore(4)
 	done := make(chan struct{})
 	for range 4 {
@@ -98,9 +113,28 @@ func TestStoreConcurrent(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			ch, stop := s.Notify()
 			defer stop()
+			var last uint64
 			for range 50 {
-				seq, _ := s.Latest()
-				s.Changes(seq)
+				seq, latest := s.Latest()
+				if seq < last {
+					t.Errorf("Latest went back from version %d to %d", last, seq)
+					return
+				}
+				last = seq
+				if seq == 0 {
+					continue
+				}
+				if len(latest.Nodes) != 1 || latest.Nodes[0].ID != letter(seq) {
+					t.Errorf("version %d is %v, want the snapshot of %q", seq, nodeIDs(latest), letter(seq))
+					return
+				}
+				if d, ok := s.Changes(seq); ok && seq > 1 {
+					if len(d.NodesAdded) != 1 || d.NodesAdded[0].ID != letter(seq) ||
+						len(d.NodesRemoved) != 1 || d.NodesRemoved[0] != letter(seq-1) {
+						t.Errorf("Changes(%d) = %+v, want %q for %q", seq, d, letter(seq), letter(seq-1))
+						return
+					}
+				}
 				select {
 				case <-ch:
 				default:
@@ -108,11 +142,22 @@ func TestStoreConcurrent(t *testing.T) {
 			}
 		}()
 	}
-	for i := range 100 {
-		s.Publish(snap(string(rune('a' + i%26))))
+	for i := range versions {
+		if seq, changed := s.Publish(snap(letter(uint64(i + 1)))); seq != uint64(i+1) || !changed {
+			t.Errorf("Publish %d = %d, %v; want a new version", i+1, seq, changed)
+		}
 	}
 	for range 4 {
 		<-done
+	}
+	if seq, latest := s.Latest(); seq != versions || len(latest.Nodes) != 1 || latest.Nodes[0].ID != letter(versions) {
+		t.Errorf("after the writer: version %d of %v, want %d of %q", seq, nodeIDs(latest), versions, letter(versions))
+	}
+	s.mu.Lock()
+	subs := len(s.subs)
+	s.mu.Unlock()
+	if subs != 0 {
+		t.Errorf("%d subscribers left after every reader stopped", subs)
 	}
 }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package web_test
 
 // Real-browser tests of the dashboard: the whole server (live loop over

@@ -1,3 +1,5 @@
+//go:build linux
+
 package web_test
 
 // The focus view judged on real software: nginx, redis, a shell pipeline,

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan
 
 import (
@@ -326,9 +328,8 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 		f := o.members[0]
 		id := graph.OFDID(f.proc.pid, f.proc.startTime, f.num)
 		if claimed[id] {
-			base := id
 			for i := 2; claimed[id]; i++ {
-				id = base + "~" + strconv.Itoa(i)
+				id = graph.NthOFDID(f.proc.pid, f.proc.startTime, f.num, i)
 			}
 			claimed[id] = true
 		}
@@ -459,7 +460,7 @@ func (b *builder) object(o *ofdRec) string {
 		if f.name == "" {
 			return "" // the link itself could not be read
 		}
-		id := "unknown:" + f.name
+		id := graph.UnknownID(f.name)
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
 		return id
 	default:
@@ -497,7 +498,7 @@ func (b *builder) anonObject(o *ofdRec, f *fdRec) string {
 // nil when the stat failed; the object is then known by mount and inode only.
 func (b *builder) pathObject(fdPath string, name string, t target, st *fileStat, ttyIndex int) string {
 	if st == nil {
-		id := "path:" + name
+		id := graph.PathID(name)
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
 		return id
 	}
@@ -714,7 +715,7 @@ func (b *builder) addWatches() {
 					b.edges = append(b.edges, graph.Edge{From: obj, To: g.ofd.id, Kind: graph.EdgeWatch})
 					continue
 				}
-				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" && !strings.HasPrefix(to, "anon:") {
+				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" && b.objects[to].Kind != graph.KindAnon {
 					b.edges = append(b.edges, graph.Edge{From: obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan_test
 
 // Datagram sockets connect()ed to a receiver that is bound and not

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan_test
 
 // Helpers for the live tests: re-executed child processes (the test binary

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan_test
 
 // inotify watches of inodes that no process holds open.

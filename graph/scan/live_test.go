@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan_test
 
 // Live tests: real processes (the test binary re-executed in the roles of

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan
 
 import (
@@ -107,19 +109,6 @@ func TestKernelDev(t *testing.T) {
 	}
 	if maj, min := kernelDev(0x800001); maj != 8 || min != 1 {
 		t.Errorf("kernelDev(0x800001) = %d:%d, want 8:1", maj, min)
-	}
-}
-
-func TestAtoiName(t *testing.T) {
-	for in, want := range map[string]int{"0\x00": 0, "123\x00\x00": 123, "42": 42} {
-		if got, ok := atoiName([]byte(in)); !ok || got != want {
-			t.Errorf("atoiName(%q) = %d, %v; want %d", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{".", "..", "self", "\x00", "12a", "99999999999"} {
-		if _, ok := atoiName([]byte(in)); ok {
-			t.Errorf("atoiName(%q) accepted", in)
-		}
 	}
 }
 

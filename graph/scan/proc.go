@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan
 
 import (
@@ -7,6 +9,8 @@ import (
 
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/internal/procdir"
 )
 
 // procRec is what the scan learned about one process.
@@ -75,15 +79,10 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		return nil, false, fmt.Errorf("pid %d: open proc dir: %w", pid, err)
 	}
 	defer unix.Close(procDir)
-	var nsStat unix.Stat_t
-	for _, ns := range []struct {
-		name string
-		into *uint64
-	}{{"ns/net", &p.netns}, {"ns/mnt", &p.mntns}, {"ns/pid", &p.pidns}} {
-		if statAt(procDir, ns.name, &nsStat) == nil {
-			*ns.into = nsStat.Ino
-		}
-	}
+	// 0 when unknown.
+	p.netns, _ = procdir.NamespaceAt(procDir, "net")
+	p.mntns, _ = procdir.NamespaceAt(procDir, "mnt")
+	p.pidns, _ = procdir.NamespaceAt(procDir, "pid")
 	p.cwd = w.readPathObject(procDir, "cwd")
 	p.root = w.readPathObject(procDir, "root")
 	p.exe = w.readPathObject(procDir, "exe")
@@ -100,7 +99,7 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 	if unix.Fstat(p.fdDir, &fdStat) == nil {
 		p.fdCount = int(fdStat.Size) // the number of open fds (Linux ≥ 6.2)
 	}
-	p.fdNums, err = listNumbers(p.fdDir, w.direntBuf, nil)
+	p.fdNums, err = procdir.ListNumbers(p.fdDir, w.direntBuf, nil)
 	if err != nil {
 		p.closeDirs()
 		if gone(err) {

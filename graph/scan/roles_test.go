@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan_test
 
 // The roles a re-executed test binary plays. A role builds its kernel

@@ -1,19 +1,5 @@
-// Package scan builds a graph.Snapshot from the live kernel: it walks
-// /proc/PID/fd and /proc/PID/fdinfo of every process, asks NETLINK_SOCK_DIAG
-// for the sockets of every network namespace, groups fds that share one open
-// file description with kcmp(2), and resolves the peers of sockets and ptys.
-//
-// The proc root is injected (Options.ProcRoot), and so are the socket dump
-// and the sharing comparison, so that tests can run the scanner against a
-// fixture tree.
-//
-// # Cost
-//
-// Per fd the scan makes one readlinkat and one fdinfo read (open, read,
-// close) on directory fds kept open per process, plus one fstatat for fds
-// that lead to a path. Sockets come from one sock_diag dump per network
-// namespace and need no kcmp; only fds that share an object, mode and flags
-// are compared with kcmp. Processes and fds are read by a pool of workers.
+//go:build linux
+
 package scan
 
 import (
@@ -31,32 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/internal/procdir"
 )
-
-// Options configure a Scanner. The zero value scans the live /proc.
-type Options struct {
-	// ProcRoot is the proc mount to read; default "/proc".
-	ProcRoot string
-	// Workers is how many processes or fd chunks are read in parallel;
-	// default 2×GOMAXPROCS.
-	Workers int
-	// PIDs, when not empty, limits the scan to these processes. Their peers
-	// are still resolved against every socket of their network namespaces,
-	// but only scanned processes appear in the graph.
-	PIDs []int
-	// NoSockDiag skips the sock_diag dumps: sockets are then described by
-	// their protocol name only, without addresses, states or peers.
-	NoSockDiag bool
-	// NoKcmp skips kcmp(2) and groups open file descriptions by the heuristic.
-	NoKcmp bool
-	// Progress, when set, is told how far each scan is: phase "processes"
-	// (done of total processes read), "fds" (done of total fds read, total
-	// growing batch by batch of 1024 processes), "sockets" (waiting for
-	// the socket dumps) and "graph" (building the snapshot; done = total =
-	// processes). Workers call it concurrently, once per process and once
-	// per 256 fds: it must be cheap and safe for concurrent use.
-	Progress func(phase string, done, total int)
-}
 
 // Scanner scans the machine. It keeps the IDs of open file descriptions
 // stable from one scan to the next, so one Scanner should be used for a
@@ -169,7 +131,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	pids := slices.Clone(s.opts.PIDs)
 	if len(pids) == 0 {
 		w := newWalker(fs, rootFD)
-		if pids, err = listNumbers(rootFD, w.direntBuf, nil); err != nil {
+		if pids, err = procdir.ListNumbers(rootFD, w.direntBuf, nil); err != nil {
 			return nil, fmt.Errorf("scan: list %s: %w", s.opts.ProcRoot, err)
 		}
 	}
@@ -417,11 +379,7 @@ func (s *Scanner) countNetns(procs []*procRec) int {
 // process is in, entering each through the first of its processes whose
 // /proc/PID/ns/net can be opened.
 func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
-	var self unix.Stat_t
-	selfNetns := uint64(0)
-	if unix.Stat("/proc/thread-self/ns/net", &self) == nil {
-		selfNetns = self.Ino
-	}
+	selfNetns, _ := procdir.ThreadNetNS() // 0 if unknown
 	members := map[uint64][]*procRec{}
 	var order []uint64
 	for _, p := range procs {
@@ -447,13 +405,12 @@ func (s *Scanner) dumpSockets(procs []*procRec, into *socketTable) {
 		var lastErr error
 		done := false
 		for _, p := range members[ns] {
-			fd, err := unix.Open(s.opts.ProcRoot+"/"+strconv.Itoa(p.pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fd, ino, err := procdir.OpenNetNS(s.opts.ProcRoot, p.pid)
 			if err != nil {
 				lastErr = err
 				continue
 			}
-			var nsStat unix.Stat_t
-			if unix.Fstat(fd, &nsStat) != nil || nsStat.Ino != ns { // the pid was reused
+			if ino != ns { // the pid was reused
 				unix.Close(fd)
 				continue
 			}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package scan
 
 import (
@@ -75,54 +77,6 @@ func readlinkAt(dirfd int, name string, buf []byte) (string, error) {
 		}
 		return string(buf[:n]), nil
 	}
-}
-
-// listNumbers lists the numeric entries of the open directory dirfd (pids of
-// /proc, fd numbers of /proc/PID/fd), in directory order.
-func listNumbers(dirfd int, buf []byte, into []int) ([]int, error) {
-	for {
-		n, err := unix.Getdents(dirfd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return into, err
-		}
-		if n == 0 {
-			return into, nil
-		}
-		b := buf[:n]
-		for len(b) > 0 {
-			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-			if len(b) < 19 {
-				return into, fmt.Errorf("%w: short dirent", ErrParse)
-			}
-			reclen := int(b[16]) | int(b[17])<<8
-			if reclen < 19 || reclen > len(b) {
-				return into, fmt.Errorf("%w: dirent length %d", ErrParse, reclen)
-			}
-			name := b[19:reclen]
-			v, ok := atoiName(name)
-			if ok {
-				into = append(into, v)
-			}
-			b = b[reclen:]
-		}
-	}
-}
-
-// atoiName parses a NUL-terminated decimal name.
-func atoiName(name []byte) (int, bool) {
-	v := 0
-	i := 0
-	for ; i < len(name) && name[i] != 0; i++ {
-		c := name[i]
-		if c < '0' || c > '9' || v > (1<<31)/10 {
-			return 0, false
-		}
-		v = v*10 + int(c-'0')
-	}
-	return v, i > 0
 }
 
 // statAt stats what name relative to dirfd leads to, following the link.

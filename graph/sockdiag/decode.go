@@ -100,7 +100,7 @@ func (d *decoder[T]) reset() {
 func (d *decoder[T]) add(m netlink.Message) error {
 	i, off := d.n, d.offset
 	d.n++
-	d.offset += (16 + len(m.Data) + 3) &^ 3 // nlmsghdr + payload, aligned
+	d.offset += Align(HeaderLen + len(m.Data))
 	if m.Header.Type == sockDiagByFamily {
 		s, err := d.parse(m.Data)
 		if err == nil {

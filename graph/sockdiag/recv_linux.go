@@ -18,14 +18,10 @@ const rawSupported = true
 // sequence number.
 func (c *Conn) sendRaw(body []byte, flags netlink.HeaderFlags) (uint32, error) {
 	c.seq++
-	n := 16 + len(body)
-	c.req = append(c.req[:0], make([]byte, 16)...)
-	ne.PutUint32(c.req[0:], uint32(n))
-	ne.PutUint16(c.req[4:], uint16(dumpHeader.Type))
-	ne.PutUint16(c.req[6:], uint16(flags))
-	ne.PutUint32(c.req[8:], c.seq)
-	ne.PutUint32(c.req[12:], 0) // the kernel fills in the port ID
-	c.req = append(c.req, body...)
+	h := dumpHeader
+	h.Flags = flags
+	h.Sequence = c.seq // and PID 0: the kernel fills in the port ID
+	c.req = AppendMessage(c.req[:0], h, body)
 	c.sysN, c.sysErr = 0, nil
 	if err := c.raw.Write(c.sendFn); err != nil {
 		return 0, &netlink.OpError{Op: "send", Err: err}
@@ -65,25 +61,15 @@ func (c *Conn) receiveRaw(r *replyReader) error {
 		if err != nil {
 			return err
 		}
-		for b := c.buf[:n]; len(b) >= 16; {
-			l := int(ne.Uint32(b))
-			if l < 16 || l > len(b) {
-				return fmt.Errorf("netlink receive: message of length %d with %d bytes left in the datagram", l, len(b))
-			}
-			m := netlink.Message{
-				Header: netlink.Header{
-					Length:   uint32(l),
-					Type:     netlink.HeaderType(ne.Uint16(b[4:])),
-					Flags:    netlink.HeaderFlags(ne.Uint16(b[6:])),
-					Sequence: ne.Uint32(b[8:]),
-					PID:      ne.Uint32(b[12:]),
-				},
-				Data: b[16:l:l],
+		for b := c.buf[:n]; len(b) >= HeaderLen; {
+			m, rest, ok := SplitMessage(b)
+			if !ok {
+				return fmt.Errorf("netlink receive: message of length %d with %d bytes left in the datagram", ne.Uint32(b), len(b))
 			}
 			if done, err := r.handle(m); done {
 				return err
 			}
-			b = b[min((l+3)&^3, len(b)):]
+			b = rest
 		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package proctest starts real processes for tests: the test binary itself,
 // re-executed in a role (an echo server over a unix socket, a TCP client, a
 // process that dups and "forks" a file, one end of a pipe, ...), so that a

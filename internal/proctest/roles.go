@@ -1,3 +1,5 @@
+//go:build linux
+
 package proctest
 
 // The roles a child plays. Each builds what it holds, reports it, and then

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package realproc starts real software for tests — nginx, redis, perl, a
 // shell and its pipelines — as a user would on a real host: on loopback
 // ports, with their configuration and files in a temporary directory of

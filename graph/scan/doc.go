@@ -1,0 +1,20 @@
+// Package scan builds a graph.Snapshot from the live kernel: it walks
+// /proc/PID/fd and /proc/PID/fdinfo of every process, asks NETLINK_SOCK_DIAG
+// for the sockets of every network namespace, groups fds that share one open
+// file description with kcmp(2), and resolves the peers of sockets and ptys.
+//
+// The proc root is injected (Options.ProcRoot), and so are the socket dump
+// and the sharing comparison, so that tests can run the scanner against a
+// fixture tree.
+//
+// # Cost
+//
+// Per fd the scan makes one readlinkat and one fdinfo read (open, read,
+// close) on directory fds kept open per process, plus one fstatat for fds
+// that lead to a path. Sockets come from one sock_diag dump per network
+// namespace and need no kcmp; only fds that share an object, mode and flags
+// are compared with kcmp. Processes and fds are read by a pool of workers.
+//
+// The scanner needs Linux; elsewhere the package builds, and New returns a
+// Scanner whose scans fail with an error wrapping [errors.ErrUnsupported].
+package scan
