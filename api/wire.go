@@ -150,7 +150,7 @@ func checkExpand(ids []string) (string, error) {
 		if len(id) > MaxExpandIDLen {
 			return "", fmt.Errorf("expand: group ID of %d bytes, at most %d", len(id), MaxExpandIDLen)
 		}
-		if !strings.HasPrefix(id, "group:") {
+		if !strings.HasPrefix(id, diagram.GroupPrefix) {
 			return "", fmt.Errorf("expand: %q is not a group ID (group:...)", clip(id, 64))
 		}
 		if strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {

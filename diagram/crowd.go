@@ -279,10 +279,14 @@ func (m *model) crowdsOf(rel *relations, expanded map[string]bool) [][]*proc {
 }
 
 // crowdID names a crowd after its first process: crowds never share a process.
-func crowdID(members []*proc) string { return "group:crowd:" + members[0].node.ID }
+func crowdID(members []*proc) string {
+	return GroupID{Kind: GroupCrowd, Owner: members[0].node.ID}.String()
+}
 
-// crowdPortID names the port of a crowd that leads to the given description or object.
-func crowdPortID(crowd, to string) string { return crowd + ":port:" + to }
+// crowdPortID names the port of crowd c that leads to the given description or object.
+func crowdPortID(c *proc, to string) string {
+	return GroupID{Kind: GroupCrowdPort, Owner: c.crowd[0].ID, Key: to}.String()
+}
 
 // newCrowd makes the box of a crowd: a proc without a graph node of its own.
 func newCrowd(members []*proc, rel *relations) *proc {
@@ -387,7 +391,7 @@ func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[strin
 		case len(ns) <= 3:
 			label = fdRuns(ns)
 		}
-		port := &item{id: crowdPortID(c.node.ID, key), layer: layerPort, kind: PortCrowd, class: "port", proc: c, label: []string{label}}
+		port := &item{id: crowdPortID(c, key), layer: layerPort, kind: PortCrowd, class: "port", proc: c, label: []string{label}}
 		for _, f := range t.fds {
 			port.fds = append(port.fds, f.num)
 			port.fdIDs = append(port.fdIDs, f.node.ID)
@@ -410,7 +414,7 @@ func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[strin
 				modes[o.OFD.Mode] = true
 			}
 		}
-		g := &item{id: c.node.ID + ":ofd:" + key, layer: layerOFD, kind: KindGroup, class: "group", member: ids}
+		g := &item{id: GroupID{Kind: GroupCrowdOFDs, Owner: c.crowd[0].ID, Key: key}.String(), layer: layerOFD, kind: KindGroup, class: "group", member: ids}
 		g.label = []string{fmt.Sprintf("%d ofds %s", len(ids), strings.Join(sortedKeys(modes), "/"))}
 		g.tip = fmt.Sprintf("%d open file descriptions of %s, of the processes of a crowd", len(ids), key)
 		m.byID[g.id] = g
@@ -420,7 +424,7 @@ func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[strin
 	}
 	slices.SortStableFunc(c.ports, func(a, b *item) int { return cmp.Or(cmp.Compare(a.fds[0], b.fds[0]), cmp.Compare(a.id, b.id)) })
 	if len(c.ports) == 0 {
-		port := &item{id: crowdPortID(c.node.ID, "none"), layer: layerPort, kind: PortNone, class: "port", proc: c,
+		port := &item{id: crowdPortID(c, "none"), layer: layerPort, kind: PortNone, class: "port", proc: c,
 			label: []string{"no fds"}, fds: []int{-1}}
 		m.byID[port.id] = port
 		m.items = append(m.items, port)

@@ -125,6 +125,10 @@ type Box struct {
 	Members []string `json:"members,omitempty"`
 	// Tier is the index of the tier the box is in.
 	Tier int `json:"tier"`
+	// Expand is, for a group or crowd box, the group ID to give
+	// Options.ExpandGroups (expand= on the API) to draw what it stands for
+	// one by one.
+	Expand string `json:"expand,omitempty"`
 }
 
 // Port kinds.
@@ -150,6 +154,9 @@ type Port struct {
 	Label string `json:"label"`
 	Title string `json:"title,omitempty"`
 	Rect  Rect   `json:"rect"`
+	// Expand is, for a group port (stdio, a collapsed run, a crowd's), the
+	// group ID that draws its fds or processes one by one.
+	Expand string `json:"expand,omitempty"`
 }
 
 // Edge kinds: the graph's edge kind each drawn edge stands for.

@@ -295,7 +295,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 		if !o.Expand && len(fds) >= 3 && fds[0].num == 0 && fds[1].num == 1 && fds[2].num == 2 &&
 			fds[0].obj != nil && fds[1].obj != nil && fds[2].obj != nil &&
 			fds[0].obj.ID == fds[1].obj.ID && fds[1].obj.ID == fds[2].obj.ID {
-			if id := "group:stdio:" + p.node.ID; expanded[id] {
+			if id := (GroupID{Kind: GroupStdio, Owner: p.node.ID}).String(); expanded[id] {
 				single[0], single[1], single[2] = true, true, true
 			} else {
 				port := newPort(p, id, PortStdio, "0 1 2", fds[:3])
@@ -330,7 +330,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 						kept = append(kept, i)
 					}
 				}
-				if len(kept) <= o.collapse() || expanded["group:fd:"+p.node.ID+":"+k] {
+				if len(kept) <= o.collapse() || expanded[GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: k}.String()] {
 					continue
 				}
 				group := make([]fdent, len(kept))
@@ -357,7 +357,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 			if p.focus {
 				tip = fmt.Sprintf("%d fds could not be read", n)
 			}
-			p.more = &item{id: "group:more:" + p.node.ID, layer: layerPort, kind: PortMore, class: "port", proc: p,
+			p.more = &item{id: GroupID{Kind: GroupMore, Owner: p.node.ID}.String(), layer: layerPort, kind: PortMore, class: "port", proc: p,
 				label: []string{"+" + strconv.Itoa(n) + " more"}, tip: tip, fds: []int{math.MaxInt}}
 			m.byID[p.more.id] = p.more
 		}
@@ -366,7 +366,7 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 			if p.node.Error != "" {
 				label = "fds unreadable"
 			}
-			port := newPort(p, "group:none:"+p.node.ID, PortNone, label, nil)
+			port := newPort(p, GroupID{Kind: GroupNone, Owner: p.node.ID}.String(), PortNone, label, nil)
 			port.fds = []int{-1}
 			port.tip = p.node.Error
 		}
@@ -435,7 +435,7 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 	if hi-lo+1 != len(group) {
 		label = fmt.Sprintf("%d fds", len(group))
 	}
-	port := newPort(p, "group:fd:"+p.node.ID+":"+key, PortGroup, label, group)
+	port := newPort(p, GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: key}.String(), PortGroup, label, group)
 	nums := make([]string, 0, len(group))
 	for _, f := range group {
 		nums = append(nums, strconv.Itoa(f.num))
@@ -457,7 +457,7 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 	}
 	slices.Sort(ofdIDs)
 	slices.Sort(modes)
-	g := &item{id: "group:ofd:" + p.node.ID + ":" + key, layer: layerOFD, kind: KindGroup, class: "group", member: ofdIDs}
+	g := &item{id: GroupID{Kind: GroupOFDs, Owner: p.node.ID, Key: key}.String(), layer: layerOFD, kind: KindGroup, class: "group", member: ofdIDs}
 	g.label = []string{fmt.Sprintf("%d ofds %s", len(ofdIDs), strings.Join(modes, "/"))}
 	g.tip = fmt.Sprintf("%d open file descriptions of %s", len(ofdIDs), p.title0())
 	m.byID[g.id] = g
@@ -487,7 +487,7 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 		for i, n := range exclusive {
 			ids[i] = n.ID
 		}
-		o := &item{id: "group:obj:" + p.node.ID + ":" + key, layer: layerObj, kind: KindGroup, class: "group", member: ids}
+		o := &item{id: GroupID{Kind: GroupObjects, Owner: p.node.ID, Key: key}.String(), layer: layerObj, kind: KindGroup, class: "group", member: ids}
 		o.label = []string{fmt.Sprintf("%d × %s", len(ids), groupNoun(exclusive[0]))}
 		o.tip = fmt.Sprintf("%d objects: %s", len(ids), shorten(strings.Join(ids, " "), 300))
 		m.byID[o.id] = o

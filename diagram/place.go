@@ -1176,7 +1176,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		b := Box{ID: p.node.ID, NodeID: p.node.ID, Kind: string(graph.KindProcess), Class: "process", Focus: p.focus,
 			PID: p.node.PID, Label: p.title, Title: p.tip, Rect: Rect{X: tp.left, Y: 0, W: tp.right - tp.left + 1, H: procH}}
 		if p.crowd != nil {
-			b.NodeID, b.Kind, b.Class = "", KindCrowd, "crowd"
+			b.NodeID, b.Kind, b.Class, b.Expand = "", KindCrowd, "crowd", p.node.ID
 			for _, n := range p.crowd {
 				b.Members = append(b.Members, n.ID)
 			}
@@ -1187,7 +1187,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		for _, port := range tp.ports {
 			pt := Port{ID: port.id, Kind: port.kind, FDs: []int{}, NodeIDs: []string{}, Label: port.label[0], Title: port.tip,
-				Rect: Rect{X: port.left, Y: procH - 2, W: port.w, H: 1}}
+				Rect: Rect{X: port.left, Y: procH - 2, W: port.w, H: 1}, Expand: expandOf(port.id)}
 			if port.kind != PortMore && port.kind != PortNone {
 				pt.FDs, pt.NodeIDs = slices.Clone(port.fds), slices.Clone(port.fdIDs)
 			}
@@ -1199,7 +1199,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		for _, it := range t.L[ly[0]] {
 			y := ly[1]
 			b := Box{ID: it.id, NodeID: it.nodeID, Kind: it.kind, Class: it.class, Label: slices.Clone(it.label), Title: it.tip,
-				Rect: Rect{X: it.left, Y: y, W: it.w, H: it.h}, Members: it.member}
+				Rect: Rect{X: it.left, Y: y, W: it.w, H: it.h}, Members: it.member, Expand: expandOf(it.id)}
 			if it.copyOf != nil {
 				b.Title = "drawn again for the sockets accepted from it\n" + b.Title
 			}

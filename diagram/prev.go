@@ -51,7 +51,7 @@ func newPrevIndex(l *Layout, pid int) *prevIndex {
 	for _, b := range l.Boxes {
 		if b.Tier >= 0 && b.Tier < len(l.Tiers) && b.Kind != string(graph.KindProcess) && b.Kind != KindCrowd {
 			layer := 1
-			if b.Kind == string(graph.KindOFD) || strings.HasPrefix(b.ID, "group:ofd:") {
+			if g, err := ParseGroupID(b.ID); b.Kind == string(graph.KindOFD) || err == nil && (g.Kind == GroupOFDs || g.Kind == GroupCrowdOFDs) {
 				layer = 0
 			}
 			r, ok := x.rows[b.Tier]

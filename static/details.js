@@ -2,7 +2,6 @@
 // is — the fd, its open file description, the object, and the other end —
 // read from the focus subgraph.
 
-import { groupPortOf } from "./diagram.js";
 import { h } from "./dom.js";
 
 const HINT = "Hover or click an fd to follow it to the other end. Drag or scroll to move, Ctrl+wheel to zoom, double-click a group to expand it.";
@@ -20,9 +19,9 @@ export function renderDetails(panel, info, graph, actions) {
   const { box, port } = info;
   if (port) {
     parts.push(h("h3", null, (box.label[0] || "") + " · " + port.label));
-    if (port.node_ids.length > 1 || port.kind === "group" || port.kind === "stdio") {
+    if (port.expand) {
       parts.push(h("p", null, port.title || port.fds.length + " fds"),
-        h("button", { type: "button", onclick: () => actions.onExpand(port.id) }, actions.expanded(port.id) ? "collapse" : "expand"));
+        h("button", { type: "button", onclick: () => actions.onExpand(port.expand) }, actions.expanded(port.expand) ? "collapse" : "expand"));
       if (port.kind === "stdio") for (const id of port.node_ids) parts.push(...describeFD(graph, id));
     } else if (port.node_ids.length === 1) {
       parts.push(...describeFD(graph, port.node_ids[0]));
@@ -41,9 +40,10 @@ export function renderDetails(panel, info, graph, actions) {
       ["error", n?.error],
     ]));
     if (!box.focus) parts.push(h("button", { type: "button", "data-pid": String(box.pid), onclick: () => actions.onFocus(box.pid) }, "open pid " + box.pid));
-  } else if (box.kind === "group") {
+  } else if (box.expand) {
+    // A group of descriptions or objects, or a crowd of processes.
     parts.push(h("h3", null, box.label.join(" ")), h("p", null, box.title || ""),
-      h("button", { type: "button", onclick: () => actions.onExpand(groupPortOf(box.id)) }, "expand"));
+      h("button", { type: "button", onclick: () => actions.onExpand(box.expand) }, "expand"));
   } else {
     const n = graph.node(box.node_id);
     parts.push(h("h3", null, box.label.join(" · ")));

@@ -196,7 +196,7 @@ export class DiagramView {
     let cls = "box k-" + b.class + " " + b.kind;
     if (b.focus) cls += " focus";
     if (b.kind === "process" && !b.focus) cls += " peer";
-    if (b.kind === "group" || b.kind === "crowd") cls += " expandable";
+    if (b.expand) cls += " expandable";
     if (g.classList.contains("fresh")) cls += " fresh";
     g.setAttribute("class", cls);
     g.setAttribute("data-box-id", b.id);
@@ -205,6 +205,7 @@ export class DiagramView {
     setOrDrop(g, "data-pid", b.pid ? String(b.pid) : "");
     setOrDrop(g, "data-members", (b.members || []).join(" "));
     setOrDrop(g, "data-group-id", b.kind === "group" ? b.id : "");
+    setOrDrop(g, "data-expand", b.expand || "");
     rec.tip.textContent = b.title || "";
     const r = b.rect;
     rec.frame.setAttribute("width", num((r.w - 1) * CW));
@@ -255,7 +256,10 @@ export class DiagramView {
       pg.setAttribute("data-node-ids", p.node_ids.join(" "));
     }
     if (b.pid) pg.setAttribute("data-pid", String(b.pid));
-    if (p.kind === "group" || p.kind === "stdio" || p.kind === "crowd") pg.classList.add("expandable");
+    if (p.expand) {
+      pg.classList.add("expandable");
+      pg.setAttribute("data-expand", p.expand);
+    }
     title(pg, p.title);
     el("rect", {
       x: num(PAD + pr.x * CW - 4 - ox), y: num(cy(pr.y) - CH * 0.4 - oy),
@@ -593,9 +597,9 @@ export class DiagramView {
           this.cb.onFocus?.(b.pid);
           return;
         }
-        if (b.kind === "crowd") {
+        if (b.kind === "crowd" && b.expand) {
           // A crowd of processes that share with the focus: draw them one by one.
-          this.cb.onExpand?.(b.id);
+          this.cb.onExpand?.(b.expand);
           return;
         }
       }
@@ -605,7 +609,8 @@ export class DiagramView {
     });
     svg.addEventListener("dblclick", (ev) => {
       const ref = this.refAt(ev.target);
-      const id = ref && groupPortOf(ref.id);
+      // The layout says which group draws a port or box one by one.
+      const id = ref && (ref.type === "port" ? this.ports.get(ref.id)?.port.expand : this.boxes.get(ref.id)?.box.expand);
       if (id) this.cb.onExpand?.(id);
     });
   }
@@ -620,15 +625,6 @@ export class DiagramView {
   }
 }
 
-// groupPortOf returns the port ID to expand for a group port or a group box
-// ("group:ofd:P:K" and "group:obj:P:K" belong to port "group:fd:P:K"; a
-// crowd's ports "C:port:X" and description groups "C:ofd:X" to crowd C), or "".
-export function groupPortOf(id) {
-  if (id.startsWith("group:fd:") || id.startsWith("group:stdio:")) return id;
-  if (id.startsWith("group:crowd:")) return id.split(":port:")[0].split(":ofd:")[0];
-  for (const p of ["group:ofd:", "group:obj:"]) if (id.startsWith(p)) return "group:fd:" + id.slice(p.length);
-  return "";
-}
 
 // boxSig is what a box looks like apart from where it is: a box whose sig
 // did not change is moved, not redrawn. (A plain concatenation: this runs
