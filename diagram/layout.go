@@ -58,7 +58,24 @@ type Layout struct {
 	Edges []Edge `json:"edges"`
 	// Labels are free text: the band names.
 	Labels []Label `json:"labels"`
+	// Geometry is how a renderer drawing in pixels (SVG, the browser)
+	// turns cells into pixels.
+	Geometry Geometry `json:"geometry"`
 }
+
+// Geometry turns cells into pixels: a cell is CellWidth × CellHeight
+// pixels, the diagram has Pad pixels around it, and a row's text has its
+// baseline Baseline pixels below the row's centre.
+type Geometry struct {
+	CellWidth  float64 `json:"cell_width"`
+	CellHeight float64 `json:"cell_height"`
+	Pad        float64 `json:"pad"`
+	Baseline   float64 `json:"baseline"`
+}
+
+// DefaultGeometry is the geometry of 14 px monospace text, which SVG and
+// the dashboard draw with.
+func DefaultGeometry() Geometry { return Geometry{CellWidth: 9, CellHeight: 20, Pad: 12, Baseline: 5} }
 
 // A Tier is one strip of a wrapped diagram.
 type Tier struct {
@@ -270,7 +287,7 @@ func (o Options) maxLabel() int {
 // draws every process in it. A nil snapshot gives an empty layout.
 func NewLayout(focus *graph.Snapshot, pid int, opts Options) *Layout {
 	m := build(focus, pid, opts)
-	l := &Layout{Focus: pid, Tiers: []Tier{}, Boxes: []Box{}, Edges: []Edge{}, Labels: []Label{}}
+	l := &Layout{Focus: pid, Tiers: []Tier{}, Boxes: []Box{}, Edges: []Edge{}, Labels: []Label{}, Geometry: DefaultGeometry()}
 	if m.focus != nil {
 		l.FocusID = m.focus.node.ID
 		l.Headline = m.rel.headline()

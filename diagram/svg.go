@@ -77,12 +77,16 @@ var legend = [][2]string{{"process", "process"}, {"ofd", "open file description"
 // fd port data-fd (data-fds lists all the fds of a grouped port), and every
 // drawn node data-node-id, its graph ID (groups list theirs in data-members).
 func SVG(l *Layout, w io.Writer, opts SVGOptions) error {
+	g := l.Geometry
+	if g.CellWidth <= 0 || g.CellHeight <= 0 {
+		g = DefaultGeometry()
+	}
 	cw, ch := opts.CellWidth, opts.CellHeight
 	if cw <= 0 {
-		cw = 9
+		cw = g.CellWidth
 	}
 	if ch <= 0 {
-		ch = 20
+		ch = g.CellHeight
 	}
 	theme := opts.Theme
 	switch theme {
@@ -90,11 +94,11 @@ func SVG(l *Layout, w io.Writer, opts SVGOptions) error {
 	default:
 		theme = "light"
 	}
-	const pad = 12.0
+	pad := g.Pad
 	// Cell centres.
 	cx := func(x int) float64 { return pad + (float64(x)+0.5)*cw }
 	cy := func(y int) float64 { return pad + (float64(y)+0.5)*ch }
-	base := func(y int) float64 { return cy(y) + 5 } // text baseline in row y
+	base := func(y int) float64 { return cy(y) + g.Baseline } // text baseline in row y
 	width := 2*pad + float64(l.Width)*cw
 	height := 2*pad + float64(l.Height)*ch
 	classes := map[string]bool{}

@@ -11,10 +11,13 @@
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
-// Geometry of diagram/svg.go: one layout cell is CW × CH pixels, PAD around.
-const CW = 9;
-const CH = 20;
-const PAD = 12;
+// The geometry the layout says (diagram.Geometry, as diagram/svg.go draws
+// it): one layout cell is CW × CH pixels, PAD around, text baselines BASE
+// below a row's centre. Set by setLayout before anything is drawn.
+let CW = 9;
+let CH = 20;
+let PAD = 12;
+let BASE = 5;
 const cx = (x) => PAD + (x + 0.5) * CW;
 const cy = (y) => PAD + (y + 0.5) * CH;
 
@@ -106,6 +109,8 @@ export class DiagramView {
   // setLayout draws layout (version seq). The first layout of a focus is
   // drawn from scratch and fitted; later ones are applied in place.
   setLayout(layout, seq) {
+    const g = layout.geometry;
+    if (g) ({ cell_width: CW, cell_height: CH, pad: PAD, baseline: BASE } = g);
     const first = this.layout === null || this.focusID !== layout.focus_id;
     if (first && this.layout !== null) this.clear();
     const now = performance.now();
@@ -139,7 +144,7 @@ export class DiagramView {
       for (const d of [-2, 2]) el("line", { class: "sep", x1: num(PAD), y1: num(y + d), x2: num(w - PAD), y2: num(y + d) }, this.gBands);
     }
     for (const lb of l.labels) {
-      el("text", { class: "band", x: num(PAD + lb.x * CW), y: num(cy(lb.y) + 5) }, this.gBands).textContent = lb.text;
+      el("text", { class: "band", x: num(PAD + lb.x * CW), y: num(cy(lb.y) + BASE) }, this.gBands).textContent = lb.text;
     }
     this.extent = { w, h: 2 * PAD + l.height * CH };
   }
@@ -212,7 +217,7 @@ export class DiagramView {
     rec.frame.setAttribute("height", num((r.h - 1) * CH));
     for (const t of rec.texts) t.remove();
     rec.texts = b.label.map((s, i) => {
-      const t = el("text", { class: (b.kind === "process" || b.kind === "crowd") && i === 0 ? "title" : "label", x: num(1.5 * CW), y: num((1 + i) * CH + 5) });
+      const t = el("text", { class: (b.kind === "process" || b.kind === "crowd") && i === 0 ? "title" : "label", x: num(1.5 * CW), y: num((1 + i) * CH + BASE) });
       t.textContent = s;
       return g.insertBefore(t, rec.portsG);
     });
@@ -265,7 +270,7 @@ export class DiagramView {
       x: num(PAD + pr.x * CW - 4 - ox), y: num(cy(pr.y) - CH * 0.4 - oy),
       width: num(pr.w * CW + 8), height: num(CH * 0.8), rx: "3",
     }, pg);
-    el("text", { x: num(PAD + pr.x * CW - ox), y: num(cy(pr.y) + 5 - oy) }, pg).textContent = p.label;
+    el("text", { x: num(PAD + pr.x * CW - ox), y: num(cy(pr.y) + BASE - oy) }, pg).textContent = p.label;
     return pg;
   }
 
@@ -326,7 +331,7 @@ export class DiagramView {
     el("rect", {
       x: num(PAD + r.x * CW - CW / 2), y: num(cy(r.y) - CH * 0.4), width: num((r.w + 1) * CW), height: num(CH * 0.8),
     }, rec.el);
-    const t = el("text", { class: "edge-label", x: num(PAD + r.x * CW), y: num(cy(r.y) + 5) }, rec.el);
+    const t = el("text", { class: "edge-label", x: num(PAD + r.x * CW), y: num(cy(r.y) + BASE) }, rec.el);
     t.textContent = shorten(e.label, r.w);
     title(rec.el, e.title || e.label);
     rec.sig = sig;
