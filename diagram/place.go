@@ -1015,24 +1015,17 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		titleLines = max(titleLines, len(tp.p.title))
 		out.procs = append(out.procs, tp.p)
 	}
-	procH := titleLines + 3
-	procBottom := procH - 1
-	yUser, ySep, yKernel := procH, procH+1, procH+2
-	out.sep = ySep
+	r := &rows{procH: titleLines + 3}
+	r.procBottom = r.procH - 1
+	r.user, r.sep, r.kernel = r.procH, r.procH+1, r.procH+2
+	out.sep = r.sep
 
-	// Channel A: ports → descriptions.
-	var jogsA []*jog
-	jogOf := map[*link]*jog{}
-	for _, l := range t.links {
-		if l.from.layer == layerPort && l.sx != l.tx {
-			j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
-			jogsA = append(jogsA, j)
-			jogOf[l] = j
-		}
-	}
-	kA := assignTracks(jogsA)
-	// The layers' rows: as routing needs, plus Headroom; with a previous
+	// The two channels between the layers, each with its jogs' tracks;
+	// the layers' rows as routing needs, plus Headroom; with a previous
 	// layout, where they were unless routing needs more.
+	jogOf := map[*link]*jog{}
+	kA := assignTracks(t.channelJogs(layerPort, jogOf))
+	kB := assignTracks(t.channelJogs(layerOFD, jogOf))
 	prevRows, hasPrev := t.m.prev.rowsOf(t.prevTier)
 	rowAt := func(need, was int) int {
 		if hasPrev && need <= was && was != math.MaxInt {
@@ -1040,40 +1033,75 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		return need + t.m.opts.Headroom
 	}
-	y1 := rowAt(yKernel+kA+2, prevRows[0])
-	h1 := 0
-	for _, it := range t.L[layerOFD] {
-		h1 = max(h1, it.h)
+	r.ofd = rowAt(r.kernel+kA+2, prevRows[0])
+	r.ofdBottom = r.ofd + layerHeight(t.L[layerOFD]) - 1
+	r.obj = rowAt(r.ofdBottom+max(kB, 1)+2, prevRows[1])
+	r.objBottom = r.obj + layerHeight(t.L[layerObj]) - 1
+	height := r.objBottom + 1
+	if len(t.L[layerOFD]) == 0 {
+		height = r.kernel + 1
+	} else if len(t.L[layerObj]) == 0 {
+		height = r.ofdBottom + 1
 	}
-	// Channel B: descriptions → objects.
-	var jogsB []*jog
+	crs, nTracks := t.connTracks()
+	if nTracks > 0 {
+		height = r.connRow(nTracks-1) + 1
+	}
+
+	edges := append(t.linkEdges(r, jogOf), connEdges(r, crs)...)
+	boxes := t.boxes(r, seen)
+	out.width = shiftRight(boxes, edges, t.anchors != nil)
+	out.height = height
+	out.boxes, out.edges = boxes, edges
+	out.labels = []Label{{Kind: "band", Text: labelUser, X: 0, Y: r.user}, {Kind: "band", Text: labelKernel, X: 0, Y: r.kernel}}
+	return out
+}
+
+// rows are the rows of a tier's bands, from its top.
+type rows struct {
+	procH, procBottom int // process boxes: their height, their bottom row
+	user, sep, kernel int // the band labels and the user space / kernel space line
+	ofd, ofdBottom    int // the descriptions' top row, and the bottom of the tallest
+	obj, objBottom    int // the objects'
+}
+
+// connRow is the row of the given track of the connections below the objects.
+func (r *rows) connRow(track int) int { return r.objBottom + 2 + 2*track }
+
+// layerHeight is the height of the tallest item of a layer.
+func layerHeight(items []*item) int {
+	h := 0
+	for _, it := range items {
+		h = max(h, it.h)
+	}
+	return h
+}
+
+// channelJogs returns the jogs of the links that leave the given layer
+// (ports: channel A, descriptions: channel B) and do not go straight down,
+// and notes each in jogOf.
+func (t *tier) channelJogs(from int, jogOf map[*link]*jog) []*jog {
+	var jogs []*jog
 	for _, l := range t.links {
-		if l.from.layer == layerOFD && l.sx != l.tx {
+		if l.from.layer == from && l.sx != l.tx {
 			j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
-			jogsB = append(jogsB, j)
+			jogs = append(jogs, j)
 			jogOf[l] = j
 		}
 	}
-	kB := assignTracks(jogsB)
-	bottom1 := y1 + h1 - 1
-	y2 := rowAt(bottom1+max(kB, 1)+2, prevRows[1])
-	h2 := 0
-	for _, it := range t.L[layerObj] {
-		h2 = max(h2, it.h)
-	}
-	bottom2 := y2 + h2 - 1
-	height := bottom2 + 1
-	if len(t.L[layerOFD]) == 0 {
-		height = yKernel + 1
-	} else if len(t.L[layerObj]) == 0 {
-		height = bottom1 + 1
-	}
+	return jogs
+}
 
-	// Connections: nested, the shorter above.
-	type connRoute struct {
-		l *link
-		j *jog
-	}
+// connRoute is a connection and its run below the objects.
+type connRoute struct {
+	l *link
+	j *jog
+}
+
+// connTracks gives each connection a track below the objects, nested: the
+// shorter above, no two closer than two columns on one track. It returns
+// the connections in that order and how many tracks they take.
+func (t *tier) connTracks() ([]*connRoute, int) {
 	var crs []*connRoute
 	for _, l := range t.conns {
 		j := &jog{lo: min(l.sx, l.tx), hi: max(l.sx, l.tx), sx: l.sx, tx: l.tx, key: l.from.id + ">" + l.to.id}
@@ -1103,24 +1131,24 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		tracks[tr] = append(tracks[tr], cr.j)
 		cr.j.track = tr
 	}
-	connRow := func(track int) int { return bottom2 + 2 + 2*track }
-	if len(tracks) > 0 {
-		height = connRow(len(tracks)-1) + 1
-	}
+	return crs, len(tracks)
+}
 
-	// Edges, in tier coordinates.
+// linkEdges draws the links between the layers: down from the port or
+// description, along its jog's track when it has one, down into the box.
+func (t *tier) linkEdges(r *rows, jogOf map[*link]*jog) []Edge {
 	var edges []Edge
 	for _, l := range t.links {
 		var sy, ty, trackRow int
 		if l.from.layer == layerPort {
-			sy, ty = procBottom, y1
+			sy, ty = r.procBottom, r.ofd
 			if j := jogOf[l]; j != nil {
-				trackRow = yKernel + 1 + j.track
+				trackRow = r.kernel + 1 + j.track
 			}
 		} else {
-			sy, ty = y1+l.from.h-1, y2
+			sy, ty = r.ofd+l.from.h-1, r.obj
 			if j := jogOf[l]; j != nil {
-				trackRow = bottom1 + 1 + j.track
+				trackRow = r.ofdBottom + 1 + j.track
 			}
 		}
 		pts := []Point{{l.sx, sy}}
@@ -1130,11 +1158,18 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		pts = append(pts, Point{l.tx, ty})
 		edges = append(edges, Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: true, Points: pts})
 	}
+	return edges
+}
+
+// connEdges draws the connections below the objects on their tracks, each
+// labelled where its track is free of deeper connections' verticals.
+func connEdges(r *rows, crs []*connRoute) []Edge {
+	var edges []Edge
 	for _, cr := range crs {
 		l := cr.l
-		row := connRow(cr.j.track)
+		row := r.connRow(cr.j.track)
 		e := Edge{Kind: l.kind, From: l.from.id, To: l.to.id, Arrow: l.kind == EdgeAccepted || l.kind == EdgeWatch,
-			Points: []Point{{l.sx, y2 + l.from.h - 1}, {l.sx, row}, {l.tx, row}, {l.tx, y2 + l.to.h - 1}}}
+			Points: []Point{{l.sx, r.obj + l.from.h - 1}, {l.sx, row}, {l.tx, row}, {l.tx, r.obj + l.to.h - 1}}}
 		left, right := l.from, l.to
 		if l.tx < l.sx {
 			left, right = right, left
@@ -1168,13 +1203,17 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		edges = append(edges, e)
 	}
+	return edges
+}
 
-	// Boxes.
+// boxes makes the boxes of the tier: processes (and crowds) with their
+// ports, then the descriptions and the objects.
+func (t *tier) boxes(r *rows, seen map[*proc]int) []Box {
 	var boxes []Box
 	for _, tp := range t.procs {
 		p := tp.p
 		b := Box{ID: p.node.ID, NodeID: p.node.ID, Kind: string(graph.KindProcess), Class: "process", Focus: p.focus,
-			PID: p.node.PID, Label: p.title, Title: p.tip, Rect: Rect{X: tp.left, Y: 0, W: tp.right - tp.left + 1, H: procH}}
+			PID: p.node.PID, Label: p.title, Title: p.tip, Rect: Rect{X: tp.left, Y: 0, W: tp.right - tp.left + 1, H: r.procH}}
 		if p.crowd != nil {
 			b.NodeID, b.Kind, b.Class, b.Expand = "", KindCrowd, "crowd", p.node.ID
 			for _, n := range p.crowd {
@@ -1187,7 +1226,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		for _, port := range tp.ports {
 			pt := Port{ID: port.id, Kind: port.kind, FDs: []int{}, NodeIDs: []string{}, Label: port.label[0], Title: port.tip,
-				Rect: Rect{X: port.left, Y: procH - 2, W: port.w, H: 1}, Expand: expandOf(port.id)}
+				Rect: Rect{X: port.left, Y: r.procH - 2, W: port.w, H: 1}, Expand: expandOf(port.id)}
 			if port.kind != PortMore && port.kind != PortNone {
 				pt.FDs, pt.NodeIDs = slices.Clone(port.fds), slices.Clone(port.fdIDs)
 			}
@@ -1195,20 +1234,24 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 		boxes = append(boxes, b)
 	}
-	for _, ly := range [][2]int{{layerOFD, y1}, {layerObj, y2}} {
+	for _, ly := range [][2]int{{layerOFD, r.ofd}, {layerObj, r.obj}} {
 		for _, it := range t.L[ly[0]] {
-			y := ly[1]
 			b := Box{ID: it.id, NodeID: it.nodeID, Kind: it.kind, Class: it.class, Label: slices.Clone(it.label), Title: it.tip,
-				Rect: Rect{X: it.left, Y: y, W: it.w, H: it.h}, Members: it.member, Expand: expandOf(it.id)}
+				Rect: Rect{X: it.left, Y: ly[1], W: it.w, H: it.h}, Members: it.member, Expand: expandOf(it.id)}
 			if it.copyOf != nil {
 				b.Title = "drawn again for the sockets accepted from it\n" + b.Title
 			}
 			boxes = append(boxes, b)
 		}
 	}
+	return boxes
+}
 
-	// Shift right so that no port's edge crosses the band labels and
-	// nothing is left of column 0.
+// shiftRight moves a tier's boxes and edges right so that no port's edge
+// crosses the band labels and nothing is left of column 0 (only right,
+// when anchored: items drawn before stay where they were), names the
+// edges, and returns the tier's width.
+func shiftRight(boxes []Box, edges []Edge, anchored bool) int {
 	minX, minPort := math.MaxInt, math.MaxInt
 	for _, b := range boxes {
 		minX = min(minX, b.Rect.X)
@@ -1222,8 +1265,8 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 		}
 	}
 	shift := -minX
-	if t.anchors != nil {
-		shift = max(shift, 0) // items drawn before stay where they were
+	if anchored {
+		shift = max(shift, 0)
 	}
 	if minPort != math.MaxInt {
 		shift = max(shift, bandMargin-minPort)
@@ -1248,10 +1291,7 @@ func (t *tier) route(seen map[*proc]int) *tierOut {
 			e.LabelRect.X += shift
 		}
 	}
-	out.width, out.height = w, height
-	out.boxes, out.edges = boxes, edges
-	out.labels = []Label{{Kind: "band", Text: labelUser, X: 0, Y: yUser}, {Kind: "band", Text: labelKernel, X: 0, Y: yKernel}}
-	return out
+	return w
 }
 
 // watchTitle says what a watch edge stands for.
