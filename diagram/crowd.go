@@ -335,8 +335,7 @@ func newCrowd(members []*proc, rel *relations) *proc {
 // crowdPorts gives a crowd its ports: one for each description of the
 // focus its processes share, and one for each object whose other
 // descriptions they hold (their descriptions then become one group box).
-func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[string]bool,
-	realItem func(*graph.Node, int) *item, addLink func(from, to *item, kind string)) {
+func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[string]bool) {
 	type target struct {
 		id   string
 		fds  []fdent
@@ -403,7 +402,7 @@ func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[strin
 		m.items = append(m.items, port)
 		c.ports = append(c.ports, port)
 		if t.ofd != nil {
-			addLink(port, realItem(t.ofd, layerOFD), EdgeOFD)
+			m.addLink(port, m.realItem(t.ofd, layerOFD), EdgeOFD)
 			continue
 		}
 		// Descriptions of their own of an object the focus holds: one group box.
@@ -419,8 +418,8 @@ func (m *model) crowdPorts(c *proc, fdsOf map[*proc][]fdent, focusOFDs map[strin
 		g.tip = fmt.Sprintf("%d open file descriptions of %s, of the processes of a crowd", len(ids), key)
 		m.byID[g.id] = g
 		m.items = append(m.items, g)
-		addLink(port, g, EdgeOFD)
-		addLink(g, realItem(t.obj, layerObj), EdgeObject)
+		m.addLink(port, g, EdgeOFD)
+		m.addLink(g, m.realItem(t.obj, layerObj), EdgeObject)
 	}
 	slices.SortStableFunc(c.ports, func(a, b *item) int { return cmp.Or(cmp.Compare(a.fds[0], b.fds[0]), cmp.Compare(a.id, b.id)) })
 	if len(c.ports) == 0 {

@@ -104,44 +104,132 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 	if s == nil {
 		s = &graph.Snapshot{}
 	}
-	// Who holds what.
-	ofdHolders := map[string][]string{} // ofd → fds
-	objOFDs := map[string][]string{}    // object → ofds
-	fdProc := map[string]*graph.Node{}  // fd → process
-	parent := map[string]string{}       // process → parent process (child edges)
-	var connEdges, watchEdges []graph.Edge
+	h := holdingsOf(s, o.Watches)
+	m.addProcs(s, pid)
+	fdsOf := h.resolveFDs(m.procs)
+	expanded := map[string]bool{} // groups drawn fd by fd
+	for _, id := range o.ExpandGroups {
+		expanded[id] = true
+	}
+	m.gatherCrowds(expanded)
+	focusOFDs := m.focusOFDs(fdsOf)
+	for _, p := range m.procs {
+		if p.crowd != nil {
+			m.crowdPorts(p, fdsOf, focusOFDs)
+			continue
+		}
+		m.addPorts(p, fdsOf[p], h, expanded)
+		p.title, p.tip = procTitle(p.node, m.procOf[h.parent[p.node.ID]])
+	}
+	m.addConns(h)
+	slices.SortFunc(m.items, func(a, b *item) int { return cmp.Compare(a.id, b.id) })
+	m.labelItems(h.fdProc, m.procOf)
+	return m
+}
+
+// holdings is who holds what in a focus snapshot, and the edges between
+// objects, indexed once for build.
+type holdings struct {
+	s          *graph.Snapshot
+	ofdHolders map[string][]string    // ofd → fds
+	objOFDs    map[string][]string    // object → ofds
+	fdProc     map[string]*graph.Node // fd → process
+	parent     map[string]string      // process → parent process (child edges)
+	// The peer and accepted edges, and the watch edges when drawn; the
+	// objects at either end of a peer or accepted edge.
+	connEdges, watchEdges []graph.Edge
+	hasConn               map[string]bool
+}
+
+func holdingsOf(s *graph.Snapshot, watches bool) *holdings {
+	h := &holdings{s: s, ofdHolders: map[string][]string{}, objOFDs: map[string][]string{},
+		fdProc: map[string]*graph.Node{}, parent: map[string]string{}, hasConn: map[string]bool{}}
 	for _, e := range s.Edges {
 		switch e.Kind {
 		case graph.EdgeFD:
-			fdProc[e.To] = s.Node(e.From)
+			h.fdProc[e.To] = s.Node(e.From)
 		case graph.EdgeOFD:
-			ofdHolders[e.To] = append(ofdHolders[e.To], e.From)
+			h.ofdHolders[e.To] = append(h.ofdHolders[e.To], e.From)
 		case graph.EdgeObject:
-			objOFDs[e.To] = append(objOFDs[e.To], e.From)
+			h.objOFDs[e.To] = append(h.objOFDs[e.To], e.From)
 		case graph.EdgePeer, graph.EdgeAccepted:
-			connEdges = append(connEdges, e)
+			h.connEdges = append(h.connEdges, e)
+			h.hasConn[e.From], h.hasConn[e.To] = true, true
 		case graph.EdgeWatch:
-			if o.Watches {
-				watchEdges = append(watchEdges, e)
+			if watches {
+				h.watchEdges = append(h.watchEdges, e)
 			}
 		case graph.EdgeChild:
-			parent[e.To] = e.From
+			h.parent[e.To] = e.From
 		}
 	}
-	hasConn := map[string]bool{}
-	for _, e := range connEdges {
-		hasConn[e.From], hasConn[e.To] = true, true
-	}
-	first := func(id string, kind graph.EdgeKind) *graph.Node {
-		for _, e := range s.EdgesFrom(id) {
-			if e.Kind == kind {
-				return s.Node(e.To)
-			}
-		}
-		return nil
-	}
+	return h
+}
 
-	// Processes: the focus first, then by pid.
+// first returns the target of the first edge of the given kind out of id, or nil.
+func (h *holdings) first(id string, kind graph.EdgeKind) *graph.Node {
+	for _, e := range h.s.EdgesFrom(id) {
+		if e.Kind == kind {
+			return h.s.Node(e.To)
+		}
+	}
+	return nil
+}
+
+// resolveFDs returns the fds of each process with their descriptions and
+// objects, by fd number.
+func (h *holdings) resolveFDs(procs []*proc) map[*proc][]fdent {
+	fdsOf := map[*proc][]fdent{}
+	for _, p := range procs {
+		var fds []fdent
+		for _, e := range h.s.EdgesFrom(p.node.ID) {
+			if e.Kind != graph.EdgeFD {
+				continue
+			}
+			n := h.s.Node(e.To)
+			if n == nil || n.FD == nil {
+				continue
+			}
+			f := fdent{node: n, num: n.FD.Num, ofd: h.first(n.ID, graph.EdgeOFD)}
+			if f.ofd != nil {
+				f.obj = h.first(f.ofd.ID, graph.EdgeObject)
+			}
+			fds = append(fds, f)
+		}
+		slices.SortFunc(fds, func(a, b fdent) int { return cmp.Or(cmp.Compare(a.num, b.num), cmp.Compare(a.node.ID, b.node.ID)) })
+		fdsOf[p] = fds
+	}
+	return fdsOf
+}
+
+// otherHolder reports whether a process other than p holds the description.
+func (h *holdings) otherHolder(ofdID string, p *proc) bool {
+	for _, fd := range h.ofdHolders[ofdID] {
+		if q := h.fdProc[fd]; q != nil && q.ID != p.node.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// lonely reports whether the fd's description and object are held by no
+// other process and the object has no connection.
+func (h *holdings) lonely(f fdent, p *proc) bool {
+	if f.ofd == nil || f.obj == nil || h.hasConn[f.obj.ID] || h.otherHolder(f.ofd.ID, p) {
+		return false
+	}
+	for _, o := range h.objOFDs[f.obj.ID] {
+		if h.otherHolder(o, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// addProcs makes a proc of every process of the snapshot, finds the focus
+// (the newest process with its pid) and what each peer is to it, and
+// orders them (sortProcs).
+func (m *model) addProcs(s *graph.Snapshot, pid int) {
 	for _, n := range s.Nodes {
 		if n.Kind == graph.KindProcess {
 			m.procs = append(m.procs, &proc{node: n})
@@ -159,234 +247,209 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 		m.rel = relationsOf(s, focus.node)
 	}
 	m.sortProcs()
-	procByID := map[string]*proc{}
+	m.procOf = map[string]*proc{}
 	for _, p := range m.procs {
-		procByID[p.node.ID] = p
+		m.procOf[p.node.ID] = p
 	}
-	m.procOf = procByID
+}
 
-	// The fds of each process, resolved.
-	fdsOf := map[*proc][]fdent{}
-	for _, p := range m.procs {
-		var fds []fdent
-		for _, e := range s.EdgesFrom(p.node.ID) {
-			if e.Kind != graph.EdgeFD {
-				continue
-			}
-			n := s.Node(e.To)
-			if n == nil || n.FD == nil {
-				continue
-			}
-			f := fdent{node: n, num: n.FD.Num, ofd: first(n.ID, graph.EdgeOFD)}
+// gatherCrowds puts each crowd of sharers (crowdsOf) in the place of its processes.
+func (m *model) gatherCrowds(expanded map[string]bool) {
+	crowds := m.crowdsOf(m.rel, expanded)
+	if len(crowds) == 0 {
+		return
+	}
+	gone := map[*proc]bool{}
+	for _, c := range crowds {
+		for _, p := range c {
+			gone[p] = true
+		}
+		m.procs = append(m.procs, newCrowd(c, m.rel))
+	}
+	m.procs = slices.DeleteFunc(m.procs, func(p *proc) bool { return gone[p] })
+	m.sortProcs()
+}
+
+// focusOFDs returns the descriptions the focus's fds lead to.
+func (m *model) focusOFDs(fdsOf map[*proc][]fdent) map[string]bool {
+	out := map[string]bool{}
+	if m.focus != nil {
+		for _, f := range fdsOf[m.focus] {
 			if f.ofd != nil {
-				f.obj = first(f.ofd.ID, graph.EdgeObject)
-			}
-			fds = append(fds, f)
-		}
-		slices.SortFunc(fds, func(a, b fdent) int { return cmp.Or(cmp.Compare(a.num, b.num), cmp.Compare(a.node.ID, b.node.ID)) })
-		fdsOf[p] = fds
-	}
-	otherHolder := func(ofdID string, p *proc) bool {
-		for _, fd := range ofdHolders[ofdID] {
-			if q := fdProc[fd]; q != nil && q.ID != p.node.ID {
-				return true
+				out[f.ofd.ID] = true
 			}
 		}
-		return false
 	}
-	// lonely: the fd's description and object are held by no other
-	// process and the object has no connection.
-	lonely := func(f fdent, p *proc) bool {
-		if f.ofd == nil || f.obj == nil || hasConn[f.obj.ID] || otherHolder(f.ofd.ID, p) {
-			return false
-		}
-		for _, o := range objOFDs[f.obj.ID] {
-			if otherHolder(o, p) {
-				return false
-			}
-		}
-		return true
-	}
+	return out
+}
 
-	realItem := func(n *graph.Node, layer int) *item {
-		if it := m.byID[n.ID]; it != nil {
-			return it
-		}
-		it := &item{id: n.ID, layer: layer, kind: string(n.Kind), class: classOf(n.Kind), nodeID: n.ID, node: n}
-		m.byID[n.ID] = it
-		m.items = append(m.items, it)
+// realItem returns the item of a graph node in the given layer, made on first use.
+func (m *model) realItem(n *graph.Node, layer int) *item {
+	if it := m.byID[n.ID]; it != nil {
 		return it
 	}
-	addLink := func(from, to *item, kind string) {
-		for _, l := range from.out {
-			if l.to == to {
-				return
-			}
-		}
-		l := &link{from: from, to: to, kind: kind}
-		from.out = append(from.out, l)
-		to.in = append(to.in, l)
-		m.links = append(m.links, l)
-	}
-	newPort := func(p *proc, id, kind, label string, fds []fdent) *item {
-		it := &item{id: id, layer: layerPort, kind: kind, class: "port", proc: p, label: []string{label}}
-		for _, f := range fds {
-			it.fds = append(it.fds, f.num)
-			it.fdIDs = append(it.fdIDs, f.node.ID)
-			it.fdNodes = append(it.fdNodes, f.node)
-			ofd := ""
-			if f.ofd != nil {
-				ofd = f.ofd.ID
-			}
-			it.fdOFDs = append(it.fdOFDs, ofd)
-		}
-		m.byID[id] = it
-		m.items = append(m.items, it)
-		p.ports = append(p.ports, it)
-		return it
-	}
-	// chain links a port to its fds' descriptions and their objects.
-	chain := func(port *item, fds []fdent) {
-		for _, f := range fds {
-			if f.ofd == nil {
-				continue
-			}
-			o := realItem(f.ofd, layerOFD)
-			addLink(port, o, EdgeOFD)
-			if f.obj != nil {
-				addLink(o, realItem(f.obj, layerObj), EdgeObject)
-			}
-		}
-	}
+	it := &item{id: n.ID, layer: layer, kind: string(n.Kind), class: classOf(n.Kind), nodeID: n.ID, node: n}
+	m.byID[n.ID] = it
+	m.items = append(m.items, it)
+	return it
+}
 
-	expanded := map[string]bool{} // groups drawn fd by fd
-	for _, id := range o.ExpandGroups {
-		expanded[id] = true
-	}
-	// Crowds of sharers take the place of their processes.
-	if crowds := m.crowdsOf(m.rel, expanded); len(crowds) > 0 {
-		gone := map[*proc]bool{}
-		for _, c := range crowds {
-			for _, p := range c {
-				gone[p] = true
-			}
-			m.procs = append(m.procs, newCrowd(c, m.rel))
-		}
-		m.procs = slices.DeleteFunc(m.procs, func(p *proc) bool { return gone[p] })
-		m.sortProcs()
-	}
-	focusOFDs := map[string]bool{}
-	if focus != nil {
-		for _, f := range fdsOf[focus] {
-			if f.ofd != nil {
-				focusOFDs[f.ofd.ID] = true
-			}
+// addLink links two items of neighbouring layers, once.
+func (m *model) addLink(from, to *item, kind string) {
+	for _, l := range from.out {
+		if l.to == to {
+			return
 		}
 	}
-	for _, p := range m.procs {
-		if p.crowd != nil {
-			m.crowdPorts(p, fdsOf, focusOFDs, realItem, addLink)
+	l := &link{from: from, to: to, kind: kind}
+	from.out = append(from.out, l)
+	to.in = append(to.in, l)
+	m.links = append(m.links, l)
+}
+
+// newPort adds a port of process p standing for the given fds.
+func (m *model) newPort(p *proc, id, kind, label string, fds []fdent) *item {
+	it := &item{id: id, layer: layerPort, kind: kind, class: "port", proc: p, label: []string{label}}
+	for _, f := range fds {
+		it.fds = append(it.fds, f.num)
+		it.fdIDs = append(it.fdIDs, f.node.ID)
+		it.fdNodes = append(it.fdNodes, f.node)
+		ofd := ""
+		if f.ofd != nil {
+			ofd = f.ofd.ID
+		}
+		it.fdOFDs = append(it.fdOFDs, ofd)
+	}
+	m.byID[id] = it
+	m.items = append(m.items, it)
+	p.ports = append(p.ports, it)
+	return it
+}
+
+// chain links a port to its fds' descriptions and their objects.
+func (m *model) chain(port *item, fds []fdent) {
+	for _, f := range fds {
+		if f.ofd == nil {
 			continue
 		}
-		fds := fdsOf[p]
-		used := make([]bool, len(fds))
-		single := make([]bool, len(fds)) // drawn one by one, never collapsed
-		// Stdio: fds 0, 1 and 2 on one object.
-		if !o.Expand && len(fds) >= 3 && fds[0].num == 0 && fds[1].num == 1 && fds[2].num == 2 &&
-			fds[0].obj != nil && fds[1].obj != nil && fds[2].obj != nil &&
-			fds[0].obj.ID == fds[1].obj.ID && fds[1].obj.ID == fds[2].obj.ID {
-			if id := (GroupID{Kind: GroupStdio, Owner: p.node.ID}).String(); expanded[id] {
-				single[0], single[1], single[2] = true, true, true
-			} else {
-				port := newPort(p, id, PortStdio, "0 1 2", fds[:3])
-				chain(port, fds[:3])
-				used[0], used[1], used[2] = true, true, true
-			}
+		o := m.realItem(f.ofd, layerOFD)
+		m.addLink(port, o, EdgeOFD)
+		if f.obj != nil {
+			m.addLink(o, m.realItem(f.obj, layerObj), EdgeObject)
 		}
-		// Collapsed groups: lonely fds of one kind, more than Collapse of them.
-		if !o.Expand {
-			cand := map[string][]int{} // group key → indexes into fds
-			keyOf := map[string]string{}
-			for i, f := range fds {
-				if used[i] || single[i] || !lonely(f, p) {
-					continue
-				}
-				k := groupKey(f.obj)
-				cand[k] = append(cand[k], i)
-				keyOf[f.node.ID] = k
-			}
-			// A description also held by an fd outside the group keeps its fds out.
-			for _, k := range sortedKeys(cand) {
-				idx := cand[k]
-				kept := idx[:0]
-				for _, i := range idx {
-					ok := true
-					for _, h := range ofdHolders[fds[i].ofd.ID] {
-						if keyOf[h] != k {
-							ok = false
-						}
-					}
-					if ok {
-						kept = append(kept, i)
-					}
-				}
-				if len(kept) <= o.collapse() || expanded[GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: k}.String()] {
-					continue
-				}
-				group := make([]fdent, len(kept))
-				for j, i := range kept {
-					group[j] = fds[i]
-					used[i] = true
-				}
-				m.collapse(p, k, group, objOFDs, newPort, realItem, addLink)
-			}
-		}
-		for i, f := range fds {
-			if used[i] {
-				continue
-			}
-			port := newPort(p, f.node.ID, PortFD, "fd "+strconv.Itoa(f.num), []fdent{f})
-			port.tip = fdTip(f.node, f.ofd)
-			chain(port, []fdent{f})
-		}
-		slices.SortStableFunc(p.ports, func(a, b *item) int { return cmp.Compare(a.fds[0], b.fds[0]) })
-		// fds the snapshot does not hold: a peer's fds off the path, or unreadable ones.
-		if pr := p.node.Process; pr != nil && pr.FDCount > len(fds) {
-			n := pr.FDCount - len(fds)
-			tip := fmt.Sprintf("%d more fds, not on a path to the focus process", n)
-			if p.focus {
-				tip = fmt.Sprintf("%d fds could not be read", n)
-			}
-			p.more = &item{id: GroupID{Kind: GroupMore, Owner: p.node.ID}.String(), layer: layerPort, kind: PortMore, class: "port", proc: p,
-				label: []string{"+" + strconv.Itoa(n) + " more"}, tip: tip, fds: []int{math.MaxInt}}
-			m.byID[p.more.id] = p.more
-		}
-		if len(p.ports) == 0 {
-			label := "no fds"
-			if p.node.Error != "" {
-				label = "fds unreadable"
-			}
-			port := newPort(p, GroupID{Kind: GroupNone, Owner: p.node.ID}.String(), PortNone, label, nil)
-			port.fds = []int{-1}
-			port.tip = p.node.Error
-		}
-		p.title, p.tip = procTitle(p.node, procByID[parent[p.node.ID]])
 	}
+}
 
-	// Connections between objects that are drawn, and the watches asked
-	// for (they do not keep fds out of collapsed groups: see hasConn).
-	for _, e := range slices.Concat(connEdges, watchEdges) {
-		if n := s.Node(e.To); e.Kind == graph.EdgeWatch && n != nil && n.Kind == graph.KindOFD {
+// addPorts gives process p its ports: the stdio port, collapsed groups of
+// lonely fds, one port per other fd, the "more" port for fds not drawn,
+// and a "none" port when there is nothing else.
+func (m *model) addPorts(p *proc, fds []fdent, h *holdings, expanded map[string]bool) {
+	o := m.opts
+	used := make([]bool, len(fds))
+	single := make([]bool, len(fds)) // drawn one by one, never collapsed
+	// Stdio: fds 0, 1 and 2 on one object.
+	if !o.Expand && len(fds) >= 3 && fds[0].num == 0 && fds[1].num == 1 && fds[2].num == 2 &&
+		fds[0].obj != nil && fds[1].obj != nil && fds[2].obj != nil &&
+		fds[0].obj.ID == fds[1].obj.ID && fds[1].obj.ID == fds[2].obj.ID {
+		if id := (GroupID{Kind: GroupStdio, Owner: p.node.ID}).String(); expanded[id] {
+			single[0], single[1], single[2] = true, true, true
+		} else {
+			port := m.newPort(p, id, PortStdio, "0 1 2", fds[:3])
+			m.chain(port, fds[:3])
+			used[0], used[1], used[2] = true, true, true
+		}
+	}
+	if !o.Expand {
+		m.collapseGroups(p, fds, used, single, h, expanded)
+	}
+	for i, f := range fds {
+		if used[i] {
+			continue
+		}
+		port := m.newPort(p, f.node.ID, PortFD, "fd "+strconv.Itoa(f.num), []fdent{f})
+		port.tip = fdTip(f.node, f.ofd)
+		m.chain(port, []fdent{f})
+	}
+	slices.SortStableFunc(p.ports, func(a, b *item) int { return cmp.Compare(a.fds[0], b.fds[0]) })
+	// fds the snapshot does not hold: a peer's fds off the path, or unreadable ones.
+	if pr := p.node.Process; pr != nil && pr.FDCount > len(fds) {
+		n := pr.FDCount - len(fds)
+		tip := fmt.Sprintf("%d more fds, not on a path to the focus process", n)
+		if p.focus {
+			tip = fmt.Sprintf("%d fds could not be read", n)
+		}
+		p.more = &item{id: GroupID{Kind: GroupMore, Owner: p.node.ID}.String(), layer: layerPort, kind: PortMore, class: "port", proc: p,
+			label: []string{"+" + strconv.Itoa(n) + " more"}, tip: tip, fds: []int{math.MaxInt}}
+		m.byID[p.more.id] = p.more
+	}
+	if len(p.ports) == 0 {
+		label := "no fds"
+		if p.node.Error != "" {
+			label = "fds unreadable"
+		}
+		port := m.newPort(p, GroupID{Kind: GroupNone, Owner: p.node.ID}.String(), PortNone, label, nil)
+		port.fds = []int{-1}
+		port.tip = p.node.Error
+	}
+}
+
+// collapseGroups collapses the lonely fds of one kind of process p, more
+// than Options.Collapse of them, into group ports (collapse), marking them
+// used; fds marked single stay out.
+func (m *model) collapseGroups(p *proc, fds []fdent, used, single []bool, h *holdings, expanded map[string]bool) {
+	cand := map[string][]int{} // group key → indexes into fds
+	keyOf := map[string]string{}
+	for i, f := range fds {
+		if used[i] || single[i] || !h.lonely(f, p) {
+			continue
+		}
+		k := groupKey(f.obj)
+		cand[k] = append(cand[k], i)
+		keyOf[f.node.ID] = k
+	}
+	// A description also held by an fd outside the group keeps its fds out.
+	for _, k := range sortedKeys(cand) {
+		idx := cand[k]
+		kept := idx[:0]
+		for _, i := range idx {
+			ok := true
+			for _, fd := range h.ofdHolders[fds[i].ofd.ID] {
+				if keyOf[fd] != k {
+					ok = false
+				}
+			}
+			if ok {
+				kept = append(kept, i)
+			}
+		}
+		if len(kept) <= m.opts.collapse() || expanded[GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: k}.String()] {
+			continue
+		}
+		group := make([]fdent, len(kept))
+		for j, i := range kept {
+			group[j] = fds[i]
+			used[i] = true
+		}
+		m.collapse(p, k, group, h.objOFDs)
+	}
+}
+
+// addConns links the objects that are drawn and joined by a connection,
+// and by the watches asked for (they do not keep fds out of collapsed
+// groups: see holdings.hasConn).
+func (m *model) addConns(h *holdings) {
+	for _, e := range slices.Concat(h.connEdges, h.watchEdges) {
+		if n := h.s.Node(e.To); e.Kind == graph.EdgeWatch && n != nil && n.Kind == graph.KindOFD {
 			// epoll watches a file: its open file description. Drawn
 			// between objects, the arrow goes to the description's object.
-			if o := first(n.ID, graph.EdgeObject); o != nil {
+			if o := h.first(n.ID, graph.EdgeObject); o != nil {
 				e.To = o.ID
 			}
 		}
 		a, b := m.byID[e.From], m.byID[e.To]
-		if n := s.Node(e.To); e.Kind == graph.EdgeWatch && a != nil && b == nil && n != nil && n.Kind.IsObject() {
+		if n := h.s.Node(e.To); e.Kind == graph.EdgeWatch && a != nil && b == nil && n != nil && n.Kind.IsObject() {
 			// An inode an inotify instance watches and no fd holds: a box of its own.
-			b = realItem(n, layerObj)
+			b = m.realItem(n, layerObj)
 		}
 		if a == nil || b == nil || a.layer != layerObj || b.layer != layerObj || a == b {
 			continue
@@ -397,10 +460,6 @@ func build(s *graph.Snapshot, pid int, o Options) *model {
 		b.conns = append(b.conns, l)
 		m.conns = append(m.conns, l)
 	}
-
-	slices.SortFunc(m.items, func(a, b *item) int { return cmp.Compare(a.id, b.id) })
-	m.labelItems(fdProc, procByID)
-	return m
 }
 
 // sortProcs puts the focus first, then the processes at the other end of a
@@ -427,15 +486,13 @@ type fdent struct {
 // one group of descriptions and their objects: a real box when the group
 // leads to one object or to objects other fds hold too, one group box for
 // the rest.
-func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string][]string,
-	newPort func(*proc, string, string, string, []fdent) *item,
-	realItem func(*graph.Node, int) *item, addLink func(from, to *item, kind string)) {
+func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string][]string) {
 	lo, hi := group[0].num, group[len(group)-1].num
 	label := fmt.Sprintf("fds %d–%d", lo, hi)
 	if hi-lo+1 != len(group) {
 		label = fmt.Sprintf("%d fds", len(group))
 	}
-	port := newPort(p, GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: key}.String(), PortGroup, label, group)
+	port := m.newPort(p, GroupID{Kind: GroupFDs, Owner: p.node.ID, Key: key}.String(), PortGroup, label, group)
 	nums := make([]string, 0, len(group))
 	for _, f := range group {
 		nums = append(nums, strconv.Itoa(f.num))
@@ -462,7 +519,7 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 	g.tip = fmt.Sprintf("%d open file descriptions of %s", len(ofdIDs), p.title0())
 	m.byID[g.id] = g
 	m.items = append(m.items, g)
-	addLink(port, g, EdgeOFD)
+	m.addLink(port, g, EdgeOFD)
 
 	var exclusive []*graph.Node
 	for _, id := range sortedKeys(objs) {
@@ -475,13 +532,13 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 		if only {
 			exclusive = append(exclusive, objs[id])
 		} else {
-			addLink(g, realItem(objs[id], layerObj), EdgeObject)
+			m.addLink(g, m.realItem(objs[id], layerObj), EdgeObject)
 		}
 	}
 	switch len(exclusive) {
 	case 0:
 	case 1:
-		addLink(g, realItem(exclusive[0], layerObj), EdgeObject)
+		m.addLink(g, m.realItem(exclusive[0], layerObj), EdgeObject)
 	default:
 		ids := make([]string, len(exclusive))
 		for i, n := range exclusive {
@@ -492,7 +549,7 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 		o.tip = fmt.Sprintf("%d objects: %s", len(ids), shorten(strings.Join(ids, " "), 300))
 		m.byID[o.id] = o
 		m.items = append(m.items, o)
-		addLink(g, o, EdgeObject)
+		m.addLink(g, o, EdgeObject)
 	}
 }
 
