@@ -33,14 +33,7 @@ func socketClass(n *graph.Node) string {
 	if n.Object == nil || n.Socket == nil {
 		return "unknown"
 	}
-	s := n.Socket
-	if (s.Family == "inet" || s.Family == "inet6") && s.Protocol != "" {
-		return s.Protocol
-	}
-	if s.Family == "" {
-		return "unknown"
-	}
-	return s.Family
+	return n.Socket.Class()
 }
 
 // top returns the first n rows by key, most first, then by pid.

@@ -564,7 +564,7 @@ func (p *proc) title0() string {
 func groupKey(obj *graph.Node) string {
 	switch {
 	case obj.Kind == graph.KindSocket && obj.Object != nil && obj.Socket != nil:
-		return "socket:" + obj.Socket.Family + ":" + obj.Socket.Type + ":" + obj.Socket.Protocol
+		return "socket:" + string(obj.Socket.Family) + ":" + obj.Socket.Type + ":" + obj.Socket.Protocol
 	case obj.Kind == graph.KindAnon && obj.Object != nil:
 		return "anon:" + obj.AnonType
 	}
@@ -821,23 +821,7 @@ func socketProto(n *graph.Node) string {
 	if n.Object == nil || n.Socket == nil {
 		return "socket"
 	}
-	s := n.Socket
-	switch s.Family {
-	case "inet", "inet6":
-		p := s.Protocol
-		if p == "" {
-			p = s.Type
-		}
-		if s.Family == "inet6" {
-			p += "6"
-		}
-		return p
-	case "netlink":
-		return strings.TrimSpace("netlink " + s.Protocol)
-	case "", "unknown":
-		return strings.TrimSpace("socket " + s.Type)
-	}
-	return strings.TrimSpace(s.Family + " " + s.Type)
+	return n.Socket.Proto()
 }
 
 // connLabel names the connection between two objects drawn left and right.
@@ -857,15 +841,15 @@ func connLabel(kind string, left, right *graph.Node) string {
 	}
 	a, b := left.Socket, right.Socket
 	proto := socketProto(left)
-	switch a.Family {
-	case "unix":
+	switch {
+	case a.Family == graph.FamilyUnix:
 		for _, p := range []string{a.Local, b.Local, a.Remote, b.Remote} {
 			if p != "" {
 				return proto + " " + p
 			}
 		}
 		return proto
-	case "inet", "inet6":
+	case a.Family.IsInet():
 		if a.Local != "" && b.Local != "" {
 			return proto + " " + a.Local + " ⇄ " + b.Local
 		}

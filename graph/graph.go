@@ -15,6 +15,7 @@ package graph
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -134,9 +135,58 @@ type Object struct {
 	*Socket
 }
 
+// Family is a socket's address family, named as fdscope's graph names it.
+type Family string
+
+// Socket families. Others are named by the kernel's number ("family 42").
+const (
+	FamilyUnix    Family = "unix"
+	FamilyInet    Family = "inet"
+	FamilyInet6   Family = "inet6"
+	FamilyNetlink Family = "netlink"
+	FamilyPacket  Family = "packet"
+	FamilyVsock   Family = "vsock"
+)
+
+// IsInet reports whether f is inet or inet6: a socket with IP addresses and ports.
+func (f Family) IsInet() bool { return f == FamilyInet || f == FamilyInet6 }
+
+// Proto names the socket's protocol the way the diagrams and the page do:
+// "unix stream", "tcp", "udp6", "netlink route", "packet raw".
+func (s *Socket) Proto() string {
+	switch {
+	case s.Family.IsInet():
+		p := s.Protocol
+		if p == "" {
+			p = s.Type
+		}
+		if s.Family == FamilyInet6 {
+			p += "6"
+		}
+		return p
+	case s.Family == FamilyNetlink:
+		return strings.TrimSpace("netlink " + s.Protocol)
+	case s.Family == "" || s.Family == "unknown":
+		return strings.TrimSpace("socket " + s.Type)
+	}
+	return strings.TrimSpace(string(s.Family) + " " + s.Type)
+}
+
+// Class is what a socket is counted under in a summary: its protocol for
+// inet and inet6 (tcp, udp, ...), its family otherwise (unix, netlink, ...).
+func (s *Socket) Class() string {
+	if s.Family.IsInet() && s.Protocol != "" {
+		return s.Protocol
+	}
+	if s.Family == "" {
+		return "unknown"
+	}
+	return string(s.Family)
+}
+
 // Socket holds the details of a KindSocket node.
 type Socket struct {
-	Family   string `json:"family"`             // unix, inet, inet6, netlink, packet, vsock, ...
+	Family   Family `json:"family"`             // unix, inet, inet6, netlink, packet, vsock, ...
 	Type     string `json:"type,omitempty"`     // stream, dgram, seqpacket, raw
 	Protocol string `json:"protocol,omitempty"` // tcp, udp, icmp, ...; netlink: route, sock_diag, ...
 	State    string `json:"state,omitempty"`    // listen, established, close_wait, ... (lower case)

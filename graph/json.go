@@ -171,7 +171,7 @@ func appendObject(b []byte, o *Object) []byte {
 	if s == nil {
 		return b
 	}
-	b = appendStringField(b, `,"family":`, s.Family)
+	b = appendStringField(b, `,"family":`, string(s.Family))
 	if s.Type != "" {
 		b = appendStringField(b, `,"type":`, s.Type)
 	}

@@ -173,7 +173,7 @@ func matchObject(n *Node, lq string, num uint64, isNum bool) (string, bool) {
 		switch {
 		case isNum && o.Inode == num:
 			return n.Name + " (" + socketDesc(s) + ")", true
-		case isNum && num > 0 && (s.Family == "inet" || s.Family == "inet6") && (portOf(s.Local) == lq || portOf(s.Remote) == lq):
+		case isNum && num > 0 && s.Family.IsInet() && (portOf(s.Local) == lq || portOf(s.Remote) == lq):
 			return socketDesc(s), true
 		case !isNum && (containsFold(s.Local, lq) || containsFold(s.Remote, lq)):
 			return socketDesc(s), true
@@ -206,10 +206,10 @@ func portOf(addr string) string {
 // socketDesc names a socket as a search match: "tcp 127.0.0.1:5 ⇄ 127.0.0.1:6", "unix stream /tmp/x.sock".
 func socketDesc(s *Socket) string {
 	var b strings.Builder
-	if s.Family == "inet" || s.Family == "inet6" {
-		b.WriteString(cmp.Or(s.Protocol, s.Family))
+	if s.Family.IsInet() {
+		b.WriteString(cmp.Or(s.Protocol, string(s.Family)))
 	} else {
-		b.WriteString(s.Family)
+		b.WriteString(string(s.Family))
 		if s.Type != "" {
 			b.WriteString(" " + s.Type)
 		}

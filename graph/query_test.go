@@ -336,7 +336,7 @@ func randomMachine(r *rand.Rand, n int) *machine {
 	var socks []string
 	for i := range 2 * n {
 		id := SocketID(uint64(100 + i))
-		socks = append(socks, m.obj(id, KindSocket, &Socket{Family: []string{"unix", "inet"}[i/2%2], Protocol: "tcp"}))
+		socks = append(socks, m.obj(id, KindSocket, &Socket{Family: []Family{FamilyUnix, FamilyInet}[i/2%2], Protocol: "tcp"}))
 	}
 	for i := 0; i+1 < len(socks); i += 2 {
 		if r.IntN(3) > 0 {

@@ -110,7 +110,7 @@ func (b *Builder) Socket(inode uint64, family, typ, proto, state, local, remote 
 	id := graph.SocketID(inode)
 	b.nodes = append(b.nodes, &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: 4026531840, Object: &graph.Object{
 		Inode: inode, Dev: "0:8", Name: id,
-		Socket: &graph.Socket{Family: family, Type: typ, Protocol: proto, State: state, Local: local, Remote: remote},
+		Socket: &graph.Socket{Family: graph.Family(family), Type: typ, Protocol: proto, State: state, Local: local, Remote: remote},
 	}})
 	return id
 }

@@ -644,10 +644,10 @@ func (b *builder) addSocketEdges() {
 		switch {
 		case r.family == "unix" && r.state == "listen" && r.unixName != "":
 			unixListeners[listenKey{r.netns, r.unixName}] = ino
-		case (r.family == "inet" || r.family == "inet6") && r.state == "listen":
+		case r.family.IsInet() && r.state == "listen":
 			k := inetListen{r.netns, r.protocol, r.localAP.Port()}
 			inetListeners[k] = append(inetListeners[k], r)
-		case r.family == "inet" || r.family == "inet6":
+		case r.family.IsInet():
 			if r.remoteAP.Port() != 0 {
 				inet[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
 			}
@@ -668,7 +668,7 @@ func (b *builder) addSocketEdges() {
 					b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
 				}
 			}
-		case "inet", "inet6":
+		case graph.FamilyInet, graph.FamilyInet6:
 			if r.remoteAP.Port() == 0 || r.state == "listen" {
 				continue
 			}

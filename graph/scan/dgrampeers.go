@@ -44,7 +44,7 @@ func (b *builder) addBoundDatagramPeers() {
 	local := map[addrKey]bool{}
 	var senders []*sockRec
 	for ino, r := range b.sockets.byInode {
-		if r.family != "inet" && r.family != "inet6" {
+		if !r.family.IsInet() {
 			continue
 		}
 		if a := r.localAP.Addr().Unmap(); a.IsValid() && !a.IsUnspecified() {
@@ -107,11 +107,11 @@ func receiveScore(r *sockRec, dst netip.Addr, dstLocal bool) int {
 		return 0
 	}
 	switch {
-	case dst.Is4() && r.family == "inet":
+	case dst.Is4() && r.family == graph.FamilyInet:
 		return score + 2
-	case dst.Is4() && r.family == "inet6" && (score > 0 || r.dualStack):
+	case dst.Is4() && r.family == graph.FamilyInet6 && (score > 0 || r.dualStack):
 		return score + 1
-	case dst.Is6() && r.family == "inet6":
+	case dst.Is6() && r.family == graph.FamilyInet6:
 		return score + 2
 	}
 	return 0

@@ -54,7 +54,7 @@ func checkSocket(t *testing.T, v *view, what string, obj *graph.Node, ino uint64
 		field     string
 		got, want string
 	}{
-		{"family", s.Family, w.family},
+		{"family", string(s.Family), w.family},
 		{"type", s.Type, w.typ},
 		{"protocol", s.Protocol, w.protocol},
 		{"state", s.State, w.state},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/procfs"
 
+	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/sockdiag"
 )
 
@@ -43,13 +44,13 @@ func dumpProcNet(procRoot string, pid int, netns uint64, into *socketTable) erro
 	}
 	for _, t := range []struct {
 		read     func() (procfs.NetTCP, error)
-		family   string
+		family   graph.Family
 		protocol string
 		typ      string
 	}{
-		{fs.NetTCP, "inet", "tcp", "stream"}, {fs.NetTCP6, "inet6", "tcp", "stream"},
-		{func() (procfs.NetTCP, error) { u, err := fs.NetUDP(); return procfs.NetTCP(u), err }, "inet", "udp", "dgram"},
-		{func() (procfs.NetTCP, error) { u, err := fs.NetUDP6(); return procfs.NetTCP(u), err }, "inet6", "udp", "dgram"},
+		{fs.NetTCP, graph.FamilyInet, "tcp", "stream"}, {fs.NetTCP6, graph.FamilyInet6, "tcp", "stream"},
+		{func() (procfs.NetTCP, error) { u, err := fs.NetUDP(); return procfs.NetTCP(u), err }, graph.FamilyInet, "udp", "dgram"},
+		{func() (procfs.NetTCP, error) { u, err := fs.NetUDP6(); return procfs.NetTCP(u), err }, graph.FamilyInet6, "udp", "dgram"},
 	} {
 		lines, err := t.read()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/sockdiag"
 )
 
@@ -20,7 +21,7 @@ import (
 type sockRec struct {
 	inode    uint64
 	netns    uint64
-	family   string
+	family   graph.Family
 	typ      string
 	protocol string
 	state    string
@@ -78,8 +79,8 @@ func (sockDiagDumper) dump(netnsFD int, netns uint64, into *socketTable) error {
 	}
 	for _, fam := range []struct {
 		af   uint8
-		name string
-	}{{unix.AF_INET, "inet"}, {unix.AF_INET6, "inet6"}} {
+		name graph.Family
+	}{{unix.AF_INET, graph.FamilyInet}, {unix.AF_INET6, graph.FamilyInet6}} {
 		for _, proto := range []struct {
 			p    uint8
 			name string
@@ -183,9 +184,9 @@ func protoNameSocket(inode uint64, protoName string) *sockRec {
 			r.typ = strings.ToLower(t)
 		}
 	case strings.HasSuffix(p, "v6"):
-		r.family, r.protocol = "inet6", strings.ToLower(strings.TrimSuffix(p, "v6"))
+		r.family, r.protocol = graph.FamilyInet6, strings.ToLower(strings.TrimSuffix(p, "v6"))
 	case p == "TCP" || p == "UDP" || p == "UDP-Lite" || p == "RAW" || p == "PING" || p == "MPTCP" || p == "SCTP":
-		r.family, r.protocol = "inet", strings.ToLower(p)
+		r.family, r.protocol = graph.FamilyInet, strings.ToLower(p)
 	case p == "NETLINK":
 		r.family = "netlink"
 	case p == "PACKET":
@@ -195,7 +196,7 @@ func protoNameSocket(inode uint64, protoName string) *sockRec {
 	case p == "":
 		r.family = "unknown"
 	default:
-		r.family = strings.ToLower(p)
+		r.family = graph.Family(strings.ToLower(p))
 	}
 	switch r.protocol {
 	case "tcp", "mptcp", "sctp":
@@ -288,9 +289,9 @@ func probedSocket(inode uint64, pr *socketProbe) *sockRec {
 	case unix.AF_UNIX:
 		r.family = "unix"
 	case unix.AF_INET, unix.AF_INET6:
-		r.family = "inet"
+		r.family = graph.FamilyInet
 		if pr.domain == unix.AF_INET6 {
-			r.family = "inet6"
+			r.family = graph.FamilyInet6
 		}
 		switch {
 		case pr.typ == unix.SOCK_RAW:
@@ -315,7 +316,7 @@ func probedSocket(inode uint64, pr *socketProbe) *sockRec {
 	case unix.AF_VSOCK:
 		r.family = "vsock"
 	default:
-		r.family = "af" + strconv.Itoa(pr.domain)
+		r.family = graph.Family("af" + strconv.Itoa(pr.domain))
 	}
 	return r
 }
