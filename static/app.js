@@ -36,9 +36,9 @@ const state = {
 };
 
 const graph = new FocusGraph();
-const list = new ProcessList({ onOpen: (pid) => focus(pid, true), onRender: () => onListRender() });
-const summary = new Summary(() => [...list.rows.values()]);
-const connections = new ConnectionsTable(graph, (pid) => focus(pid, true));
+const list = new ProcessList($("sidebar"), { onOpen: (pid) => focus(pid, true), onRender: () => onListRender() });
+const summary = new Summary($("summary"), () => [...list.rows.values()]);
+const connections = new ConnectionsTable($("connections"), graph, (pid) => focus(pid, true));
 let view = null;
 let ws = null;
 let wsGen = 0;
@@ -89,7 +89,7 @@ function send(msg) {
 // process with hundreds of peers is drawn in tiers that can be read at a
 // zoom near 1.
 function layoutWidth() {
-  const px = $("diagram").clientWidth || 1000;
+  const px = view?.widthPx() || 1000;
   return Math.min(2000, Math.max(300, Math.round((px / 9) * 2)));
 }
 
@@ -97,7 +97,7 @@ function layoutWidth() {
 // when the whole of it fits (at the least readable zoom): wider, the
 // server gives the focus's own connections the first tiers to themselves.
 function screenWidth() {
-  const px = $("diagram").clientWidth || 1000;
+  const px = view?.widthPx() || 1000;
   return Math.min(2000, Math.max(40, Math.round(px / 9 / MIN_READABLE)));
 }
 
@@ -186,8 +186,7 @@ function handle(m, t0) {
         // A pid the server does not hold (yet): nothing to draw until it
         // appears, when its snapshot and layout come.
         if (/no process/.test(m.error) && state.layoutSeq === 0) {
-          $("diagram").dataset.state = "empty";
-          $("diagram").dataset.focus = String(state.focusPID);
+          view.nothing(state.focusPID);
         }
       }
       console.warn("fdscope:", m.error);
@@ -267,8 +266,7 @@ function focus(pid, push) {
   state.headline = "";
   state.expand.clear();
   state.selection = null;
-  view.clear();
-  $("diagram").dataset.state = pid ? "loading" : "empty";
+  view.reset(pid);
   renderExpanded();
   showDetails(null);
   list.setFocus(pid);
@@ -428,7 +426,7 @@ function start() {
   $("view-table").addEventListener("click", () => showTable(true));
   $("export-svg").addEventListener("click", () => exportSVG(exportView()));
   $("export-png").addEventListener("click", () => exportPNG(exportView()));
-  $("export-text").addEventListener("click", () => exportText(exportView()));
+  $("export-text").addEventListener("click", () => exportText(exportView(), $("export-text-output")));
   $("diagram").addEventListener("keydown", (ev) => {
     if (ev.key === "+" || ev.key === "=") view.zoomBy(1.25);
     else if (ev.key === "-") view.zoomBy(0.8);

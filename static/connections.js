@@ -2,17 +2,20 @@
 // /api/processes/{pid}/peers), for a process with too many to follow by
 // eye, or to copy from. One row per (fd, peer fd); a click opens the peer.
 
-import { $, h } from "./dom.js";
+import { h } from "./dom.js";
 
 export class ConnectionsTable {
-  // graph is the FocusGraph (for the objects' names); onOpen(pid) opens a peer.
-  constructor(graph, onOpen) {
+  // root is #connections (its table body and count); graph is the
+  // FocusGraph (for the objects' names); onOpen(pid) opens a peer.
+  constructor(root, graph, onOpen) {
+    this.body = root.querySelector("#connections-body");
+    this.count = root.querySelector("#connections-count");
     this.graph = graph;
     this.onOpen = onOpen;
     this.pid = 0;
     this.timer = 0;
     this.gen = 0;
-    $("connections-body").addEventListener("click", (ev) => {
+    this.body.addEventListener("click", (ev) => {
       const tr = ev.target.closest("tr[data-pid]");
       if (tr) this.onOpen(Number(tr.dataset.pid));
     });
@@ -43,7 +46,7 @@ export class ConnectionsTable {
     // Connections first: what the process talks to, then what it only shares.
     const rank = (p) => (p.relation === "connection" ? 0 : 1);
     peers.sort((a, b) => rank(a) - rank(b) || a.fd - b.fd || a.peer_pid - b.peer_pid || a.peer_fd - b.peer_fd);
-    $("connections-body").replaceChildren(...peers.map((p) => h("tr", { "data-pid": String(p.peer_pid), "data-fd": String(p.fd), "data-relation": p.relation, title: "open pid " + p.peer_pid },
+    this.body.replaceChildren(...peers.map((p) => h("tr", { "data-pid": String(p.peer_pid), "data-fd": String(p.fd), "data-relation": p.relation, title: "open pid " + p.peer_pid },
       h("td", { class: "num" }, String(p.fd)),
       h("td", null, name(p.object)),
       h("td", null, p.via),
@@ -51,6 +54,6 @@ export class ConnectionsTable {
       h("td", null, h("span", { class: "comm" }, p.peer_comm), " ", h("span", { class: "muted" }, "pid " + p.peer_pid)),
       h("td", { class: "num" }, String(p.peer_fd)),
       h("td", null, p.peer_object !== p.object ? name(p.peer_object) : ""))));
-    $("connections-count").textContent = peers.length ? "" : "No connections to other processes.";
+    this.count.textContent = peers.length ? "" : "No connections to other processes.";
   }
 }

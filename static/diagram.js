@@ -93,6 +93,25 @@ export class DiagramView {
   }
 
   // clear empties the view, for a new focus.
+  // reset clears the view for a new focus: loading when there is a pid,
+  // empty otherwise.
+  reset(pid) {
+    this.clear();
+    this.container.dataset.state = pid ? "loading" : "empty";
+  }
+
+  // nothing says there is nothing to draw for pid (the server does not
+  // hold that process, yet).
+  nothing(pid) {
+    this.container.dataset.state = "empty";
+    this.container.dataset.focus = String(pid);
+  }
+
+  // widthPx is the width of the view on the page, in pixels.
+  widthPx() {
+    return this.container.clientWidth;
+  }
+
   clear() {
     this.layout = null;
     this.boxes.clear();

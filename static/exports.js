@@ -3,7 +3,7 @@
 // svg|text` prints), so that a download is exactly what the command line
 // makes; the PNG is that SVG drawn at twice its size.
 
-import { $, h, toast } from "./dom.js";
+import { h, toast } from "./dom.js";
 
 // view is {pid, theme, expand: Set of group port IDs, watches}.
 function exportURL(view, format) {
@@ -64,12 +64,11 @@ export async function exportPNG(view) {
   }
 }
 
-// exportText copies the text art to the clipboard (and leaves it in
-// #export-text-output, selected, when the browser refuses).
-export async function exportText(view) {
+// exportText copies the text art to the clipboard (and leaves it in out,
+// the page's textarea, selected, when the browser refuses).
+export async function exportText(view, out) {
   try {
     const text = await fetchText(exportURL(view, "txt"));
-    const out = $("export-text-output");
     out.value = text;
     try {
       await navigator.clipboard.writeText(text);

@@ -2,7 +2,7 @@
 // process-list stream; search (by name, pid and user here, and by port,
 // path or inode through /api/search), sorting, and the keyboard.
 
-import { $, h } from "./dom.js";
+import { h } from "./dom.js";
 
 // sorters order rows for each value of #sort.
 export const sorters = {
@@ -16,10 +16,12 @@ function isKernelThread(r) {
   return r.pid === 2 || r.ppid === 2;
 }
 
-// ProcessList draws #process-list. onOpen(pid) opens a process; onRender()
-// follows every redraw.
+// ProcessList draws the process list inside root (the sidebar: the list
+// #process-list, its count, the search box, the sort and kernel-thread
+// controls). onOpen(pid) opens a process; onRender() follows every redraw.
 export class ProcessList {
-  constructor({ onOpen, onRender }) {
+  constructor(root, { onOpen, onRender }) {
+    this.root = root;
     this.onOpen = onOpen;
     this.onRender = onRender;
     this.rows = new Map(); // process node ID → row
@@ -33,6 +35,11 @@ export class ProcessList {
     this.queued = false;
     this.searchTimer = 0;
     this.searchGen = 0;
+  }
+
+  // part returns the element of the list's part of the page with the given id.
+  part(id) {
+    return this.root.querySelector("#" + CSS.escape(id));
   }
 
   // setAll replaces every row (a "processes" message).
@@ -78,7 +85,7 @@ export class ProcessList {
   // search when it was not the name, pid or user.
   visible() {
     const q = this.query.toLowerCase();
-    const showKernel = $("kthreads").checked;
+    const showKernel = this.part("kthreads").checked;
     const out = [];
     for (const r of this.rows.values()) {
       let match;
@@ -96,7 +103,7 @@ export class ProcessList {
   }
 
   render() {
-    const list = $("process-list");
+    const list = this.part("process-list");
     const rows = this.visible();
     const order = [];
     const keep = new Set();
@@ -114,7 +121,7 @@ export class ProcessList {
       if (at !== order[i]) list.insertBefore(order[i], at || null);
     }
     const total = this.rows.size;
-    $("process-count").textContent = "(" + rows.length + (rows.length !== total ? " of " + total : "") + ")";
+    this.part("process-count").textContent = "(" + rows.length + (rows.length !== total ? " of " + total : "") + ")";
     list.setAttribute("aria-activedescendant", this.active && keep.has(this.active) ? "row-" + this.active : "");
     this.onRender?.();
   }
@@ -163,7 +170,7 @@ export class ProcessList {
     i = Math.min(Math.max(i + delta, 0), rows.length - 1);
     this.active = rows[i].r.pid;
     this.render();
-    $("row-" + this.active)?.scrollIntoView({ block: "nearest" });
+    this.part("row-" + this.active)?.scrollIntoView({ block: "nearest" });
   }
 
   // openActive opens the keyboard's row, or the first one shown.
@@ -174,7 +181,7 @@ export class ProcessList {
   }
 
   search() {
-    this.query = $("search").value.trim();
+    this.query = this.part("search").value.trim();
     this.matches = new Map();
     this.schedule();
     clearTimeout(this.searchTimer);
@@ -197,13 +204,13 @@ export class ProcessList {
 
   // wire attaches the list's controls.
   wire() {
-    const search = $("search");
+    const search = this.part("search");
     search.addEventListener("input", () => this.search());
     search.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter") {
         this.openActive();
       } else if (ev.key === "ArrowDown") {
-        $("process-list").focus();
+        this.part("process-list").focus();
         this.move(1);
       } else if (ev.key === "Escape") {
         search.value = "";
@@ -213,12 +220,12 @@ export class ProcessList {
       }
       ev.preventDefault();
     });
-    $("sort").addEventListener("change", () => {
-      this.sort = $("sort").value;
+    this.part("sort").addEventListener("change", () => {
+      this.sort = this.part("sort").value;
       this.schedule();
     });
-    $("kthreads").addEventListener("change", () => this.schedule());
-    const list = $("process-list");
+    this.part("kthreads").addEventListener("change", () => this.schedule());
+    const list = this.part("process-list");
     list.addEventListener("click", (ev) => {
       const li = ev.target.closest("[data-pid]");
       if (!li) return;

@@ -1,13 +1,14 @@
 // The summary of the host, shown while no process is chosen: what the last
 // scan found (/api/summary) and the processes to start from.
 
-import { $, h, plural } from "./dom.js";
+import { h, plural } from "./dom.js";
 import { sorters } from "./list.js";
 
-// Summary fills #summary; rows() returns the process rows it falls back on
-// when /api/summary is not there.
+// Summary fills root (#summary); rows() returns the process rows it falls
+// back on when /api/summary is not there.
 export class Summary {
-  constructor(rows) {
+  constructor(root, rows) {
+    this.root = root;
     this.rows = rows;
     this.timer = 0;
     this.at = -Infinity;
@@ -32,6 +33,7 @@ export class Summary {
     const rows = this.rows();
     const stats = s?.stats;
     const denied = (n) => (n ? `, ${plural(n, "process", "processes")} whose fds could not be read` : "");
+    const $ = (id) => this.root.querySelector("#" + id);
     $("summary-stats").textContent = stats
       ? `${stats.processes} processes, ${stats.fds} fds, ${stats.ofds} open file descriptions, ${stats.objects} objects` +
         ` — scanned in ${Math.round(stats.duration_ms)} ms` + denied(stats.denied_processes) +

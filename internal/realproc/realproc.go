@@ -124,6 +124,34 @@ func Children(pid int) []int {
 	return out
 }
 
+// Descendants returns the pids of the children of pid, their children, and
+// so on.
+func Descendants(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if c, err := strconv.Atoi(e.Name()); err == nil {
+			if pp, err := parentOf(c); err == nil {
+				parent[c] = pp
+			}
+		}
+	}
+	var out []int
+	for c := range parent {
+		for p := parent[c]; p != 0; p = parent[p] {
+			if p == pid {
+				out = append(out, c)
+				break
+			}
+			if p == 1 {
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // parentOf reads the parent pid of a process from /proc/PID/stat.
 func parentOf(pid int) (int, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
