@@ -103,7 +103,7 @@ func TestRealSoftware(t *testing.T) {
 	sh := realproc.Shell(t, "sleep 1000 | cat | sort", log)
 	member := func(comm string) int { return realproc.WaitChildren(t, sh.PID, 1, comm)[0] }
 	cases = append(cases, realCase{name: "pipeline", focus: member("cat"),
-		conns:    []realPeer{{member("sleep"), graph.ViaPipe}, {member("sort"), graph.ViaPipe}},
+		conns: []realPeer{{member("sleep"), graph.ViaPipe}, {member("sort"), graph.ViaPipe}},
 		roots: []int{sh.PID}, maxBoxes: 4, headline: "2 connections"})
 
 	// A prefork server: the master and its four workers share the listener.
