@@ -100,20 +100,11 @@ func TestServeBench(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	unshare, err1 := exec.LookPath("unshare")
-	nsenter, err2 := exec.LookPath("nsenter")
-	goBin, err3 := exec.LookPath("go")
-	if err1 != nil || err2 != nil || err3 != nil {
-		t.Skip("needs unshare, nsenter and go")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	// FDSCOPE_SERVE_BENCH_BIN runs another build of the server (one with
 	// net/http/pprof, say); the workload is always built by this tree's.
-	bin := filepath.Join(t.TempDir(), "fdscope")
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, unshare, nsenter := buildForWorkload(ctx, t)
 	serveBin := bin
 	if b := os.Getenv("FDSCOPE_SERVE_BENCH_BIN"); b != "" {
 		serveBin = b
@@ -494,4 +485,22 @@ func rssOf(pid int) float64 {
 	}
 	pages, _ := strconv.ParseFloat(f[1], 64)
 	return pages * float64(os.Getpagesize())
+}
+
+// buildForWorkload builds this tree's fdscope into a temporary directory
+// and finds the tools the bench workload needs, skipping the test without
+// them.
+func buildForWorkload(ctx context.Context, t *testing.T) (bin, unshare, nsenter string) {
+	t.Helper()
+	unshare, err1 := exec.LookPath("unshare")
+	nsenter, err2 := exec.LookPath("nsenter")
+	goBin, err3 := exec.LookPath("go")
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Skip("needs unshare, nsenter and go")
+	}
+	bin = filepath.Join(t.TempDir(), "fdscope")
+	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin, unshare, nsenter
 }

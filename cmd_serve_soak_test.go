@@ -30,7 +30,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,18 +244,9 @@ func TestServeSoak(t *testing.T) {
 	scale := env("FDSCOPE_SERVE_SOAK_SCALE", 0.62)
 	clients := int(env("FDSCOPE_SERVE_SOAK_CLIENTS", 30))
 	seconds := env("FDSCOPE_SERVE_SOAK_SECONDS", 60)
-	unshare, err1 := exec.LookPath("unshare")
-	nsenter, err2 := exec.LookPath("nsenter")
-	goBin, err3 := exec.LookPath("go")
-	if err1 != nil || err2 != nil || err3 != nil {
-		t.Skip("needs unshare, nsenter and go")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "fdscope")
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin, unshare, nsenter := buildForWorkload(ctx, t)
 	plan, err := bench.NewPlan(scale)
 	if err != nil {
 		t.Fatal(err)

@@ -47,21 +47,7 @@ func TestSockDiagProber(t *testing.T) {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client, server := tcpPair(t)
 
 	p := NewSockDiagProber("")
 	defer p.Close()
@@ -255,21 +241,7 @@ func TestSockDiagProberAllocs(t *testing.T) {
 // TestSockDiagProberIgnoreLocal: the server's own listener and the
 // connections accepted from it are left out; its clients' ends are not.
 func TestSockDiagProberIgnoreLocal(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client, server := tcpPair(t)
 	for _, listen := range []string{ln.Addr().String(), "0.0.0.0:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)} {
 		p := NewSockDiagProber("")
 		p.IgnoreLocal(netip.MustParseAddrPort(listen))
@@ -287,4 +259,26 @@ func TestSockDiagProberIgnoreLocal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tcpPair opens a listener on 127.0.0.1 and one connection to it, closed
+// when the test ends.
+func tcpPair(t *testing.T) (ln net.Listener, client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return ln, client, server
 }
