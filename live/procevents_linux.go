@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -53,10 +54,27 @@ func ListenProcEvents(ctx context.Context) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("proc connector: subscribe: %w", err)
 	}
 	ch := make(chan struct{}, 1)
-	stop := context.AfterFunc(ctx, func() { unix.Shutdown(fd, unix.SHUT_RDWR) })
+	// ctx done wakes the reader by shutting the socket down; the fd is
+	// closed once, after that can no longer happen: a shutdown after the
+	// close would hit whatever took the fd number since (the server's
+	// listener, say).
+	var mu sync.Mutex
+	closed := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !closed {
+			unix.Shutdown(fd, unix.SHUT_RDWR)
+		}
+	})
 	go func() {
-		defer stop()
-		defer unix.Close(fd)
+		defer func() {
+			stop()
+			mu.Lock()
+			closed = true
+			unix.Close(fd)
+			mu.Unlock()
+		}()
 		buf := make([]byte, 8192)
 		for ctx.Err() == nil {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
