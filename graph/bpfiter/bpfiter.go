@@ -108,7 +108,7 @@ func files(recs []taskFileRecord) []File {
 	for i := range recs {
 		r := &recs[i]
 		out[i] = File{
-			PID: int(r.Pid), FD: int(r.Fd), Desc: number(descs, r.File),
+			PID: int(r.Pid), StartTime: r.Start / (1e9 / userHZ), FD: int(r.Fd), Desc: number(descs, r.File),
 			Flags: r.Flags, FMode: r.Mode, Pos: r.Pos, MntID: int(r.MntId),
 			Inode: r.Ino, Dev: userDev(r.Dev), RDev: userDev(r.Rdev),
 			IMode: uint32(r.I_mode), FSMagic: r.Magic,
@@ -119,6 +119,10 @@ func files(recs []taskFileRecord) []File {
 	}
 	return out
 }
+
+// userHZ is the kernel's USER_HZ, the unit of /proc/PID/stat's times: 100
+// on every architecture Go runs on.
+const userHZ = 100
 
 // userDev turns a kernel dev_t (major<<20 | minor) into a user-space one.
 func userDev(dev uint32) uint64 {

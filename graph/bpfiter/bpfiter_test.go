@@ -246,3 +246,20 @@ func TestAgreesWithProc(t *testing.T) {
 		}
 	}
 }
+
+// A record's start time is the one /proc/PID/stat shows.
+func TestStartTime(t *testing.T) {
+	it := open(t)
+	data, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	want, err := strconv.ParseUint(fields[19], 10, 64) // field 22, starttime
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := get(t, dump(t, it), os.Getpid(), 0); f.StartTime != want {
+		t.Errorf("start time %d, /proc/self/stat says %d", f.StartTime, want)
+	}
+}

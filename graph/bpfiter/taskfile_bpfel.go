@@ -21,6 +21,7 @@ type taskFileRecord struct {
 	Ino      uint64
 	Pos      int64
 	PeerIno  uint64
+	Start    uint64
 	Pid      uint32
 	Fd       uint32
 	Flags    uint32

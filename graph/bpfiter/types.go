@@ -3,7 +3,10 @@ package bpfiter
 // File is one open fd as the kernel holds it.
 type File struct {
 	PID int // the process, in the reader's pid namespace
-	FD  int
+	// StartTime is when the process started, in clock ticks since boot,
+	// as /proc/PID/stat's starttime: with PID, it tells a reused pid.
+	StartTime uint64
+	FD        int
 	// Desc numbers the open file description (struct file) within one
 	// dump: two fds share a description exactly when their Desc is equal.
 	Desc uint64

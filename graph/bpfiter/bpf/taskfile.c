@@ -26,6 +26,7 @@ struct record {
 	__u64 ino;       // file_inode(file)->i_ino
 	__s64 pos;       // f_pos
 	__u64 peer_ino;  // the inode of a unix socket's peer, 0 if unknown
+	__u64 start;     // the process's start_boottime, in ns
 	__u32 pid;       // the process, in the reader's pid namespace
 	__u32 fd;
 	__u32 flags;     // f_flags, with O_CLOEXEC when the fd has it, as fdinfo shows
@@ -71,6 +72,7 @@ int dump_task_file(struct bpf_iter__task_file *ctx)
 	bpf_probe_read_kernel(&up, sizeof(up), (void *)pid + bpf_core_field_offset(struct pid, numbers) + level * sizeof(struct upid));
 	r.pid = up.nr;
 	r.fd = ctx->fd;
+	r.start = BPF_CORE_READ(task, start_boottime);
 
 	r.file = (__u64)file;
 	r.flags = BPF_CORE_READ(file, f_flags);

@@ -66,6 +66,7 @@ struct task_struct {
 	int tgid;
 	struct pid *thread_pid;
 	struct files_struct *files;
+	u64 start_boottime;
 };
 
 struct super_block {
