@@ -263,3 +263,22 @@ func TestStartTime(t *testing.T) {
 		t.Errorf("start time %d, /proc/self/stat says %d", f.StartTime, want)
 	}
 }
+
+// Kernel addresses stay inside the package: descriptions and socks are
+// numbered from 1 in the order met.
+func TestNoAddresses(t *testing.T) {
+	it := open(t)
+	files, err := it.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no fds at all")
+	}
+	n := uint64(len(files))
+	for _, f := range files {
+		if f.Desc < 1 || f.Desc > n || f.Sock > 2*n || f.Peer > 2*n {
+			t.Fatalf("pid %d fd %d: desc %#x sock %#x peer %#x: not numbers up to %d", f.PID, f.FD, f.Desc, f.Sock, f.Peer, n)
+		}
+	}
+}
