@@ -25,11 +25,18 @@ type Iterator struct {
 // the kernel has no BTF or BPF iterators, or the caller may not load
 // tracing programs; the error says which.
 func Open() (*Iterator, error) {
-	if err := rlimit.RemoveMemlock(); err != nil {
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. Not being
+	// allowed to raise it (EPERM) is left to the load to report.
+	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
 		return nil, fmt.Errorf("bpfiter: raise RLIMIT_MEMLOCK: %w", err)
 	}
 	it := &Iterator{}
 	if err := loadTaskFileObjects(&it.objs, nil); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			// The library's message suggests raising RLIMIT_MEMLOCK,
+			// which was tried: what is missing is the privilege.
+			return nil, fmt.Errorf("bpfiter: load: %w: a BPF iterator needs root, or CAP_BPF and CAP_PERFMON", unix.EPERM)
+		}
 		return nil, fmt.Errorf("bpfiter: load: %w", err)
 	}
 	l, err := link.AttachIter(link.IterOptions{Program: it.objs.DumpTaskFile})

@@ -29,6 +29,19 @@ func ParseBackend(s string) (Backend, error) {
 	return "", fmt.Errorf("scanner %q: want auto, bpf or procfs", s)
 }
 
+// String returns the backend's name.
+func (b Backend) String() string { return string(b) }
+
+// Set sets b to the backend named s, for flag.Var.
+func (b *Backend) Set(s string) error {
+	v, err := ParseBackend(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
 // Options configure a Scanner. The zero value scans the live /proc.
 type Options struct {
 	// ProcRoot is the proc mount to read; default "/proc".
