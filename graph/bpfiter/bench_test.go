@@ -8,6 +8,8 @@ import (
 	"github.com/fdscope/fdscope/graph/bpfiter"
 )
 
+// BenchmarkOpenDumpClose: loading the program (BTF relocation, the
+// verifier) dominates a one-off dump.
 func BenchmarkOpenDumpClose(b *testing.B) {
 	for b.Loop() {
 		it, err := bpfiter.Open()
@@ -21,6 +23,8 @@ func BenchmarkOpenDumpClose(b *testing.B) {
 	}
 }
 
+// BenchmarkDump: one dump of every fd of the pid namespace, with the
+// iterator loaded once.
 func BenchmarkDump(b *testing.B) {
 	it, err := bpfiter.Open()
 	if err != nil {
