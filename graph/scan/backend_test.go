@@ -3,10 +3,15 @@
 package scan_test
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph/scan"
 )
@@ -78,6 +83,36 @@ func TestBackendBPFSelf(t *testing.T) {
 	for _, e := range ents {
 		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == "anon_inode:bpf-prog" || l == "anon_inode:bpf_link" {
 			t.Errorf("fd %s (%s) still open after Close", e.Name(), l)
+		}
+	}
+}
+
+// No kernel address reaches the snapshot: no number in its JSON is in the
+// kernel's half of the address space (x86-64 and arm64 put the kernel at
+// 0xffff800000000000 and above), in decimal or in hex.
+func TestBackendBPFNoAddresses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	// A unix socket pair: each end's record carries the other's sock.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	sc := scan.New(scan.Options{PIDs: []int{os.Getpid()}, Backend: scan.BackendBPF})
+	defer sc.Close()
+	s := scanWith(t, sc, false)
+	var buf bytes.Buffer
+	if err := s.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	const kernelBase = 0xffff800000000000
+	for _, m := range regexp.MustCompile(`0x[0-9a-fA-F]+|[0-9]+`).FindAllString(buf.String(), -1) {
+		n, err := strconv.ParseUint(m, 0, 64)
+		if err == nil && n >= kernelBase || strings.HasPrefix(strings.ToLower(m), "0xffff") {
+			t.Errorf("the snapshot holds %s, which looks like a kernel address", m)
 		}
 	}
 }
