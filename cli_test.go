@@ -82,6 +82,9 @@ func TestSnapshotFlags(t *testing.T) {
 		{[]string{"--width", "80"}, "--width applies to --format text, svg, layout only, not json"},
 		{[]string{"--pid", "1", "--watches"}, "--watches applies to --format text, svg, layout only, not json"},
 		{[]string{"--expand"}, "--expand applies to --format text, svg, layout only, not json"},
+		{[]string{"--scanner", "ebpf"}, `invalid value "ebpf" for flag -scanner: scanner "ebpf": want auto, bpf or procfs`},
+		// The bpf backend needs the live /proc; --proc is a temporary directory.
+		{[]string{"--scanner", "bpf"}, "bpf scanner: the proc root is "},
 		{[]string{"extra"}, "unexpected arguments"},
 		{[]string{"--nope"}, "flag provided but not defined: -nope"},
 	} {
@@ -101,6 +104,8 @@ func TestSnapshotFlags(t *testing.T) {
 		{"--pid", "1", "--format", "text", "--width", "0"},
 		{"--pid", "1", "--format", "svg", "--theme", "auto", "--width", "2000"},
 		{"--pid", "1", "--format", "layout", "--width", "0"},
+		{"--scanner", "procfs"},
+		{"--scanner", "auto"}, // falls back to procfs
 	} {
 		args := append([]string{"snapshot", "--proc", t.TempDir()}, args...)
 		err := run(context.Background(), args, new(bytes.Buffer), new(bytes.Buffer))

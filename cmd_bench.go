@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fdscope/fdscope/bench"
+	"github.com/fdscope/fdscope/graph/scan"
 )
 
 // runBench measures a full snapshot against lsof and ss on a synthetic
@@ -34,6 +35,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 5, "measured runs of each tool, after one warm-up; the table shows medians")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	jsonFile := fs.String("json-file", "", "also write the result as JSON to this file")
+	scanner := fs.String("scanner", "", "the snapshot's --scanner: auto, bpf or procfs (default: the snapshot's, auto)")
 	threaded := fs.Bool("threaded", false, "keep the workload's processes multi-threaded Go programs (lsof then lists every fd once per thread)")
 	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
 	tools := fs.String("tools", strings.Join(bench.AllTools(), ","), "tools to measure, comma-separated")
@@ -45,7 +47,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
-	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Enforce: *enforce, Hold: *hold, Tools: strings.Split(*tools, ","), Progress: stderr}
+	if *scanner != "" {
+		if _, err := scan.ParseBackend(*scanner); err != nil {
+			return fmt.Errorf("bench: --scanner: %w", err)
+		}
+	}
+	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Scanner: *scanner, Enforce: *enforce, Hold: *hold, Tools: strings.Split(*tools, ","), Progress: stderr}
 	if *quiet {
 		cfg.Progress = nil
 	}

@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	interval := fs.Duration("interval", live.DefaultInterval, "how often to look for changes")
 	fullInterval := fs.Duration("full-interval", live.DefaultFullInterval, "how often to scan everything")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
+	backend := scannerFlag(fs)
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	probeSockets := fs.Bool("probe-sockets", true, "dump sockets every interval to see state and queue changes at once (otherwise at full scans)")
 	procEvents := fs.Bool("proc-events", true, "listen to the kernel's proc connector (root, initial network namespace) to see processes start and exit at once")
@@ -119,9 +120,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer sp.Close()
 		sockets = sp
 	}
+	scanner := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers, Backend: *backend, Progress: store.SetProgress})
+	defer scanner.Close()
 	loop := &live.Loop{
 		// The store shows the first scan's progress on /healthz.
-		Scanner:      scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers, Progress: store.SetProgress}),
+		Scanner:      scanner,
 		Prober:       live.NewProcProber(*procRoot, sockets),
 		Store:        store,
 		Interval:     *interval,

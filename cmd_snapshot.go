@@ -45,6 +45,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	expand := fs.Bool("expand", false, "text, svg, layout: one port per fd, no grouped stdio or collapsed fds")
 	watches := fs.Bool("watches", false, "text, svg, layout: draw what epoll and inotify instances watch")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
+	backend := scannerFlag(fs)
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	if err := fs.parse(args, stdout); err != nil {
@@ -67,7 +68,11 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer pprof.StopCPUProfile()
 	}
-	snap, err := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers}).Scan(ctx)
+	sc := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers, Backend: *backend})
+	snap, err := sc.Scan(ctx)
+	if cerr := sc.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
@@ -101,6 +106,14 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc.SetIndent("", " ")
 		return enc.Encode(diagram.NewLayout(focus, pid, opts))
 	}
+}
+
+// scannerFlag adds --scanner, the scan backend, to fs.
+func scannerFlag(fs *flags) *scan.Backend {
+	b := scan.BackendAuto
+	fs.Var(&b, "scanner", "how fds are read: `auto` (bpf where the kernel and privileges allow, else procfs), "+
+		"bpf (a BPF iterator: kernel ≥ 5.8 with BTF, root or CAP_BPF+CAP_PERFMON) or procfs (/proc alone); stats.scanner says which ran")
+	return &b
 }
 
 // defaultTerminalWidth is the width of a text diagram when neither the

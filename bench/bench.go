@@ -29,6 +29,9 @@ type Config struct {
 	Tools []string
 	// Threaded keeps the workers multi-threaded (see Plan.Threaded).
 	Threaded bool
+	// Scanner is the snapshot's --scanner (auto, bpf or procfs); empty
+	// leaves the snapshot's default.
+	Scanner string
 	// Enforce makes Run fail when a target fails, not only report it.
 	Enforce bool
 	// Hold builds the workload, prints how to enter its namespaces and
@@ -130,7 +133,7 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 	fmt.Fprintf(cfg.Progress, "built in %.1f s: %s processes, %s fds; warming up...\n",
 		w.Built.BuildMS/1000, num(w.Built.Processes), num(w.Built.FDs))
 	runner := Runner{NSEnter: paths["nsenter"], Target: w.InitPID, Timeout: cfg.RunTimeout}
-	tools := makeTools(cfg.Self, paths, cfg.Tools)
+	tools := makeTools(cfg.Self, cfg.Scanner, paths, cfg.Tools)
 	byName := make(map[string]*ToolResult)
 	out, err := os.CreateTemp(w.dir, "output-")
 	if err != nil {
@@ -239,6 +242,7 @@ func newSeen(st graph.Stats, workloadFDs int) Seen {
 	seen := Seen{
 		Processes: st.Processes, FDs: st.FDs, OFDs: st.OFDs, Sockets: st.Sockets,
 		DeniedFDs: st.DeniedFDs, ScanMS: st.DurationMS, Sharing: st.Sharing,
+		Scanner: st.Scanner, ScannerFallback: st.ScannerFallback,
 		MissingFeatures: st.MissingFeatures, Errors: st.Errors,
 	}
 	if workloadFDs > 0 {

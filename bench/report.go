@@ -50,6 +50,8 @@ type Seen struct {
 	DeniedFDs       int      `json:"denied_fds"`
 	ScanMS          float64  `json:"scan_ms"` // the scan alone, without encoding the JSON
 	Sharing         string   `json:"sharing"`
+	Scanner         string   `json:"scanner"`
+	ScannerFallback string   `json:"scanner_fallback,omitempty"`
 	MissingFeatures []string `json:"missing_features"`
 	Errors          []string `json:"errors"`
 	// Fraction is FDs over the fds the workload holds.
@@ -184,8 +186,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 		num(e.UnixSockets), num(e.CrossUnixConns), num(e.SCMRightsFDs), num(e.TCPConns), num(e.Pipes), r.Plan.GroupSize)
 	if s := r.Seen; s != nil {
 		fmt.Fprintf(&b, "snapshot: saw %s fds (%.1f%% of the workload), %s open file descriptions, %s sockets, %s processes; "+
-			"the scan alone took %.0f ms (warm-up), sharing by %s\n",
-			num(s.FDs), 100*s.Fraction, num(s.OFDs), num(s.Sockets), num(s.Processes), s.ScanMS, s.Sharing)
+			"the scan alone took %.0f ms (warm-up), scanner %s, sharing by %s\n",
+			num(s.FDs), 100*s.Fraction, num(s.OFDs), num(s.Sockets), num(s.Processes), s.ScanMS, s.Scanner, s.Sharing)
+		if s.ScannerFallback != "" {
+			fmt.Fprintf(&b, "          scanner %s because bpf could not run: %s\n", s.Scanner, s.ScannerFallback)
+		}
 		if len(s.Errors) > 0 || len(s.MissingFeatures) > 0 {
 			fmt.Fprintf(&b, "          errors %q, missing features %q\n", s.Errors, s.MissingFeatures)
 		}

@@ -43,10 +43,15 @@ func lookTools() (map[string]string, error) {
 	return paths, nil
 }
 
-// makeTools returns the tools to measure, in table order.
-func makeTools(self string, paths map[string]string, names []string) []Tool {
+// makeTools returns the tools to measure, in table order; scanner, when
+// set, is the snapshot's --scanner.
+func makeTools(self, scanner string, paths map[string]string, names []string) []Tool {
+	snapshot := []string{self, "snapshot", "--format", "json"}
+	if scanner != "" {
+		snapshot = append(snapshot, "--scanner", scanner)
+	}
 	all := []Tool{
-		{Name: ToolSnapshot, Argv: []string{self, "snapshot", "--format", "json"}},
+		{Name: ToolSnapshot, Argv: snapshot},
 		{Name: ToolLsof, Argv: []string{paths["lsof"], "-n", "-P"}},
 		{Name: ToolSSX, Argv: []string{paths["ss"], "-xp"}},
 		{Name: ToolSSTan, Argv: []string{paths["ss"], "-tanp"}},
@@ -75,7 +80,7 @@ func toolLabel(t Tool) string {
 func toolCommand(t Tool) string {
 	switch t.Name {
 	case ToolSnapshot:
-		return "fdscope snapshot --format json"
+		return "fdscope " + strings.Join(t.Argv[1:], " ")
 	case ToolFloor:
 		return "floor (fdscope bench floor)"
 	case ToolNSEnter:

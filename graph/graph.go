@@ -276,8 +276,15 @@ type Stats struct {
 	VanishedFDs       int `json:"vanished_fds"`
 
 	// Sharing is how fds that share one open file description were found:
-	// "kcmp", or "heuristic" where kcmp(2) was not permitted (see docs/graph.md).
+	// "kcmp", "bpf" (by their struct file, as the BPF iterator read it), or
+	// "heuristic" where kcmp(2) was not permitted (see docs/graph.md).
 	Sharing string `json:"sharing"`
+	// Scanner is the backend that read the fds: "bpf" (a BPF iterator,
+	// with /proc for the rest) or "procfs" (/proc alone).
+	Scanner string `json:"scanner"`
+	// ScannerFallback says why the scan fell back to "procfs" where "auto"
+	// would have taken "bpf"; empty otherwise.
+	ScannerFallback string `json:"scanner_fallback,omitempty"`
 	// MissingFeatures lists kernel interfaces the scan could not use, with why,
 	// e.g. "kcmp: operation not permitted".
 	MissingFeatures []string `json:"missing_features"`

@@ -26,6 +26,9 @@ type builder struct {
 	procs   []*procRec
 	sockets *socketTable
 	stats   *graph.Stats
+	// byDesc says that the fds carry their descriptions' numbers from a
+	// BPF dump, which settle sharing without kcmp.
+	byDesc bool
 
 	nodes     []*graph.Node
 	edges     []graph.Edge
@@ -267,7 +270,9 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		grouped[i] = sh.group(byKey[multi[i]])
 	})
 	total := sharing{method: "kcmp"}
-	if b.scanner.compare == nil {
+	if b.byDesc {
+		total.method = "bpf"
+	} else if b.scanner.compare == nil {
 		total = sharing{method: "heuristic", missing: "kcmp: disabled"}
 	}
 	for _, sh := range workers {

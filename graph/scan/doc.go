@@ -15,6 +15,18 @@
 // namespace and need no kcmp; only fds that share an object, mode and flags
 // are compared with kcmp. Processes and fds are read by a pool of workers.
 //
+// # Two walks, one builder
+//
+// With Options.Backend BackendBPF (or BackendAuto where it loads), a scan
+// first dumps every fd of the pid namespace with a BPF iterator (package
+// bpfiter): flags, position, mount, inode, the open file description's
+// identity and unix peers. The /proc walk then takes those from the dump
+// instead of fdinfo and kcmp, so sockets and pipes cost no syscall per fd
+// and files a readlink and a stat; it still reads fdinfo for anon inodes,
+// pidfds and character devices. Both walks fill the same records, and one
+// builder turns them into the graph. A Scanner that loaded the iterator
+// holds it until Close.
+//
 // The scanner needs Linux; elsewhere the package builds, and New returns a
 // Scanner whose scans fail with an error wrapping [errors.ErrUnsupported].
 package scan

@@ -23,6 +23,9 @@ type fdRec struct {
 	info   fdInfo
 	st     *fileStat // path and nsfs objects: what the fd leads to; nil if not stat'ed
 	err    string    // what could not be read about this fd
+	// desc numbers the fd's open file description in the scan's BPF dump;
+	// 0 when the scan has none or the dump does not hold the fd.
+	desc uint64
 
 	id  string // the fd node's ID, once made
 	ofd *ofdRec
@@ -103,6 +106,12 @@ func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 			return true
 		}
 	}
+	return w.readTarget(f, p, name)
+}
+
+// readTarget reads what fd name of p leads to into f: its link, and for
+// path objects a stat. It returns false when the fd closed meanwhile.
+func (w *walker) readTarget(f *fdRec, p *procRec, name string) bool {
 	link, err := readlinkAt(p.fdDir, name, w.linkBuf)
 	if err != nil {
 		if gone(err) {

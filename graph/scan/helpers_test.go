@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/scan"
 )
@@ -202,9 +204,55 @@ func (b *lockedBuffer) String() string {
 
 // scanPIDs scans the given processes (the whole machine when none are given),
 // fails the test on an error, and checks the snapshot's consistency.
+//
+// Given processes other than the test's own, which are at rest, it also
+// scans them with the bpf backend where it can load (as root) and fails
+// the test when the two graphs differ: every scenario that uses scanPIDs
+// checks that the backends agree.
 func scanPIDs(t testing.TB, pids ...int) *graph.Snapshot {
 	t.Helper()
-	return scanWith(t, scan.New(scan.Options{PIDs: pids}), len(pids) == 0)
+	s := scanWith(t, scan.New(scan.Options{PIDs: pids}), len(pids) == 0)
+	if len(pids) > 0 && !slices.Contains(pids, os.Getpid()) {
+		compareBackends(t, s, pids)
+	}
+	return s
+}
+
+// compareBackends scans pids with the bpf backend and fails the test when
+// the graph differs from the procfs backend's. Without the privileges to
+// load the iterator (not root) it does nothing. A scenario that moved
+// between the scans (parallel tests touch shared files) is scanned again:
+// the graphs are compared only when procfs scans before and after the bpf
+// one agree.
+func compareBackends(t testing.TB, procfs *graph.Snapshot, pids []int) {
+	t.Helper()
+	sc := scan.New(scan.Options{PIDs: pids, Backend: scan.BackendAuto})
+	defer sc.Close()
+	for range 5 {
+		got := scanWith(t, sc, false)
+		if got.Stats.Scanner != string(scan.BackendBPF) {
+			if os.Geteuid() == 0 {
+				t.Errorf("as root, the auto backend fell back to %s: %s", got.Stats.Scanner, got.Stats.ScannerFallback)
+			}
+			return
+		}
+		if got.Stats.Sharing != "bpf" {
+			t.Errorf("bpf scan: sharing %q, want bpf", got.Stats.Sharing)
+		}
+		again := scanWith(t, scan.New(scan.Options{PIDs: pids}), false)
+		if !cmp.Equal(procfs.Nodes, again.Nodes) || !cmp.Equal(procfs.Edges, again.Edges) {
+			procfs = again // not at rest: try again
+			continue
+		}
+		if d := cmp.Diff(procfs.Nodes, got.Nodes); d != "" {
+			t.Errorf("the bpf backend's nodes differ from procfs's (-procfs +bpf):\n%s", d)
+		}
+		if d := cmp.Diff(procfs.Edges, got.Edges); d != "" {
+			t.Errorf("the bpf backend's edges differ from procfs's (-procfs +bpf):\n%s", d)
+		}
+		return
+	}
+	t.Logf("processes %v never at rest between scans: backends not compared", pids)
 }
 
 // scanWith runs one scan of sc, fails the test on an error, and checks the
@@ -534,8 +582,11 @@ func checkConsistent(t testing.TB, s *graph.Snapshot, full bool) {
 			bad("stats.%s = %d, but the snapshot has %d such nodes", c.name, c.stat, c.got)
 		}
 	}
-	if st.Sharing != "kcmp" && st.Sharing != "heuristic" {
-		bad("stats.sharing = %q, want kcmp or heuristic", st.Sharing)
+	if st.Sharing != "kcmp" && st.Sharing != "heuristic" && st.Sharing != "bpf" {
+		bad("stats.sharing = %q, want kcmp, bpf or heuristic", st.Sharing)
+	}
+	if (st.Sharing == "bpf") != (st.Scanner == "bpf") || st.Scanner != "bpf" && st.Scanner != "procfs" {
+		bad("stats.scanner = %q with sharing %q", st.Scanner, st.Sharing)
 	}
 	if st.MissingFeatures == nil || st.Errors == nil {
 		bad("stats.missing_features or stats.errors is nil (JSON null)")

@@ -1070,25 +1070,36 @@ func TestChurn(t *testing.T) {
 	// Count scans, not time: at least minScans (half of them of the whole
 	// machine) however slow the machine is, then more while the 8 s last.
 	const minScans, maxScans = 4, 20
-	full := scan.New(scan.Options{})
+	// Every other pair of scans runs the bpf backend (as root; auto falls
+	// back to procfs otherwise).
+	full := map[bool]*scan.Scanner{false: scan.New(scan.Options{}), true: scan.New(scan.Options{Backend: scan.BackendAuto})}
+	defer full[true].Close()
 	more := time.Now().Add(8 * time.Second)
 	var scans, fullScans, vanishedP, vanishedF int
 	for scans < minScans || scans < maxScans && time.Now().Before(more) {
-		sc, isFull := full, scans%2 == 0
+		bpf := scans/2%2 == 1
+		sc, isFull := full[bpf], scans%2 == 0
 		if !isFull {
 			pids := []int{os.Getpid()}
 			running.Range(func(k, _ any) bool { pids = append(pids, k.(int)); return true })
-			sc = scan.New(scan.Options{PIDs: pids})
+			opts := scan.Options{PIDs: pids}
+			if bpf {
+				opts.Backend = scan.BackendAuto
+			}
+			sc = scan.New(opts)
 		}
 		sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
 		s, err := sc.Scan(sctx)
 		scancel()
+		if !isFull {
+			sc.Close()
+		}
 		if err != nil {
-			t.Fatalf("scan %d under churn (full %v): %v", scans+1, isFull, err)
+			t.Fatalf("scan %d under churn (full %v, bpf %v): %v", scans+1, isFull, bpf, err)
 		}
 		checkConsistent(t, s, isFull)
 		if t.Failed() {
-			t.Fatalf("scan %d under churn (full %v) was inconsistent", scans+1, isFull)
+			t.Fatalf("scan %d under churn (full %v, %s) was inconsistent", scans+1, isFull, s.Stats.Scanner)
 		}
 		if newView(t, s).proc(os.Getpid()).Error != "" {
 			t.Errorf("scan %d: the test process has an error", scans+1)

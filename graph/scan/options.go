@@ -1,9 +1,54 @@
 package scan
 
+import "fmt"
+
+// Backend names how a Scanner reads the fds.
+type Backend string
+
+// The backends. The zero Backend is BackendProcfs.
+const (
+	// BackendProcfs reads /proc alone: fdinfo for every fd, kcmp(2) for
+	// sharing. It is what unprivileged users and kernels without BTF get.
+	BackendProcfs Backend = "procfs"
+	// BackendBPF reads every fd's facts in one pass with a BPF iterator
+	// (package bpfiter) and /proc for the rest: names, paths, processes,
+	// and the fdinfo of the few kinds of fd whose details it does not
+	// read. A scan fails when the iterator cannot be loaded.
+	BackendBPF Backend = "bpf"
+	// BackendAuto is BackendBPF where the kernel and the privileges allow
+	// it, and BackendProcfs otherwise; Stats.ScannerFallback says why.
+	BackendAuto Backend = "auto"
+)
+
+// ParseBackend returns the backend named s: "auto", "bpf" or "procfs".
+func ParseBackend(s string) (Backend, error) {
+	switch b := Backend(s); b {
+	case BackendAuto, BackendBPF, BackendProcfs:
+		return b, nil
+	}
+	return "", fmt.Errorf("scanner %q: want auto, bpf or procfs", s)
+}
+
+// String returns the backend's name.
+func (b Backend) String() string { return string(b) }
+
+// Set sets b to the backend named s, for flag.Var.
+func (b *Backend) Set(s string) error {
+	v, err := ParseBackend(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
 // Options configure a Scanner. The zero value scans the live /proc.
 type Options struct {
 	// ProcRoot is the proc mount to read; default "/proc".
 	ProcRoot string
+	// Backend is how fds are read; default BackendProcfs. BackendBPF
+	// needs ProcRoot to be the scanner's own pid namespace's /proc.
+	Backend Backend
 	// Workers is how many processes or fd chunks are read in parallel;
 	// default 2×GOMAXPROCS.
 	Workers int

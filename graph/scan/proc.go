@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/procfs"
 	"golang.org/x/sys/unix"
 
+	"github.com/fdscope/fdscope/graph/bpfiter"
 	"github.com/fdscope/fdscope/internal/procdir"
 )
 
@@ -30,6 +31,7 @@ type procRec struct {
 	fdDir, infoDir int // open /proc/PID/fd and /proc/PID/fdinfo, -1 when closed
 	fdNums         []int
 	fds            []*fdRec
+	bpfFiles       []bpfiter.File // what the scan's BPF dump holds of the process, until its fds are read
 
 	cwd, root, exe *pathObject
 }

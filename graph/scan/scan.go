@@ -38,6 +38,8 @@ type Scanner struct {
 	// What the last scan learned of the inodes inotify watches and no fd
 	// holds, opened by their file handles (see inotify.go).
 	watched map[watchKey]*watchedInode
+
+	bpf bpfState // the BPF iterator, for the bpf backend (see bpfwalk.go)
 }
 
 // New returns a Scanner with the given options.
@@ -118,6 +120,26 @@ func (s *Scanner) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) 
 // earlier scan are used as they are when the process still exists.
 func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snapshot, error) {
 	start := time.Now()
+	backend, err := s.backend()
+	if err != nil {
+		return nil, err
+	}
+	st := graph.Stats{StartedAt: start, Scanner: string(backend)}
+	if s.opts.Backend == BackendAuto && backend == BackendProcfs {
+		st.ScannerFallback = s.bpf.fallback
+	}
+	// The dump comes first: its reader's fd is closed before the scanning
+	// process's own table is listed.
+	dump := &bpfDump{}
+	if backend == BackendBPF {
+		if dump, err = s.dumpBPF(); err != nil {
+			if s.opts.Backend == BackendBPF {
+				return nil, err
+			}
+			dump = &bpfDump{}
+			st.Scanner, st.ScannerFallback = string(BackendProcfs), err.Error()
+		}
+	}
 	fs, err := procfs.NewFS(s.opts.ProcRoot)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
@@ -151,8 +173,10 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	}
 
 	self := readSelf(newWalker(fs, rootFD), pids)
+	if dump.byPID != nil {
+		newWalker(fs, rootFD).leaveOutIter(self.p)
+	}
 
-	st := graph.Stats{StartedAt: start}
 	var errs []error
 	var errMu sync.Mutex
 	newW := func() *walker { return newWalker(fs, rootFD) }
@@ -192,6 +216,9 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			}
 		})
 		procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
+		for _, p := range procs {
+			p.bpfFiles = dump.of(p)
+		}
 
 		// Meanwhile, the sockets of the first batch's network namespaces
 		// (usually all of them; the rest are dumped at the end).
@@ -213,6 +240,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		procs = append(kept, fresh...)
 		slices.SortFunc(procs, func(a, b *procRec) int { return a.pid - b.pid })
 	}
+	setDescs(procs, dump)
 	nsCount := 0
 	if s.dumper != nil {
 		nsCount = s.countNetns(procs)
@@ -225,11 +253,12 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			nsCount += s.probeMissing(procs, sockets)
 		}
 	}
+	addBPFPeers(procs, dump, sockets)
 	st.VanishedFDs = int(vanishedFDs.Load())
 	st.NetNamespaces = nsCount
 
 	prog.phase("graph", len(procs), len(procs))
-	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st}
+	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st, byDesc: dump.byPID != nil}
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
@@ -284,8 +313,14 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 		c := chunks[i]
 		recs := make([]fdRec, c.hi-c.lo) // one allocation for the chunk's records
 		for j := c.lo; j < c.hi; j++ {
-			f := &recs[j-c.lo]
-			if !w.readFD(f, c.p, c.p.fdNums[j]) {
+			f, num := &recs[j-c.lo], c.p.fdNums[j]
+			read := false
+			if r := bpfFile(c.p.bpfFiles, num); r != nil {
+				read = w.readFDFrom(f, c.p, num, r)
+			} else {
+				read = w.readFD(f, c.p, num)
+			}
+			if !read {
 				vanished.Add(1)
 				f = nil
 			}
@@ -295,6 +330,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 	})
 	for _, p := range procs {
 		p.closeDirs()
+		p.bpfFiles = nil
 		p.fds = slices.DeleteFunc(p.fds, func(f *fdRec) bool { return f == nil })
 		p.fdNums = nil
 		slices.SortFunc(p.fds, func(a, b *fdRec) int { return a.num - b.num })

@@ -27,3 +27,6 @@ func (s *Scanner) Scan(ctx context.Context) (*graph.Snapshot, error) {
 func (s *Scanner) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) (*graph.Snapshot, error) {
 	return s.Scan(ctx)
 }
+
+// Close does nothing outside Linux.
+func (s *Scanner) Close() error { return nil }

@@ -84,6 +84,9 @@ func (s *sharing) group(fds []*fdRec) [][]*fdRec {
 	if len(fds) == 1 {
 		return [][]*fdRec{fds}
 	}
+	if groups, ok := groupByDesc(fds); ok {
+		return groups
+	}
 	if s.compare != nil {
 		if groups, ok := s.groupByKcmp(fds); ok {
 			return groups

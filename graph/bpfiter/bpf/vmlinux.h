@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel types taskfile.c reads, as the kernel's BPF selftests
+ * declare them: only the fields used, each struct marked
+ * preserve_access_index so that libbpf-style CO-RE relocations find the
+ * fields by name in the running kernel's BTF, wherever they are.
+ */
+#ifndef FDSCOPE_VMLINUX_H
+#define FDSCOPE_VMLINUX_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef long long loff_t;
+typedef unsigned int fmode_t;
+typedef unsigned short umode_t;
+typedef unsigned int dev_t;
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	u64 session_id;
+	u64 seq_num;
+};
+
+struct upid {
+	int nr;
+	void *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	unsigned long *close_on_exec;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct pid *thread_pid;
+	struct files_struct *files;
+	u64 start_boottime;
+};
+
+struct super_block {
+	dev_t s_dev;
+	unsigned long s_magic;
+};
+
+struct inode {
+	umode_t i_mode;
+	unsigned long i_ino;
+	dev_t i_rdev;
+	struct super_block *i_sb;
+};
+
+struct vfsmount {
+	void *mnt_root;
+};
+
+struct mount {
+	struct vfsmount mnt;
+	int mnt_id;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	void *dentry;
+};
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+	fmode_t f_mode;
+	unsigned int f_flags;
+	loff_t f_pos;
+	void *private_data;
+};
+
+struct sock_common {
+	unsigned short skc_family;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	struct socket *sk_socket;
+};
+
+struct socket {
+	short type;
+	struct file *file;
+	struct sock *sk;
+};
+
+struct scm_stat {
+	atomic_t nr_fds;
+};
+
+struct unix_sock {
+	struct sock sk;
+	struct sock *peer;
+	struct scm_stat scm_stat;
+};
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	u32 fd;
+	struct file *file;
+};
+
+#pragma clang attribute pop
+
+#endif

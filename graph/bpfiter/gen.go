@@ -1,0 +1,3 @@
+package bpfiter
+
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target bpfel -type record taskFile bpf/taskfile.c -- -I/usr/include

@@ -1,0 +1,118 @@
+//go:build linux
+
+package scan_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/graph/scan"
+)
+
+func TestParseBackend(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want scan.Backend
+		ok   bool
+	}{
+		{"auto", scan.BackendAuto, true},
+		{"bpf", scan.BackendBPF, true},
+		{"procfs", scan.BackendProcfs, true},
+		{"", "", false},
+		{"BPF", "", false},
+		{"proc", "", false},
+	} {
+		got, err := scan.ParseBackend(tc.in)
+		if got != tc.want || (err == nil) != tc.ok {
+			t.Errorf("ParseBackend(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// Where the iterator cannot be used, bpf fails with the reason and auto
+// falls back to procfs, saying why.
+func TestBackendFallback(t *testing.T) {
+	ctx := context.Background()
+	bpf := scan.New(scan.Options{ProcRoot: "testdata/proc", Backend: scan.BackendBPF, NoSockDiag: true, NoKcmp: true})
+	if _, err := bpf.Scan(ctx); err == nil || !strings.Contains(err.Error(), "not /proc") {
+		t.Errorf("bpf on a fixture tree: error %v, want one about the proc root", err)
+	}
+	auto := scan.New(scan.Options{ProcRoot: "testdata/proc", Backend: scan.BackendAuto, NoSockDiag: true, NoKcmp: true})
+	s, err := auto.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats.Scanner != "procfs" || !strings.Contains(s.Stats.ScannerFallback, "not /proc") {
+		t.Errorf("auto on a fixture tree: scanner %q, fallback %q", s.Stats.Scanner, s.Stats.ScannerFallback)
+	}
+	if err := auto.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// As root the bpf backend runs, and the scanning process's own table does
+// not show the iterator's fds; Close releases them.
+func TestBackendBPFSelf(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	sc := scan.New(scan.Options{PIDs: []int{os.Getpid()}, Backend: scan.BackendBPF})
+	s := scanWith(t, sc, false)
+	if s.Stats.Scanner != "bpf" || s.Stats.Sharing != "bpf" {
+		t.Fatalf("scanner %q, sharing %q", s.Stats.Scanner, s.Stats.Sharing)
+	}
+	for _, n := range s.Nodes {
+		if n.Object != nil && strings.HasPrefix(n.Object.Name, "anon_inode:bpf") {
+			t.Errorf("the scan shows its own BPF fd: %s", dumpNodes(n))
+		}
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == "anon_inode:bpf-prog" || l == "anon_inode:bpf_link" {
+			t.Errorf("fd %s (%s) still open after Close", e.Name(), l)
+		}
+	}
+}
+
+// No kernel address reaches the snapshot: no number in its JSON is in the
+// kernel's half of the address space (x86-64 and arm64 put the kernel at
+// 0xffff800000000000 and above), in decimal or in hex.
+func TestBackendBPFNoAddresses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root")
+	}
+	// A unix socket pair: each end's record carries the other's sock.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	sc := scan.New(scan.Options{PIDs: []int{os.Getpid()}, Backend: scan.BackendBPF})
+	defer sc.Close()
+	s := scanWith(t, sc, false)
+	var buf bytes.Buffer
+	if err := s.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	const kernelBase = 0xffff800000000000
+	for _, m := range regexp.MustCompile(`0x[0-9a-fA-F]+|[0-9]+`).FindAllString(buf.String(), -1) {
+		n, err := strconv.ParseUint(m, 0, 64)
+		if err == nil && n >= kernelBase || strings.HasPrefix(strings.ToLower(m), "0xffff") {
+			t.Errorf("the snapshot holds %s, which looks like a kernel address", m)
+		}
+	}
+}
