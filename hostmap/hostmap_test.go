@@ -294,3 +294,5 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(float64(len(m.Groups)), "groups")
 	b.ReportMetric(float64(len(m.Links)), "links")
 }
+
+func indexOf(s *graph.Snapshot) *graph.Index { return graph.NewIndex(s) }
