@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,15 @@ func jsonLine(v any) ([]byte, error) { return append(mustJSON(v), '\n'), nil }
 func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 	if v := s.latest(w); v != nil {
 		writeShared(w, v, "processes", "application/json", func() ([]byte, error) { return jsonLine(v.processes()) })
+	}
+}
+
+// GET /api/map: the map of the host (MapMessage), computed once per version.
+func (s *Server) getMap(w http.ResponseWriter, r *http.Request) {
+	if v := s.latest(w); v != nil {
+		writeShared(w, v, "map", "application/json", func() ([]byte, error) {
+			return append(slices.Clip(v.hostMapVersion().msg), '\n'), nil
+		})
 	}
 }
 
