@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +108,20 @@ func TestWSMap(t *testing.T) {
 		t.Fatalf("after a process ended: %.200s, want processes_diff and no map", m.raw)
 	}
 	e.quiet(c, 300*time.Millisecond)
+}
+
+func TestGetMapDrawings(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, body := e.get("/api/map.svg?theme=dark")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/svg+xml" ||
+		!strings.Contains(body, `data-group="program:2"`) || !strings.Contains(body, "theme-dark") {
+		t.Errorf("GET /api/map.svg: %s %s\n%.300s", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	resp, body = e.get("/api/map.txt")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "server") || !strings.Contains(body, "links:") {
+		t.Errorf("GET /api/map.txt: %s\n%s", resp.Status, body)
+	}
+	if resp, body := e.get("/api/map.svg?theme=neon"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET /api/map.svg?theme=neon: %s %s, want 400", resp.Status, body)
+	}
 }
