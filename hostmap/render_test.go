@@ -2,6 +2,7 @@ package hostmap
 
 import (
 	"encoding/xml"
+	"os"
 	"strings"
 	"testing"
 )
@@ -88,4 +89,15 @@ func equalCells(a, b *Layout) bool {
 		}
 	}
 	return true
+}
+
+// TestMapCSS: the page draws the map with the colours of the SVG export.
+func TestMapCSS(t *testing.T) {
+	b, err := os.ReadFile("../static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), mapCSS) {
+		t.Errorf("static/app.css lacks hostmap.mapCSS: copy it over")
+	}
 }
