@@ -99,7 +99,7 @@ func Build(x *graph.Index) *Map {
 	procs := map[*graph.Node]*proc{}
 	byPID := map[int]*proc{}
 	for _, n := range s.Nodes {
-		if n.Kind == graph.KindProcess {
+		if n.Kind == graph.KindProcess && !kernelThread(n) {
 			p := &proc{n: n}
 			procs[n] = p
 			if old := byPID[n.PID]; old == nil {
@@ -127,12 +127,15 @@ func Build(x *graph.Index) *Map {
 	listening := map[listenKey]bool{}
 	x.Conns(func(c *graph.Conn) {
 		cc := conn{via: c.Via, lo: int32(len(flat))}
-		for _, n := range c.Holders[0] {
-			flat = append(flat, procs[n])
-		}
-		cc.mid = int32(len(flat))
-		for _, n := range c.Holders[1] {
-			flat = append(flat, procs[n])
+		for side, hs := range c.Holders {
+			if side == 1 {
+				cc.mid = int32(len(flat))
+			}
+			for _, n := range hs {
+				if p := procs[n]; p != nil { // not a kernel thread
+					flat = append(flat, p)
+				}
+			}
 		}
 		cc.hi = int32(len(flat))
 		if c.Objects[1] == nil {
@@ -271,6 +274,13 @@ func Build(x *graph.Index) *Map {
 	}
 	slices.SortFunc(m.Links, func(a, b Link) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
 	return m
+}
+
+// kernelThread reports whether n is a kernel thread (kthreadd, pid 2, or
+// one of its children, with no fds): no group of the map, as the page's
+// process list hides them.
+func kernelThread(n *graph.Node) bool {
+	return (n.PID == 2 || n.Process != nil && n.Process.PPID == 2) && (n.Process == nil || n.Process.FDCount == 0)
 }
 
 type listenKey struct {

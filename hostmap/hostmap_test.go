@@ -88,6 +88,8 @@ func host() *machine {
 	m.proc(41, 40, "redis-server", "/system.slice/docker-0123456789abcdef0123.scope", other+1)
 	m.proc(50, 30, "unshare", "/user.slice/user-1000.slice/session-2.scope", ns)
 	m.proc(51, 50, "sleep", "/user.slice/user-1000.slice/session-2.scope", other)
+	m.proc(2, 0, "kthreadd", "/", ns) // kernel threads are no group
+	m.proc(3, 2, "kworker/0:1", "/", ns)
 
 	// nginx listens on :80 (the socket shared by master and workers).
 	lis := m.fd(10, 6, m.obj(graph.KindSocket, tcp("0.0.0.0:80", "", "listen")), "rw")
