@@ -23,10 +23,19 @@ var containerRuntimes = []struct {
 // a user's service manager, init.scope, or everything (the cgroup of pid
 // 1 on a machine or container without systemd).
 func cgroupGroup(path, everything string) *Group {
-	if path == "" || path == "/" || path == everything {
+	if path == "" || path == everything {
 		return nil
 	}
-	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var parts []string
+	for _, c := range strings.Split(path, "/") {
+		if c != "" {
+			parts = append(parts, c)
+		}
+	}
+	if len(parts) == 0 {
+		return nil // the root
+	}
+	path = "/" + strings.Join(parts, "/")
 	// A container: the deepest component that names one, by its
 	// runtime's spelling or under a directory named after the runtime
 	// (cgroupfs drivers: /docker/ID, /lxc/NAME).

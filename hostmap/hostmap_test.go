@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -298,3 +299,20 @@ func BenchmarkBuild(b *testing.B) {
 }
 
 func indexOf(s *graph.Snapshot) *graph.Index { return graph.NewIndex(s) }
+
+// FuzzCgroupGroup: any cgroup path makes a group with an ID of its kind,
+// or none.
+func FuzzCgroupGroup(f *testing.F) {
+	for _, p := range []string{"/", "/system.slice/a.service", "/docker/abc", "/user.slice/user-1.slice/session-2.scope", "/lxc.payload.x", "//", "/a//b.scope/"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		g := cgroupGroup(path, "/everything")
+		if g == nil {
+			return
+		}
+		if g.Name == "" || !strings.HasPrefix(g.ID, g.Kind+":") {
+			t.Fatalf("cgroupGroup(%q) = %+v: no name, or an ID not of its kind", path, g)
+		}
+	})
+}
