@@ -42,7 +42,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	})
 	ascii := fs.Bool("ascii", false, "text: plain ASCII (+-|) instead of box-drawing characters")
-	width := fs.Int("width", 0, fmt.Sprintf("text: the widest a line may be, %d to %d (0: the terminal's width, or %d); svg, layout: wrap to this many cells, %d to %d (0: no wrapping)",
+	width := fs.Int("width", 0, fmt.Sprintf("text, map: the widest a line may be, %d to %d (0: the terminal's width, or %d); svg, layout: wrap to this many cells, %d to %d (0: no wrapping)",
 		api.MinTextWidth, api.MaxTextWidth, defaultTerminalWidth, api.MinLayoutWidth, api.MaxLayoutWidth))
 	theme := fs.String("theme", "light", "svg, map-svg: light, dark or auto (follows the viewer's colour scheme)")
 	expand := fs.Bool("expand", false, "text, svg, layout: one port per fd, no grouped stdio or collapsed fds")
@@ -83,7 +83,15 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if strings.HasPrefix(*format, "map") {
 		m := hostmap.Build(graph.NewIndex(snap))
-		l := hostmap.NewLayout(m, nil)
+		cols := 0 // map-svg, map-json: as the page lays it out
+		if *format == "map" {
+			w := *width
+			if w == 0 {
+				w = min(max(terminalWidth(stdout), api.MinTextWidth), api.MaxTextWidth)
+			}
+			cols = max(1, w/hostmap.CellW)
+		}
+		l := hostmap.NewLayout(m, nil, cols)
 		switch *format {
 		case "map":
 			_, err = io.WriteString(stdout, hostmap.Text(m, l))
@@ -132,7 +140,7 @@ func checkSnapshotFlags(set map[string]bool, format string, pid, width int, them
 	applies := map[string][]string{
 		"ascii":   {"text"},
 		"theme":   {"svg", "map-svg"},
-		"width":   {"text", "svg", "layout"},
+		"width":   {"text", "svg", "layout", "map"},
 		"expand":  {"text", "svg", "layout"},
 		"watches": {"text", "svg", "layout"},
 	}
@@ -158,9 +166,9 @@ func checkSnapshotFlags(set map[string]bool, format string, pid, width int, them
 		return fmt.Errorf("--theme: %w", err)
 	}
 	switch {
-	case format == "text" && width != 0 && api.CheckTextWidth(width) != nil:
+	case (format == "text" || format == "map") && width != 0 && api.CheckTextWidth(width) != nil:
 		return fmt.Errorf("--width %d: out of range (want %d to %d cells, or 0 for the terminal's width)", width, api.MinTextWidth, api.MaxTextWidth)
-	case format != "text" && api.CheckLayoutWidth(width) != nil:
+	case format != "text" && format != "map" && api.CheckLayoutWidth(width) != nil:
 		return fmt.Errorf("--width %d: out of range (want %d to %d cells, or 0 for no wrapping)", width, api.MinLayoutWidth, api.MaxLayoutWidth)
 	}
 	return nil

@@ -345,7 +345,7 @@ func (v *view) hostMapVersion() *mapVersion {
 		if last != nil {
 			prev = last.layout
 		}
-		l := hostmap.NewLayout(m, prev)
+		l := hostmap.NewLayout(m, prev, 0)
 		mv := &mapVersion{m: m, layout: l, seq: v.seq, msg: mustJSON(MapMessage{Type: TypeMap, Seq: v.seq, Map: m, Layout: l})}
 		v.vs.mu.Lock()
 		if v.vs.lastMap == nil || v.vs.lastMap.seq < v.seq {

@@ -45,12 +45,20 @@ type NodeCell struct {
 const MaxColumns = 12
 
 // NewLayout lays out m; prev (nil for none) is the layout of the
-// previous version, whose cells the groups that remain keep.
-func NewLayout(m *Map, prev *Layout) *Layout {
+// previous version, whose cells the groups that remain keep. maxColumns
+// (0: MaxColumns) bounds the grid's width, for a terminal.
+//
+// The grid is √(1.6 n) columns wide for n groups, within the bounds; it
+// never gets narrower than prev's, so that every cell of prev stays where
+// it was, and grows wider when the map has grown.
+func NewLayout(m *Map, prev *Layout, maxColumns int) *Layout {
+	if maxColumns <= 0 || maxColumns > MaxColumns {
+		maxColumns = MaxColumns
+	}
 	n := len(m.Groups)
-	cols := min(MaxColumns, max(1, int(math.Ceil(math.Sqrt(1.6*float64(n))))))
-	if prev != nil && prev.Columns > 0 {
-		cols = prev.Columns
+	cols := min(maxColumns, max(1, int(math.Ceil(math.Sqrt(1.6*float64(n))))))
+	if prev != nil {
+		cols = max(cols, prev.Columns)
 	}
 	type cell struct{ col, row int }
 	taken := map[cell]bool{}
