@@ -160,9 +160,15 @@ func Build(x *graph.Index) *Map {
 	if p := byPID[1]; p != nil && p.n.Process != nil && p.n.Process.Cgroup != "" {
 		everything = p.n.Process.Cgroup
 	}
+	jobs := map[jobKey]int{}
+	for _, p := range procs {
+		if p.parent != nil && p.pipe == nil && shells[p.parent.comm()] && p.parent.comm() != p.comm() {
+			jobs[jobKey{p.parent, p.comm()}]++
+		}
+	}
 	groups := map[string]*Group{}
 	for _, p := range sortedProcs(procs) {
-		g := groupOf(p, hostNS, everything)
+		g := groupOf(p, hostNS, everything, jobs)
 		if old := groups[g.ID]; old != nil {
 			g = old
 		} else {
@@ -380,7 +386,7 @@ func sortedProcs(procs map[*graph.Node]*proc) []*proc {
 }
 
 // groupOf says which group p belongs to (the rules of docs/map.md, in order).
-func groupOf(p *proc, hostNS uint64, everything string) *Group {
+func groupOf(p *proc, hostNS uint64, everything string, jobs map[jobKey]int) *Group {
 	if p.n.Process != nil {
 		if g := cgroupGroup(p.n.Process.Cgroup, everything); g != nil {
 			return g
@@ -400,8 +406,20 @@ func groupOf(p *proc, hostNS uint64, everything string) *Group {
 		id := "pipeline:" + strconv.Itoa(r.parent.n.PID) + ":" + strconv.Itoa(r.n.PID)
 		return &Group{ID: id, Kind: KindPipeline, Detail: "children of " + r.parent.comm() + " " + strconv.Itoa(r.parent.n.PID)}
 	}
+	// Children of a shell with one name: the jobs of a loop (for i in ...;
+	// do worker & done) are one group, named after the shell.
+	if sh := top.parent; sh != nil && shells[sh.comm()] && jobs[jobKey{sh, top.comm()}] > 1 {
+		return &Group{ID: "program:" + strconv.Itoa(sh.n.PID) + ":" + top.comm(), Name: top.comm(), Kind: KindProgram,
+			Detail: top.comm() + " jobs of " + sh.comm() + " " + strconv.Itoa(sh.n.PID)}
+	}
 	return &Group{ID: "program:" + strconv.Itoa(top.n.PID), Name: top.comm(), Kind: KindProgram,
 		Detail: top.comm() + " " + strconv.Itoa(top.n.PID)}
+}
+
+// jobKey names the children of a shell with one name.
+type jobKey struct {
+	shell *proc
+	comm  string
 }
 
 // netnsName names a network namespace's group after its topmost

@@ -89,6 +89,9 @@ func host() *machine {
 	m.proc(41, 40, "redis-server", "/system.slice/docker-0123456789abcdef0123.scope", other+1)
 	m.proc(50, 30, "unshare", "/user.slice/user-1000.slice/session-2.scope", ns)
 	m.proc(51, 50, "sleep", "/user.slice/user-1000.slice/session-2.scope", other)
+	// bash's background jobs: two workers of one name are one group.
+	m.proc(60, 30, "worker", "/user.slice/user-1000.slice/session-2.scope", ns)
+	m.proc(61, 30, "worker", "/user.slice/user-1000.slice/session-2.scope", ns)
 	m.proc(2, 0, "kthreadd", "/", ns) // kernel threads are no group
 	m.proc(3, 2, "kworker/0:1", "/", ns)
 
@@ -131,6 +134,7 @@ func TestBuild(t *testing.T) {
 			{ID: "pipeline:30:31", Name: "cat | grep", Kind: KindPipeline, Detail: "children of bash 30", PIDs: []int{31, 32}, Comms: []string{"cat", "grep"}, Listen: []string{}},
 			{ID: "program:1", Name: "systemd", Kind: KindProgram, Detail: "systemd 1", PIDs: []int{1}, Comms: []string{"systemd"}, Listen: []string{}},
 			{ID: "program:30", Name: "bash", Kind: KindProgram, Detail: "bash 30", PIDs: []int{30}, Comms: []string{"bash"}, Listen: []string{}},
+			{ID: "program:30:worker", Name: "worker", Kind: KindProgram, Detail: "worker jobs of bash 30", PIDs: []int{60, 61}, Comms: []string{"worker"}, Listen: []string{}},
 			{ID: "program:33", Name: "curl", Kind: KindProgram, Detail: "curl 33", PIDs: []int{33}, Comms: []string{"curl"}, Listen: []string{}},
 			{ID: "program:50", Name: "unshare", Kind: KindProgram, Detail: "unshare 50", PIDs: []int{50}, Comms: []string{"unshare"}, Listen: []string{}},
 			{ID: "remote:198.51.100.7:443", Name: "198.51.100.7:443", Kind: KindRemote, Detail: "198.51.100.7:443", PIDs: []int{}, Comms: []string{}, Listen: []string{}},

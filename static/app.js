@@ -466,7 +466,7 @@ function start() {
   $("map-back").addEventListener("click", () => mapView.openGroup(""));
   $("map-zoom-in").addEventListener("click", () => mapView.zoomBy(1.25));
   $("map-zoom-out").addEventListener("click", () => mapView.zoomBy(0.8));
-  $("map-zoom-fit").addEventListener("click", () => mapView.fit());
+  $("map-zoom-fit").addEventListener("click", () => mapView.fit(true));
   $("map-export-svg").addEventListener("click", () => exportMapSVG(state.theme));
   $("map-export-png").addEventListener("click", () => exportMapPNG(state.theme));
   $("search").addEventListener("input", (ev) => mapView.search(ev.target.value));

@@ -14,6 +14,10 @@ const PY = 16;
 const PAD = 12;
 const FRESH_MS = 2500;
 const GONE_MS = 2500;
+// Below MIN_READABLE times its size the whole map is not worth showing at
+// once; READABLE is the zoom it opens at instead (as the diagram's).
+const MIN_READABLE = 0.6;
+const READABLE = 0.9;
 
 function el(name, attrs, parent) {
   const e = document.createElementNS(SVGNS, name);
@@ -227,7 +231,11 @@ export class MapView {
     this.container.dataset.zoom = String(Math.round(this.k * 100) / 100);
   }
 
-  fit() {
+  // fit shows the whole map, at most 1.4 times its size. A map so big that
+  // the whole of it would be unreadable (a busy host's hundred groups on a
+  // laptop) opens from its top left at a readable size instead, where the
+  // busiest groups are, unless all is true (the fit button).
+  fit(all) {
     const r = this.container.getBoundingClientRect();
     if (!this.extent || r.width === 0 || r.height === 0) {
       this.k = 1;
@@ -235,8 +243,14 @@ export class MapView {
       return this.apply();
     }
     this.fitted = true;
-    this.k = Math.max(Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.4), 0.05);
-    this.tx = Math.max(0, (r.width - this.extent.w * this.k) / 2);
+    const k = Math.max(Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.4), 0.05);
+    if (k >= MIN_READABLE || all) {
+      this.k = k;
+      this.tx = Math.max(0, (r.width - this.extent.w * k) / 2);
+    } else {
+      this.k = READABLE;
+      this.tx = 0;
+    }
     this.ty = 0;
     this.apply();
   }
