@@ -17,6 +17,7 @@ import (
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/scan"
+	"github.com/fdscope/fdscope/hostmap"
 )
 
 // runSnapshot prints one scan of the machine, or with --pid the focus view
@@ -30,8 +31,10 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"fdscope snapshot --pid \"$(pgrep -n bash)\" --format text       # the diagram of the newest bash",
 		"fdscope snapshot --pid $$ --format text --ascii --width 80    # this shell, in plain ASCII",
 		"fdscope snapshot --pid $$ --format svg --theme dark > sh.svg",
+		"fdscope snapshot --format map                                 # the map of the host: who talks to whom",
+		"fdscope snapshot --format map-svg > host.svg",
 	)
-	format := fs.String("format", "json", "output format: json, or with --pid also text, svg or layout (the diagram's layout as JSON)")
+	format := fs.String("format", "json", "output format: json; map, map-svg or map-json (the map of the host, docs/map.md); or with --pid also text, svg or layout (the diagram's layout as JSON)")
 	var pid int
 	fs.Func("pid", "focus on process `PID`: its fds, what they lead to and its peers (the scan still covers the machine)", func(s string) error {
 		n, err := api.ParsePID(s)
@@ -39,9 +42,9 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	})
 	ascii := fs.Bool("ascii", false, "text: plain ASCII (+-|) instead of box-drawing characters")
-	width := fs.Int("width", 0, fmt.Sprintf("text: the widest a line may be, %d to %d (0: the terminal's width, or %d); svg, layout: wrap to this many cells, %d to %d (0: no wrapping)",
+	width := fs.Int("width", 0, fmt.Sprintf("text, map: the widest a line may be, %d to %d (0: the terminal's width, or %d); svg, layout: wrap to this many cells, %d to %d (0: no wrapping)",
 		api.MinTextWidth, api.MaxTextWidth, defaultTerminalWidth, api.MinLayoutWidth, api.MaxLayoutWidth))
-	theme := fs.String("theme", "light", "svg: light, dark or auto (follows the viewer's colour scheme)")
+	theme := fs.String("theme", "light", "svg, map-svg: light, dark or auto (follows the viewer's colour scheme)")
 	expand := fs.Bool("expand", false, "text, svg, layout: one port per fd, no grouped stdio or collapsed fds")
 	watches := fs.Bool("watches", false, "text, svg, layout: draw what epoll and inotify instances watch")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
@@ -82,6 +85,29 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			procs = "1 process"
 		}
 		fmt.Fprintf(stderr, "fdscope: the fds of %s could not be read (stats.denied_processes; see \"What you see, as which user\" in README.md)\n", procs)
+	}
+	if strings.HasPrefix(*format, "map") {
+		m := hostmap.Build(graph.NewIndex(snap))
+		cols := 0 // map-svg, map-json: as the page lays it out
+		if *format == "map" {
+			w := *width
+			if w == 0 {
+				w = min(max(terminalWidth(stdout), api.MinTextWidth), api.MaxTextWidth)
+			}
+			cols = max(1, w/hostmap.CellW)
+		}
+		l := hostmap.NewLayout(m, nil, cols)
+		switch *format {
+		case "map":
+			_, err = io.WriteString(stdout, hostmap.Text(m, l))
+		case "map-svg":
+			_, err = io.WriteString(stdout, hostmap.SVG(m, l, *theme))
+		default: // map-json
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", " ")
+			err = enc.Encode(api.MapMessage{Map: m, Layout: l})
+		}
+		return err
 	}
 	if pid == 0 {
 		return snap.WriteJSON(stdout)
@@ -126,19 +152,23 @@ func checkSnapshotFlags(set map[string]bool, format string, pid, width int, them
 	// Which formats each format-specific flag applies to.
 	applies := map[string][]string{
 		"ascii":   {"text"},
-		"theme":   {"svg"},
-		"width":   {"text", "svg", "layout"},
+		"theme":   {"svg", "map-svg"},
+		"width":   {"text", "svg", "layout", "map"},
 		"expand":  {"text", "svg", "layout"},
 		"watches": {"text", "svg", "layout"},
 	}
 	switch format {
 	case "json":
+	case "map", "map-svg", "map-json":
+		if pid != 0 {
+			return fmt.Errorf("--format %s draws the whole host: no --pid", format)
+		}
 	case "text", "svg", "layout":
 		if pid == 0 {
 			return fmt.Errorf("--format %s draws one process: give --pid (find one with pgrep or ps)", format)
 		}
 	default:
-		return fmt.Errorf("--format %q: unknown format (want json, text, svg or layout)", format)
+		return fmt.Errorf("--format %q: unknown format (want json, map, map-svg, map-json, text, svg or layout)", format)
 	}
 	for _, name := range []string{"ascii", "theme", "width", "expand", "watches"} {
 		if set[name] && !slices.Contains(applies[name], format) {
@@ -149,9 +179,9 @@ func checkSnapshotFlags(set map[string]bool, format string, pid, width int, them
 		return fmt.Errorf("--theme: %w", err)
 	}
 	switch {
-	case format == "text" && width != 0 && api.CheckTextWidth(width) != nil:
+	case (format == "text" || format == "map") && width != 0 && api.CheckTextWidth(width) != nil:
 		return fmt.Errorf("--width %d: out of range (want %d to %d cells, or 0 for the terminal's width)", width, api.MinTextWidth, api.MaxTextWidth)
-	case format != "text" && api.CheckLayoutWidth(width) != nil:
+	case format != "text" && format != "map" && api.CheckLayoutWidth(width) != nil:
 		return fmt.Errorf("--width %d: out of range (want %d to %d cells, or 0 for no wrapping)", width, api.MinLayoutWidth, api.MaxLayoutWidth)
 	}
 	return nil

@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSnapshotDiagram draws this test process, connected to itself over a
@@ -87,4 +91,65 @@ func TestSnapshotDiagram(t *testing.T) {
 
 func run0(args []string, stderr io.Writer) error {
 	return run(context.Background(), args, io.Discard, stderr)
+}
+
+// TestSnapshotMap prints the map of the host as text, SVG and JSON, with
+// a pipeline this test starts on it.
+func TestSnapshotMap(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 1000 | sleep 1001")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, pid := range childPIDs(cmd.Process.Pid) {
+			syscall.Kill(pid, syscall.SIGKILL) // the two sleeps this test started
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	run := func(format string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"snapshot", "--format", format}, &out, &errOut); err != nil {
+			t.Fatalf("snapshot --format %s: %v\n%s", format, err, errOut.String())
+		}
+		return out.String()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(run("map"), "sleep | sleep") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the map never showed the pipeline:\n%s", run("map"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	svg := run("map-svg")
+	if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil || !strings.Contains(svg, `data-group="pipeline:`+strconv.Itoa(cmd.Process.Pid)+`:`) {
+		t.Errorf("map-svg without the pipeline's group (%v):\n%.500s", err, svg)
+	}
+	var m struct {
+		Groups []struct{ ID string }                 `json:"groups"`
+		Layout struct{ Nodes []struct{ ID string } } `json:"layout"`
+	}
+	if err := json.Unmarshal([]byte(run("map-json")), &m); err != nil || len(m.Groups) == 0 || len(m.Groups) != len(m.Layout.Nodes) {
+		t.Errorf("map-json: %v, %d groups, %d cells", err, len(m.Groups), len(m.Layout.Nodes))
+	}
+}
+
+// childPIDs returns the pids whose parent is pid.
+func childPIDs(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -33,7 +33,8 @@ import (
 // A focus client that asked for layouts (layout=1) gets a layout message
 // after each focus snapshot or non-empty diff, and after each change of its
 // expanded groups. The focus subgraph of a pid and its layouts are computed
-// once per version for all clients (views).
+// once per version for all clients (views). A client that asked for the
+// map of the host (map=1) gets it, laid out, on each version that changes it.
 type hub struct {
 	src     Source
 	views   *views
@@ -222,6 +223,7 @@ type client struct {
 	focus    *graph.Snapshot // the focus subgraph as last sent
 	rowsSeq  uint64          // seq of the last process-list message sent; 0: none yet
 	rowsAt   uint64          // the version the client's process list reflects
+	mapSeq   uint64          // seq of the last map message sent; 0: none yet
 	// layout is the layout last sent for the focus pid (diagram.Options.Prev
 	// of the next); nil after the focus pid changed.
 	layout     *diagram.Layout
@@ -363,6 +365,9 @@ func (c *client) sync(ctx context.Context) error {
 	if resync || want.processes != c.have.processes {
 		c.rowsSeq, c.rowsAt = 0, 0
 	}
+	if resync || want.hostMap != c.have.hostMap {
+		c.mapSeq = 0
+	}
 	c.have = want
 	v := c.h.views.latest()
 	if v == nil {
@@ -375,7 +380,27 @@ func (c *client) sync(ctx context.Context) error {
 	if err := c.syncLayout(ctx, v); err != nil {
 		return err
 	}
-	return c.syncRows(ctx, v)
+	if err := c.syncRows(ctx, v); err != nil {
+		return err
+	}
+	return c.syncMap(ctx, v)
+}
+
+// syncMap sends the map of the host if the client asked for it and it
+// changed since the one last sent.
+func (c *client) syncMap(ctx context.Context, latest *view) error {
+	if !c.have.hostMap {
+		return nil
+	}
+	mv := latest.hostMapVersion()
+	if mv.seq == c.mapSeq {
+		return nil
+	}
+	if err := c.write(ctx, TypeMap, mv.msg); err != nil {
+		return err
+	}
+	c.mapSeq = mv.seq
+	return nil
 }
 
 // syncLayout sends the layout of the focus as the client has it, if it

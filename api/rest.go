@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/fdscope/fdscope/diagram"
+	"github.com/fdscope/fdscope/hostmap"
 )
 
 // SeqHeader names the response header that carries the version a REST
@@ -73,6 +75,47 @@ func jsonLine(v any) ([]byte, error) { return append(mustJSON(v), '\n'), nil }
 func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 	if v := s.latest(w); v != nil {
 		writeShared(w, v, "processes", "application/json", func() ([]byte, error) { return jsonLine(v.processes()) })
+	}
+}
+
+// GET /api/map: the map of the host (MapMessage), computed once per version.
+func (s *Server) getMap(w http.ResponseWriter, r *http.Request) {
+	if v := s.latest(w); v != nil {
+		writeShared(w, v, "map", "application/json", func() ([]byte, error) {
+			return append(slices.Clip(v.hostMapVersion().msg), '\n'), nil
+		})
+	}
+}
+
+// GET /api/map.svg and /api/map.txt: the map of the host drawn as SVG
+// (?theme=light|dark|auto) or text art, with the layout of the map
+// messages: what fdscope snapshot --format map-svg|map prints.
+func (s *Server) getMapDrawing(format string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		theme := r.URL.Query().Get("theme")
+		if theme == "" {
+			theme = "light"
+		}
+		if err := CheckTheme(theme); err != nil {
+			writeError(w, http.StatusBadRequest, "bad theme: "+err.Error())
+			return
+		}
+		v := s.latest(w)
+		if v == nil {
+			return
+		}
+		contentType := "text/plain; charset=utf-8"
+		if format == "svg" {
+			contentType = "image/svg+xml"
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		}
+		writeShared(w, v, "map."+format+" "+theme, contentType, func() ([]byte, error) {
+			mv := v.hostMapVersion()
+			if format == "svg" {
+				return []byte(hostmap.SVG(mv.m, mv.layout, theme)), nil
+			}
+			return []byte(hostmap.Text(mv.m, mv.layout)), nil
+		})
 	}
 }
 

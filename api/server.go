@@ -242,6 +242,9 @@ func (s *Server) routes() http.Handler {
 			r.With(s.limitHeavy).Get("/processes/{pid}/layout", s.getLayout)
 			r.Get("/search", s.getSearch)
 			r.Get("/summary", s.getSummary)
+			r.With(s.limitHeavy).Get("/map", s.getMap)
+			r.With(s.limitHeavy).Get("/map.svg", s.getMapDrawing("svg"))
+			r.With(s.limitHeavy).Get("/map.txt", s.getMapDrawing("txt"))
 		})
 	})
 	return r

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/hostmap"
 )
 
 // views caches what is derived from the graph, so that one scan costs one
@@ -41,6 +43,11 @@ type views struct {
 	// not keep tens of megabytes for the next request that may never come.
 	// The snapshot it encodes is named weakly too: the name must not keep
 	// an old snapshot alive.
+	// lastMap is the map of the latest version that computed one: the
+	// next is laid out after it (hostmap.NewLayout's prev), and shares it
+	// when nothing changed.
+	lastMap *mapVersion
+
 	graphMu   sync.Mutex
 	graphSnap weak.Pointer[graph.Snapshot]
 	graph     weak.Pointer[encoded]
@@ -83,6 +90,18 @@ type view struct {
 
 	summaryOnce sync.Once
 	summary     *Summary
+
+	mapOnce sync.Once
+	hostMap *mapVersion
+}
+
+// mapVersion is a map of the host with its layout and message. Versions
+// whose map is the same share one.
+type mapVersion struct {
+	m      *hostmap.Map
+	layout *hostmap.Layout
+	seq    uint64 // the version it was computed from
+	msg    []byte
 }
 
 type onceFocus struct {
@@ -307,4 +326,33 @@ func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snaps
 	at.mu.Unlock()
 	o.once.Do(func() { o.msg, o.l = compute() })
 	return o.msg, o.l
+}
+
+// hostMapVersion returns the map of the host of this version, computed
+// once: the previous map when the groups and links are the same, else a
+// new one laid out after it, so that groups keep their places.
+func (v *view) hostMapVersion() *mapVersion {
+	v.mapOnce.Do(func() {
+		m := hostmap.Build(v.index())
+		v.vs.mu.Lock()
+		last := v.vs.lastMap
+		v.vs.mu.Unlock()
+		if last != nil && last.seq <= v.seq && reflect.DeepEqual(last.m, m) {
+			v.hostMap = last
+			return
+		}
+		var prev *hostmap.Layout
+		if last != nil {
+			prev = last.layout
+		}
+		l := hostmap.NewLayout(m, prev, 0)
+		mv := &mapVersion{m: m, layout: l, seq: v.seq, msg: mustJSON(MapMessage{Type: TypeMap, Seq: v.seq, Map: m, Layout: l})}
+		v.vs.mu.Lock()
+		if v.vs.lastMap == nil || v.vs.lastMap.seq < v.seq {
+			v.vs.lastMap = mv
+		}
+		v.vs.mu.Unlock()
+		v.hostMap = mv
+	})
+	return v.hostMap
 }

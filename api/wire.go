@@ -9,6 +9,7 @@ import (
 
 	"github.com/fdscope/fdscope/diagram"
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/hostmap"
 )
 
 // Message types sent by the server on /api/ws (docs/api.md has examples).
@@ -18,6 +19,7 @@ const (
 	TypeProcesses     = "processes"      // the process-list stream starts again: every row
 	TypeProcessesDiff = "processes_diff" // the process list's changes since base
 	TypeLayout        = "layout"         // the diagram layout of the focus, after its snapshot or diff
+	TypeMap           = "map"            // the map of the host, on each version that changes it
 	TypeError         = "error"          // a request could not be honoured; the stream goes on
 )
 
@@ -92,6 +94,16 @@ type LayoutMessage struct {
 	Layout *diagram.Layout `json:"layout"`
 }
 
+// MapMessage carries the map of the host (package hostmap): its groups
+// and links, and where each group is drawn. Seq is the version the map was
+// computed from: the last that changed it. GET /api/map answers it too.
+type MapMessage struct {
+	Type string `json:"type,omitempty"` // "map"
+	Seq  uint64 `json:"seq,omitempty"`
+	*hostmap.Map
+	Layout *hostmap.Layout `json:"layout"`
+}
+
 // ErrorMessage reports a request that could not be honoured.
 type ErrorMessage struct {
 	Type  string `json:"type"` // "error"
@@ -100,13 +112,14 @@ type ErrorMessage struct {
 
 // Request is a message from a client. Type is one of TypeResync,
 // TypeFocus (with PID and optionally Expand), TypeExpand (with Expand) and
-// TypeSubscribe (with Graph, PID, Processes and Layout).
+// TypeSubscribe (with Graph, PID, Processes, Map and Layout).
 type Request struct {
 	Type      string   `json:"type"`
 	PID       int      `json:"pid,omitempty"`
 	Graph     string   `json:"graph,omitempty"`
 	Processes *bool    `json:"processes,omitempty"`
 	Layout    *bool    `json:"layout,omitempty"`
+	Map       *bool    `json:"map,omitempty"`
 	Expand    []string `json:"expand,omitempty"`
 }
 
@@ -116,6 +129,7 @@ type subscription struct {
 	graph     string // GraphAll, GraphFocus or GraphNone
 	pid       int    // for GraphFocus
 	processes bool
+	hostMap   bool   // map messages
 	layout    bool   // layout messages after the focus's snapshots and diffs
 	expand    string // the expanded group IDs, joined by expandSep
 	width     int    // the layout's diagram.Options.Width (0: no wrapping)
@@ -173,7 +187,7 @@ func clip(s string, n int) string {
 
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
-// processes=1|0, layout=1|0, width=N (the layouts' wrapping width in
+// processes=1|0, map=1|0, layout=1|0, width=N (the layouts' wrapping width in
 // cells), screen=N (the cells the client sees at first), watches=1|0 (draw epoll and inotify watches), expand=ID
 // (repeated). The bounds are those of params.go.
 func parseSubscription(q map[string][]string) (subscription, error) {
@@ -200,7 +214,7 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 	for _, b := range []struct {
 		name string
 		p    *bool
-	}{{"processes", &s.processes}, {"layout", &s.layout}, {"watches", &s.watches}} {
+	}{{"processes", &s.processes}, {"map", &s.hostMap}, {"layout", &s.layout}, {"watches", &s.watches}} {
 		on, err := ParseSwitch(get(b.name))
 		if err != nil {
 			return s, fmt.Errorf("bad %s: %w", b.name, err)
@@ -300,6 +314,9 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		}
 		if r.Layout != nil {
 			n.layout = *r.Layout
+		}
+		if r.Map != nil {
+			n.hostMap = *r.Map
 		}
 		if n.graph != GraphFocus || n.pid != s.pid {
 			n.expand = ""

@@ -94,8 +94,11 @@ type Process struct {
 	StartTime uint64 `json:"start_time"` // clock ticks after boot, field 22 of /proc/PID/stat
 	MntNS     uint64 `json:"mntns,omitempty"`
 	PidNS     uint64 `json:"pidns,omitempty"`
-	Threads   int    `json:"threads,omitempty"`
-	FDCount   int    `json:"fd_count"` // fds in the table, whether or not they could be read
+	// Cgroup is the process's cgroup: its path in the unified (v2)
+	// hierarchy, or in systemd's named v1 hierarchy ("" when unknown).
+	Cgroup  string `json:"cgroup,omitempty"`
+	Threads int    `json:"threads,omitempty"`
+	FDCount int    `json:"fd_count"` // fds in the table, whether or not they could be read
 }
 
 // FD holds the details of a KindFD node.

@@ -119,6 +119,9 @@ func appendNode(b []byte, n *Node) []byte {
 		if p.PidNS != 0 {
 			b = appendUintField(b, `,"pidns":`, p.PidNS)
 		}
+		if p.Cgroup != "" {
+			b = appendStringField(b, `,"cgroup":`, p.Cgroup)
+		}
 		if p.Threads != 0 {
 			b = appendIntField(b, `,"threads":`, int64(p.Threads))
 		}

@@ -14,13 +14,17 @@ import { ConnectionsTable } from "./connections.js";
 import { DiagramView, MIN_READABLE } from "./diagram.js";
 import { renderDetails } from "./details.js";
 import { $, h, plural } from "./dom.js";
-import { exportPNG, exportSVG, exportText } from "./exports.js";
+import { exportMapPNG, exportMapSVG, exportPNG, exportSVG, exportText } from "./exports.js";
 import { FocusGraph } from "./focusgraph.js";
 import { ProcessList } from "./list.js";
+import { MapView } from "./map.js";
 import { Summary } from "./summary.js";
 
 // Measurements read by the browser benchmark (web/browser_bench_test.go).
-const perf = (window.__fdscope = { renders: 0, lastRenderMs: 0, lastUpdateMs: 0, readyAt: 0 });
+const perf = (window.__fdscope = {
+  renders: 0, lastRenderMs: 0, lastUpdateMs: 0, readyAt: 0,
+  mapRenders: 0, lastMapRenderMs: 0, lastMapUpdateMs: 0, mapReadyAt: 0, mapSeq: 0,
+});
 
 const state = {
   focusPID: 0, // the process in view (0: none)
@@ -40,6 +44,7 @@ const list = new ProcessList($("sidebar"), { onOpen: (pid) => focus(pid, true), 
 const summary = new Summary($("summary"), () => [...list.rows.values()]);
 const connections = new ConnectionsTable($("connections"), graph, (pid) => focus(pid, true));
 let view = null;
+let mapView = null;
 let ws = null;
 let wsGen = 0;
 
@@ -62,6 +67,7 @@ function setTheme(t, remember) {
   state.theme = t;
   document.body.dataset.theme = t;
   view.setTheme(t);
+  mapView?.setTheme(t);
   $("theme-toggle").textContent = t === "dark" ? "light theme" : "dark theme";
   if (remember) {
     try {
@@ -122,6 +128,7 @@ function connect() {
     if (state.watches) u.searchParams.set("watches", "1");
   } else {
     u.searchParams.set("graph", "none");
+    u.searchParams.set("map", "1");
   }
   graph.clear();
   list.seq = 0;
@@ -178,6 +185,11 @@ function handle(m, t0) {
       if (!mine) break;
       drawLayout(m.layout, m.seq, t0);
       if (state.table) connections.refresh();
+      break;
+    case "map":
+      if (state.focusPID) break;
+      drawMap(m, t0);
+      setReady();
       break;
     case "error":
       if (state.focusPID && /focus/.test(m.error)) {
@@ -289,8 +301,11 @@ function showTable(on) {
 function showPane() {
   const focused = !!state.focusPID;
   $("summary").hidden = focused || !state.ready;
+  $("map-pane").hidden = focused || !state.ready;
+  if (!focused && state.ready && mapView.msg && !mapView.fitted) mapView.fit();
   $("focus").hidden = !focused;
   $("doc-link").href = focused ? "/process/" + state.focusPID + "?theme=light&chrome=0" : "/";
+  if (!focused) renderMapNote();
   if (!focused && state.ready) summary.load();
   renderFocusTitle();
 }
@@ -345,6 +360,34 @@ function drawLayout(layout, seq, t0) {
     perf.lastUpdateMs = dt;
   }
   refreshDetails();
+}
+
+// ---- The map of the host.
+
+function drawMap(m, t0) {
+  const first = !mapView.msg;
+  mapView.setMap(m);
+  const dt = performance.now() - t0;
+  perf.mapRenders++;
+  perf.mapSeq = m.seq;
+  if (first) {
+    perf.lastMapRenderMs = dt;
+    if (!perf.mapReadyAt) perf.mapReadyAt = performance.now();
+  } else {
+    perf.lastMapUpdateMs = dt;
+  }
+  renderMapNote();
+}
+
+function renderMapNote() {
+  const m = mapView.msg;
+  $("map-back").hidden = !mapView.open;
+  if (!m) return;
+  const g = mapView.open && m.groups.find((x) => x.id === mapView.open);
+  $("map-title").textContent = g ? g.name : "This host";
+  $("map-note").textContent = g
+    ? "click a process to see what it is connected to"
+    : plural(m.groups.length, "group", "groups") + " · " + plural(m.links.length, "link", "links") + " · click a group to open it";
 }
 
 // ---- Expanded groups.
@@ -407,6 +450,26 @@ function start() {
     onSelect: showDetails,
     onExpand: toggleExpand,
   });
+  mapView = new MapView($("map"), {
+    // Back from the focus view is the map, not the group.
+    onFocus: (pid) => {
+      mapView.openGroup("");
+      focus(pid, true);
+    },
+    onOpen: renderMapNote,
+  });
+  mapView.rows = () => {
+    const byPID = new Map();
+    for (const r of list.rows.values()) byPID.set(r.pid, r);
+    return byPID;
+  };
+  $("map-back").addEventListener("click", () => mapView.openGroup(""));
+  $("map-zoom-in").addEventListener("click", () => mapView.zoomBy(1.25));
+  $("map-zoom-out").addEventListener("click", () => mapView.zoomBy(0.8));
+  $("map-zoom-fit").addEventListener("click", () => mapView.fit(true));
+  $("map-export-svg").addEventListener("click", () => exportMapSVG(state.theme));
+  $("map-export-png").addEventListener("click", () => exportMapPNG(state.theme));
+  $("search").addEventListener("input", (ev) => mapView.search(ev.target.value));
   initTheme();
   list.wire();
   $("theme-toggle").addEventListener("click", () => setTheme(state.theme === "dark" ? "light" : "dark", true));
@@ -442,7 +505,7 @@ function start() {
     }
   });
   window.addEventListener("popstate", () => focus(pidFromURL(), false));
-  window.addEventListener("resize", () => state.layoutSeq && view.fit());
+  window.addEventListener("resize", () => (state.focusPID ? state.layoutSeq && view.fit() : mapView.msg && mapView.fit()));
 
   // /?pid=N becomes /process/N.
   const pid = pidFromURL();

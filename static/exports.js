@@ -82,3 +82,43 @@ export async function exportText(view, out) {
     toast("text export failed: " + e.message, true);
   }
 }
+
+// exportMapSVG downloads fdscope-map.svg: GET /api/map.svg, what
+// `fdscope snapshot --format map-svg` prints.
+export async function exportMapSVG(theme) {
+  try {
+    const svg = await fetchText(mapURL(theme));
+    download(new Blob([svg], { type: "image/svg+xml" }), "fdscope-map.svg");
+    toast("saved fdscope-map.svg");
+  } catch (e) {
+    toast("SVG export failed: " + e.message, true);
+  }
+}
+
+// exportMapPNG downloads fdscope-map.png: that SVG drawn at twice its size.
+export async function exportMapPNG(theme) {
+  try {
+    download(await pngOf(await fetchText(mapURL(theme))), "fdscope-map.png");
+    toast("saved fdscope-map.png");
+  } catch (e) {
+    toast("PNG export failed: " + e.message, true);
+  }
+}
+
+function mapURL(theme) {
+  const u = new URL("/api/map.svg", location.href);
+  u.searchParams.set("theme", theme);
+  return u.href;
+}
+
+async function pngOf(svg) {
+  const img = new Image();
+  img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg);
+  await img.decode();
+  const scale = 2;
+  const c = h("canvas", { width: img.naturalWidth * scale, height: img.naturalHeight * scale });
+  const ctx = c.getContext("2d");
+  ctx.scale(scale, scale);
+  ctx.drawImage(img, 0, 0);
+  return new Promise((res, rej) => c.toBlob((b) => (b ? res(b) : rej(new Error("canvas is empty"))), "image/png"));
+}

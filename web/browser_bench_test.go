@@ -143,3 +143,98 @@ func BenchmarkBrowserFocusCrowd(b *testing.B) {
 	b.ReportMetric(ready/n, "ready-ms")
 	b.ReportMetric(render/n, "render-ms")
 }
+
+// mapHost is a host of n programs (each its own group) joined in a ring by
+// unix connections, with a chord from every fifth: the map of a busy
+// server, n groups and ~1.2 n links. extra > 0 adds that many more
+// programs, each connected to program 0.
+func mapHost(n, extra int) *graph.Snapshot {
+	var b diagramtest.Builder
+	pid := func(i int) int { return 10000 + i }
+	var pairs [][2]int
+	for i := range n {
+		pairs = append(pairs, [2]int{pid(i), pid((i + 1) % n)})
+		if i%5 == 0 {
+			pairs = append(pairs, [2]int{pid(i), pid((i + n/2) % n)})
+		}
+	}
+	for i := range extra {
+		pairs = append(pairs, [2]int{pid(n + i), pid(0)})
+	}
+	fds := map[int]int{}
+	for _, pr := range pairs {
+		fds[pr[0]]++
+		fds[pr[1]]++
+	}
+	for i := range n + extra {
+		b.Proc(pid(i), 1, uint64(100+i), fmt.Sprintf("svc%03d", i), "svc", fds[pid(i)]+3)
+	}
+	next := map[int]int{}
+	ino := uint64(5000000)
+	for _, pr := range pairs {
+		ino += 2
+		x := b.Socket(ino, "unix", "stream", "", "established", "/run/p.sock", "")
+		y := b.Socket(ino+1, "unix", "stream", "", "established", "", "/run/p.sock")
+		for k, obj := range []string{x, y} {
+			p := pr[k]
+			next[p]++
+			b.FD(p, 2+next[p], true, b.OFD(p, 2+next[p], "rw", 0, 1, obj))
+		}
+		b.Peer(x, y)
+	}
+	return b.Snapshot()
+}
+
+// BenchmarkBrowserMap measures the map of the host in headless Chromium on
+// 200 groups and 240 links (mapHost), served from a store: each iteration
+// loads / and waits for the map, then publishes a version with one more
+// group and waits until the page has drawn it. Metrics, in milliseconds:
+//
+//	ready-ms   navigation start to the first map drawn (mapReadyAt)
+//	render-ms  building the SVG of the first map (lastMapRenderMs)
+//	update-ms  receiving the new map to having applied it (lastMapUpdateMs)
+//
+// Targets (issue 13): the map drawn in < 1 s, an update applied in < 100 ms.
+//
+//	go test ./web -run '^$' -bench BrowserMap -benchtime 5x
+func BenchmarkBrowserMap(b *testing.B) {
+	chromium(b)
+	base, more := mapHost(200, 0), mapHost(200, 1)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(base)
+	s := startServer(b, store)
+	p := newPage(b, s.URL, b.TempDir())
+	type mapTimes struct {
+		MapReadyAt      float64 `json:"mapReadyAt"`
+		LastMapRenderMs float64 `json:"lastMapRenderMs"`
+		LastMapUpdateMs float64 `json:"lastMapUpdateMs"`
+	}
+	var ready, render, update float64
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			b.StopTimer()
+			store.Publish(base)
+			b.StartTimer()
+		}
+		p.run("load the map", chromedp.Navigate(s.URL+"/"))
+		p.wait("the map", `document.querySelectorAll('#map g.group[data-group]').length === 200`)
+		first := eval[mapTimes](p, `window.__fdscope`)
+		if _, changed := store.Publish(more); !changed {
+			b.Fatal("publishing one more program changed nothing")
+		}
+		p.wait("the new group", `document.querySelector('#map g.group[data-group="program:10200"]')`)
+		after := eval[mapTimes](p, `window.__fdscope`)
+		if first.MapReadyAt <= 0 || first.LastMapRenderMs <= 0 || after.LastMapUpdateMs <= 0 {
+			b.Fatalf("window.__fdscope has no map timings: %+v then %+v", first, after)
+		}
+		ready += first.MapReadyAt
+		render += first.LastMapRenderMs
+		update += after.LastMapUpdateMs
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(ready/n, "ready-ms")
+	b.ReportMetric(render/n, "render-ms")
+	b.ReportMetric(update/n, "update-ms")
+}

@@ -15,6 +15,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
@@ -158,6 +159,27 @@ func (s *testServer) waitGraph(t testing.TB, what string, cond func(*graph.Index
 }
 
 // connected says whether pid reaches peer over a connection of kind via.
+// waitMap polls GET /api/map into m until cond holds.
+func (s *testServer) waitMap(t testing.TB, m *api.MapMessage, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		*m = api.MapMessage{}
+		resp, err := http.Get(s.URL + "/api/map")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(m)
+			resp.Body.Close()
+		}
+		if err == nil && m.Map != nil && cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the map never showed %s (last error: %v)", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func connected(pid, peer int, via graph.Via) func(*graph.Index) bool {
 	return func(x *graph.Index) bool {
 		for _, p := range x.Peers(pid) {

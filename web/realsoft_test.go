@@ -13,13 +13,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/hostmap"
 	"github.com/fdscope/fdscope/internal/realproc"
 )
 
@@ -226,4 +229,45 @@ func TestRealSoftware(t *testing.T) {
 			t.Logf("%s (pid %d): %s; %d processes drawn", c.name, c.focus, strings.TrimSpace(note), eval[int](p, processBoxesJS))
 		})
 	}
+
+	// The map of the host: nginx's master and workers are one group, linked
+	// by TCP to the keep-alive client's; redis to each redis-cli; the
+	// pipeline's members one group. The screenshot is docs/screenshots/map.png.
+	t.Run("map", func(t *testing.T) {
+		p.t = t
+		var m api.MapMessage
+		groupOf := func(pid int) *hostmap.Group {
+			for i, g := range m.Groups {
+				if slices.Contains(g.PIDs, pid) {
+					return &m.Groups[i]
+				}
+			}
+			return nil
+		}
+		linked := func(a, b *hostmap.Group) bool {
+			return a != nil && b != nil && slices.ContainsFunc(m.Links, func(l hostmap.Link) bool {
+				return l.From == min(a.ID, b.ID) && l.To == max(a.ID, b.ID)
+			})
+		}
+		pipeline := realproc.Children(sh.PID)
+		s.waitMap(t, &m, "the real software's groups and links", func() bool {
+			ngxGroup := groupOf(ngx.Master.PID)
+			return ngxGroup != nil && slices.Contains(ngxGroup.PIDs, ngx.Workers[0]) && slices.Contains(ngxGroup.PIDs, ngx.Workers[1]) &&
+				linked(ngxGroup, groupOf(ka.PID)) && linked(groupOf(rds.PID), groupOf(cli1.PID)) && linked(groupOf(rds.PID), groupOf(cli2.PID)) &&
+				len(pipeline) == 3 && groupOf(pipeline[0]) != nil && groupOf(pipeline[0]) == groupOf(pipeline[2])
+		})
+		p.navigate("/?theme=light&chrome=0")
+		p.wait("the map", fmt.Sprintf(`document.querySelector('#map g.group[data-group=%q]')`, groupOf(ngx.Master.PID).ID))
+		p.shot("map")
+		if *screenshotsFlag != "" {
+			b, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(*screenshotsFlag, "map.png"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("map: %d groups, %d links", len(m.Groups), len(m.Links))
+	})
 }

@@ -200,7 +200,7 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 		Process: &graph.Process{
 			PPID: p.stat.PPID, Comm: p.stat.Comm, Cmdline: p.cmdline,
 			UID: p.uid, User: b.scanner.userName(p.uid), StartTime: p.startTime,
-			MntNS: p.mntns, PidNS: p.pidns, Threads: p.stat.NumThreads, FDCount: p.fdCount,
+			MntNS: p.mntns, PidNS: p.pidns, Cgroup: p.cgroup, Threads: p.stat.NumThreads, FDCount: p.fdCount,
 		},
 	}
 	if p.err != "" {

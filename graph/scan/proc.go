@@ -25,6 +25,7 @@ type procRec struct {
 	netns     uint64
 	mntns     uint64
 	pidns     uint64
+	cgroup    string // see parseCgroup; "" when unknown
 	fdCount   int
 	err       string // why the fd table could not be read
 
@@ -85,6 +86,10 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 	p.netns, _ = procdir.NamespaceAt(procDir, "net")
 	p.mntns, _ = procdir.NamespaceAt(procDir, "mnt")
 	p.pidns, _ = procdir.NamespaceAt(procDir, "pid")
+	var cg []byte
+	if cg, w.infoBuf, err = readFileAt(procDir, "cgroup", w.infoBuf, maxCgroupFile); err == nil {
+		p.cgroup = parseCgroup(cg)
+	}
 	p.cwd = w.readPathObject(procDir, "cwd")
 	p.root = w.readPathObject(procDir, "root")
 	p.exe = w.readPathObject(procDir, "exe")
