@@ -29,6 +29,11 @@ const (
 	KindRemote    = "remote"    // an endpoint that is not on this host
 )
 
+// InheritedGroups is how many groups may hold one end of a pipe or FIFO
+// for it to be drawn as links: more, and the end is an fd they all
+// inherited (a harness's or a service manager's pipe), not a conversation.
+const InheritedGroups = 4
+
 // Map is the map of one snapshot: groups sorted by ID, links sorted by
 // (from, to).
 type Map struct {
@@ -238,6 +243,11 @@ func Build(x *graph.Index) *Map {
 			for _, g := range gs[0] {
 				link(g, r, c.via)
 			}
+		case (c.via == graph.ViaPipe || c.via == graph.ViaFIFO) && max(len(gs[0]), len(gs[1])) > InheritedGroups:
+			// An end that processes of many groups hold is an fd they all
+			// inherited and none uses — a session's harness reading a
+			// pipe every process it started holds the other end of — not
+			// a conversation: linking it would tie every group to one.
 		default:
 			// One connection joins each pair of groups once, however
 			// many of their processes hold it, on whichever side.

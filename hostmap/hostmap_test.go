@@ -320,3 +320,36 @@ func FuzzCgroupGroup(f *testing.F) {
 		}
 	})
 }
+
+// A pipe whose write end every process of a session inherited (a harness
+// reading it to see when they have all exited) links nothing; a pipe
+// between two programs does.
+func TestInheritedPipe(t *testing.T) {
+	m := &machine{}
+	m.proc(1, 0, "systemd", "/init.scope", 1)
+	m.proc(10, 1, "harness", "/harness.service", 1)
+	p := m.obj(graph.KindPipe, nil)
+	m.fd(10, 250, p, "r")
+	w := ""
+	for i, comm := range []string{"nginx", "redis-server", "perl", "postgres", "sshd", "cron"} {
+		pid := 100 + i
+		m.proc(pid, 10, comm, "/"+comm+".service", 1)
+		if w == "" {
+			w = m.fd(pid, 251, p, "w")
+		} else {
+			m.share(pid, 251, w)
+		}
+	}
+	q := m.obj(graph.KindPipe, nil)
+	m.fd(100, 3, q, "w")
+	m.fd(101, 0, q, "r")
+	mp := m.build()
+	for _, l := range mp.Links {
+		if strings.Contains(l.From+l.To, "harness") {
+			t.Errorf("a link to the harness through the inherited pipe: %+v", l)
+		}
+	}
+	if len(mp.Links) != 1 {
+		t.Errorf("links %+v, want one: nginx → redis-server", mp.Links)
+	}
+}
