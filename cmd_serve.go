@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph/scan"
+	"github.com/fdscope/fdscope/history"
 	"github.com/fdscope/fdscope/live"
 	"github.com/fdscope/fdscope/static"
 	"github.com/fdscope/fdscope/web"
@@ -68,6 +70,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	procEvents := fs.Bool("proc-events", true, "listen to the kernel's proc connector (root, initial network namespace) to see processes start and exit at once")
 	gcPercent := fs.Int("gogc", 50, "Go GC target percentage (GOGC): lower keeps less memory between collections and costs more CPU")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	dataDir := fs.String("data-dir", defaultDataDir(os.Getuid(), os.Getenv), "directory of the history store (docs/history.md)")
+	noHistory := fs.Bool("no-history", false, "record no history: no store on disk, no /api/changes, no ?at=")
+	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "how long history is kept")
+	historySize := fs.Int64("history-max-size", history.DefaultMaxSize, "how many bytes of history are kept at most")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
 	if err := fs.parse(args, stdout); err != nil {
 		return helpOrErr(err)
@@ -170,6 +176,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !explicit {
 		opts.Listen = ln.Addr().String()
 	}
+	var hist *history.DB
+	if !*noHistory {
+		if hist, err = history.Open(*dataDir); err != nil {
+			// The live dashboard works without it.
+			log.Warn("no history is recorded (--no-history hides this warning)", "err", err)
+			hist = nil
+		} else {
+			defer hist.Close()
+		}
+	}
 	srv, err := api.New(opts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -198,6 +214,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(loopCtx) })
+	if hist != nil {
+		rec := &history.Recorder{DB: hist, MaxAge: *historyAge, MaxSize: *historySize,
+			Log: log.With("component", "history"), Registry: reg}
+		wg.Go(func() { rec.Run(loopCtx, store) })
+		log.Info("recording history", "path", hist.Path(), "max_age", *historyAge, "max_size", *historySize)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 
@@ -231,6 +253,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-sctx.Done():
 	}
 	return err
+}
+
+// defaultDataDir is where the history store goes without --data-dir:
+// /var/lib/fdscope for root, $XDG_STATE_HOME/fdscope (by default
+// ~/.local/state/fdscope) for other users.
+func defaultDataDir(uid int, getenv func(string) string) string {
+	if uid == 0 {
+		return "/var/lib/fdscope"
+	}
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "fdscope")
+	}
+	return filepath.Join(getenv("HOME"), ".local", "state", "fdscope")
 }
 
 // The capabilities that let fdscope read the fds of other users'

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,6 +90,9 @@ func startServe(t *testing.T, args ...string) *server {
 // startServeStderr is startServe with serve's stderr going to stderr.
 func startServeStderr(t *testing.T, stderr io.Writer, args ...string) *server {
 	t.Helper()
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, "history") || strings.Contains(a, "data-dir") }) {
+		args = append(args, "--data-dir", t.TempDir()) // never the host's own store
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &server{cancel: cancel, done: make(chan error, 1)}
