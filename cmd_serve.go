@@ -184,6 +184,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			hist = nil
 		} else {
 			defer hist.Close()
+			opts.History = hist
 		}
 	}
 	srv, err := api.New(opts)

@@ -33,8 +33,10 @@ func docEnv(t *testing.T) (*env, string) {
 	}
 	store := live.NewStore(4)
 	store.Publish(diagramtest.UnixEcho())
-	e := newEnv(t, func(o *Options) { o.Source = store })
+	db, record := recordHistory(t)
+	e := newEnv(t, func(o *Options) { o.Source, o.History = store, db })
 	e.store = store
+	record(store)
 	return e, string(b)
 }
 

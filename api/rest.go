@@ -36,6 +36,9 @@ func (s *Server) latest(w http.ResponseWriter) *view {
 
 // GET /api/graph: the latest snapshot, in the graph contract of docs/graph.md.
 func (s *Server) getGraph(w http.ResponseWriter, r *http.Request) {
+	if s.getGraphAt(w, r) {
+		return
+	}
 	seq, snap := s.opts.Source.Latest()
 	if seq == 0 || snap == nil {
 		w.Header().Set("Retry-After", "1")
@@ -128,7 +131,10 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) (*view, int) {
 		writeError(w, http.StatusBadRequest, "bad pid: "+err.Error())
 		return nil, 0
 	}
-	v := s.latest(w)
+	v, past := s.pastView(w, r) // ?at=: as it was then
+	if !past {
+		v = s.latest(w)
+	}
 	if v == nil {
 		return nil, 0
 	}

@@ -59,6 +59,10 @@ type Source interface {
 // of the rest take the defaults shown.
 type Options struct {
 	Source Source
+	// History, when set, answers GET /api/changes and the ?at= of the
+	// graph and process routes (docs/history.md); nil: they say that no
+	// history is recorded.
+	History History
 	// Listen is the address the server listens on ("127.0.0.1:8080"); the
 	// Host check allows its host.
 	Listen string
@@ -242,6 +246,7 @@ func (s *Server) routes() http.Handler {
 			r.With(s.limitHeavy).Get("/processes/{pid}/layout", s.getLayout)
 			r.Get("/search", s.getSearch)
 			r.Get("/summary", s.getSummary)
+			r.With(s.limitHeavy).Get("/changes", s.getChanges)
 			r.With(s.limitHeavy).Get("/map", s.getMap)
 			r.With(s.limitHeavy).Get("/map.svg", s.getMapDrawing("svg"))
 			r.With(s.limitHeavy).Get("/map.txt", s.getMapDrawing("txt"))

@@ -34,10 +34,11 @@ type Event struct {
 	Addr string `json:"addr,omitempty"`
 	// The other end of a connection: a process (PeerPID > 0) or, for a
 	// TCP or UDP socket whose other end is on another host or out of
-	// sight, only PeerAddr (PeerPID 0, PeerFD -1).
-	PeerPID   int    `json:"peer_pid,omitempty"`
+	// sight, only PeerAddr (PeerPID 0, PeerFD -1). Events that are not
+	// about a connection have PeerPID 0 and PeerFD -1.
+	PeerPID   int    `json:"peer_pid"`
 	PeerComm  string `json:"peer_comm,omitempty"`
-	PeerFD    int    `json:"peer_fd,omitempty"`
+	PeerFD    int    `json:"peer_fd"`
 	PeerInode uint64 `json:"peer_inode,omitempty"`
 	PeerAddr  string `json:"peer_addr,omitempty"`
 	Via       string `json:"via,omitempty"`
@@ -88,7 +89,7 @@ func stateOf(s *graph.Snapshot) *state {
 			if proc == nil {
 				continue
 			}
-			ev := Event{Kind: FDOpen, PID: n.PID, Comm: proc.Process.Comm, FD: n.FD.Num, Source: "scan"}
+			ev := Event{Kind: FDOpen, PID: n.PID, Comm: proc.Process.Comm, FD: n.FD.Num, PeerFD: -1, Source: "scan"}
 			for _, e := range s.EdgesFrom(n.ID) {
 				if e.Kind != graph.EdgeOFD {
 					continue
@@ -215,7 +216,7 @@ func diffStates(old, cur *state, t time.Time) []Event {
 }
 
 func processEvent(n *graph.Node) Event {
-	ev := Event{PID: n.PID, FD: -1, Source: "scan"}
+	ev := Event{PID: n.PID, FD: -1, PeerFD: -1, Source: "scan"}
 	if n.Process != nil {
 		ev.Comm, ev.Name = n.Process.Comm, n.Process.Cmdline
 	}
