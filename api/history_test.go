@@ -47,7 +47,7 @@ func TestHistoryRoutes(t *testing.T) {
 	record(e.store)
 	pids := e.world.PIDs()
 	server, client := pids[len(pids)-2], pids[len(pids)-1] // started in that order
-	time.Sleep(2 * time.Millisecond) // at is after the first version's time
+	time.Sleep(2 * time.Millisecond)                       // at is after the first version's time
 	connected := time.Now().UTC()
 	time.Sleep(2 * time.Millisecond)
 	e.world.Stop(client)
