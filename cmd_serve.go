@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -148,12 +149,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		loop.Redact = []string{secret}
 	}
 	loopCtx, stopLoop := context.WithCancel(context.Background())
+	var recorder atomic.Pointer[history.Recorder]
+	procConnector := false
 	defer stopLoop()
 	if *procEvents && *procRoot == "/proc" {
-		if wake, err := live.ListenProcEvents(loopCtx); err != nil {
+		// The history recorder, once it runs, records each exec and exit.
+		sink := func(e live.ProcEvent) {
+			if r := recorder.Load(); r != nil {
+				r.ProcEvent(e)
+			}
+		}
+		if wake, err := live.ListenProcEventsTo(loopCtx, sink); err != nil {
 			log.Info("process starts and exits show at the next tick", "reason", err)
 		} else {
 			loop.Wake = wake
+			procConnector = true
 		}
 	}
 	opts := api.Options{
@@ -185,6 +195,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} else {
 			defer hist.Close()
 			opts.History = hist
+			opts.HistorySources = []string{history.SourceScan}
+			if procConnector {
+				opts.HistorySources = append(opts.HistorySources, history.SourceProcConnector)
+			}
 		}
 	}
 	srv, err := api.New(opts)
@@ -218,6 +232,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if hist != nil {
 		rec := &history.Recorder{DB: hist, MaxAge: *historyAge, MaxSize: *historySize,
 			Log: log.With("component", "history"), Registry: reg}
+		recorder.Store(rec)
 		wg.Go(func() { rec.Run(loopCtx, store) })
 		log.Info("recording history", "path", hist.Path(), "max_age", *historyAge, "max_size", *historySize)
 	}

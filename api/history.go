@@ -39,9 +39,10 @@ type ChangesBody struct {
 	// ask again from the time of the last one.
 	Truncated bool            `json:"truncated"`
 	Changes   []history.Event `json:"changes"`
-	// Sources says which changes are recorded: "scan" (what each scan
-	// shows differs from the one before; a connection that opens and
-	// closes between two scans is not seen).
+	// Sources says how changes are seen: "scan" (what each scan shows
+	// differs from the one before; a connection that opens and closes
+	// between two scans is not seen) and, when the server listens to the
+	// kernel's proc connector, "proc_connector" (every exec and exit).
 	Sources []string `json:"sources"`
 }
 
@@ -100,7 +101,10 @@ func (s *Server) getChanges(w http.ResponseWriter, r *http.Request) {
 		s.historyError(w, err)
 		return
 	}
-	body := ChangesBody{Since: since.UTC(), Until: until.UTC(), Changes: evs, Sources: []string{"scan"}}
+	body := ChangesBody{Since: since.UTC(), Until: until.UTC(), Changes: evs, Sources: s.opts.HistorySources}
+	if len(body.Sources) == 0 {
+		body.Sources = []string{history.SourceScan}
+	}
 	if len(evs) > MaxChanges {
 		body.Changes, body.Truncated = evs[:MaxChanges], true
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	// graph and process routes (docs/history.md); nil: they say that no
 	// history is recorded.
 	History History
+	// HistorySources says how History's changes are seen (history.SourceScan,
+	// history.SourceProcConnector), as GET /api/changes reports; default scan.
+	HistorySources []string
 	// Listen is the address the server listens on ("127.0.0.1:8080"); the
 	// Host check allows its host.
 	Listen string

@@ -16,6 +16,16 @@ const (
 	FDClose      = "fd_close"
 	ConnOpen     = "conn_open"
 	ConnClose    = "conn_close"
+	// Exec and Exit come from the kernel's proc connector, as they happen:
+	// a process that runs between two scans shows there only.
+	Exec = "exec"
+	Exit = "exit"
+)
+
+// Sources of events.
+const (
+	SourceScan          = "scan"           // two versions of the graph differ
+	SourceProcConnector = "proc_connector" // the kernel reported it
 )
 
 // Event is one recorded change: a row of the events table and an element
@@ -42,7 +52,7 @@ type Event struct {
 	PeerInode uint64 `json:"peer_inode,omitempty"`
 	PeerAddr  string `json:"peer_addr,omitempty"`
 	Via       string `json:"via,omitempty"`
-	// Source is how the change was seen: "scan".
+	// Source is how the change was seen: SourceScan or SourceProcConnector.
 	Source string `json:"source"`
 }
 
@@ -89,7 +99,7 @@ func stateOf(s *graph.Snapshot) *state {
 			if proc == nil {
 				continue
 			}
-			ev := Event{Kind: FDOpen, PID: n.PID, Comm: proc.Process.Comm, FD: n.FD.Num, PeerFD: -1, Source: "scan"}
+			ev := Event{Kind: FDOpen, PID: n.PID, Comm: proc.Process.Comm, FD: n.FD.Num, PeerFD: -1, Source: SourceScan}
 			for _, e := range s.EdgesFrom(n.ID) {
 				if e.Kind != graph.EdgeOFD {
 					continue
@@ -137,7 +147,7 @@ func stateOf(s *graph.Snapshot) *state {
 				return
 			}
 			pairs++
-			ev := Event{Kind: ConnOpen, PID: x.proc.PID, Comm: x.proc.Process.Comm, FD: x.fd, Via: string(c.Via), Source: "scan",
+			ev := Event{Kind: ConnOpen, PID: x.proc.PID, Comm: x.proc.Process.Comm, FD: x.fd, Via: string(c.Via), Source: SourceScan,
 				PeerFD: -1}
 			ev.Name, ev.Inode, ev.Addr, _ = objectFacts(c.Objects[0])
 			key := []string{string(c.Via), c.Objects[0].ID, x.proc.ID, itoa(x.fd)}
@@ -216,7 +226,7 @@ func diffStates(old, cur *state, t time.Time) []Event {
 }
 
 func processEvent(n *graph.Node) Event {
-	ev := Event{PID: n.PID, FD: -1, PeerFD: -1, Source: "scan"}
+	ev := Event{PID: n.PID, FD: -1, PeerFD: -1, Source: SourceScan}
 	if n.Process != nil {
 		ev.Comm, ev.Name = n.Process.Comm, n.Process.Cmdline
 	}

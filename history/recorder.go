@@ -13,12 +13,17 @@ package history
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/live"
 )
 
 // Source is what a Recorder follows; *live.Store is one.
@@ -59,8 +64,26 @@ type Recorder struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
+	// ProcRoot is where exec'd processes' names are read; default /proc.
+	ProcRoot string
+
+	once                                sync.Once
 	events, dropped, versions, failures prometheus.Counter
 	broken                              atomic.Bool // a batch was lost: the next one needs a snapshot
+	procEvents                          chan live.ProcEvent
+	comms                               atomic.Pointer[map[int]string] // pid → comm in the latest version
+}
+
+// ProcEvent records a process's exec or exit as the proc connector
+// reports it (give it to live.ListenProcEventsTo): it never blocks, and
+// drops (and counts) the event when the recorder is that far behind.
+func (r *Recorder) ProcEvent(e live.ProcEvent) {
+	r.once.Do(r.defaults)
+	select {
+	case r.procEvents <- e:
+	default:
+		r.dropped.Inc()
+	}
 }
 
 func (r *Recorder) defaults() {
@@ -85,6 +108,10 @@ func (r *Recorder) defaults() {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+	if r.ProcRoot == "" {
+		r.ProcRoot = "/proc"
+	}
+	r.procEvents = make(chan live.ProcEvent, procEventQueue)
 	r.events = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fdscope_history_events_total", Help: "Changes recorded in the history store.",
 	})
@@ -110,16 +137,89 @@ func (r *Recorder) defaults() {
 // Run records every version of src until ctx is done; it returns when
 // what was queued is written (or ctx's cancellation interrupts it).
 func (r *Recorder) Run(ctx context.Context, src Source) {
-	r.defaults()
+	r.once.Do(r.defaults)
 	queue := make(chan *batch, r.Queue)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		r.write(queue)
 	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { r.followProcEvents(ctx, queue) })
 	r.follow(ctx, src, queue)
+	wg.Wait()
 	close(queue)
 	<-done
+}
+
+// procEventQueue is how many proc connector events may wait to be batched.
+const procEventQueue = 4096
+
+// followProcEvents batches the events ProcEvent receives (every 250 ms, or
+// every 256 events) and queues them without waiting.
+func (r *Recorder) followProcEvents(ctx context.Context, queue chan<- *batch) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	execd := map[int]string{} // comm of the processes exec'd since the latest version
+	var pending []Event
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		select {
+		case queue <- &batch{t: r.Now(), events: pending}:
+		default:
+			r.dropped.Add(float64(len(pending)))
+		}
+		pending = nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			flush()
+			return
+		case <-tick.C:
+			flush()
+		case e := <-r.procEvents:
+			ev := Event{Time: e.Time, Kind: e.Kind, PID: e.PID, FD: -1, PeerFD: -1, Source: SourceProcConnector}
+			switch e.Kind {
+			case Exec:
+				ev.Comm, ev.Name = readComm(r.ProcRoot, e.PID), readCmdline(r.ProcRoot, e.PID)
+				if len(execd) > 1<<16 {
+					clear(execd)
+				}
+				execd[e.PID] = ev.Comm
+			case Exit:
+				ev.Comm = execd[e.PID]
+				delete(execd, e.PID)
+				if m := r.comms.Load(); ev.Comm == "" && m != nil {
+					ev.Comm = (*m)[e.PID]
+				}
+				ev.Name = exitStatus(e.ExitStatus)
+			}
+			if pending = append(pending, ev); len(pending) >= 256 {
+				flush()
+			}
+		}
+	}
+}
+
+// exitStatus describes a wait status.
+func exitStatus(ws int) string {
+	if sig := ws & 0x7f; sig != 0 {
+		return "killed by signal " + itoa(sig)
+	}
+	return "exit status " + itoa(ws>>8&0xff)
+}
+
+func readComm(procRoot string, pid int) string {
+	b, _ := os.ReadFile(filepath.Join(procRoot, itoa(pid), "comm"))
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+func readCmdline(procRoot string, pid int) string {
+	b, _ := os.ReadFile(filepath.Join(procRoot, itoa(pid), "cmdline"))
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
 // follow turns each version of src into a batch and queues it without
@@ -138,6 +238,11 @@ func (r *Recorder) follow(ctx context.Context, src Source, queue chan<- *batch) 
 			now := r.Now()
 			b := &batch{t: now}
 			cur := stateOf(snap)
+			comms := make(map[int]string, len(cur.procs))
+			for _, p := range cur.procs {
+				comms[p.PID] = p.Process.Comm
+			}
+			r.comms.Store(&comms)
 			if prev != nil {
 				b.events = diffStates(prev, cur, now)
 				for s := lastSeq + 1; s <= seq; s++ {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,13 @@ const (
 // tick. It needs CAP_NET_ADMIN and the initial network namespace; the error
 // says so otherwise. The listener stops when ctx is done.
 func ListenProcEvents(ctx context.Context) (<-chan struct{}, error) {
+	return ListenProcEventsTo(ctx, nil)
+}
+
+// ListenProcEventsTo is ListenProcEvents that also calls sink, when not
+// nil, with every exec and exit of a process (not of a thread), from the
+// listener's goroutine: sink must not block.
+func ListenProcEventsTo(ctx context.Context, sink func(ProcEvent)) (<-chan struct{}, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("proc connector: socket: %w", err)
@@ -88,7 +96,7 @@ func ListenProcEvents(ctx context.Context) (<-chan struct{}, error) {
 			if err != nil || n == 0 {
 				return
 			}
-			if processEvent(buf[:n]) {
+			if parseProcEvents(buf[:n], sink) {
 				poke(ch)
 			}
 		}
@@ -105,7 +113,11 @@ func poke(ch chan struct{}) {
 
 // processEvent reports whether a datagram from the proc connector holds the
 // start, exec or exit of a process (not of a thread).
-func processEvent(b []byte) bool {
+func processEvent(b []byte) bool { return parseProcEvents(b, nil) }
+
+// parseProcEvents is processEvent that also calls visit, when not nil,
+// with each exec and exit of a process.
+func parseProcEvents(b []byte, visit func(ProcEvent)) bool {
 	ne := binary.NativeEndian
 	found := false
 	for {
@@ -121,10 +133,19 @@ func processEvent(b []byte) bool {
 				// parent_pid, parent_tgid, child_pid, child_tgid
 				found = found || ne.Uint32(data[8:]) == ne.Uint32(data[12:])
 			case procEventExec:
-				found = true
-			case procEventExit:
 				// process_pid, process_tgid
-				found = found || ne.Uint32(data[0:]) == ne.Uint32(data[4:])
+				found = true
+				if visit != nil {
+					visit(ProcEvent{Time: time.Now(), Kind: "exec", PID: int(ne.Uint32(data[4:]))})
+				}
+			case procEventExit:
+				// process_pid, process_tgid, exit_code, exit_signal
+				if ne.Uint32(data[0:]) == ne.Uint32(data[4:]) {
+					found = true
+					if visit != nil {
+						visit(ProcEvent{Time: time.Now(), Kind: "exit", PID: int(ne.Uint32(data[4:])), ExitStatus: int(ne.Uint32(data[8:]))})
+					}
+				}
 			}
 		}
 		b = rest

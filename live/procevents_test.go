@@ -74,3 +74,18 @@ func TestListenProcEvents(t *testing.T) {
 		t.Fatal("no event for a process that started and exited")
 	}
 }
+
+// TestParseProcEvents checks the events handed to a sink: the process's
+// pid (its tgid), the exit status, and nothing for threads.
+func TestParseProcEvents(t *testing.T) {
+	b := append(procEvent(procEventExec, 51, 50, 0, 0), procEvent(procEventExit, 52, 50, 0, 0)...) // a thread exits
+	b = append(b, procEvent(procEventExit, 50, 50, 3<<8, 17)...)
+	b = append(b, procEvent(procEventFork, 1, 1, 60, 60)...)
+	var got []ProcEvent
+	if !parseProcEvents(b, func(e ProcEvent) { got = append(got, e) }) {
+		t.Fatal("no process event found")
+	}
+	if len(got) != 2 || got[0].Kind != "exec" || got[0].PID != 50 || got[1].Kind != "exit" || got[1].PID != 50 || got[1].ExitStatus != 3<<8 {
+		t.Errorf("events: %+v, want the exec and the exit of pid 50 (status 3<<8)", got)
+	}
+}
