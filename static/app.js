@@ -19,6 +19,7 @@ import { FocusGraph } from "./focusgraph.js";
 import { ProcessList } from "./list.js";
 import { MapView } from "./map.js";
 import { Summary } from "./summary.js";
+import { Timeline } from "./timeline.js";
 
 // Measurements read by the browser benchmark (web/browser_bench_test.go).
 const perf = (window.__fdscope = {
@@ -45,6 +46,7 @@ const summary = new Summary($("summary"), () => [...list.rows.values()]);
 const connections = new ConnectionsTable($("connections"), graph, (pid) => focus(pid, true));
 let view = null;
 let mapView = null;
+let timeline = null;
 let ws = null;
 let wsGen = 0;
 
@@ -171,18 +173,18 @@ function handle(m, t0) {
       if (!list.applyDiff(m)) return send({ type: "resync" });
       break;
     case "snapshot":
-      if (!mine) return;
+      if (!mine || timeline.past()) return;
       graph.snapshot(m);
       setReady();
       refreshDetails();
       break;
     case "diff":
-      if (!mine) return;
+      if (!mine || timeline.past()) return;
       if (!graph.diff(m)) return send({ type: "resync" });
       refreshDetails();
       break;
     case "layout":
-      if (!mine) break;
+      if (!mine || timeline.past()) break;
       drawLayout(m.layout, m.seq, t0);
       if (state.table) connections.refresh();
       break;
@@ -282,6 +284,7 @@ function focus(pid, push) {
   renderExpanded();
   showDetails(null);
   list.setFocus(pid);
+  timeline.setPID(pid);
   showPane();
   connect();
   if (pid && state.table) connections.load(pid);
@@ -362,6 +365,29 @@ function drawLayout(layout, seq, t0) {
   refreshDetails();
 }
 
+// ---- The past (the timeline strip).
+
+// drawPast draws the focus as it was (layout and focus subgraph from the
+// history; both null when the process did not exist then).
+function drawPast(layout, focusGraph, at) {
+  if (!layout) {
+    view.nothing(state.focusPID);
+    graph.clear();
+    return;
+  }
+  graph.snapshot({ graph: focusGraph, seq: 0 });
+  view.setLayout(layout, state.layoutSeq);
+  refreshDetails();
+  if (state.table) connections.refresh();
+}
+
+function pastLayoutQuery() {
+  const q = new URLSearchParams();
+  for (const id of state.expand) q.append("expand", id);
+  if (state.watches) q.set("watches", "1");
+  return q;
+}
+
 // ---- The map of the host.
 
 function drawMap(m, t0) {
@@ -397,6 +423,7 @@ function toggleExpand(id) {
   else state.expand.add(id);
   send({ type: "expand", expand: [...state.expand] });
   renderExpanded();
+  if (timeline.past()) timeline.show(timeline.at);
 }
 
 function renderExpanded() {
@@ -445,6 +472,7 @@ function toggleWatches() {
 }
 
 function start() {
+  timeline = new Timeline({ onPast: drawPast, onLive: () => state.focusPID && connect(), layoutQuery: pastLayoutQuery });
   view = new DiagramView($("diagram"), {
     onFocus: (pid) => focus(pid, true),
     onSelect: showDetails,

@@ -1,0 +1,198 @@
+// The timeline strip of the focus view: the recorded changes of the
+// process in focus (GET /api/changes), a scrubber to see the focus as it
+// was at a past time (the layout and the focus subgraph with ?at=T), and a
+// button back to live (docs/api.md, "The past"; docs/history.md).
+
+import { $, h } from "./dom.js";
+
+// SPAN_S is how far back the scrubber reaches, in seconds.
+const SPAN_S = 15 * 60;
+// POLL_MS is how often the list of changes is read again while live.
+const POLL_MS = 5000;
+
+// describe says what a change is, from the focus's side.
+function describe(c, pid) {
+  const mine = c.pid === pid;
+  const fd = mine ? c.fd : c.peer_fd;
+  const other = mine
+    ? (c.peer_pid ? `${c.peer_comm} (${c.peer_pid}) fd ${c.peer_fd}` : c.peer_addr || "")
+    : `${c.comm} (${c.pid}) fd ${c.fd}`;
+  const addr = mine ? c.addr : c.peer_addr;
+  switch (c.kind) {
+    case "conn_open":
+    case "conn_close":
+      return `${c.kind === "conn_open" ? "connected" : "disconnected"} fd ${fd} ↔ ${other} via ${c.via}` + (addr ? ` (${addr})` : "");
+    case "fd_open":
+      return `opened fd ${c.fd}: ${c.name}`;
+    case "fd_close":
+      return `closed fd ${c.fd}: ${c.name}`;
+    case "process_start":
+      return `started: ${c.name || c.comm}`;
+    case "process_exit":
+      return "exited";
+    case "exec":
+      return `exec ${c.name || c.comm}`;
+    case "exit":
+      return c.name || "exited";
+  }
+  return c.kind;
+}
+
+function clock(t) {
+  return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+// Timeline drives the strip. onPast(layout, focus, at) draws the focus as
+// it was at Date at; onLive() goes back to the live stream; layoutQuery()
+// returns the layout's options as query parameters (expand, watches).
+export class Timeline {
+  constructor({ onPast, onLive, layoutQuery }) {
+    this.onPast = onPast;
+    this.onLive = onLive;
+    this.layoutQuery = layoutQuery;
+    this.pid = 0;
+    this.at = null; // the time shown (null: live)
+    this.anchor = new Date(); // the scrubber's right end
+    this.timer = 0;
+    this.gen = 0;
+    this.root = $("timeline");
+    $("timeline-live").addEventListener("click", () => this.live());
+    const scrub = $("timeline-scrub");
+    scrub.max = String(SPAN_S);
+    scrub.addEventListener("input", () => this.label(this.scrubTime()));
+    scrub.addEventListener("change", () => {
+      const v = Number(scrub.value);
+      if (v >= SPAN_S) this.live();
+      else this.show(this.scrubTime());
+    });
+  }
+
+  scrubTime() {
+    return new Date(this.anchor.getTime() - (SPAN_S - Number($("timeline-scrub").value)) * 1000);
+  }
+
+  label(t) {
+    $("timeline-at").textContent = t ? clock(t) : "live";
+  }
+
+  // setPID follows another process (0: none), live.
+  setPID(pid) {
+    this.pid = pid;
+    this.at = null;
+    this.root.dataset.state = "live";
+    this.anchor = new Date();
+    $("timeline-scrub").value = String(SPAN_S);
+    $("timeline-live").setAttribute("aria-pressed", "true");
+    this.label(null);
+    $("timeline-changes").replaceChildren();
+    this.poll();
+  }
+
+  // poll reads the changes again now, and every POLL_MS while live.
+  poll() {
+    clearTimeout(this.timer);
+    if (!this.pid) return;
+    this.load();
+    this.timer = setTimeout(() => this.at === null && this.poll(), POLL_MS);
+  }
+
+  // load reads the changes of the focus around the time shown.
+  async load() {
+    const gen = ++this.gen;
+    const pid = this.pid;
+    if (this.at === null) this.anchor = new Date();
+    const end = this.at || this.anchor;
+    const since = new Date(end.getTime() - SPAN_S * 1000);
+    const until = this.at ? new Date(Math.min(Date.now(), end.getTime() + SPAN_S * 1000)) : this.anchor;
+    const q = new URLSearchParams({ pid: String(pid), since: since.toISOString(), until: until.toISOString() });
+    let body;
+    try {
+      const r = await fetch("/api/changes?" + q, { credentials: "same-origin", cache: "no-store" });
+      body = await r.json();
+      if (!r.ok) {
+        if (gen !== this.gen) return;
+        if (r.status === 404 && /no history/.test(body.error || "")) return this.off(body.error);
+        $("timeline-note").textContent = body.error || r.statusText;
+        return;
+      }
+    } catch {
+      return;
+    }
+    if (gen !== this.gen || pid !== this.pid) return;
+    this.render(body);
+  }
+
+  off(why) {
+    clearTimeout(this.timer);
+    this.root.dataset.state = "off";
+    $("timeline-scrub").disabled = true;
+    $("timeline-note").textContent = "No history: " + why;
+  }
+
+  render(body) {
+    const sources = body.sources || [];
+    $("timeline-note").textContent = sources.includes("proc_connector")
+      ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
+      : "recorded by scans only: a connection or process shorter than a scan is not seen";
+    const list = $("timeline-changes");
+    const at = this.at ? this.at.getTime() : Infinity;
+    const items = (body.changes || []).slice(-50).reverse().map((c) => {
+      const t = new Date(c.time);
+      // A close or an exit is seen as it was just before it.
+      const before = /close|exit/.test(c.kind);
+      const show = new Date(t.getTime() - (before ? 1 : 0));
+      return h("li", { class: "change " + c.kind + (t.getTime() > at ? " later" : ""), "data-kind": c.kind, "data-time": c.time },
+        h("button", { type: "button", class: "link", title: before ? "Show the process just before this" : "Show the process as it was then",
+          onclick: () => this.show(show) }, clock(t)),
+        " ", describe(c, this.pid));
+    });
+    if (!items.length) items.push(h("li", { class: "muted" }, "no changes recorded in this quarter of an hour"));
+    list.replaceChildren(...items);
+  }
+
+  // show draws the focus as it was at t.
+  async show(t) {
+    const pid = this.pid;
+    clearTimeout(this.timer);
+    this.at = t;
+    this.root.dataset.state = "loading";
+    $("timeline-live").setAttribute("aria-pressed", "false");
+    const off = Math.round((t.getTime() - this.anchor.getTime()) / 1000) + SPAN_S;
+    $("timeline-scrub").value = String(Math.max(0, Math.min(SPAN_S, off)));
+    this.label(t);
+    const q = this.layoutQuery();
+    q.set("at", t.toISOString());
+    const gen = ++this.gen;
+    try {
+      const [lr, fr] = await Promise.all([
+        fetch(`/api/processes/${pid}/layout?` + q, { credentials: "same-origin" }),
+        fetch(`/api/processes/${pid}?at=` + encodeURIComponent(t.toISOString()), { credentials: "same-origin" }),
+      ]);
+      const [layout, focus] = await Promise.all([lr.json(), fr.json()]);
+      if (gen !== this.gen || pid !== this.pid || this.at !== t) return;
+      if (!lr.ok || !fr.ok) {
+        this.root.dataset.state = "past";
+        $("timeline-note").textContent = (layout.error || focus.error || "") + " at " + clock(t);
+        this.onPast(null, null, t);
+        return;
+      }
+      this.root.dataset.state = "past";
+      this.onPast(layout, focus, t);
+    } catch {
+      return;
+    }
+    this.load();
+  }
+
+  // live goes back to the live stream.
+  live() {
+    if (this.at === null) return;
+    this.setPID(this.pid);
+    this.onLive();
+  }
+
+  // past reports whether a past time is shown (the live stream is not drawn).
+  past() {
+    return this.at !== null;
+  }
+}

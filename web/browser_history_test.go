@@ -1,0 +1,138 @@
+//go:build linux
+
+package web_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/fdscope/fdscope/api"
+	"github.com/fdscope/fdscope/diagram/diagramtest"
+	"github.com/fdscope/fdscope/history"
+	"github.com/fdscope/fdscope/live"
+	"github.com/fdscope/fdscope/static"
+	"github.com/fdscope/fdscope/web"
+)
+
+// startRecorded serves store as startServer does, recording its versions
+// into a history store that the server answers ?at= and /api/changes from.
+func startRecorded(t testing.TB, store *live.Store) (*testServer, *history.DB) {
+	t.Helper()
+	db, err := history.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	recorded := make(chan struct{})
+	go func() { (&history.Recorder{DB: db}).Run(ctx, store); close(recorded) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Options{
+		Source: store, History: db, Listen: ln.Addr().String(),
+		Page: web.Dashboard(), Static: static.FS,
+		Window: live.DefaultWindow / 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		hs.Serve(ln)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		ctx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelShutdown()
+		srv.Shutdown(ctx)
+		hs.Shutdown(ctx)
+		hs.Close()
+		<-done
+		cancel()
+		<-recorded
+		db.Close()
+	})
+	return &testServer{URL: "http://" + ln.Addr().String(), Store: store}, db
+}
+
+// waitRecorded waits until the history holds a change of kind for pid's fd.
+func waitRecorded(t *testing.T, db *history.DB, kind string, pid, fd int) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		evs, err := db.Changes(context.Background(), history.Query{PID: pid})
+		if err == nil && slices.ContainsFunc(evs, func(e history.Event) bool {
+			return e.Kind == kind && ((e.PID == pid && e.FD == fd) || (e.PeerPID == pid && e.PeerFD == fd))
+		}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s of pid %d fd %d recorded: %+v (%v)", kind, pid, fd, evs, err)
+		}
+	}
+}
+
+// TestBrowserTimeline opens a connection and closes it again, then scrubs
+// the focus view back: the closed connection is drawn again as it was,
+// and the live button brings back the present.
+func TestBrowserTimeline(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	base := diagramtest.UnixEcho()
+	store.Publish(base)
+	s, db := startRecorded(t, store)
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok, _ := db.Begin(context.Background()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first version not recorded")
+		}
+	}
+	// A second connection, to the server's fd 5, opens and closes.
+	store.Publish(withConnection(base))
+	waitRecorded(t, db, history.ConnOpen, 2554, 5)
+	time.Sleep(5 * time.Millisecond) // the close is recorded at a later time
+	store.Publish(base)
+	waitRecorded(t, db, history.ConnClose, 2554, 5)
+
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/process/2554")
+	p.wait("the server's diagram", diagramReady(2554))
+	port := `#diagram g.port[data-pid="2554"][data-fd="5"]`
+	p.wait("the strip, live, saying what is recorded", `document.getElementById('timeline').dataset.state === 'live' &&
+		document.getElementById('timeline-note').textContent.includes('scans only')`)
+	if eval[bool](p, `!!document.querySelector('`+port+`')`) {
+		t.Fatal("the closed connection's port is drawn live")
+	}
+	close := `#timeline-changes li[data-kind="conn_close"] button`
+	p.wait("the closing in the list of changes", `!!document.querySelector('`+close+`')`)
+	p.shot("live")
+
+	// Back to the start of the scrubber: a time before the history.
+	type rect struct{ X, Y, W, H float64 }
+	r := eval[rect](p, `(r => ({x: r.x, y: r.y, w: r.width, h: r.height}))(document.getElementById('timeline-scrub').getBoundingClientRect())`)
+	p.run("click the start of the scrubber", chromedp.MouseClickXY(r.X+2, r.Y+r.H/2))
+	p.wait("a note that the time is outside the history", `document.getElementById('timeline').dataset.state === 'past' &&
+		document.getElementById('timeline-note').textContent.includes('outside the history')`)
+
+	// Just before the connection closed: it is drawn again.
+	p.click("the closing of the connection", close)
+	p.wait("the past focus with the connection", `document.getElementById('timeline').dataset.state === 'past' && !!document.querySelector('`+port+`') &&
+		document.querySelectorAll('#diagram path.edge[data-kind="peer"]').length === 2 && document.getElementById('timeline-at').textContent !== 'live'`)
+	p.shot("past")
+
+	// Live again: the connection is gone.
+	p.click("live", "#timeline-live")
+	p.wait("the live focus without the connection", `document.getElementById('timeline').dataset.state === 'live' && !document.querySelector('`+port+`') &&
+		document.getElementById('timeline-at').textContent === 'live' && `+diagramReady(2554))
+	p.shot("live-again")
+}
