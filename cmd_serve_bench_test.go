@@ -142,6 +142,10 @@ func TestServeBench(t *testing.T) {
 	}
 
 	args := []string{serveBin, "serve", "--listen", "127.0.0.1:8080", "--interval", "1s", "--full-interval", "10s", "--log-level", "warn"}
+	if serveBin == bin {
+		// History is recorded, as by default, but never into the host's store.
+		args = append(args, "--data-dir", t.TempDir())
+	}
 	args = append(args, strings.Fields(os.Getenv("FDSCOPE_SERVE_BENCH_ARGS"))...) // more flags for serve
 	srv := enter(args...)
 	srv.Stderr = os.Stderr

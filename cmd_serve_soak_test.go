@@ -265,7 +265,12 @@ func TestServeSoak(t *testing.T) {
 	if b := os.Getenv("FDSCOPE_SERVE_SOAK_BIN"); b != "" {
 		serveBin = b
 	}
-	srv := enter(serveBin, "serve", "--listen", "127.0.0.1:8080", "--log-level", "warn")
+	serveArgs := []string{serveBin, "serve", "--listen", "127.0.0.1:8080", "--log-level", "warn"}
+	if serveBin == bin {
+		// History is recorded, as by default, but never into the host's store.
+		serveArgs = append(serveArgs, "--data-dir", t.TempDir())
+	}
+	srv := enter(serveArgs...)
 	srv.Stderr = os.Stderr
 	out, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {

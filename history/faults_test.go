@@ -1,0 +1,43 @@
+package history
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fdscope/fdscope/live"
+)
+
+// TestUnwritableStore: a store that fails every write (here: closed)
+// counts the failures and the changes lost, and never holds up the
+// publisher.
+func TestUnwritableStore(t *testing.T) {
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // every write fails
+	store := live.NewStore(4)
+	store.Publish(snapshotOf(3))
+	rec := &Recorder{DB: db, Registry: prometheus.NewRegistry(), Queue: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rec.Run(ctx, store); close(done) }()
+	// Many versions, as fast as they come: Publish never waits for the recorder.
+	for i := range 200 {
+		store.Publish(snapshotOf(4 + i%5))
+	}
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(rec.failures) == 0 || testutil.ToFloat64(rec.dropped) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %v failures, %v dropped", testutil.ToFloat64(rec.failures), testutil.ToFloat64(rec.dropped))
+		}
+	}
+	if testutil.ToFloat64(rec.events) != 0 {
+		t.Errorf("%v events counted as recorded in a closed store", testutil.ToFloat64(rec.events))
+	}
+	cancel()
+	<-done
+}
