@@ -23,6 +23,7 @@ func TestUnwritableStore(t *testing.T) {
 	store := live.NewStore(4)
 	store.Publish(snapshotOf(3))
 	rec := &Recorder{DB: db, Registry: prometheus.NewRegistry(), Queue: 2}
+	rec.once.Do(rec.defaults) // the metrics, read below
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { rec.Run(ctx, store); close(done) }()
