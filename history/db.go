@@ -379,7 +379,17 @@ func (d *DB) At(ctx context.Context, t time.Time) (*graph.Snapshot, error) {
 	if err := decompress(blob, snap); err != nil {
 		return nil, err
 	}
-	snap = graph.New(snap.Nodes, snap.Edges, snap.Stats)
+	// The diffs are applied to maps, each in time proportional to its
+	// size, and the snapshot is built once: graph.Apply, which builds one
+	// per diff, would cost a pass over the graph for each.
+	nodes := make(map[string]*graph.Node, len(snap.Nodes))
+	for _, n := range snap.Nodes {
+		nodes[n.ID] = n
+	}
+	edges := make(map[graph.Edge]bool, len(snap.Edges))
+	for _, e := range snap.Edges {
+		edges[e] = true
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT changes FROM diffs WHERE t > ? AND t <= ? ORDER BY id`, st, t.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("history: diffs: %w", err)
@@ -393,10 +403,34 @@ func (d *DB) At(ctx context.Context, t time.Time) (*graph.Snapshot, error) {
 		if err := decompress(blob, &c); err != nil {
 			return nil, err
 		}
-		snap = graph.Apply(snap, &c)
+		for _, id := range c.NodesRemoved {
+			delete(nodes, id)
+		}
+		for _, n := range c.NodesChanged {
+			nodes[n.ID] = n
+		}
+		for _, n := range c.NodesAdded {
+			nodes[n.ID] = n
+		}
+		for _, e := range c.EdgesRemoved {
+			delete(edges, e)
+		}
+		for _, e := range c.EdgesAdded {
+			edges[e] = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("history: diffs: %w", err)
 	}
-	return snap, nil
+	ns := make([]*graph.Node, 0, len(nodes))
+	for _, n := range nodes {
+		ns = append(ns, n)
+	}
+	es := make([]graph.Edge, 0, len(edges))
+	for e := range edges {
+		es = append(es, e)
+	}
+	// NewOwned sorts them, and drops the edges whose ends are gone as
+	// Apply does.
+	return graph.NewOwned(ns, es, snap.Stats), nil
 }

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/live/livetest"
 )
 
 // snapshotOf returns a snapshot of n processes whose command lines are
@@ -115,3 +117,45 @@ func TestOpenDamaged(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// TestAtReplaysEveryVersion records random changes to a World, a snapshot
+// every 20 versions, and checks that the graph at each version's time is
+// that version.
+func TestAtReplaysEveryVersion(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	w := livetest.NewWorld()
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	prev := w.Snapshot()
+	want := []*graph.Snapshot{prev}
+	if err := db.write(ctx, &batch{t: t0, snap: prev}); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 100; v++ {
+		w.Step(r)
+		cur := w.Snapshot()
+		b := &batch{t: t0.Add(time.Duration(v) * time.Second), changes: []*graph.Changes{graph.Diff(prev, cur)}}
+		if v%20 == 0 {
+			b.changes, b.snap = nil, cur
+		}
+		if err := db.write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, cur)
+		prev = cur
+	}
+	for v, s := range want {
+		got, err := db.At(ctx, t0.Add(time.Duration(v)*time.Second+time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !graph.Equal(got, s) {
+			t.Fatalf("the graph at version %d differs from it: %d nodes, %d edges; want %d, %d", v, len(got.Nodes), len(got.Edges), len(s.Nodes), len(s.Edges))
+		}
+	}
+}
