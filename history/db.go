@@ -73,6 +73,14 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("history: data directory: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
+	// Created readable by its owner only (SQLite gives its -wal and -shm
+	// files the same mode): it holds what fdscope saw of every user's
+	// processes.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	f.Close()
 	// WAL: readers (the API) do not wait for the writer; synchronous=NORMAL
 	// loses at most the last transactions on a power cut, none on a crash.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)"
