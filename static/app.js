@@ -370,6 +370,7 @@ function drawLayout(layout, seq, t0) {
 // drawPast draws the focus as it was (layout and focus subgraph from the
 // history; both null when the process did not exist then).
 function drawPast(layout, focusGraph, at) {
+  status("as at " + at.toLocaleTimeString([], { hour12: false }), true);
   if (!layout) {
     view.nothing(state.focusPID);
     graph.clear();
@@ -446,6 +447,7 @@ const detailActions = {
   onFocus: (pid) => focus(pid, true),
   onExpand: toggleExpand,
   expanded: (id) => state.expand.has(id),
+  lifeOf: (inode) => timeline.lifeOf(inode),
 };
 
 function showDetails(info) {

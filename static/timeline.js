@@ -38,6 +38,14 @@ function describe(c, pid) {
   return c.kind;
 }
 
+// seconds says how long ms milliseconds are, for a person.
+function seconds(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 1) return "under a second";
+  if (s < 120) return s + " s";
+  return Math.round(s / 60) + " min";
+}
+
 function clock(t) {
   return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
@@ -55,6 +63,7 @@ export class Timeline {
     this.anchor = new Date(); // the scrubber's right end
     this.timer = 0;
     this.gen = 0;
+    this.changes = []; // the changes listed, oldest first
     this.root = $("timeline");
     $("timeline-live").addEventListener("click", () => this.live());
     const scrub = $("timeline-scrub");
@@ -130,6 +139,7 @@ export class Timeline {
   }
 
   render(body) {
+    this.changes = body.changes || [];
     const sources = body.sources || [];
     $("timeline-note").textContent = sources.includes("proc_connector")
       ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
@@ -189,6 +199,26 @@ export class Timeline {
     if (this.at === null) return;
     this.setPID(this.pid);
     this.onLive();
+  }
+
+  // lifeOf says when the connection through the object with that inode
+  // opened and closed, as far as the changes listed say ("" when they say
+  // nothing: it is older than the strip's quarter of an hour).
+  lifeOf(inode) {
+    let open = null;
+    let close = null;
+    for (const c of this.changes) {
+      if (c.inode !== inode && c.peer_inode !== inode) continue;
+      if (c.kind === "conn_open") {
+        open = new Date(c.time);
+        close = null;
+      } else if (c.kind === "conn_close") {
+        close = new Date(c.time);
+      }
+    }
+    if (!open) return close ? "closed " + clock(close) : "";
+    if (!close) return "opened " + clock(open);
+    return `opened ${clock(open)}, closed ${clock(close)}: ${seconds(close - open)}`;
   }
 
   // past reports whether a past time is shown (the live stream is not drawn).

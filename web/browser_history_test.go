@@ -128,6 +128,9 @@ func TestBrowserTimeline(t *testing.T) {
 	p.click("the closing of the connection", close)
 	p.wait("the past focus with the connection", `document.getElementById('timeline').dataset.state === 'past' && !!document.querySelector('`+port+`') &&
 		document.querySelectorAll('#diagram path.edge[data-kind="peer"]').length === 2 && document.getElementById('timeline-at').textContent !== 'live'`)
+	// Its details say when it opened and how long it lived.
+	p.click("the connection's fd", port)
+	p.wait("the connection's life in the details", `(t => t.includes('opened') && t.includes('closed') && t.includes('under a second'))(document.getElementById('details').textContent)`)
 	p.shot("past")
 
 	// Live again: the connection is gone.
