@@ -153,8 +153,19 @@ func (s *Server) pastView(w http.ResponseWriter, r *http.Request) (v *view, past
 		return nil, true
 	}
 	w.Header().Set(AtHeader, t.UTC().Format(time.RFC3339Nano))
-	return &view{snap: snap, vs: s.hub.views, rowsDiff: map[uint64]*graph.RowChanges{},
+	// A views of its own: what a past view computes (its map, say) must
+	// not become the live views' reference for the next version.
+	return &view{snap: snap, vs: newViews(s.opts.Source, 1), rowsDiff: map[uint64]*graph.RowChanges{},
 		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}, true
+}
+
+// viewFor returns the view a request asks for: the one of its at= time,
+// or the latest; nil when the answer, an error, is written.
+func (s *Server) viewFor(w http.ResponseWriter, r *http.Request) *view {
+	if v, past := s.pastView(w, r); past {
+		return v
+	}
+	return s.latest(w)
 }
 
 // GET /api/graph?at=T: the graph as it was at T.

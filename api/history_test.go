@@ -109,6 +109,15 @@ func TestHistoryRoutes(t *testing.T) {
 		t.Errorf("the graph at %s: %d %.200s", connected, resp.StatusCode, b)
 	}
 
+	for _, path := range []string{"/api/map?at=" + at, "/api/map.txt?at=" + at, "/api/map.svg?at=" + at} {
+		if resp, b := e.get(path); resp.StatusCode != http.StatusOK || resp.Header.Get(AtHeader) == "" || !strings.Contains(b, "client") {
+			t.Errorf("%s: %d %.200s, want the map with the client", path, resp.StatusCode, b)
+		}
+	}
+	if resp, b := e.get("/api/map.txt"); resp.StatusCode != http.StatusOK || strings.Contains(b, "client") {
+		t.Errorf("the map now: %d %.300s, want it without the exited client", resp.StatusCode, b)
+	}
+
 	for path, want := range map[string]struct {
 		code int
 		msg  string

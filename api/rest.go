@@ -83,7 +83,7 @@ func (s *Server) getProcesses(w http.ResponseWriter, r *http.Request) {
 
 // GET /api/map: the map of the host (MapMessage), computed once per version.
 func (s *Server) getMap(w http.ResponseWriter, r *http.Request) {
-	if v := s.latest(w); v != nil {
+	if v := s.viewFor(w, r); v != nil {
 		writeShared(w, v, "map", "application/json", func() ([]byte, error) {
 			return append(slices.Clip(v.hostMapVersion().msg), '\n'), nil
 		})
@@ -103,7 +103,7 @@ func (s *Server) getMapDrawing(format string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "bad theme: "+err.Error())
 			return
 		}
-		v := s.latest(w)
+		v := s.viewFor(w, r)
 		if v == nil {
 			return
 		}
