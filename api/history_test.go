@@ -128,6 +128,7 @@ func TestHistoryRoutes(t *testing.T) {
 		"/api/graph?at=2999-01-01T00:00:00Z":                                 {400, "in the future"},
 		"/api/graph?at=2001-01-01T00:00:00Z":                                 {404, "outside the history kept"},
 		"/api/processes/1?at=2001-01-01T00:00:00Z":                           {404, "outside the history kept"},
+		"/api/processes/4000000?at=" + at:                                    {404, "no process with pid 4000000 at"},
 		"/api/changes?since=noon":                                            {400, "bad since"},
 		"/api/changes?until=noon":                                            {400, "bad until"},
 		"/api/changes?pid=0":                                                 {400, "bad pid"},

@@ -139,6 +139,10 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request) (*view, int) {
 		return nil, 0
 	}
 	if v.index().Process(pid) == nil {
+		if past {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d at %s", pid, r.URL.Query().Get("at")))
+			return nil, 0
+		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
 		return nil, 0
 	}
