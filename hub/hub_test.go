@@ -204,6 +204,11 @@ func TestMergedGraphAcrossHosts(t *testing.T) {
 		rows[0].PeerProcess != "beta/proc:200:1" || rows[0].FD != 3 || rows[0].PeerFD != 3 {
 		t.Errorf("peers of the client: %+v", rows)
 	}
+	var focus graph.Snapshot
+	h.getJSON(t, "/api/processes/100", &focus)
+	if focus.Node("beta/proc:200:1") == nil || focus.Node("beta/socket:[2000]") == nil {
+		t.Errorf("the client's focus lacks the server on the other host: %v", focus.Nodes)
+	}
 	var procs []graph.ProcessRow
 	h.getJSON(t, "/api/processes", &procs)
 	if len(procs) != 3 || procs[0].Connections != 1 || procs[1].Connections != 1 || procs[2].Connections != 0 {
