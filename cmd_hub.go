@@ -104,7 +104,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store := live.NewStore(live.DefaultWindow)
-	h, err := hub.New(hub.Options{Store: store, Token: agentToken, Log: log.With("component", "hub"),
+	h, err := hub.New(hub.Options{Store: store, Token: agentToken, Log: log.With("component", "hub"), Registry: reg,
 		DropAfter: *dropAfter, MaxMessageBytes: *maxMessage})
 	if err != nil {
 		return fmt.Errorf("hub: %w", err)

@@ -167,6 +167,7 @@ func (a *agent) stream(ctx context.Context) (up bool, err error) {
 			if snap == nil || m.Base != seq {
 				// A missed version: start again from a snapshot.
 				if !resyncing {
+					a.h.metrics.resyncs.Inc()
 					if err := wsjson.Write(sctx, c, map[string]string{"type": "resync"}); err != nil {
 						return up, fmt.Errorf("ask for a resync: %w", err)
 					}
@@ -181,6 +182,7 @@ func (a *agent) stream(ctx context.Context) (up bool, err error) {
 		default:
 			continue
 		}
+		a.h.metrics.messages.Inc()
 		a.setView(newView(a.Host, snap))
 	}
 }

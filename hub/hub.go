@@ -27,6 +27,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/live"
 )
@@ -67,6 +69,8 @@ type Options struct {
 	// MaxMessageBytes is the largest message read from an agent (its
 	// snapshot, on a busy host tens of megabytes); default 256 MiB.
 	MaxMessageBytes int64
+	// Registry receives the hub's metrics (fdscope_hub_*); nil: none.
+	Registry *prometheus.Registry
 	// Coalesce is how long the hub waits after an agent's change for more
 	// before it merges: one merge for a burst. Default 100 ms.
 	Coalesce time.Duration
@@ -76,8 +80,9 @@ type Options struct {
 // with New, name the agents with SetAgents (again whenever they change),
 // and call Run.
 type Hub struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
 
 	mu     sync.Mutex
 	agents map[Agent]*agent // by who they are
@@ -103,7 +108,9 @@ func New(opts Options) (*Hub, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{opts: opts, log: opts.Log, agents: make(map[Agent]*agent), wake: make(chan struct{}, 1)}, nil
+	h := &Hub{opts: opts, log: opts.Log, agents: make(map[Agent]*agent), wake: make(chan struct{}, 1)}
+	h.metrics = newMetrics(opts.Registry, h)
+	return h, nil
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -207,7 +214,10 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-time.After(h.opts.Coalesce):
 		}
-		h.opts.Store.Publish(h.Merge())
+		start := time.Now()
+		s := h.Merge()
+		h.metrics.merge.Observe(time.Since(start).Seconds())
+		h.opts.Store.Publish(s)
 	}
 }
 

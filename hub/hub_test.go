@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/live"
@@ -235,7 +237,8 @@ func TestMergedGraphAcrossHosts(t *testing.T) {
 
 func TestAgentLostAndBack(t *testing.T) {
 	alpha, beta, _ := threeHosts(t)
-	h := startHub(t, Options{DropAfter: 500 * time.Millisecond},
+	reg := prometheus.NewRegistry()
+	h := startHub(t, Options{DropAfter: 500 * time.Millisecond, Registry: reg},
 		Agent{Host: "alpha", URL: alpha.ts.URL}, Agent{Host: "beta", URL: beta.ts.URL})
 	h.waitFor(t, "both hosts", func(s *graph.Snapshot) bool {
 		return s.Node("alpha/proc:100:1") != nil && s.Node("beta/proc:200:1") != nil
@@ -248,6 +251,9 @@ func TestAgentLostAndBack(t *testing.T) {
 	})
 	if n := s.Node("alpha/proc:100:1"); n.Error != "" {
 		t.Errorf("alpha marked too: %q", n.Error)
+	}
+	if up, down := agentsGauge(t, reg, "up"), agentsGauge(t, reg, "down"); up != 1 || down != 1 {
+		t.Errorf("fdscope_hub_agents: up %v, down %v; want 1 and 1", up, down)
 	}
 	if !strings.Contains(strings.Join(s.Stats.Errors, "\n"), "beta: "+HostUnreachable) {
 		t.Errorf("stats errors: %q", s.Stats.Errors)
@@ -266,6 +272,29 @@ func TestAgentLostAndBack(t *testing.T) {
 	if s.Node("alpha/socket:[1000]") == nil || len(graph.NewIndex(s).Peers(100)) != 1 {
 		t.Errorf("the connection across hosts is not back")
 	}
+}
+
+// agentsGauge reads fdscope_hub_agents{state}.
+func agentsGauge(t *testing.T, reg *prometheus.Registry, state string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "fdscope_hub_agents" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "state" && l.GetValue() == state {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no fdscope_hub_agents{state=%q}", state)
+	return 0
 }
 
 // A stuck agent (it accepts connections and never answers) and one whose
