@@ -162,6 +162,9 @@ func (a *agent) stream(ctx context.Context) (up bool, err error) {
 			if m.Graph == nil || m.Focus != 0 {
 				return up, errors.New("agent sent a snapshot that is not of the whole graph")
 			}
+			if !up {
+				a.h.log.Info("agent streaming", "host", a.Host, "url", a.URL, "nodes", len(m.Graph.Nodes))
+			}
 			snap, seq, resyncing, up = prefixSnapshot(prefix, a.Host, m.Graph), m.Seq, false, true
 		case "diff":
 			if snap == nil || m.Base != seq {
