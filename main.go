@@ -8,6 +8,7 @@
 //	fdscope [serve] [flags]          run the dashboard (default http://127.0.0.1:8080)
 //	fdscope snapshot [flags]         print one scan of the machine, or draw one process
 //	fdscope bench [flags]            measure a scan against lsof and ss on a synthetic workload
+//	fdscope hub [flags]              serve the merged graph of many hosts' fdscope serve
 //	fdscope help [COMMAND]           print the usage: commands, flags, examples
 package main
 
@@ -49,6 +50,7 @@ func commands() []command {
 		{"serve", "run the dashboard (the default command)", runServe},
 		{"snapshot", "print one scan of the machine, or draw one process", runSnapshot},
 		{"bench", "measure a scan against lsof and ss on a synthetic workload", runBench},
+		{"hub", "serve the merged graph of many hosts' fdscope serve (docs/hub.md)", runHub},
 	}
 }
 
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return c, nil
 			}
 		}
-		return command{}, fmt.Errorf("unknown command %q (want serve, snapshot, bench or help; see fdscope help)", name)
+		return command{}, fmt.Errorf("unknown command %q (want serve, snapshot, bench, hub or help; see fdscope help)", name)
 	}
 	if len(args) > 0 {
 		switch args[0] {

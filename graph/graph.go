@@ -99,6 +99,9 @@ type Process struct {
 	Cgroup  string `json:"cgroup,omitempty"`
 	Threads int    `json:"threads,omitempty"`
 	FDCount int    `json:"fd_count"` // fds in the table, whether or not they could be read
+	// Host is the name of the host the process runs on, set by a hub that
+	// merges the graphs of several hosts (package hub); "" on one host.
+	Host string `json:"host,omitempty"`
 }
 
 // FD holds the details of a KindFD node.

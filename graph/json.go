@@ -126,6 +126,9 @@ func appendNode(b []byte, n *Node) []byte {
 			b = appendIntField(b, `,"threads":`, int64(p.Threads))
 		}
 		b = appendIntField(b, `,"fd_count":`, int64(p.FDCount))
+		if p.Host != "" {
+			b = appendStringField(b, `,"host":`, p.Host)
+		}
 	}
 	if f := n.FD; f != nil {
 		b = appendIntField(b, `,"fd":`, int64(f.Num))
