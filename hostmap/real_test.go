@@ -80,7 +80,13 @@ func TestRealPrefork(t *testing.T) {
 func TestRealPipeline(t *testing.T) {
 	sh := realproc.Shell(t, "sleep 1000 | cat | cat", nil)
 	m := scanUntil(t, "the pipeline", func(m *Map) bool {
-		return len(realproc.Children(sh.PID)) == 3 && groupOfPID(m, realproc.Children(sh.PID)[2]) != nil
+		// Scanned after every member exec'd: the map names them all.
+		kids := realproc.Children(sh.PID)
+		g := (*Group)(nil)
+		if len(kids) == 3 {
+			g = groupOfPID(m, kids[0])
+		}
+		return g != nil && g.Name == "sleep | cat | cat" && groupOfPID(m, kids[2]) != nil
 	})
 	kids := realproc.Children(sh.PID)
 	g := groupOfPID(m, kids[0])
@@ -102,7 +108,12 @@ func TestRealNetNS(t *testing.T) {
 	sh := realproc.Shell(t, "unshare -n sleep 1000 | cat", nil)
 	m := scanUntil(t, "the namespaced sleep", func(m *Map) bool {
 		kids := realproc.Children(sh.PID)
-		return len(kids) == 2 && realproc.Comm(kids[0]) == "sleep" && groupOfPID(m, kids[0]) != nil && groupOfPID(m, kids[1]) != nil
+		// Scanned after unshare exec'd the sleep in its namespace.
+		if len(kids) != 2 {
+			return false
+		}
+		g := groupOfPID(m, kids[0])
+		return g != nil && g.Kind == KindNetNS && groupOfPID(m, kids[1]) != nil
 	})
 	kids := realproc.Children(sh.PID)
 	ns, host := groupOfPID(m, kids[0]), groupOfPID(m, kids[1])
