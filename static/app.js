@@ -474,7 +474,7 @@ function toggleWatches() {
 }
 
 function start() {
-  timeline = new Timeline({ onPast: drawPast, onLive: () => state.focusPID && connect(), layoutQuery: pastLayoutQuery });
+  timeline = new Timeline({ onPast: drawPast, onLive: () => state.focusPID && connect(), onChanges: () => refreshDetails(), layoutQuery: pastLayoutQuery });
   view = new DiagramView($("diagram"), {
     onFocus: (pid) => focus(pid, true),
     onSelect: showDetails,

@@ -51,11 +51,12 @@ function clock(t) {
 }
 
 // Timeline drives the strip. onPast(layout, focus, at) draws the focus as
-// it was at Date at; onLive() goes back to the live stream; layoutQuery()
+// it was at Date at; onLive() goes back to the live stream; onChanges() follows each new list of changes; layoutQuery()
 // returns the layout's options as query parameters (expand, watches).
 export class Timeline {
-  constructor({ onPast, onLive, layoutQuery }) {
+  constructor({ onPast, onLive, onChanges, layoutQuery }) {
     this.onPast = onPast;
+    this.onChanges = onChanges;
     this.onLive = onLive;
     this.layoutQuery = layoutQuery;
     this.pid = 0;
@@ -140,6 +141,8 @@ export class Timeline {
 
   render(body) {
     this.changes = body.changes || [];
+    // What the details say of a connection's life comes from these.
+    this.onChanges?.();
     const sources = body.sources || [];
     $("timeline-note").textContent = sources.includes("proc_connector")
       ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
