@@ -9,6 +9,8 @@
 // and removed ones fade out. Nothing is ever rebuilt from scratch unless
 // the focus changes.
 
+import * as pz from "./panzoom.js";
+
 const SVGNS = "http://www.w3.org/2000/svg";
 
 // The geometry the layout says (diagram.Geometry, as diagram/svg.go draws
@@ -505,65 +507,30 @@ export class DiagramView {
   // ---- Pan and zoom.
 
   apply() {
-    this.viewport.setAttribute("transform", "translate(" + num(this.tx) + "," + num(this.ty) + ") scale(" + this.k + ")");
-    this.container.dataset.zoom = String(Math.round(this.k * 100) / 100);
+    pz.apply(this);
   }
+
 
   // fit shows the whole diagram, at most 1.6 times its size. A diagram so
   // big that the whole of it would be unreadable (a process with hundreds
   // of peers) is shown from its top left at a readable size instead,
   // unless all is true (the fit button).
   fit(all) {
-    const r = this.container.getBoundingClientRect();
-    if (!this.extent || r.width === 0 || r.height === 0) {
-      this.k = 1;
-      this.tx = this.ty = 0;
-      return this.apply();
-    }
-    const k = Math.max(Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.6), 0.02);
-    if (k >= MIN_READABLE || all) {
-      this.k = k;
-      this.tx = Math.max(0, (r.width - this.extent.w * k) / 2);
-    } else {
-      this.k = READABLE;
-      this.tx = 0;
-    }
-    this.ty = 0;
-    this.apply();
+    pz.fit(this, all, { max: 1.6, min: 0.02, minReadable: MIN_READABLE, readable: READABLE });
   }
 
+
   zoomBy(f, px, py) {
-    const r = this.container.getBoundingClientRect();
-    if (px === undefined) {
-      px = r.width / 2;
-      py = r.height / 2;
-    }
-    const k = Math.min(Math.max(this.k * f, 0.05), 8);
-    this.tx = px - ((px - this.tx) * k) / this.k;
-    this.ty = py - ((py - this.ty) * k) / this.k;
-    this.k = k;
-    this.apply();
+    pz.zoomBy(this, f, px, py);
   }
+
 
   installPointer() {
     const svg = this.svg;
     let drag = null;
     // The wheel scrolls; with Ctrl (or a pinch, which browsers send as
     // Ctrl+wheel) it zooms around the pointer.
-    svg.addEventListener("wheel", (ev) => {
-      ev.preventDefault();
-      const line = ev.deltaMode === 1 ? 20 : ev.deltaMode === 2 ? 400 : 1;
-      if (ev.ctrlKey || ev.metaKey) {
-        const r = svg.getBoundingClientRect();
-        this.zoomBy(Math.exp(-ev.deltaY * line * 0.0025), ev.clientX - r.left, ev.clientY - r.top);
-        return;
-      }
-      const dx = ev.shiftKey && !ev.deltaX ? ev.deltaY : ev.deltaX;
-      const dy = ev.shiftKey && !ev.deltaX ? 0 : ev.deltaY;
-      this.tx -= dx * line;
-      this.ty -= dy * line;
-      this.apply();
-    }, { passive: false });
+    svg.addEventListener("wheel", (ev) => pz.wheel(this, svg, ev, true), { passive: false });
     svg.addEventListener("pointerdown", (ev) => {
       if (ev.button !== 0) return;
       drag = { x: ev.clientX, y: ev.clientY, tx: this.tx, ty: this.ty, moved: false };

@@ -7,6 +7,8 @@
 // fade out. Clicking a group opens it into its processes; clicking a
 // process focuses it. Drag or scroll to pan, Ctrl+wheel to zoom.
 
+import * as pz from "./panzoom.js";
+
 const SVGNS = "http://www.w3.org/2000/svg";
 // Pixels per layout cell, as hostmap.PxX and PxY draw the server's SVG.
 const PX = 8;
@@ -227,62 +229,30 @@ export class MapView {
   // ---- Pan and zoom, as the diagram's.
 
   apply() {
-    this.viewport.setAttribute("transform", "translate(" + this.tx.toFixed(1) + "," + this.ty.toFixed(1) + ") scale(" + this.k + ")");
-    this.container.dataset.zoom = String(Math.round(this.k * 100) / 100);
+    pz.apply(this);
   }
+
 
   // fit shows the whole map, at most 1.4 times its size. A map so big that
   // the whole of it would be unreadable (a busy host's hundred groups on a
   // laptop) opens from its top left at a readable size instead, where the
   // busiest groups are, unless all is true (the fit button).
   fit(all) {
-    const r = this.container.getBoundingClientRect();
-    if (!this.extent || r.width === 0 || r.height === 0) {
-      this.k = 1;
-      this.tx = this.ty = 0;
-      return this.apply();
-    }
-    this.fitted = true;
-    const k = Math.max(Math.min(r.width / this.extent.w, r.height / this.extent.h, 1.4), 0.05);
-    if (k >= MIN_READABLE || all) {
-      this.k = k;
-      this.tx = Math.max(0, (r.width - this.extent.w * k) / 2);
-    } else {
-      this.k = READABLE;
-      this.tx = 0;
-    }
-    this.ty = 0;
-    this.apply();
+    if (this.extent) this.fitted = true;
+    pz.fit(this, all, { max: 1.4, min: 0.05, minReadable: MIN_READABLE, readable: READABLE });
   }
 
+
   zoomBy(f, px, py) {
-    const r = this.container.getBoundingClientRect();
-    if (px === undefined) {
-      px = r.width / 2;
-      py = r.height / 2;
-    }
-    const k = Math.min(Math.max(this.k * f, 0.05), 8);
-    this.tx = px - ((px - this.tx) * k) / this.k;
-    this.ty = py - ((py - this.ty) * k) / this.k;
-    this.k = k;
-    this.apply();
+    pz.zoomBy(this, f, px, py);
   }
+
 
   installPointer() {
     const svg = this.svg;
     let drag = null;
     svg.addEventListener("wheel", (ev) => {
-      if (this.open) return;
-      ev.preventDefault();
-      const line = ev.deltaMode === 1 ? 20 : ev.deltaMode === 2 ? 400 : 1;
-      if (ev.ctrlKey || ev.metaKey) {
-        const r = svg.getBoundingClientRect();
-        this.zoomBy(Math.exp(-ev.deltaY * line * 0.0025), ev.clientX - r.left, ev.clientY - r.top);
-        return;
-      }
-      this.tx -= ev.deltaX * line;
-      this.ty -= ev.deltaY * line;
-      this.apply();
+      if (!this.open) pz.wheel(this, svg, ev, false);
     }, { passive: false });
     svg.addEventListener("pointerdown", (ev) => {
       if (ev.button === 0 && !this.open) drag = { x: ev.clientX, y: ev.clientY, tx: this.tx, ty: this.ty, moved: false };
