@@ -14,8 +14,10 @@ package graph
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -254,6 +256,8 @@ type Edge struct {
 	Kind EdgeKind `json:"kind"`
 }
 
+func compareNodes(a, b *Node) int { return cmp.Compare(a.ID, b.ID) }
+
 func compareEdges(a, b Edge) int {
 	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.To, b.To))
 }
@@ -346,7 +350,7 @@ func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot
 	if owned {
 		clear(nodes[len(out):]) // the replaced duplicates
 	}
-	sortNodes(out)
+	sortParallel(out, sortNodes, compareNodes)
 	for i, n := range out {
 		rank[n.ID] = int32(i)
 	}
@@ -371,21 +375,12 @@ func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32, owned bool) [
 	if len(nodes) >= 1<<28 || len(kinds) > 16 {
 		return sortEdgesByID(edges, rank)
 	}
-	keys := make([]uint64, 0, len(edges))
-	for _, e := range edges {
-		from, ok := rank[e.From]
-		if !ok {
-			continue
-		}
-		to, ok := rank[e.To]
-		if !ok {
-			continue
-		}
-		k, _ := slices.BinarySearch(kinds, e.Kind)
-		keys = append(keys, uint64(from)<<32|uint64(k)<<28|uint64(to))
-	}
-	slices.Sort(keys)
+	keys := edgeKeys(edges, kinds, rank)
+	sortParallel(keys, slices.Sort, cmp.Compare[uint64])
 	keys = slices.Compact(keys)
+	if n := len(keys); n > 0 && keys[n-1] == noEdge {
+		keys = keys[:n-1] // the edges with an end that is not a node
+	}
 	var es []Edge
 	if owned {
 		es = edges[:len(keys)] // every edge was read into keys; len(keys) ≤ len(edges)
@@ -397,6 +392,41 @@ func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32, owned bool) [
 		es[i] = Edge{From: nodes[key>>32].ID, To: nodes[key&(1<<28-1)].ID, Kind: kinds[key>>28&15]}
 	}
 	return es
+}
+
+// noEdge is edgeKeys' key for an edge that is not kept: it sorts last, and
+// no edge's key has its top bits set.
+const noEdge = ^uint64(0)
+
+// edgeKeys packs each edge into one integer: its ends' ranks and its
+// kind's index in kinds; noEdge for an edge whose ends are not both nodes.
+// Chunks of edges are packed in parallel (rank is only read).
+func edgeKeys(edges []Edge, kinds []EdgeKind, rank map[string]int32) []uint64 {
+	keys := make([]uint64, len(edges))
+	pack := func(lo, hi int) {
+		for i, e := range edges[lo:hi] {
+			from, ok := rank[e.From]
+			to, ok2 := rank[e.To]
+			if !ok || !ok2 {
+				keys[lo+i] = noEdge
+				continue
+			}
+			k, _ := slices.BinarySearch(kinds, e.Kind)
+			keys[lo+i] = uint64(from)<<32 | uint64(k)<<28 | uint64(to)
+		}
+	}
+	p := min(runtime.GOMAXPROCS(0), len(edges)/minParallelSort)
+	if p < 2 {
+		pack(0, len(edges))
+		return keys
+	}
+	var wg sync.WaitGroup
+	for i := range p {
+		lo, hi := len(edges)*i/p, len(edges)*(i+1)/p
+		wg.Go(func() { pack(lo, hi) })
+	}
+	wg.Wait()
+	return keys
 }
 
 // edgeKinds returns the distinct kinds of edges, sorted.
