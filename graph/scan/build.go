@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -35,14 +36,7 @@ type builder struct {
 	objects   map[string]*graph.Node // object nodes by ID
 	held      map[uint64]bool        // inodes of the sockets among the objects
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
-	flagNames map[uint32][]string
-	mqueueDev map[uint64]bool // devices known to be (or not to be) mqueue filesystems
-
-	// The nodes of fds and descriptions, the most numerous, and their
-	// details, each kind allocated in a few big arrays.
-	nodeSlab slab[graph.Node]
-	fdSlab   slab[graph.FD]
-	ofdSlab  slab[graph.OFD]
+	mqueueDev map[uint64]bool        // devices known to be (or not to be) mqueue filesystems
 }
 
 type devIno struct {
@@ -65,9 +59,7 @@ func (b *builder) build() *graph.Snapshot {
 	for _, p := range b.procs {
 		b.addProcess(p, byPID)
 	}
-	for _, o := range ofds {
-		b.addOFD(o)
-	}
+	b.addOFDs(ofds)
 	b.addSocketEdges()
 	b.addBoundDatagramPeers()
 	b.addUnheldWatched()
@@ -98,13 +90,9 @@ func (b *builder) allocate(ofds []*ofdRec) {
 	b.nodes = make([]*graph.Node, 0, 4*len(b.procs)+nfds+2*len(ofds))
 	// Peer edges are added from both ends; graph.New drops the duplicates.
 	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
-	b.nodeSlab = newSlab[graph.Node](nfds + len(ofds))
-	b.fdSlab = newSlab[graph.FD](nfds)
-	b.ofdSlab = newSlab[graph.OFD](len(ofds))
 	b.objects = make(map[string]*graph.Node, len(ofds))
 	b.held = make(map[uint64]bool, len(b.sockets.byInode))
 	b.byDevIno = map[devIno]string{}
-	b.flagNames = map[uint32][]string{}
 	b.mqueueDev = map[uint64]bool{}
 }
 
@@ -113,7 +101,6 @@ func (b *builder) allocate(ofds []*ofdRec) {
 func (b *builder) release() {
 	b.nodes, b.edges = nil, nil
 	b.objects, b.held, b.byDevIno = nil, nil, nil
-	b.nodeSlab, b.fdSlab, b.ofdSlab = slab[graph.Node]{}, slab[graph.FD]{}, slab[graph.OFD]{}
 	b.sockets = nil
 }
 
@@ -134,26 +121,6 @@ func (b *builder) countNodes() {
 			}
 		}
 	}
-}
-
-// slab hands out pointers to values of one type stored in a few big
-// arrays: many small values then cost a few allocations, and the collector
-// a few objects. Values stay alive as long as any of their array's does.
-type slab[T any] struct {
-	items []T
-}
-
-func newSlab[T any](n int) slab[T] {
-	return slab[T]{items: make([]T, 0, n)}
-}
-
-// add stores v and returns a pointer to it.
-func (s *slab[T]) add(v T) *T {
-	if len(s.items) == cap(s.items) {
-		s.items = make([]T, 0, max(64, cap(s.items)/4)) // more than estimated: a new array, the old one untouched
-	}
-	s.items = append(s.items, v)
-	return &s.items[len(s.items)-1]
 }
 
 // fdKey identifies an fd across scans.
@@ -342,34 +309,82 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	}
 }
 
-// addOFD adds an open file description, its fds and its object.
-func (b *builder) addOFD(o *ofdRec) {
+// addOFDs adds the open file descriptions ofds, their fds and their
+// objects. The nodes and edges of descriptions and fds, the most numerous,
+// are made on the scanner's workers, each chunk of descriptions into its
+// own part of lists sized beforehand (description i with the m fds before
+// it: nodes from i+m, edges from 2m, fd details from m), and their details
+// in arrays, one per kind, rather than one allocation each. The objects,
+// shared between descriptions and found by ID, are then added in order.
+func (b *builder) addOFDs(ofds []*ofdRec) {
+	fdsBefore := make([]int, len(ofds)+1)
+	for i, o := range ofds {
+		fdsBefore[i+1] = fdsBefore[i] + len(o.members)
+	}
+	nfds := fdsBefore[len(ofds)]
+	nodeAt, edgeAt := len(b.nodes), len(b.edges)
+	b.nodes = slices.Grow(b.nodes, len(ofds)+nfds)[:nodeAt+len(ofds)+nfds]
+	b.edges = slices.Grow(b.edges, 2*nfds+len(ofds))[:edgeAt+2*nfds]
+	nodes, edges := b.nodes[nodeAt:], b.edges[edgeAt:]
+	nodeArr := make([]graph.Node, len(ofds)+nfds)
+	fdArr := make([]graph.FD, nfds)
+	ofdArr := make([]graph.OFD, len(ofds))
+
+	const chunk = 1024
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(max(b.scanner.opts.Workers, 1), runtime.GOMAXPROCS(0), (len(ofds)+chunk-1)/chunk) {
+		wg.Go(func() {
+			flagNames := map[uint32][]string{}
+			for {
+				lo := int(next.Add(chunk) - chunk)
+				if lo >= len(ofds) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(ofds)); i++ {
+					m := fdsBefore[i]
+					o := ofds[i]
+					addOFD(o, flagNames, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
+						nodeArr[i+m:], fdArr[m:], &ofdArr[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, o := range ofds {
+		if obj := b.object(o); obj != "" {
+			b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
+			o.obj = obj
+		}
+	}
+}
+
+// addOFD makes the nodes of the open file description o and its fds into
+// nodes, their details in nodeArr, fdArr and od, and their edges into
+// edges. flagNames holds the flag lists made so far.
+func addOFD(o *ofdRec, flagNames map[uint32][]string, nodes []*graph.Node, edges []graph.Edge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
 	first := o.members[0]
 	flags := first.info.flags &^ unix.O_CLOEXEC
-	on := b.nodeSlab.add(graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: b.ofdSlab.add(graph.OFD{
-		Mode: accessMode(flags), Flags: b.flagList(flags), Pos: first.info.pos,
+	*od = graph.OFD{
+		Mode: accessMode(flags), Flags: flagList(flagNames, flags), Pos: first.info.pos,
 		MntID: int(first.info.mntID), Sharers: len(o.members),
-	})})
+	}
+	on := &nodeArr[0]
+	*on = graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: od}
 	if first.err != "" {
 		// Without its fdinfo nothing is known of the description.
 		on.Error = first.err
-		*on.OFD = graph.OFD{Flags: []string{}, Sharers: len(o.members)}
+		*od = graph.OFD{Flags: []string{}, Sharers: len(o.members)}
 	}
-	b.nodes = append(b.nodes, on)
-	for _, f := range o.members {
+	nodes[0] = on
+	for j, f := range o.members {
 		id := fdID(f)
-		b.nodes = append(b.nodes, b.nodeSlab.add(graph.Node{
-			ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err,
-			FD: b.fdSlab.add(graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}),
-		}))
-		b.edges = append(b.edges,
-			graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD},
-			graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD})
-	}
-	obj := b.object(o)
-	if obj != "" {
-		b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
-		o.obj = obj
+		fdArr[j] = graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}
+		n := &nodeArr[1+j]
+		*n = graph.Node{ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err, FD: &fdArr[j]}
+		nodes[1+j] = n
+		edges[2*j] = graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD}
+		edges[2*j+1] = graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD}
 	}
 }
 
@@ -420,9 +435,10 @@ func oLargefile() uint32 {
 }
 
 // flagList names the flags, access mode first; lists are shared between
-// descriptions with equal flags and must not be modified.
-func (b *builder) flagList(flags uint32) []string {
-	if l, ok := b.flagNames[flags]; ok {
+// descriptions with equal flags, through the cache made, and must not be
+// modified.
+func flagList(made map[uint32][]string, flags uint32) []string {
+	if l, ok := made[flags]; ok {
 		return l
 	}
 	l := []string{}
@@ -437,7 +453,7 @@ func (b *builder) flagList(flags uint32) []string {
 	}
 	slices.Sort(rest)
 	l = append(l, rest...)
-	b.flagNames[flags] = l
+	made[flags] = l
 	return l
 }
 
