@@ -332,18 +332,16 @@ func NewOwned(nodes []*Node, edges []Edge, stats Stats) *Snapshot {
 func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot {
 	// rank maps each ID first to its node's index in nodes (the last one
 	// wins), and once the nodes are sorted to its place among them.
-	rank := make(map[string]int32, len(nodes))
-	for i, n := range nodes {
-		rank[n.ID] = int32(i)
-	}
+	rank := newIDRanks(len(nodes))
+	rank.setAll(nodes)
 	var out []*Node
 	if owned {
 		out = nodes[:0] // the i-th kept node goes to an index ≤ i, already read
 	} else {
-		out = make([]*Node, 0, len(rank))
+		out = make([]*Node, 0, len(nodes))
 	}
 	for i, n := range nodes {
-		if rank[n.ID] == int32(i) {
+		if r, _ := rank.get(n.ID); r == int32(i) {
 			out = append(out, n)
 		}
 	}
@@ -351,9 +349,7 @@ func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot
 		clear(nodes[len(out):]) // the replaced duplicates
 	}
 	sortParallel(out, sortNodes, compareNodes)
-	for i, n := range out {
-		rank[n.ID] = int32(i)
-	}
+	rank.setAll(out)
 	es := sortEdges(edges, out, rank, owned)
 	if stats.MissingFeatures == nil {
 		stats.MissingFeatures = []string{}
@@ -370,7 +366,7 @@ func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot
 // comparing their ID strings, each edge is packed into one integer of its
 // ends' ranks and its kind's rank, which sorts in the same order. When
 // owned, the result is written into edges' array.
-func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32, owned bool) []Edge {
+func sortEdges(edges []Edge, nodes []*Node, rank idRanks, owned bool) []Edge {
 	kinds := edgeKinds(edges)
 	if len(nodes) >= 1<<28 || len(kinds) > 16 {
 		return sortEdgesByID(edges, rank)
@@ -401,12 +397,12 @@ const noEdge = ^uint64(0)
 // edgeKeys packs each edge into one integer: its ends' ranks and its
 // kind's index in kinds; noEdge for an edge whose ends are not both nodes.
 // Chunks of edges are packed in parallel (rank is only read).
-func edgeKeys(edges []Edge, kinds []EdgeKind, rank map[string]int32) []uint64 {
+func edgeKeys(edges []Edge, kinds []EdgeKind, rank idRanks) []uint64 {
 	keys := make([]uint64, len(edges))
 	pack := func(lo, hi int) {
 		for i, e := range edges[lo:hi] {
-			from, ok := rank[e.From]
-			to, ok2 := rank[e.To]
+			from, ok := rank.get(e.From)
+			to, ok2 := rank.get(e.To)
 			if !ok || !ok2 {
 				keys[lo+i] = noEdge
 				continue
@@ -448,13 +444,13 @@ func edgeKinds(edges []Edge) []EdgeKind {
 
 // sortEdgesByID is sortEdges by comparing strings, for graphs too big to
 // pack.
-func sortEdgesByID(edges []Edge, rank map[string]int32) []Edge {
+func sortEdgesByID(edges []Edge, rank idRanks) []Edge {
 	es := make([]Edge, 0, len(edges))
 	for _, e := range edges {
-		if _, ok := rank[e.From]; !ok {
+		if _, ok := rank.get(e.From); !ok {
 			continue
 		}
-		if _, ok := rank[e.To]; ok {
+		if _, ok := rank.get(e.To); ok {
 			es = append(es, e)
 		}
 	}

@@ -44,6 +44,9 @@ func TestNewLargeSorted(t *testing.T) {
 	for i := range n {
 		nodes = append(nodes, &Node{ID: fmt.Sprintf("fd:%d:%d", r.IntN(500), i), Kind: KindFD})
 	}
+	for i := range 100 { // later nodes with an ID replace the earlier ones
+		nodes = append(nodes, &Node{ID: nodes[7*i].ID, Kind: KindOFD})
+	}
 	var edges []Edge
 	kinds := []EdgeKind{EdgeFD, EdgeOFD, EdgePeer}
 	for range 2 * n {
@@ -55,12 +58,15 @@ func TestNewLargeSorted(t *testing.T) {
 	}
 	s := New(nodes, edges, Stats{})
 	if !slices.IsSortedFunc(s.Nodes, compareNodes) || len(s.Nodes) != n {
-		t.Fatal("nodes not sorted by ID")
+		t.Fatal("nodes not sorted by ID, or duplicates kept")
 	}
-	rank := map[string]int32{}
-	for i, n := range s.Nodes {
-		rank[n.ID] = int32(i)
+	for i := range 100 {
+		if got := s.Node(nodes[7*i].ID); got == nil || got.Kind != KindOFD {
+			t.Fatalf("node %s: the later node did not replace the earlier one", nodes[7*i].ID)
+		}
 	}
+	rank := idRanks{map[string]int32{}}
+	rank.setAll(s.Nodes)
 	if want := sortEdgesByID(edges, rank); !slices.Equal(s.Edges, want) {
 		t.Fatalf("edges: %d, want %d sorted by (from, kind, to)", len(s.Edges), len(want))
 	}
