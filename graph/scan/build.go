@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -195,15 +194,27 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 // the kcmp comparisons run on the scanner's workers; the returned sharing
 // sums up how they went.
 func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
+	// The keys are made on the workers, a chunk of processes each.
+	fdKeys := make([][]string, len(b.procs))
+	noState := func() struct{} { return struct{}{} }
+	inChunks(b.scanner.opts.Workers, len(b.procs), 16, noState, func(_ struct{}, lo, hi int) {
+		for i, p := range b.procs[lo:hi] {
+			ks := make([]string, len(p.fds))
+			for j, f := range p.fds {
+				ks[j] = sharingKey(f)
+			}
+			fdKeys[lo+i] = ks
+		}
+	})
 	byKey := map[string][]*fdRec{}
 	var keys []string
 	var alone []*fdRec
-	for _, p := range b.procs {
-		for _, f := range p.fds {
+	for i, p := range b.procs {
+		for j, f := range p.fds {
 			if f.name == "" && f.kind == graph.KindUnknown {
 				b.stats.DeniedFDs++ // listed, but its link could not be read
 			}
-			k := sharingKey(f)
+			k := fdKeys[i][j]
 			if k == "" {
 				alone = append(alone, f)
 				continue
@@ -314,8 +325,9 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 // are made on the scanner's workers, each chunk of descriptions into its
 // own part of lists sized beforehand (description i with the m fds before
 // it: nodes from i+m, edges from 2m, fd details from m), and their details
-// in arrays, one per kind, rather than one allocation each. The objects,
-// shared between descriptions and found by ID, are then added in order.
+// in arrays, one per kind, rather than one allocation each; so are the
+// nodes of most sockets. The objects, shared between descriptions and
+// found by ID, are then added in order.
 func (b *builder) addOFDs(ofds []*ofdRec) {
 	fdsBefore := make([]int, len(ofds)+1)
 	for i, o := range ofds {
@@ -329,30 +341,28 @@ func (b *builder) addOFDs(ofds []*ofdRec) {
 	nodeArr := make([]graph.Node, len(ofds)+nfds)
 	fdArr := make([]graph.FD, nfds)
 	ofdArr := make([]graph.OFD, len(ofds))
+	sockets := make([]*graph.Node, len(ofds)) // the nodes of sockets, where made on the workers
 
-	const chunk = 1024
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(max(b.scanner.opts.Workers, 1), runtime.GOMAXPROCS(0), (len(ofds)+chunk-1)/chunk) {
-		wg.Go(func() {
-			flagNames := map[uint32][]string{}
-			for {
-				lo := int(next.Add(chunk) - chunk)
-				if lo >= len(ofds) {
-					return
-				}
-				for i := lo; i < min(lo+chunk, len(ofds)); i++ {
-					m := fdsBefore[i]
-					o := ofds[i]
-					addOFD(o, flagNames, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
-						nodeArr[i+m:], fdArr[m:], &ofdArr[i])
-				}
+	newCache := func() map[uint32][]string { return map[uint32][]string{} }
+	inChunks(b.scanner.opts.Workers, len(ofds), 1024, newCache, func(flagNames map[uint32][]string, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := fdsBefore[i]
+			o := ofds[i]
+			addOFD(o, flagNames, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
+				nodeArr[i+m:], fdArr[m:], &ofdArr[i])
+			if o.members[0].kind == graph.KindSocket {
+				sockets[i] = b.presetSocket(o.members[0])
 			}
-		})
-	}
-	wg.Wait()
-	for _, o := range ofds {
-		if obj := b.object(o); obj != "" {
+		}
+	})
+	for i, o := range ofds {
+		obj := ""
+		if sockets[i] != nil {
+			obj = b.socketObject(o.members[0], sockets[i])
+		} else {
+			obj = b.object(o)
+		}
+		if obj != "" {
 			b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
 			o.obj = obj
 		}
@@ -462,7 +472,7 @@ func (b *builder) object(o *ofdRec) string {
 	f := o.members[0]
 	switch f.kind {
 	case graph.KindSocket:
-		return b.socketObject(f)
+		return b.socketObject(f, nil)
 	case graph.KindPipe:
 		id := graph.PipeID(f.inode)
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.inode, Name: id}})
@@ -596,34 +606,70 @@ func (b *builder) addObject(n *graph.Node) {
 	b.nodes = append(b.nodes, n)
 }
 
-// socketObject adds (once) the socket behind f and returns its ID.
-func (b *builder) socketObject(f *fdRec) string {
+// socketObject adds (once) the socket behind f and returns its ID. pre
+// is its node when made beforehand (by presetSocket), or nil.
+func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
 	id := graph.SocketID(f.inode)
+	if pre != nil {
+		id = pre.ID
+	}
 	if _, ok := b.objects[id]; ok {
 		return id
 	}
+	n := pre
+	if n == nil {
+		r := b.socketRec(f)
+		if r == nil {
+			// Not in any dump: a family sock_diag does not cover (ping), a
+			// namespace that could not be entered, or created after the dump.
+			proto := ""
+			buf := make([]byte, 64)
+			if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
+				proto = string(buf[:n])
+			}
+			r = protoNameSocket(f.inode, proto)
+			b.sockets.byInode[f.inode] = r
+		}
+		n = b.socketNode(f, id, r)
+	}
+	b.addObject(n)
+	b.held[f.inode] = true
+	return id
+}
+
+// presetSocket makes the node of the socket behind f where it can be made
+// before the objects are added in order, or returns nil: it only reads the
+// socket table, so the workers call it at once. A socket in no dump is
+// described later, as is one whose unix peer is in none (its node's remote
+// end depends on whether the peer was described first).
+func (b *builder) presetSocket(f *fdRec) *graph.Node {
+	r := b.socketRec(f)
+	if r == nil || r.family == "unix" && r.unixPeer != 0 && b.sockets.byInode[r.unixPeer] == nil {
+		return nil
+	}
+	return b.socketNode(f, graph.SocketID(f.inode), r)
+}
+
+// socketRec returns what the dumps or the probes say of the socket behind
+// f, or nil.
+func (b *builder) socketRec(f *fdRec) *sockRec {
 	r := b.sockets.byInode[f.inode]
 	if pr := b.sockets.probed[f.inode]; r == nil && pr != nil {
 		r = probedSocket(f.inode, pr)
 	}
-	if r == nil {
-		// Not in any dump: a family sock_diag does not cover (ping), a
-		// namespace that could not be entered, or created after the dump.
-		proto := ""
-		buf := make([]byte, 64)
-		if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
-			proto = string(buf[:n])
-		}
-		r = protoNameSocket(f.inode, proto)
-		b.sockets.byInode[f.inode] = r
-	}
+	return r
+}
+
+// socketNode returns the node, with ID id, of the socket behind f, which r
+// describes.
+func (b *builder) socketNode(f *fdRec, id string, r *sockRec) *graph.Node {
 	remote := r.remote
 	if r.family == "unix" && r.unixPeer != 0 {
 		if peer := b.sockets.byInode[r.unixPeer]; peer != nil {
 			remote = peer.unixName // as ss shows it: the address of the other end
 		}
 	}
-	n := &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
+	return &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
 		Inode: f.inode, Name: id,
 		Socket: &graph.Socket{
 			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
@@ -631,9 +677,6 @@ func (b *builder) socketObject(f *fdRec) string {
 			InFlight: int(f.info.scmFDs),
 		},
 	}}
-	b.addObject(n)
-	b.held[f.inode] = true
-	return id
 }
 
 // addSocketEdges adds the peer edges between the two ends of each
