@@ -609,9 +609,11 @@ func (b *builder) addObject(n *graph.Node) {
 // socketObject adds (once) the socket behind f and returns its ID. pre
 // is its node when made beforehand (by presetSocket), or nil.
 func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
-	id := graph.SocketID(f.inode)
+	var id string
 	if pre != nil {
 		id = pre.ID
+	} else {
+		id = graph.SocketID(f.inode)
 	}
 	if _, ok := b.objects[id]; ok {
 		return id
