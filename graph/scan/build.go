@@ -33,7 +33,7 @@ type builder struct {
 	nodes     []*graph.Node
 	edges     []graph.Edge
 	objects   map[string]*graph.Node // object nodes by ID
-	held      map[uint64]bool        // inodes of the sockets among the objects
+	held      map[uint64]string      // the IDs of the sockets among the objects, by inode
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
 	mqueueDev map[uint64]bool        // devices known to be (or not to be) mqueue filesystems
 }
@@ -90,7 +90,7 @@ func (b *builder) allocate(ofds []*ofdRec) {
 	// Peer edges are added from both ends; graph.New drops the duplicates.
 	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
 	b.objects = make(map[string]*graph.Node, len(ofds))
-	b.held = make(map[uint64]bool, len(b.sockets.byInode))
+	b.held = make(map[uint64]string, len(b.sockets.byInode))
 	b.byDevIno = map[devIno]string{}
 	b.mqueueDev = map[uint64]bool{}
 }
@@ -151,10 +151,10 @@ func previousOFDs(procs []*procRec) map[fdKey]*ofdRec {
 	return prev
 }
 
-// fdID returns the ID of f's node, made once.
-func fdID(f *fdRec) string {
+// fdID returns the ID of f's node, made once, in ids.
+func fdID(f *fdRec, ids *idArena) string {
 	if f.id == "" {
-		f.id = graph.FDID(f.proc.pid, f.proc.startTime, f.num)
+		f.id = ids.fdID(f.proc.pid, f.proc.startTime, f.num)
 	}
 	return f.id
 }
@@ -291,6 +291,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 // plain names cannot collide.
 func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	claimed := map[string]bool{}
+	var ids idArena
 	for _, o := range ofds {
 		if o.key == "" || len(prev) == 0 {
 			continue
@@ -309,7 +310,7 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 			continue
 		}
 		f := o.members[0]
-		id := graph.OFDID(f.proc.pid, f.proc.startTime, f.num)
+		id := ids.ofdID(f.proc.pid, f.proc.startTime, f.num)
 		if claimed[id] {
 			for i := 2; claimed[id]; i++ {
 				id = graph.NthOFDID(f.proc.pid, f.proc.startTime, f.num, i)
@@ -343,15 +344,19 @@ func (b *builder) addOFDs(ofds []*ofdRec) {
 	ofdArr := make([]graph.OFD, len(ofds))
 	sockets := make([]*graph.Node, len(ofds)) // the nodes of sockets, where made on the workers
 
-	newCache := func() map[uint32][]string { return map[uint32][]string{} }
-	inChunks(b.scanner.opts.Workers, len(ofds), 1024, newCache, func(flagNames map[uint32][]string, lo, hi int) {
+	type worker struct {
+		flagNames map[uint32][]string
+		ids       idArena
+	}
+	newWorker := func() *worker { return &worker{flagNames: map[uint32][]string{}} }
+	inChunks(b.scanner.opts.Workers, len(ofds), 1024, newWorker, func(w *worker, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			m := fdsBefore[i]
 			o := ofds[i]
-			addOFD(o, flagNames, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
+			addOFD(o, w.flagNames, &w.ids, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
 				nodeArr[i+m:], fdArr[m:], &ofdArr[i])
 			if o.members[0].kind == graph.KindSocket {
-				sockets[i] = b.presetSocket(o.members[0])
+				sockets[i] = b.presetSocket(o.members[0], &w.ids)
 			}
 		}
 	})
@@ -371,8 +376,9 @@ func (b *builder) addOFDs(ofds []*ofdRec) {
 
 // addOFD makes the nodes of the open file description o and its fds into
 // nodes, their details in nodeArr, fdArr and od, and their edges into
-// edges. flagNames holds the flag lists made so far.
-func addOFD(o *ofdRec, flagNames map[uint32][]string, nodes []*graph.Node, edges []graph.Edge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
+// edges. flagNames holds the flag lists made so far; the fds' IDs are made
+// in ids.
+func addOFD(o *ofdRec, flagNames map[uint32][]string, ids *idArena, nodes []*graph.Node, edges []graph.Edge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
 	first := o.members[0]
 	flags := first.info.flags &^ unix.O_CLOEXEC
 	*od = graph.OFD{
@@ -388,7 +394,7 @@ func addOFD(o *ofdRec, flagNames map[uint32][]string, nodes []*graph.Node, edges
 	}
 	nodes[0] = on
 	for j, f := range o.members {
-		id := fdID(f)
+		id := fdID(f, ids)
 		fdArr[j] = graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}
 		n := &nodeArr[1+j]
 		*n = graph.Node{ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err, FD: &fdArr[j]}
@@ -635,21 +641,21 @@ func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
 		n = b.socketNode(f, id, r)
 	}
 	b.addObject(n)
-	b.held[f.inode] = true
+	b.held[f.inode] = id
 	return id
 }
 
 // presetSocket makes the node of the socket behind f where it can be made
 // before the objects are added in order, or returns nil: it only reads the
-// socket table, so the workers call it at once. A socket in no dump is
+// socket table, so the workers call it at once, each with its own ids. A socket in no dump is
 // described later, as is one whose unix peer is in none (its node's remote
 // end depends on whether the peer was described first).
-func (b *builder) presetSocket(f *fdRec) *graph.Node {
+func (b *builder) presetSocket(f *fdRec, ids *idArena) *graph.Node {
 	r := b.socketRec(f)
 	if r == nil || r.family == "unix" && r.unixPeer != 0 && b.sockets.byInode[r.unixPeer] == nil {
 		return nil
 	}
-	return b.socketNode(f, graph.SocketID(f.inode), r)
+	return b.socketNode(f, ids.socketID(f.inode), r)
 }
 
 // socketRec returns what the dumps or the probes say of the socket behind
@@ -701,7 +707,7 @@ func (b *builder) addSocketEdges() {
 		port  uint16
 	}
 	inetListeners := map[inetListen][]*sockRec{}
-	held := func(inode uint64) bool { return b.held[inode] }
+	held := func(inode uint64) bool { return b.held[inode] != "" }
 
 	for ino, r := range b.sockets.byInode {
 		if !held(ino) {
@@ -726,12 +732,12 @@ func (b *builder) addSocketEdges() {
 		switch r.family {
 		case "unix":
 			if r.unixPeer != 0 && held(r.unixPeer) {
-				b.peer(graph.SocketID(ino), graph.SocketID(r.unixPeer))
+				b.peer(b.held[ino], b.held[r.unixPeer])
 			}
 			// An accepted socket carries its listener's address.
 			if r.state != "listen" && r.unixName != "" && r.typ != "dgram" {
 				if l, ok := unixListeners[listenKey{r.netns, r.unixName}]; ok && l != ino {
-					b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+					b.edges = append(b.edges, graph.Edge{From: b.held[l], To: b.held[ino], Kind: graph.EdgeAccepted})
 				}
 			}
 		case graph.FamilyInet, graph.FamilyInet6:
@@ -739,13 +745,13 @@ func (b *builder) addSocketEdges() {
 				continue
 			}
 			if other, ok := inet[tuple{r.netns, r.protocol, unmap(r.remoteAP), unmap(r.localAP)}]; ok && other != ino {
-				b.peer(graph.SocketID(ino), graph.SocketID(other))
+				b.peer(b.held[ino], b.held[other])
 			}
 			if r.protocol == "tcp" {
 				for _, l := range inetListeners[inetListen{r.netns, "tcp", r.localAP.Port()}] {
 					la := unmap(l.localAP).Addr()
 					if la.IsUnspecified() || la == unmap(r.localAP).Addr() {
-						b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l.inode), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+						b.edges = append(b.edges, graph.Edge{From: b.held[l.inode], To: b.held[ino], Kind: graph.EdgeAccepted})
 					}
 				}
 			}
