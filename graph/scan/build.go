@@ -196,12 +196,12 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 	// The keys are made on the workers, a chunk of processes each.
 	fdKeys := make([][]string, len(b.procs))
-	noState := func() struct{} { return struct{}{} }
-	inChunks(b.scanner.opts.Workers, len(b.procs), 16, noState, func(_ struct{}, lo, hi int) {
+	newArena := func() *idArena { return &idArena{} }
+	inChunks(b.scanner.opts.Workers, len(b.procs), 16, newArena, func(ids *idArena, lo, hi int) {
 		for i, p := range b.procs[lo:hi] {
 			ks := make([]string, len(p.fds))
 			for j, f := range p.fds {
-				ks[j] = sharingKey(f)
+				ks[j] = ids.sharingKey(f)
 			}
 			fdKeys[lo+i] = ks
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/fdscope/fdscope/graph"
 )
 
-// idArena makes node IDs in shared blocks of memory: one allocation for
+// idArena makes node IDs (and sharing keys) in shared blocks of memory: one allocation for
 // up to some hundreds of IDs, where formatting each on its own takes
 // several. A block lives as long as any of its IDs (a live scanner keeps
 // the IDs of fds that survive), so blocks start small and double up to
@@ -40,6 +40,14 @@ func (a *idArena) ofdID(pid int, startTime uint64, fd int) string {
 	return a.since(i)
 }
 
+// sharingKey returns sharingKey(f); the key of an anon fd may be longer
+// than maxIDLen, and then takes a block of its own if it does not fit.
+func (a *idArena) sharingKey(f *fdRec) string {
+	i := a.room()
+	a.buf = appendSharingKey(a.buf, f)
+	return a.since(i)
+}
+
 // socketID returns graph.SocketID(inode).
 func (a *idArena) socketID(inode uint64) string {
 	i := a.room()
@@ -58,5 +66,8 @@ func (a *idArena) room() int {
 
 // since returns the ID appended from i on.
 func (a *idArena) since(i int) string {
+	if i == len(a.buf) {
+		return ""
+	}
 	return unsafe.String(&a.buf[i], len(a.buf)-i)
 }
