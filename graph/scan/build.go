@@ -206,9 +206,17 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			fdKeys[lo+i] = ks
 		}
 	})
-	byKey := map[string][]*fdRec{}
+	// Each key's fds, in the order they are listed, in one array: the fds
+	// are counted by key first, then placed.
+	nfds := 0
+	for _, ks := range fdKeys {
+		nfds += len(ks)
+	}
+	byKey := make(map[string]int32, nfds/2)
 	var keys []string
+	var counts []int
 	var alone []*fdRec
+	groupOf := make([]int32, 0, nfds) // each fd's key's index; -1 alone
 	for i, p := range b.procs {
 		for j, f := range p.fds {
 			if f.name == "" && f.kind == graph.KindUnknown {
@@ -217,21 +225,44 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			k := fdKeys[i][j]
 			if k == "" {
 				alone = append(alone, f)
+				groupOf = append(groupOf, -1)
 				continue
 			}
-			if byKey[k] == nil {
+			g, ok := byKey[k]
+			if !ok {
+				g = int32(len(keys))
+				byKey[k] = g
 				keys = append(keys, k)
+				counts = append(counts, 0)
 			}
-			byKey[k] = append(byKey[k], f)
+			counts[g]++
+			groupOf = append(groupOf, g)
 		}
 	}
-	var multi []string
-	var ofds []*ofdRec
-	for _, k := range keys {
-		if fds := byKey[k]; len(fds) == 1 {
+	byKey, fdKeys = nil, nil
+	groups := make([][]*fdRec, len(keys))
+	all := make([]*fdRec, nfds-len(alone))
+	at := 0
+	for g, n := range counts {
+		groups[g] = all[at : at : at+n]
+		at += n
+	}
+	n := 0
+	for _, p := range b.procs {
+		for _, f := range p.fds {
+			if g := groupOf[n]; g >= 0 {
+				groups[g] = append(groups[g], f)
+			}
+			n++
+		}
+	}
+	var multi []int
+	ofds := make([]*ofdRec, 0, len(keys)+len(alone))
+	for g, k := range keys {
+		if fds := groups[g]; len(fds) == 1 {
 			ofds = append(ofds, &ofdRec{key: k, members: fds})
 		} else {
-			multi = append(multi, k)
+			multi = append(multi, g)
 		}
 	}
 	grouped := make([][][]*fdRec, len(multi))
@@ -245,7 +276,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		return sh
 	}
 	parallel(b.ctx, b.scanner.opts.Workers, len(multi), newSharing, func(sh *sharing, i int) {
-		grouped[i] = sh.group(byKey[multi[i]])
+		grouped[i] = sh.group(groups[multi[i]])
 	})
 	total := sharing{method: "kcmp"}
 	if b.byDesc {
@@ -263,9 +294,9 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			total.missing = sh.missing
 		}
 	}
-	for i, k := range multi {
-		for _, g := range grouped[i] {
-			ofds = append(ofds, &ofdRec{key: k, members: g})
+	for i, g := range multi {
+		for _, members := range grouped[i] {
+			ofds = append(ofds, &ofdRec{key: keys[g], members: members})
 		}
 	}
 	for _, f := range alone {
