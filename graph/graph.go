@@ -14,8 +14,10 @@ package graph
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -254,6 +256,8 @@ type Edge struct {
 	Kind EdgeKind `json:"kind"`
 }
 
+func compareNodes(a, b *Node) int { return cmp.Compare(a.ID, b.ID) }
+
 func compareEdges(a, b Edge) int {
 	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.To, b.To))
 }
@@ -328,28 +332,24 @@ func NewOwned(nodes []*Node, edges []Edge, stats Stats) *Snapshot {
 func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot {
 	// rank maps each ID first to its node's index in nodes (the last one
 	// wins), and once the nodes are sorted to its place among them.
-	rank := make(map[string]int32, len(nodes))
-	for i, n := range nodes {
-		rank[n.ID] = int32(i)
-	}
+	rank := newIDRanks(len(nodes))
+	rank.setAll(nodes)
 	var out []*Node
 	if owned {
 		out = nodes[:0] // the i-th kept node goes to an index ≤ i, already read
 	} else {
-		out = make([]*Node, 0, len(rank))
+		out = make([]*Node, 0, len(nodes))
 	}
 	for i, n := range nodes {
-		if rank[n.ID] == int32(i) {
+		if r, _ := rank.get(n.ID); r == int32(i) {
 			out = append(out, n)
 		}
 	}
 	if owned {
 		clear(nodes[len(out):]) // the replaced duplicates
 	}
-	sortNodes(out)
-	for i, n := range out {
-		rank[n.ID] = int32(i)
-	}
+	sortParallel(out, sortNodes, compareNodes)
+	rank.setAll(out)
 	es := sortEdges(edges, out, rank, owned)
 	if stats.MissingFeatures == nil {
 		stats.MissingFeatures = []string{}
@@ -366,26 +366,17 @@ func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot
 // comparing their ID strings, each edge is packed into one integer of its
 // ends' ranks and its kind's rank, which sorts in the same order. When
 // owned, the result is written into edges' array.
-func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32, owned bool) []Edge {
+func sortEdges(edges []Edge, nodes []*Node, rank idRanks, owned bool) []Edge {
 	kinds := edgeKinds(edges)
 	if len(nodes) >= 1<<28 || len(kinds) > 16 {
 		return sortEdgesByID(edges, rank)
 	}
-	keys := make([]uint64, 0, len(edges))
-	for _, e := range edges {
-		from, ok := rank[e.From]
-		if !ok {
-			continue
-		}
-		to, ok := rank[e.To]
-		if !ok {
-			continue
-		}
-		k, _ := slices.BinarySearch(kinds, e.Kind)
-		keys = append(keys, uint64(from)<<32|uint64(k)<<28|uint64(to))
-	}
-	slices.Sort(keys)
+	keys := edgeKeys(edges, kinds, rank)
+	sortParallel(keys, slices.Sort, cmp.Compare[uint64])
 	keys = slices.Compact(keys)
+	if n := len(keys); n > 0 && keys[n-1] == noEdge {
+		keys = keys[:n-1] // the edges with an end that is not a node
+	}
 	var es []Edge
 	if owned {
 		es = edges[:len(keys)] // every edge was read into keys; len(keys) ≤ len(edges)
@@ -397,6 +388,41 @@ func sortEdges(edges []Edge, nodes []*Node, rank map[string]int32, owned bool) [
 		es[i] = Edge{From: nodes[key>>32].ID, To: nodes[key&(1<<28-1)].ID, Kind: kinds[key>>28&15]}
 	}
 	return es
+}
+
+// noEdge is edgeKeys' key for an edge that is not kept: it sorts last, and
+// no edge's key has its top bits set.
+const noEdge = ^uint64(0)
+
+// edgeKeys packs each edge into one integer: its ends' ranks and its
+// kind's index in kinds; noEdge for an edge whose ends are not both nodes.
+// Chunks of edges are packed in parallel (rank is only read).
+func edgeKeys(edges []Edge, kinds []EdgeKind, rank idRanks) []uint64 {
+	keys := make([]uint64, len(edges))
+	pack := func(lo, hi int) {
+		for i, e := range edges[lo:hi] {
+			from, ok := rank.get(e.From)
+			to, ok2 := rank.get(e.To)
+			if !ok || !ok2 {
+				keys[lo+i] = noEdge
+				continue
+			}
+			k, _ := slices.BinarySearch(kinds, e.Kind)
+			keys[lo+i] = uint64(from)<<32 | uint64(k)<<28 | uint64(to)
+		}
+	}
+	p := min(runtime.GOMAXPROCS(0), len(edges)/minParallelSort)
+	if p < 2 {
+		pack(0, len(edges))
+		return keys
+	}
+	var wg sync.WaitGroup
+	for i := range p {
+		lo, hi := len(edges)*i/p, len(edges)*(i+1)/p
+		wg.Go(func() { pack(lo, hi) })
+	}
+	wg.Wait()
+	return keys
 }
 
 // edgeKinds returns the distinct kinds of edges, sorted.
@@ -418,13 +444,13 @@ func edgeKinds(edges []Edge) []EdgeKind {
 
 // sortEdgesByID is sortEdges by comparing strings, for graphs too big to
 // pack.
-func sortEdgesByID(edges []Edge, rank map[string]int32) []Edge {
+func sortEdgesByID(edges []Edge, rank idRanks) []Edge {
 	es := make([]Edge, 0, len(edges))
 	for _, e := range edges {
-		if _, ok := rank[e.From]; !ok {
+		if _, ok := rank.get(e.From); !ok {
 			continue
 		}
-		if _, ok := rank[e.To]; ok {
+		if _, ok := rank.get(e.To); ok {
 			es = append(es, e)
 		}
 	}

@@ -38,6 +38,23 @@ func OFDID(pid int, startTime uint64, fd int) string {
 	return "ofd:" + strconv.Itoa(pid) + ":" + strconv.FormatUint(startTime, 10) + ":" + strconv.Itoa(fd)
 }
 
+// AppendFDID appends FDID(pid, startTime, fd) to b: for a scanner that
+// makes many IDs in one buffer.
+func AppendFDID(b []byte, pid int, startTime uint64, fd int) []byte {
+	return appendPIDStartNum(append(b, "fd:"...), pid, startTime, fd)
+}
+
+// AppendOFDID appends OFDID(pid, startTime, fd) to b.
+func AppendOFDID(b []byte, pid int, startTime uint64, fd int) []byte {
+	return appendPIDStartNum(append(b, "ofd:"...), pid, startTime, fd)
+}
+
+func appendPIDStartNum(b []byte, pid int, startTime uint64, n int) []byte {
+	b = strconv.AppendInt(b, int64(pid), 10)
+	b = strconv.AppendUint(append(b, ':'), startTime, 10)
+	return strconv.AppendInt(append(b, ':'), int64(n), 10)
+}
+
 // NthOFDID returns the ID of the n-th (n ≥ 2) open file description named
 // after fd number fd of the process with the given pid and start time,
 // when the name OFDID gives is kept by an older description (the fd was
@@ -49,6 +66,11 @@ func NthOFDID(pid int, startTime uint64, fd, n int) string {
 // SocketID returns the ID of the socket with the given sockfs inode.
 func SocketID(inode uint64) string {
 	return "socket:[" + strconv.FormatUint(inode, 10) + "]"
+}
+
+// AppendSocketID appends SocketID(inode) to b.
+func AppendSocketID(b []byte, inode uint64) []byte {
+	return append(strconv.AppendUint(append(b, "socket:["...), inode, 10), ']')
 }
 
 // PipeID returns the ID of the anonymous pipe with the given pipefs inode.

@@ -33,16 +33,9 @@ type builder struct {
 	nodes     []*graph.Node
 	edges     []graph.Edge
 	objects   map[string]*graph.Node // object nodes by ID
-	held      map[uint64]bool        // inodes of the sockets among the objects
+	held      map[uint64]string      // the IDs of the sockets among the objects, by inode
 	byDevIno  map[devIno]string      // path objects by device and inode, for watches
-	flagNames map[uint32][]string
-	mqueueDev map[uint64]bool // devices known to be (or not to be) mqueue filesystems
-
-	// The nodes of fds and descriptions, the most numerous, and their
-	// details, each kind allocated in a few big arrays.
-	nodeSlab slab[graph.Node]
-	fdSlab   slab[graph.FD]
-	ofdSlab  slab[graph.OFD]
+	mqueueDev map[uint64]bool        // devices known to be (or not to be) mqueue filesystems
 }
 
 type devIno struct {
@@ -65,9 +58,7 @@ func (b *builder) build() *graph.Snapshot {
 	for _, p := range b.procs {
 		b.addProcess(p, byPID)
 	}
-	for _, o := range ofds {
-		b.addOFD(o)
-	}
+	b.addOFDs(ofds)
 	b.addSocketEdges()
 	b.addBoundDatagramPeers()
 	b.addUnheldWatched()
@@ -98,13 +89,9 @@ func (b *builder) allocate(ofds []*ofdRec) {
 	b.nodes = make([]*graph.Node, 0, 4*len(b.procs)+nfds+2*len(ofds))
 	// Peer edges are added from both ends; graph.New drops the duplicates.
 	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
-	b.nodeSlab = newSlab[graph.Node](nfds + len(ofds))
-	b.fdSlab = newSlab[graph.FD](nfds)
-	b.ofdSlab = newSlab[graph.OFD](len(ofds))
 	b.objects = make(map[string]*graph.Node, len(ofds))
-	b.held = make(map[uint64]bool, len(b.sockets.byInode))
+	b.held = make(map[uint64]string, len(b.sockets.byInode))
 	b.byDevIno = map[devIno]string{}
-	b.flagNames = map[uint32][]string{}
 	b.mqueueDev = map[uint64]bool{}
 }
 
@@ -113,7 +100,6 @@ func (b *builder) allocate(ofds []*ofdRec) {
 func (b *builder) release() {
 	b.nodes, b.edges = nil, nil
 	b.objects, b.held, b.byDevIno = nil, nil, nil
-	b.nodeSlab, b.fdSlab, b.ofdSlab = slab[graph.Node]{}, slab[graph.FD]{}, slab[graph.OFD]{}
 	b.sockets = nil
 }
 
@@ -134,26 +120,6 @@ func (b *builder) countNodes() {
 			}
 		}
 	}
-}
-
-// slab hands out pointers to values of one type stored in a few big
-// arrays: many small values then cost a few allocations, and the collector
-// a few objects. Values stay alive as long as any of their array's does.
-type slab[T any] struct {
-	items []T
-}
-
-func newSlab[T any](n int) slab[T] {
-	return slab[T]{items: make([]T, 0, n)}
-}
-
-// add stores v and returns a pointer to it.
-func (s *slab[T]) add(v T) *T {
-	if len(s.items) == cap(s.items) {
-		s.items = make([]T, 0, max(64, cap(s.items)/4)) // more than estimated: a new array, the old one untouched
-	}
-	s.items = append(s.items, v)
-	return &s.items[len(s.items)-1]
 }
 
 // fdKey identifies an fd across scans.
@@ -185,10 +151,10 @@ func previousOFDs(procs []*procRec) map[fdKey]*ofdRec {
 	return prev
 }
 
-// fdID returns the ID of f's node, made once.
-func fdID(f *fdRec) string {
+// fdID returns the ID of f's node, made once, in ids.
+func fdID(f *fdRec, ids *idArena) string {
 	if f.id == "" {
-		f.id = graph.FDID(f.proc.pid, f.proc.startTime, f.num)
+		f.id = ids.fdID(f.proc.pid, f.proc.startTime, f.num)
 	}
 	return f.id
 }
@@ -228,32 +194,75 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 // the kcmp comparisons run on the scanner's workers; the returned sharing
 // sums up how they went.
 func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
-	byKey := map[string][]*fdRec{}
+	// The keys are made on the workers, a chunk of processes each.
+	fdKeys := make([][]string, len(b.procs))
+	newArena := func() *idArena { return &idArena{} }
+	inChunks(b.scanner.opts.Workers, len(b.procs), 16, newArena, func(ids *idArena, lo, hi int) {
+		for i, p := range b.procs[lo:hi] {
+			ks := make([]string, len(p.fds))
+			for j, f := range p.fds {
+				ks[j] = ids.sharingKey(f)
+			}
+			fdKeys[lo+i] = ks
+		}
+	})
+	// Each key's fds, in the order they are listed, in one array: the fds
+	// are counted by key first, then placed.
+	nfds := 0
+	for _, ks := range fdKeys {
+		nfds += len(ks)
+	}
+	byKey := make(map[string]int32, nfds/2)
 	var keys []string
+	var counts []int
 	var alone []*fdRec
-	for _, p := range b.procs {
-		for _, f := range p.fds {
+	groupOf := make([]int32, 0, nfds) // each fd's key's index; -1 alone
+	for i, p := range b.procs {
+		for j, f := range p.fds {
 			if f.name == "" && f.kind == graph.KindUnknown {
 				b.stats.DeniedFDs++ // listed, but its link could not be read
 			}
-			k := sharingKey(f)
+			k := fdKeys[i][j]
 			if k == "" {
 				alone = append(alone, f)
+				groupOf = append(groupOf, -1)
 				continue
 			}
-			if byKey[k] == nil {
+			g, ok := byKey[k]
+			if !ok {
+				g = int32(len(keys))
+				byKey[k] = g
 				keys = append(keys, k)
+				counts = append(counts, 0)
 			}
-			byKey[k] = append(byKey[k], f)
+			counts[g]++
+			groupOf = append(groupOf, g)
 		}
 	}
-	var multi []string
-	var ofds []*ofdRec
-	for _, k := range keys {
-		if fds := byKey[k]; len(fds) == 1 {
+	byKey, fdKeys = nil, nil
+	groups := make([][]*fdRec, len(keys))
+	all := make([]*fdRec, nfds-len(alone))
+	at := 0
+	for g, n := range counts {
+		groups[g] = all[at : at : at+n]
+		at += n
+	}
+	n := 0
+	for _, p := range b.procs {
+		for _, f := range p.fds {
+			if g := groupOf[n]; g >= 0 {
+				groups[g] = append(groups[g], f)
+			}
+			n++
+		}
+	}
+	var multi []int
+	ofds := make([]*ofdRec, 0, len(keys)+len(alone))
+	for g, k := range keys {
+		if fds := groups[g]; len(fds) == 1 {
 			ofds = append(ofds, &ofdRec{key: k, members: fds})
 		} else {
-			multi = append(multi, k)
+			multi = append(multi, g)
 		}
 	}
 	grouped := make([][][]*fdRec, len(multi))
@@ -267,7 +276,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		return sh
 	}
 	parallel(b.ctx, b.scanner.opts.Workers, len(multi), newSharing, func(sh *sharing, i int) {
-		grouped[i] = sh.group(byKey[multi[i]])
+		grouped[i] = sh.group(groups[multi[i]])
 	})
 	total := sharing{method: "kcmp"}
 	if b.byDesc {
@@ -285,9 +294,9 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			total.missing = sh.missing
 		}
 	}
-	for i, k := range multi {
-		for _, g := range grouped[i] {
-			ofds = append(ofds, &ofdRec{key: k, members: g})
+	for i, g := range multi {
+		for _, members := range grouped[i] {
+			ofds = append(ofds, &ofdRec{key: keys[g], members: members})
 		}
 	}
 	for _, f := range alone {
@@ -313,6 +322,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 // plain names cannot collide.
 func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	claimed := map[string]bool{}
+	var ids idArena
 	for _, o := range ofds {
 		if o.key == "" || len(prev) == 0 {
 			continue
@@ -331,7 +341,7 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 			continue
 		}
 		f := o.members[0]
-		id := graph.OFDID(f.proc.pid, f.proc.startTime, f.num)
+		id := ids.ofdID(f.proc.pid, f.proc.startTime, f.num)
 		if claimed[id] {
 			for i := 2; claimed[id]; i++ {
 				id = graph.NthOFDID(f.proc.pid, f.proc.startTime, f.num, i)
@@ -342,34 +352,86 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	}
 }
 
-// addOFD adds an open file description, its fds and its object.
-func (b *builder) addOFD(o *ofdRec) {
+// addOFDs adds the open file descriptions ofds, their fds and their
+// objects. The nodes and edges of descriptions and fds, the most numerous,
+// are made on the scanner's workers, each chunk of descriptions into its
+// own part of lists sized beforehand (description i with the m fds before
+// it: nodes from i+m, edges from 2m, fd details from m), and their details
+// in arrays, one per kind, rather than one allocation each; so are the
+// nodes of most sockets. The objects, shared between descriptions and
+// found by ID, are then added in order.
+func (b *builder) addOFDs(ofds []*ofdRec) {
+	fdsBefore := make([]int, len(ofds)+1)
+	for i, o := range ofds {
+		fdsBefore[i+1] = fdsBefore[i] + len(o.members)
+	}
+	nfds := fdsBefore[len(ofds)]
+	nodeAt, edgeAt := len(b.nodes), len(b.edges)
+	b.nodes = slices.Grow(b.nodes, len(ofds)+nfds)[:nodeAt+len(ofds)+nfds]
+	b.edges = slices.Grow(b.edges, 2*nfds+len(ofds))[:edgeAt+2*nfds]
+	nodes, edges := b.nodes[nodeAt:], b.edges[edgeAt:]
+	nodeArr := make([]graph.Node, len(ofds)+nfds)
+	fdArr := make([]graph.FD, nfds)
+	ofdArr := make([]graph.OFD, len(ofds))
+	sockets := make([]*graph.Node, len(ofds)) // the nodes of sockets, where made on the workers
+
+	type worker struct {
+		flagNames map[uint32][]string
+		ids       idArena
+	}
+	newWorker := func() *worker { return &worker{flagNames: map[uint32][]string{}} }
+	inChunks(b.scanner.opts.Workers, len(ofds), 1024, newWorker, func(w *worker, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := fdsBefore[i]
+			o := ofds[i]
+			addOFD(o, w.flagNames, &w.ids, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
+				nodeArr[i+m:], fdArr[m:], &ofdArr[i])
+			if o.members[0].kind == graph.KindSocket {
+				sockets[i] = b.presetSocket(o.members[0], &w.ids)
+			}
+		}
+	})
+	for i, o := range ofds {
+		obj := ""
+		if sockets[i] != nil {
+			obj = b.socketObject(o.members[0], sockets[i])
+		} else {
+			obj = b.object(o)
+		}
+		if obj != "" {
+			b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
+			o.obj = obj
+		}
+	}
+}
+
+// addOFD makes the nodes of the open file description o and its fds into
+// nodes, their details in nodeArr, fdArr and od, and their edges into
+// edges. flagNames holds the flag lists made so far; the fds' IDs are made
+// in ids.
+func addOFD(o *ofdRec, flagNames map[uint32][]string, ids *idArena, nodes []*graph.Node, edges []graph.Edge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
 	first := o.members[0]
 	flags := first.info.flags &^ unix.O_CLOEXEC
-	on := b.nodeSlab.add(graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: b.ofdSlab.add(graph.OFD{
-		Mode: accessMode(flags), Flags: b.flagList(flags), Pos: first.info.pos,
+	*od = graph.OFD{
+		Mode: accessMode(flags), Flags: flagList(flagNames, flags), Pos: first.info.pos,
 		MntID: int(first.info.mntID), Sharers: len(o.members),
-	})})
+	}
+	on := &nodeArr[0]
+	*on = graph.Node{ID: o.id, Kind: graph.KindOFD, OFD: od}
 	if first.err != "" {
 		// Without its fdinfo nothing is known of the description.
 		on.Error = first.err
-		*on.OFD = graph.OFD{Flags: []string{}, Sharers: len(o.members)}
+		*od = graph.OFD{Flags: []string{}, Sharers: len(o.members)}
 	}
-	b.nodes = append(b.nodes, on)
-	for _, f := range o.members {
-		id := fdID(f)
-		b.nodes = append(b.nodes, b.nodeSlab.add(graph.Node{
-			ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err,
-			FD: b.fdSlab.add(graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}),
-		}))
-		b.edges = append(b.edges,
-			graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD},
-			graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD})
-	}
-	obj := b.object(o)
-	if obj != "" {
-		b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
-		o.obj = obj
+	nodes[0] = on
+	for j, f := range o.members {
+		id := fdID(f, ids)
+		fdArr[j] = graph.FD{Num: f.num, CloExec: f.info.flags&unix.O_CLOEXEC != 0}
+		n := &nodeArr[1+j]
+		*n = graph.Node{ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err, FD: &fdArr[j]}
+		nodes[1+j] = n
+		edges[2*j] = graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD}
+		edges[2*j+1] = graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD}
 	}
 }
 
@@ -420,9 +482,10 @@ func oLargefile() uint32 {
 }
 
 // flagList names the flags, access mode first; lists are shared between
-// descriptions with equal flags and must not be modified.
-func (b *builder) flagList(flags uint32) []string {
-	if l, ok := b.flagNames[flags]; ok {
+// descriptions with equal flags, through the cache made, and must not be
+// modified.
+func flagList(made map[uint32][]string, flags uint32) []string {
+	if l, ok := made[flags]; ok {
 		return l
 	}
 	l := []string{}
@@ -437,7 +500,7 @@ func (b *builder) flagList(flags uint32) []string {
 	}
 	slices.Sort(rest)
 	l = append(l, rest...)
-	b.flagNames[flags] = l
+	made[flags] = l
 	return l
 }
 
@@ -446,7 +509,7 @@ func (b *builder) object(o *ofdRec) string {
 	f := o.members[0]
 	switch f.kind {
 	case graph.KindSocket:
-		return b.socketObject(f)
+		return b.socketObject(f, nil)
 	case graph.KindPipe:
 		id := graph.PipeID(f.inode)
 		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.inode, Name: id}})
@@ -580,34 +643,72 @@ func (b *builder) addObject(n *graph.Node) {
 	b.nodes = append(b.nodes, n)
 }
 
-// socketObject adds (once) the socket behind f and returns its ID.
-func (b *builder) socketObject(f *fdRec) string {
-	id := graph.SocketID(f.inode)
+// socketObject adds (once) the socket behind f and returns its ID. pre
+// is its node when made beforehand (by presetSocket), or nil.
+func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
+	var id string
+	if pre != nil {
+		id = pre.ID
+	} else {
+		id = graph.SocketID(f.inode)
+	}
 	if _, ok := b.objects[id]; ok {
 		return id
 	}
+	n := pre
+	if n == nil {
+		r := b.socketRec(f)
+		if r == nil {
+			// Not in any dump: a family sock_diag does not cover (ping), a
+			// namespace that could not be entered, or created after the dump.
+			proto := ""
+			buf := make([]byte, 64)
+			if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
+				proto = string(buf[:n])
+			}
+			r = protoNameSocket(f.inode, proto)
+			b.sockets.byInode[f.inode] = r
+		}
+		n = b.socketNode(f, id, r)
+	}
+	b.addObject(n)
+	b.held[f.inode] = id
+	return id
+}
+
+// presetSocket makes the node of the socket behind f where it can be made
+// before the objects are added in order, or returns nil: it only reads the
+// socket table, so the workers call it at once, each with its own ids. A socket in no dump is
+// described later, as is one whose unix peer is in none (its node's remote
+// end depends on whether the peer was described first).
+func (b *builder) presetSocket(f *fdRec, ids *idArena) *graph.Node {
+	r := b.socketRec(f)
+	if r == nil || r.family == "unix" && r.unixPeer != 0 && b.sockets.byInode[r.unixPeer] == nil {
+		return nil
+	}
+	return b.socketNode(f, ids.socketID(f.inode), r)
+}
+
+// socketRec returns what the dumps or the probes say of the socket behind
+// f, or nil.
+func (b *builder) socketRec(f *fdRec) *sockRec {
 	r := b.sockets.byInode[f.inode]
 	if pr := b.sockets.probed[f.inode]; r == nil && pr != nil {
 		r = probedSocket(f.inode, pr)
 	}
-	if r == nil {
-		// Not in any dump: a family sock_diag does not cover (ping), a
-		// namespace that could not be entered, or created after the dump.
-		proto := ""
-		buf := make([]byte, 64)
-		if n, err := unix.Getxattr(b.fdPath(f), "system.sockprotoname", buf); err == nil {
-			proto = string(buf[:n])
-		}
-		r = protoNameSocket(f.inode, proto)
-		b.sockets.byInode[f.inode] = r
-	}
+	return r
+}
+
+// socketNode returns the node, with ID id, of the socket behind f, which r
+// describes.
+func (b *builder) socketNode(f *fdRec, id string, r *sockRec) *graph.Node {
 	remote := r.remote
 	if r.family == "unix" && r.unixPeer != 0 {
 		if peer := b.sockets.byInode[r.unixPeer]; peer != nil {
 			remote = peer.unixName // as ss shows it: the address of the other end
 		}
 	}
-	n := &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
+	return &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
 		Inode: f.inode, Name: id,
 		Socket: &graph.Socket{
 			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
@@ -615,9 +716,6 @@ func (b *builder) socketObject(f *fdRec) string {
 			InFlight: int(f.info.scmFDs),
 		},
 	}}
-	b.addObject(n)
-	b.held[f.inode] = true
-	return id
 }
 
 // addSocketEdges adds the peer edges between the two ends of each
@@ -640,7 +738,7 @@ func (b *builder) addSocketEdges() {
 		port  uint16
 	}
 	inetListeners := map[inetListen][]*sockRec{}
-	held := func(inode uint64) bool { return b.held[inode] }
+	held := func(inode uint64) bool { return b.held[inode] != "" }
 
 	for ino, r := range b.sockets.byInode {
 		if !held(ino) {
@@ -665,12 +763,12 @@ func (b *builder) addSocketEdges() {
 		switch r.family {
 		case "unix":
 			if r.unixPeer != 0 && held(r.unixPeer) {
-				b.peer(graph.SocketID(ino), graph.SocketID(r.unixPeer))
+				b.peer(b.held[ino], b.held[r.unixPeer])
 			}
 			// An accepted socket carries its listener's address.
 			if r.state != "listen" && r.unixName != "" && r.typ != "dgram" {
 				if l, ok := unixListeners[listenKey{r.netns, r.unixName}]; ok && l != ino {
-					b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+					b.edges = append(b.edges, graph.Edge{From: b.held[l], To: b.held[ino], Kind: graph.EdgeAccepted})
 				}
 			}
 		case graph.FamilyInet, graph.FamilyInet6:
@@ -678,13 +776,13 @@ func (b *builder) addSocketEdges() {
 				continue
 			}
 			if other, ok := inet[tuple{r.netns, r.protocol, unmap(r.remoteAP), unmap(r.localAP)}]; ok && other != ino {
-				b.peer(graph.SocketID(ino), graph.SocketID(other))
+				b.peer(b.held[ino], b.held[other])
 			}
 			if r.protocol == "tcp" {
 				for _, l := range inetListeners[inetListen{r.netns, "tcp", r.localAP.Port()}] {
 					la := unmap(l.localAP).Addr()
 					if la.IsUnspecified() || la == unmap(r.localAP).Addr() {
-						b.edges = append(b.edges, graph.Edge{From: graph.SocketID(l.inode), To: graph.SocketID(ino), Kind: graph.EdgeAccepted})
+						b.edges = append(b.edges, graph.Edge{From: b.held[l.inode], To: b.held[ino], Kind: graph.EdgeAccepted})
 					}
 				}
 			}

@@ -58,7 +58,7 @@ func (b *builder) addBoundDatagramPeers() {
 			connected[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
 		}
 		switch {
-		case !b.held[ino]:
+		case b.held[ino] == "":
 		case r.remoteAP.Port() == 0:
 			k := portKey{r.netns, r.protocol, r.localAP.Port()}
 			bound[k] = append(bound[k], r)

@@ -30,31 +30,39 @@ type fileComparer func(pid1, fd1, pid2, fd2 int) (int, error)
 // have in common, or "" when f cannot be grouped (its fdinfo was unreadable).
 // A socket has exactly one description, so its key is its inode alone.
 func sharingKey(f *fdRec) string {
+	return string(appendSharingKey(nil, f))
+}
+
+// appendSharingKey appends sharingKey(f) to b.
+func appendSharingKey(b []byte, f *fdRec) []byte {
 	if f.err != "" && f.kind != graph.KindSocket {
-		return ""
+		return b
 	}
-	var obj string
 	switch f.kind {
 	case graph.KindSocket:
-		return "s" + strconv.FormatUint(f.inode, 10)
+		return strconv.AppendUint(append(b, 's'), f.inode, 10)
 	case graph.KindPipe:
-		obj = "p" + strconv.FormatUint(f.inode, 10)
+		b = strconv.AppendUint(append(b, 'p'), f.inode, 10)
 	case graph.KindAnon:
 		if id := f.info.eventfdID(); id >= 0 {
-			obj = "e" + strconv.FormatInt(id, 10)
+			b = strconv.AppendInt(append(b, 'e'), id, 10)
 		} else {
-			obj = "a" + f.target().anonType + ":" + strconv.FormatUint(f.info.ino, 10)
+			b = append(append(b, 'a'), f.target().anonType...)
+			b = strconv.AppendUint(append(b, ':'), f.info.ino, 10)
 		}
 	case graph.KindUnknown:
-		return ""
+		return b
 	default:
 		if f.st != nil {
-			obj = "i" + strconv.FormatUint(f.st.dev, 10) + ":" + strconv.FormatUint(f.st.ino, 10)
+			b = strconv.AppendUint(append(b, 'i'), f.st.dev, 10)
+			b = strconv.AppendUint(append(b, ':'), f.st.ino, 10)
 		} else {
-			obj = "m" + strconv.Itoa(int(f.info.mntID)) + ":" + strconv.FormatUint(f.info.ino, 10)
+			b = strconv.AppendInt(append(b, 'm'), int64(f.info.mntID), 10)
+			b = strconv.AppendUint(append(b, ':'), f.info.ino, 10)
 		}
 	}
-	return obj + "/" + strconv.FormatUint(uint64(f.info.flags&^unix.O_CLOEXEC), 8) + "/" + strconv.Itoa(int(f.info.mntID))
+	b = strconv.AppendUint(append(b, '/'), uint64(f.info.flags&^unix.O_CLOEXEC), 8)
+	return strconv.AppendInt(append(b, '/'), int64(f.info.mntID), 10)
 }
 
 // heuristicMergeable reports whether the heuristic may merge fds like f.
