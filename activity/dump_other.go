@@ -1,0 +1,18 @@
+//go:build !linux
+
+package activity
+
+import (
+	"context"
+	"time"
+)
+
+type dumper struct{}
+
+func newDumper(string) *dumper { return &dumper{} }
+
+func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, time.Duration, error) {
+	return nil, 0, ErrNotSupported
+}
+
+func (d *dumper) close() {}
