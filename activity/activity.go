@@ -19,6 +19,7 @@ package activity
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -97,6 +98,10 @@ type Sampler struct {
 	Keep int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// IgnoreLocal leaves out the TCP sockets whose local end is this
+	// address (an unspecified address: every address of its port): the
+	// server's own, whose traffic is its clients' reading this. Zero: none.
+	IgnoreLocal netip.AddrPort
 
 	mu    sync.RWMutex
 	socks map[uint64]*sock
@@ -163,7 +168,7 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		s.socks = map[uint64]*sock{}
 	}
 	if s.d == nil {
-		s.d = newDumper(s.ProcRoot)
+		s.d = newDumper(s.ProcRoot, s.IgnoreLocal)
 	}
 	s.tick++
 	s.last = now

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"syscall"
 	"testing"
@@ -89,6 +90,20 @@ func TestTCPBytes(t *testing.T) {
 	}
 	if got := s.Latest([]uint64{conn.Inode, 1}); len(got) != 1 {
 		t.Errorf("Latest of the socket and a made-up inode: %v, want the socket only", got)
+	}
+	// A sampler that ignores the server's local end never sees its socket.
+	ign := &Sampler{IgnoreLocal: netip.MustParseAddrPort(srv.Facts().Listen)}
+	for range 3 {
+		ign.Sample(context.Background())
+		if _, err := c.Write(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, c, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ign.socks[conn.Inode] != nil {
+		t.Error("IgnoreLocal: the server's socket was sampled")
 	}
 	if last, _ := s.LastSample(); last.IsZero() {
 		t.Error("LastSample: no time after samples")

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -20,19 +21,21 @@ import (
 // keeping one connection per namespace between ticks, and reads every
 // reply in place (sockdiag's views): a tick allocates nothing per socket.
 type dumper struct {
-	procRoot string
-	self     uint64
-	conns    map[uint64]*sockdiag.Conn
-	failed   map[uint64]bool
-	unixReq  sockdiag.Request
-	tcpReqs  []sockdiag.Request
+	procRoot  string
+	self      uint64
+	conns     map[uint64]*sockdiag.Conn
+	failed    map[uint64]bool
+	unixReq   sockdiag.Request
+	tcpReqs   []sockdiag.Request
+	ignore    netip.AddrPort // a local end left out (Sampler.IgnoreLocal)
+	ignoreAny bool           // ignore's address is unspecified: its port on every address
 	// per dump: the namespace and the callback, read by unixFn and tcpFn
 	ns            uint64
 	fn            func(observation)
 	unixFn, tcpFn func(netlink.Message) error
 }
 
-func newDumper(procRoot string) *dumper {
+func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
@@ -43,6 +46,10 @@ func newDumper(procRoot string) *dumper {
 			sockdiag.InetRequest(unix.AF_INET6, unix.IPPROTO_TCP, sockdiag.InetExtInfo),
 		}}
 	d.unixFn, d.tcpFn = d.addUnix, d.addTCP
+	if ignore.IsValid() {
+		d.ignore = netip.AddrPortFrom(ignore.Addr().Unmap(), ignore.Port())
+		d.ignoreAny = ignore.Addr().IsUnspecified()
+	}
 	d.self, _ = procdir.ThreadNetNS()
 	return d
 }
@@ -160,6 +167,11 @@ func (d *dumper) addTCP(m netlink.Message) error {
 	r, err := sockdiag.ParseInetReply(m.Data)
 	if err != nil || r.Inode() == 0 || r.State() == uint8(sockdiag.StateListen) {
 		return nil
+	}
+	if d.ignore.IsValid() {
+		if l := r.Local(); l.Port() == d.ignore.Port() && (d.ignoreAny || l.Addr().Unmap() == d.ignore.Addr()) {
+			return nil
+		}
 	}
 	o := observation{ns: d.ns, inode: r.Inode(), via: 't', rq: r.RQueue(), wq: r.WQueue()}
 	a := r.Attrs()

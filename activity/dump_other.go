@@ -4,12 +4,13 @@ package activity
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
 type dumper struct{}
 
-func newDumper(string) *dumper { return &dumper{} }
+func newDumper(string, netip.AddrPort) *dumper { return &dumper{} }
 
 func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, time.Duration, error) {
 	return nil, 0, ErrNotSupported

@@ -123,3 +123,15 @@ func TestActivityRouteWithoutSampler(t *testing.T) {
 		t.Errorf("diagram.txt without a sampler shows activity:\n%s", txt)
 	}
 }
+
+// docActivity is what the examples of docs/api.md show: the server's
+// accepted socket of the UnixEcho scenario with bytes waiting.
+func docActivity() *fakeActivity {
+	at := time.Date(2026, 12, 2, 10, 42, 7, 0, time.UTC)
+	return &fakeActivity{at: at, socks: map[uint64]activity.Socket{
+		28725: {Inode: 28725, Via: activity.ViaUnix, Points: []activity.Point{
+			{T: at.Add(-time.Second), Seconds: 1, RQueue: 0, WQueue: 0},
+			{T: at, Seconds: 1, RQueue: 2048, WQueue: 0},
+		}},
+	}}
+}
