@@ -202,7 +202,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
-	sampler := newSampler(*activityOn, *procRoot, store, ln)
+	sampler := newSampler(*activityOn, *procRoot, store, ln, reg)
 	if sampler != nil {
 		opts.Activity = sampler
 	}

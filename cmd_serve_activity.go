@@ -10,6 +10,7 @@ import (
 	"github.com/fdscope/fdscope/activity"
 	"github.com/fdscope/fdscope/history"
 	"github.com/fdscope/fdscope/live"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // activityRecordEvery is how often what each connection carried is
@@ -18,7 +19,7 @@ const activityRecordEvery = 10 * time.Second
 
 // newSampler returns the activity sampler of the server, nil where there
 // is none (not Linux, another proc root than the machine's, --activity=false).
-func newSampler(on bool, procRoot string, store *live.Store, ln net.Listener) *activity.Sampler {
+func newSampler(on bool, procRoot string, store *live.Store, ln net.Listener, reg *prometheus.Registry) *activity.Sampler {
 	if !on || procRoot != "/proc" || runtime.GOOS != "linux" {
 		return nil
 	}
@@ -29,6 +30,11 @@ func newSampler(on bool, procRoot string, store *live.Store, ln net.Listener) *a
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		s.IgnoreLocal = a.AddrPort() // the page's own requests
 	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fdscope_activity_samples_total", Help: "Samples the activity sampler took."},
+			func() float64 { n, _ := s.Stats(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "fdscope_activity_cpu_seconds_total", Help: "CPU time of the activity sampler's samples."},
+			func() float64 { _, cpu := s.Stats(); return cpu.Seconds() }))
 	return s
 }
 

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -109,7 +110,8 @@ type Sampler struct {
 	tick  uint64
 	last  time.Time // of the last sample
 	d     *dumper
-	cost  time.Duration // CPU of the last tick
+	cost  time.Duration // CPU time of the last tick
+	cpu   time.Duration // of all ticks
 }
 
 // sock is what the Sampler keeps of one socket.
@@ -157,6 +159,10 @@ func (s *Sampler) Run(ctx context.Context, interval time.Duration) error {
 // Sample takes one sample of every socket. A namespace whose dump fails is
 // left out and reported in the error.
 func (s *Sampler) Sample(ctx context.Context) error {
+	// The CPU time of a tick is that of its thread, locked to it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
 	netns := map[uint64]int{0: 0} // 0: the Sampler's own namespace
 	if s.NetNS != nil {
 		netns = s.NetNS()
@@ -164,6 +170,10 @@ func (s *Sampler) Sample(ctx context.Context) error {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		s.cost = threadCPU() - cpu0
+		s.cpu += s.cost
+	}()
 	if s.socks == nil {
 		s.socks = map[uint64]*sock{}
 	}
@@ -172,8 +182,7 @@ func (s *Sampler) Sample(ctx context.Context) error {
 	}
 	s.tick++
 	s.last = now
-	ok, cost, err := s.d.dump(ctx, netns, func(o observation) { s.observe(o, now) })
-	s.cost = cost
+	ok, err := s.d.dump(ctx, netns, func(o observation) { s.observe(o, now) })
 	for ino, k := range s.socks {
 		if k.seen != s.tick && ok[k.ns] {
 			if k.active {
@@ -313,6 +322,14 @@ func (s *Sampler) LastSample() (time.Time, time.Duration) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.last, s.cost
+}
+
+// Stats returns how many samples were taken and the CPU time they took
+// in all.
+func (s *Sampler) Stats() (ticks uint64, cpu time.Duration) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tick, s.cpu
 }
 
 // Flush returns what every socket that moved since the last Flush carried

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/fdscope/fdscope/graph/sockdiag"
@@ -55,19 +54,16 @@ func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
 }
 
 // dump calls fn with every TCP socket and every unix socket of the
-// namespaces, and returns the namespaces it dumped and the CPU time it took
-// (of its locked thread). Namespace 0 is the caller's own.
-func (d *dumper) dump(ctx context.Context, netns map[uint64]int, fn func(observation)) (map[uint64]bool, time.Duration, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cpu0 := threadCPU()
+// namespaces, and returns the namespaces it dumped.
+// Namespace 0 is the caller's own.
+func (d *dumper) dump(ctx context.Context, netns map[uint64]int, fn func(observation)) (map[uint64]bool, error) {
 	d.fn = fn
 	defer func() { d.fn = nil }()
 	ok := map[uint64]bool{}
 	var errs []error
 	for ns, pid := range netns {
 		if ctx.Err() != nil {
-			return ok, threadCPU() - cpu0, ctx.Err()
+			return ok, ctx.Err()
 		}
 		if d.failed[ns] {
 			continue
@@ -98,7 +94,7 @@ func (d *dumper) dump(ctx context.Context, netns map[uint64]int, fn func(observa
 			delete(d.failed, ns)
 		}
 	}
-	return ok, threadCPU() - cpu0, errors.Join(errs...)
+	return ok, errors.Join(errs...)
 }
 
 // dumpNS dumps the unix and TCP sockets of c's namespace. An interrupted
@@ -193,7 +189,7 @@ func (d *dumper) close() {
 	}
 }
 
-// threadCPU is the CPU time of the calling thread.
+// threadCPU is the CPU time of the calling thread (locked to it).
 func threadCPU() time.Duration {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {

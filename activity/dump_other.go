@@ -12,8 +12,10 @@ type dumper struct{}
 
 func newDumper(string, netip.AddrPort) *dumper { return &dumper{} }
 
-func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, time.Duration, error) {
-	return nil, 0, ErrNotSupported
+func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, error) {
+	return nil, ErrNotSupported
 }
+
+func threadCPU() time.Duration { return 0 }
 
 func (d *dumper) close() {}
