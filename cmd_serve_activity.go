@@ -15,7 +15,7 @@ import (
 
 // activityRecordEvery is how often what each connection carried is
 // written to the history store (docs/history.md).
-const activityRecordEvery = 10 * time.Second
+var activityRecordEvery = 10 * time.Second
 
 // newSampler returns the activity sampler of the server, nil where there
 // is none (not Linux, another proc root than the machine's, --activity=false).
