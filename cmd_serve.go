@@ -75,6 +75,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noHistory := fs.Bool("no-history", false, "record no history: no store on disk, no /api/changes, no ?at=")
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "how long history is kept")
 	historySize := fs.Int64("history-max-size", history.DefaultMaxSize, "how many bytes of history are kept at most")
+	activityOn := fs.Bool("activity", true, "sample what flows on each connection (TCP bytes/s, queues) every interval (docs/history.md)")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
 	if err := fs.parse(args, stdout); err != nil {
 		return helpOrErr(err)
@@ -201,6 +202,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
+	sampler := newSampler(*activityOn, *procRoot, store, ln, reg)
+	if sampler != nil {
+		opts.Activity = sampler
+	}
 	srv, err := api.New(opts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -229,6 +234,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(loopCtx) })
+	if sampler != nil {
+		wg.Go(func() { runActivity(loopCtx, sampler, *interval, hist, log.With("component", "activity")) })
+	}
 	if hist != nil {
 		rec := &history.Recorder{DB: hist, MaxAge: *historyAge, MaxSize: *historySize,
 			Log: log.With("component", "history"), Registry: reg}

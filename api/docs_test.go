@@ -34,7 +34,7 @@ func docEnv(t *testing.T) (*env, string) {
 	store := live.NewStore(4)
 	store.Publish(diagramtest.UnixEcho())
 	db, record := recordHistory(t)
-	e := newEnv(t, func(o *Options) { o.Source, o.History = store, db })
+	e := newEnv(t, func(o *Options) { o.Source, o.History, o.Activity = store, db, docActivity() })
 	e.store = store
 	record(store)
 	return e, string(b)

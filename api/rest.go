@@ -276,7 +276,17 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			// The SVG carries its styles inline and no script.
 			w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		}
-		writeShared(w, v, format+" "+itoa(pid)+" "+r.URL.RawQuery, contentType, func() ([]byte, error) {
+		// What flows on the connections, as last sampled: the drawing is
+		// shared until the next sample.
+		key := format + " " + itoa(pid) + " " + r.URL.RawQuery
+		if !past(r) {
+			var at time.Time
+			opts.Activity, at = s.diagramActivity(v.focus(pid))
+			if len(opts.Activity) > 0 {
+				key += " @" + at.Format(time.RFC3339Nano)
+			}
+		}
+		writeShared(w, v, key, contentType, func() ([]byte, error) {
 			var buf bytes.Buffer
 			var err error
 			switch format {

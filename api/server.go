@@ -63,6 +63,10 @@ type Options struct {
 	// graph and process routes (docs/history.md); nil: they say that no
 	// history is recorded.
 	History History
+	// Activity, when set, serves GET /api/processes/{pid}/activity and
+	// draws what flows on the connections of the diagram exports (package
+	// activity); nil: the route says that nothing is sampled.
+	Activity ActivitySource
 	// HistorySources says how History's changes are seen (history.SourceScan,
 	// history.SourceProcConnector), as GET /api/changes reports; default scan.
 	HistorySources []string
@@ -244,6 +248,7 @@ func (s *Server) routes() http.Handler {
 			r.With(s.limitHeavy).Get("/processes", s.getProcesses)
 			r.With(s.limitHeavy).Get("/processes/{pid}", s.getProcess)
 			r.Get("/processes/{pid}/peers", s.getPeers)
+			r.Get("/processes/{pid}/activity", s.getActivity)
 			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.svg", s.getDiagram("svg"))
 			r.With(s.limitHeavy).Get("/processes/{pid}/diagram.txt", s.getDiagram("txt"))
 			r.With(s.limitHeavy).Get("/processes/{pid}/layout", s.getLayout)

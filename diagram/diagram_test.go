@@ -47,6 +47,12 @@ var scenarios = []scenario{
 		opts: diagram.Options{Width: 120}, text: diagram.TextOptions{Width: 120}},
 	{name: "prefork", snap: func() *graph.Snapshot { return diagramtest.Prefork(4) }, pid: 701,
 		opts: diagram.Options{Width: 120}, text: diagram.TextOptions{Width: 120}},
+	// What flows: 1.2 MB/s on the TCP connection (the ends disagree a
+	// little, as they do when sampled), a queue on the unix one.
+	{name: "tcp_echo_server_activity", snap: diagramtest.TCPEcho, pid: 14199, opts: diagram.Options{Activity: map[string]diagram.Activity{
+		graph.SocketID(99155): {BytesPerSec: 1_234_567}, graph.SocketID(28728): {BytesPerSec: 1_200_000, Queued: 512}}}},
+	{name: "unix_echo_server_activity", snap: diagramtest.UnixEcho, pid: 2554, opts: diagram.Options{Activity: map[string]diagram.Activity{
+		graph.SocketID(28725): {Queued: 4096}, graph.SocketID(28724): {BytesPerSec: 99}}}},
 }
 
 func (sc scenario) focus(t testing.TB) *graph.Snapshot {

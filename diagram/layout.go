@@ -24,7 +24,9 @@ package diagram
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"strconv"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -204,6 +206,9 @@ type Edge struct {
 	Label     string `json:"label,omitempty"`
 	LabelRect *Rect  `json:"label_rect,omitempty"`
 	Title     string `json:"title,omitempty"`
+	// Activity is what flows on a connection (Options.Activity), nil when
+	// nothing was measured; its rate then ends the label ("· 12 KB/s").
+	Activity *Activity `json:"activity,omitempty"`
 }
 
 // Label is free text on the grid.
@@ -266,6 +271,64 @@ type Options struct {
 	// tiers before the one it was in. With Prev the layout of a snapshot
 	// depends on Prev too; a layout given itself as Prev is unchanged.
 	Prev *Layout
+	// Activity is what flows through sockets, by the socket's node ID
+	// (package activity measures it). A connection drawn between two
+	// sockets takes the busier end's, shows its rate (or queue) at the end
+	// of its label and in Edge.Activity, and the SVG draws its line the
+	// heavier the busier it is. Nil draws no activity.
+	Activity map[string]Activity
+}
+
+// Activity is what flows through a socket: bytes per second both ways
+// (TCP) and the bytes waiting in its queues.
+type Activity struct {
+	BytesPerSec float64 `json:"bytes_per_sec"`
+	Queued      uint64  `json:"queued,omitempty"`
+}
+
+// Text is how a label shows it: "12 KB/s", "1.5 MB/s", "4 KB queued" for
+// a connection with bytes waiting and no measured rate, "" for none.
+func (a Activity) Text() string {
+	switch {
+	case a.BytesPerSec >= 0.5:
+		return FormatBytes(a.BytesPerSec) + "/s"
+	case a.Queued > 0:
+		return FormatBytes(float64(a.Queued)) + " queued"
+	}
+	return ""
+}
+
+// Weight is how heavy a connection's line is drawn: 0 for none, then 1 to
+// 4 for each thousandfold of bytes per second from 1 KB/s (or a queue).
+func (a Activity) Weight() int {
+	switch r := a.BytesPerSec; {
+	case r >= 1e9:
+		return 4
+	case r >= 1e6:
+		return 3
+	case r >= 1e3:
+		return 2
+	case r >= 0.5 || a.Queued > 0:
+		return 1
+	}
+	return 0
+}
+
+// FormatBytes writes a byte count with an SI unit and at most three
+// significant digits: "512 B", "12 KB", "1.5 MB".
+func FormatBytes(n float64) string {
+	units := []string{"B", "KB", "MB", "GB", "TB"}
+	i := 0
+	for n >= 999.5 && i < len(units)-1 {
+		n /= 1000
+		i++
+	}
+	switch {
+	case i == 0 || n >= 9.95:
+		return strconv.FormatFloat(math.Round(n), 'f', 0, 64) + " " + units[i]
+	default:
+		return strconv.FormatFloat(n, 'f', 1, 64) + " " + units[i]
+	}
 }
 
 func (o Options) collapse() int {

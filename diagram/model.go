@@ -91,6 +91,7 @@ type link struct {
 	from, to *item
 	kind     string
 	labelW   int // a connection's label, in cells
+	act      *Activity
 	// Placement scratch.
 	sx, tx int // exit and entry columns
 }
@@ -455,11 +456,43 @@ func (m *model) addConns(h *holdings) {
 			continue
 		}
 		l := &link{from: a, to: b, kind: string(e.Kind)}
-		l.labelW = max(width(connLabel(l.kind, nodeOr(a), nodeOr(b))), width(connLabel(l.kind, nodeOr(b), nodeOr(a))))
+		if e.Kind == graph.EdgePeer {
+			l.act = m.activity(a, b)
+		}
+		l.labelW = max(width(l.label(nodeOr(a), nodeOr(b))), width(l.label(nodeOr(b), nodeOr(a))))
 		a.conns = append(a.conns, l)
 		b.conns = append(b.conns, l)
 		m.conns = append(m.conns, l)
 	}
+}
+
+// activity is what flows on the connection between a and b: the busier
+// end's (both ends count the same bytes, one as sent, one as received),
+// nil when neither has any.
+func (m *model) activity(a, b *item) *Activity {
+	if m.opts.Activity == nil {
+		return nil
+	}
+	x, okx := m.opts.Activity[nodeOr(a).ID]
+	y, oky := m.opts.Activity[nodeOr(b).ID]
+	if !okx && !oky {
+		return nil
+	}
+	act := Activity{BytesPerSec: max(x.BytesPerSec, y.BytesPerSec), Queued: max(x.Queued, y.Queued)}
+	if act.Text() == "" {
+		return nil
+	}
+	return &act
+}
+
+// label is the connection's label drawn from left to right, with its
+// activity.
+func (l *link) label(left, right *graph.Node) string {
+	s := connLabel(l.kind, left, right)
+	if l.act != nil {
+		s += " · " + l.act.Text()
+	}
+	return s
 }
 
 // sortProcs puts the focus first, then the processes at the other end of a

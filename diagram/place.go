@@ -1174,8 +1174,9 @@ func connEdges(r *rows, crs []*connRoute) []Edge {
 		if l.tx < l.sx {
 			left, right = right, left
 		}
-		e.Label = connLabel(l.kind, nodeOr(left), nodeOr(right))
+		e.Label = l.label(nodeOr(left), nodeOr(right))
 		e.Title = e.Label
+		e.Activity = l.act
 		if l.kind == EdgeWatch {
 			e.Title = watchTitle(nodeOr(l.from), nodeOr(l.to))
 		}

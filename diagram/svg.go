@@ -199,8 +199,15 @@ func SVG(l *Layout, w io.Writer, opts SVGOptions) error {
 			}
 			fmt.Fprintf(&d, "%s%s,%s", op, num(cx(pt.X)), num(cy(pt.Y)))
 		}
-		p(`<path class="edge e-%s" data-edge-id="%s" data-from="%s" data-to="%s" d="%s"`,
-			esc(e.Kind), esc(e.ID), esc(e.From), esc(e.To), d.String())
+		busy := ""
+		if e.Activity != nil {
+			// The heavier the busier; data-rate for scripts and tests.
+			// (An inline style: the stylesheet, and so every drawing
+			// without activity, stays as it is.)
+			busy = fmt.Sprintf(` busy w%d" style="stroke-width:%s" data-rate="%s`, e.Activity.Weight(), num(1.5+float64(e.Activity.Weight())), num(e.Activity.BytesPerSec))
+		}
+		p(`<path class="edge e-%s%s" data-edge-id="%s" data-from="%s" data-to="%s" d="%s"`,
+			esc(e.Kind), busy, esc(e.ID), esc(e.From), esc(e.To), d.String())
 		if e.Arrow {
 			marker := "fdscope-arrow"
 			if e.Kind == EdgePeer || e.Kind == EdgeAccepted {

@@ -58,6 +58,18 @@ CREATE TABLE IF NOT EXISTS diffs (
 	changes BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS diffs_t ON diffs (t);
+CREATE TABLE IF NOT EXISTS activity (
+	id INTEGER PRIMARY KEY,
+	t INTEGER NOT NULL,
+	inode INTEGER NOT NULL,
+	via TEXT NOT NULL,
+	seconds REAL NOT NULL,
+	sent INTEGER NOT NULL,
+	received INTEGER NOT NULL,
+	max_queue INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activity_t ON activity (t);
+CREATE INDEX IF NOT EXISTS activity_inode ON activity (inode, t);
 `
 
 // DB is the on-disk store of history: an SQLite database. Its methods are
@@ -260,7 +272,7 @@ func (d *DB) pruneBefore(ctx context.Context, t int64) error {
 		return fmt.Errorf("history: prune: %w", err)
 	}
 	if first.Valid {
-		for _, table := range []string{"events", "diffs"} {
+		for _, table := range []string{"events", "diffs", "activity"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE t < ?`, first.Int64); err != nil {
 				return fmt.Errorf("history: prune %s: %w", table, err)
 			}

@@ -10,6 +10,7 @@
 // details.js (the details panel), connections.js (the table), exports.js,
 // dom.js.
 
+import { ActivityPoller } from "./activity.js";
 import { ConnectionsTable } from "./connections.js";
 import { DiagramView, MIN_READABLE } from "./diagram.js";
 import { renderDetails } from "./details.js";
@@ -47,6 +48,7 @@ const connections = new ConnectionsTable($("connections"), graph, (pid) => focus
 let view = null;
 let mapView = null;
 let timeline = null;
+let activity = null;
 let ws = null;
 let wsGen = 0;
 
@@ -287,6 +289,7 @@ function focus(pid, push) {
   timeline.setPID(pid);
   showPane();
   connect();
+  activity?.now();
   if (pid && state.table) connections.load(pid);
 }
 
@@ -448,6 +451,7 @@ const detailActions = {
   onExpand: toggleExpand,
   expanded: (id) => state.expand.has(id),
   lifeOf: (inode) => timeline.lifeOf(inode),
+  activityOf: (id) => activity?.byID.get(id),
 };
 
 function showDetails(info) {
@@ -500,6 +504,11 @@ function start() {
   $("map-export-svg").addEventListener("click", () => exportMapSVG(state.theme));
   $("map-export-png").addEventListener("click", () => exportMapPNG(state.theme));
   $("search").addEventListener("input", (ev) => mapView.search(ev.target.value));
+  // What flows on the connections: polled while a live focus is shown.
+  activity = new ActivityPoller(() => (state.focusPID && !timeline.past() ? state.focusPID : 0), (byID) => {
+    view.setActivity(byID);
+    refreshDetails();
+  });
   initTheme();
   list.wire();
   $("theme-toggle").addEventListener("click", () => setTheme(state.theme === "dark" ? "light" : "dark", true));

@@ -2,6 +2,7 @@
 // is — the fd, its open file description, the object, and the other end —
 // read from the focus subgraph.
 
+import { formatBytes, latest, rateText } from "./activity.js";
 import { h } from "./dom.js";
 
 const HINT = "Hover or click an fd to follow it to the other end. Drag or scroll to move, Ctrl+wheel to zoom, double-click a group to expand it.";
@@ -10,7 +11,9 @@ const HINT = "Hover or click an fd to follow it to the other end. Drag or scroll
 // null for nothing) using graph (a FocusGraph). actions: onFocus(pid),
 // onExpand(groupPortID), expanded(groupPortID) → bool, and optionally
 // lifeOf(inode) → what the history says of the connection through that
-// object ("opened 10:42:03, closed 10:42:09: 6 s"; "" when it says nothing).
+// object ("opened 10:42:03, closed 10:42:09: 6 s"; "" when it says nothing),
+// and activityOf(nodeID) → the latest samples of a socket (activity.js), or
+// undefined.
 export function renderDetails(panel, info, graph, actions) {
   panel.classList.toggle("idle", !info);
   if (!info) {
@@ -107,7 +110,48 @@ function describeObject(o, actions) {
     ["connection", o.inode && actions?.lifeOf ? actions.lifeOf(o.inode) : ""],
     ["detail", o.detail],
     ["error", o.error],
-  ])];
+  ]), ...describeActivity(o.kind === "socket" ? actions?.activityOf?.(o.id) : undefined)];
+}
+
+// describeActivity shows what flows through a socket: the latest rate and
+// queues, and a sparkline of the rate (or of the queue, for a unix socket)
+// over the samples kept.
+function describeActivity(sock) {
+  const p = latest(sock);
+  if (!p) return [];
+  const rows = [["now", rateText(p) || "idle"]];
+  if (sock.via === "tcp") rows.push(["sent", formatBytes(p.send) + "/s"], ["received", formatBytes(p.recv) + "/s"]);
+  rows.push(["queued", "rx " + formatBytes(p.rq) + " · tx " + formatBytes(p.wq)]);
+  const byRate = sock.via === "tcp";
+  const values = sock.points.map((q) => (byRate ? q.send + q.recv : q.rq + q.wq));
+  return [h("h4", null, "activity"), sparkline(values, byRate ? "bytes per second" : "bytes queued"), dl(rows)];
+}
+
+// sparkline draws values (oldest first) as a small SVG line, scaled to
+// the largest.
+function sparkline(values, what) {
+  const W = 180, H = 36;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("width", String(W));
+  svg.setAttribute("height", String(H));
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("role", "img");
+  const top = Math.max(...values, 1);
+  svg.setAttribute("aria-label", what + ": " + values.length + " samples, at most " + formatBytes(top));
+  svg.dataset.samples = String(values.length);
+  svg.dataset.max = String(Math.round(top));
+  const step = values.length > 1 ? W / (values.length - 1) : W;
+  const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(H - 2 - (v / top) * (H - 4)).toFixed(1)}`);
+  if (pts.length === 1) pts.push(`${W},${pts[0].split(",")[1]}`);
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", pts.join(" "));
+  svg.append(line);
+  const t = document.createElementNS(ns, "title");
+  t.textContent = what + ", last " + values.length + " samples (max " + formatBytes(top) + ")";
+  svg.append(t);
+  return svg;
 }
 
 function describeFD(graph, fdID, actions) {

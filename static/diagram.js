@@ -9,6 +9,7 @@
 // and removed ones fade out. Nothing is ever rebuilt from scratch unless
 // the focus changes.
 
+import { busier, latest, rateText, weight } from "./activity.js";
 import * as pz from "./panzoom.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -319,11 +320,13 @@ export class DiagramView {
       }
       rec.edge = e;
       this.drawEdgeLabel(e, first, now);
+      this.drawRate(rec);
     }
     for (const [id, rec] of this.edges) {
       if (!seen.has(id)) {
         this.edges.delete(id);
         this.retire(rec.el);
+        rec.rate?.remove();
       }
     }
     for (const [id, rec] of this.labels) {
@@ -335,6 +338,40 @@ export class DiagramView {
         rec.edge = this.edges.get(id).edge;
       }
     }
+  }
+
+  // setActivity draws what flows on each connection (a Map of socket node
+  // ID → samples, activity.js): a heavier line and a rate above its label.
+  setActivity(byID) {
+    this.activity = byID;
+    for (const rec of this.edges.values()) this.drawRate(rec);
+  }
+
+  drawRate(rec) {
+    const e = rec.edge;
+    if (e.kind !== "peer") return;
+    const p = this.activity ? busier(latest(this.activity.get(e.from)), latest(this.activity.get(e.to))) : null;
+    const text = rateText(p);
+    if (!text) {
+      rec.el.classList.remove("busy");
+      rec.el.style.strokeWidth = "";
+      rec.el.removeAttribute("data-rate");
+      rec.rate?.remove();
+      rec.rate = null;
+      return;
+    }
+    rec.el.classList.add("busy");
+    rec.el.style.strokeWidth = String(1.5 + weight(p));
+    rec.el.setAttribute("data-rate", String(Math.round(p.send + p.recv)));
+    // Above the line: at the label when there is one, else mid-way.
+    const r = e.label_rect;
+    const [a, b] = [e.points[1], e.points[2] || e.points[1]];
+    const x = r ? PAD + r.x * CW : cx(Math.min(a.x, b.x) + Math.abs(a.x - b.x) / 2);
+    const y = (r ? cy(r.y) : cy(a.y)) - CH * 0.55;
+    if (!rec.rate) rec.rate = el("text", { class: "edge-rate", "data-edge-id": e.id }, this.gLabels);
+    rec.rate.setAttribute("x", num(x));
+    rec.rate.setAttribute("y", num(y));
+    rec.rate.textContent = text;
   }
 
   drawEdgeLabel(e, first, now) {

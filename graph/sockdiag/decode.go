@@ -257,15 +257,12 @@ func parseInetMessage(b []byte, protocol uint8) (InetSocket, error) {
 			if protocol != ipprotoTCP {
 				continue // only tcp_info is decoded
 			}
-			if len(d) < tcpInfoRTT+4 {
-				return s, it.wrongSize("INET_DIAG_INFO", fmt.Sprintf("at least %d", tcpInfoRTT+4))
+			ti, err := ParseTCPInfo(d)
+			if err != nil {
+				return s, it.wrongSize("INET_DIAG_INFO", fmt.Sprintf("at least %d", MinTCPInfoLen))
 			}
 			s.HasTCPInfo = true
-			s.RTTMicros = ne.Uint32(d[tcpInfoRTT:])
-			if len(d) >= tcpInfoBytesReceived+8 { // Linux >= 4.2
-				s.BytesAcked = ne.Uint64(d[tcpInfoBytesAcked:])
-				s.BytesReceived = ne.Uint64(d[tcpInfoBytesReceived:])
-			}
+			s.RTTMicros, s.BytesAcked, s.BytesReceived = ti.RTTMicros, ti.BytesAcked, ti.BytesReceived
 		case inetDiagProtocol:
 			if len(d) != 1 {
 				return s, it.wrongSize("INET_DIAG_PROTOCOL", "1")

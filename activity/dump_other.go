@@ -1,0 +1,21 @@
+//go:build !linux
+
+package activity
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+type dumper struct{}
+
+func newDumper(string, netip.AddrPort) *dumper { return &dumper{} }
+
+func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, error) {
+	return nil, ErrNotSupported
+}
+
+func threadCPU() time.Duration { return 0 }
+
+func (d *dumper) close() {}
