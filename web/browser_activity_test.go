@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,8 +19,6 @@ import (
 	"github.com/fdscope/fdscope/graph/scan"
 	"github.com/fdscope/fdscope/internal/proctest"
 	"github.com/fdscope/fdscope/live"
-	"github.com/fdscope/fdscope/static"
-	"github.com/fdscope/fdscope/web"
 )
 
 // startSampled runs the live loop and an activity sampler over the real
@@ -47,32 +44,12 @@ func startSampled(t testing.TB) *testServer {
 		t.Fatal(err)
 	}
 	sampler.IgnoreLocal = ln.Addr().(*net.TCPAddr).AddrPort()
-	srv, err := api.New(api.Options{
-		Source: store, Activity: sampler, Listen: ln.Addr().String(),
-		Page: web.Dashboard(), Static: static.FS,
-		Window: live.DefaultWindow / 2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		hs.Serve(ln)
-		close(done)
-	}()
 	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer scancel()
-		srv.Shutdown(sctx)
-		hs.Shutdown(sctx)
-		hs.Close()
-		<-done
 		cancel()
 		wg.Wait()
 		sp.Close()
 	})
-	return &testServer{URL: "http://" + ln.Addr().String(), Store: store}
+	return serveAPI(t, ln, api.Options{Source: store, Activity: sampler})
 }
 
 // TestBrowserActivity keeps a TCP connection to a real echo server busy

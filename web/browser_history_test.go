@@ -5,7 +5,6 @@ package web_test
 import (
 	"context"
 	"net"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -16,8 +15,6 @@ import (
 	"github.com/fdscope/fdscope/diagram/diagramtest"
 	"github.com/fdscope/fdscope/history"
 	"github.com/fdscope/fdscope/live"
-	"github.com/fdscope/fdscope/static"
-	"github.com/fdscope/fdscope/web"
 )
 
 // startRecorded serves store as startServer does, recording its versions
@@ -35,32 +32,12 @@ func startRecorded(t testing.TB, store *live.Store) (*testServer, *history.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{
-		Source: store, History: db, Listen: ln.Addr().String(),
-		Page: web.Dashboard(), Static: static.FS,
-		Window: live.DefaultWindow / 2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		hs.Serve(ln)
-		close(done)
-	}()
 	t.Cleanup(func() {
-		ctx, cancelShutdown := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancelShutdown()
-		srv.Shutdown(ctx)
-		hs.Shutdown(ctx)
-		hs.Close()
-		<-done
 		cancel()
 		<-recorded
 		db.Close()
 	})
-	return &testServer{URL: "http://" + ln.Addr().String(), Store: store}, db
+	return serveAPI(t, ln, api.Options{Source: store, History: db}), db
 }
 
 // waitRecorded waits until the history holds a change of kind for pid's fd.

@@ -91,12 +91,24 @@ func startServer(t testing.TB, store *live.Store) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{
-		Source: store, Listen: ln.Addr().String(),
-		Page: web.Dashboard(), Static: static.FS,
-		Window: live.DefaultWindow / 2,
-	})
+	return serveAPI(t, ln, api.Options{Source: store})
+}
+
+// serveAPI serves opts (with the page, its assets and the listen address
+// filled in, as fdscope serve does) on ln until the test ends. The server
+// shuts down before any cleanup registered earlier runs, so a test stops
+// what feeds the server (a loop, a recorder) in a cleanup of its own,
+// registered before calling serveAPI.
+func serveAPI(t testing.TB, ln net.Listener, opts api.Options) *testServer {
+	t.Helper()
+	opts.Listen = ln.Addr().String()
+	opts.Page, opts.Static = web.Dashboard(), static.FS
+	if opts.Window == 0 {
+		opts.Window = live.DefaultWindow / 2
+	}
+	srv, err := api.New(opts)
 	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -113,6 +125,7 @@ func startServer(t testing.TB, store *live.Store) *testServer {
 		hs.Close()
 		<-done
 	})
+	store, _ := opts.Source.(*live.Store)
 	return &testServer{URL: "http://" + ln.Addr().String(), Store: store}
 }
 
