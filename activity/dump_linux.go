@@ -6,12 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/fdscope/fdscope/graph/sockdiag"
-	"github.com/fdscope/fdscope/internal/procdir"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -20,10 +18,7 @@ import (
 // keeping one connection per namespace between ticks, and reads every
 // reply in place (sockdiag's views): a tick allocates nothing per socket.
 type dumper struct {
-	procRoot  string
-	self      uint64
-	conns     map[uint64]*sockdiag.Conn
-	failed    map[uint64]bool
+	netns     *sockdiag.Namespaces
 	unixReq   sockdiag.Request
 	tcpReqs   []sockdiag.Request
 	ignore    netip.AddrPort // a local end left out (Sampler.IgnoreLocal)
@@ -35,10 +30,7 @@ type dumper struct {
 }
 
 func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	d := &dumper{procRoot: procRoot, conns: map[uint64]*sockdiag.Conn{}, failed: map[uint64]bool{},
+	d := &dumper{netns: sockdiag.NewNamespaces(procRoot),
 		unixReq: sockdiag.UnixRequest(sockdiag.UnixShowRQLen),
 		tcpReqs: []sockdiag.Request{
 			sockdiag.InetRequest(unix.AF_INET, unix.IPPROTO_TCP, sockdiag.InetExtInfo),
@@ -49,7 +41,6 @@ func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
 		d.ignore = netip.AddrPortFrom(ignore.Addr().Unmap(), ignore.Port())
 		d.ignoreAny = ignore.Addr().IsUnspecified()
 	}
-	d.self, _ = procdir.ThreadNetNS()
 	return d
 }
 
@@ -59,42 +50,10 @@ func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
 func (d *dumper) dump(ctx context.Context, netns map[uint64]int, fn func(observation)) (map[uint64]bool, error) {
 	d.fn = fn
 	defer func() { d.fn = nil }()
-	ok := map[uint64]bool{}
-	var errs []error
-	for ns, pid := range netns {
-		if ctx.Err() != nil {
-			return ok, ctx.Err()
-		}
-		if d.failed[ns] {
-			continue
-		}
-		c, err := d.conn(ns, pid)
-		if err != nil {
-			d.failed[ns] = true
-			errs = append(errs, fmt.Errorf("netns %d: %w", ns, err))
-			continue
-		}
+	return d.netns.Each(ctx, netns, func(ns uint64, c *sockdiag.Conn) error {
 		d.ns = ns
-		if err := d.dumpNS(c); err != nil {
-			c.Close()
-			delete(d.conns, ns)
-			errs = append(errs, fmt.Errorf("netns %d: %w", ns, err))
-			continue
-		}
-		ok[ns] = true
-	}
-	for ns, c := range d.conns {
-		if _, in := netns[ns]; !in {
-			c.Close()
-			delete(d.conns, ns)
-		}
-	}
-	for ns := range d.failed {
-		if _, in := netns[ns]; !in {
-			delete(d.failed, ns)
-		}
-	}
-	return ok, errors.Join(errs...)
+		return d.dumpNS(c)
+	})
 }
 
 // dumpNS dumps the unix and TCP sockets of c's namespace. An interrupted
@@ -110,27 +69,6 @@ func (d *dumper) dumpNS(c *sockdiag.Conn) error {
 		}
 	}
 	return nil
-}
-
-func (d *dumper) conn(ns uint64, pid int) (*sockdiag.Conn, error) {
-	if c := d.conns[ns]; c != nil {
-		return c, nil
-	}
-	nsFD := -1
-	if ns != 0 && ns != d.self {
-		fd, _, err := procdir.OpenNetNS(d.procRoot, pid)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Close(fd)
-		nsFD = fd
-	}
-	c, err := sockdiag.Dial(nsFD)
-	if err != nil {
-		return nil, err
-	}
-	d.conns[ns] = c
-	return c, nil
 }
 
 // addUnix reports a unix socket's queues; listeners (whose queues are the
@@ -182,12 +120,7 @@ func (d *dumper) addTCP(m netlink.Message) error {
 	return nil
 }
 
-func (d *dumper) close() {
-	for ns, c := range d.conns {
-		c.Close()
-		delete(d.conns, ns)
-	}
-}
+func (d *dumper) close() { d.netns.Close() }
 
 // threadCPU is the CPU time of the calling thread (locked to it).
 func threadCPU() time.Duration {

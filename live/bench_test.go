@@ -42,7 +42,7 @@ func BenchmarkSockDiagProber(b *testing.B) {
 	}
 	p := NewSockDiagProber("")
 	b.Cleanup(func() { p.Close() })
-	netns := map[uint64]int{p.self: os.Getpid()}
+	netns := map[uint64]int{p.netns.Self(): os.Getpid()}
 	ctx := context.Background()
 	var n int
 	b.ReportAllocs()

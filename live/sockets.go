@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/fdscope/fdscope/graph/sockdiag"
-	"github.com/fdscope/fdscope/internal/procdir"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -28,11 +26,8 @@ import (
 // is skipped (its sockets change only at full scans). Not safe for
 // concurrent use; Close it when done.
 type SockDiagProber struct {
-	procRoot string
-	self     uint64 // the netns of this process
-	conns    map[uint64]*sockdiag.Conn
-	failed   map[uint64]bool
-	last     int // sockets in the previous result, to size the next
+	netns *sockdiag.Namespaces
+	last  int // sockets in the previous result, to size the next
 	// ignore is the local end whose sockets are left out (IgnoreLocal).
 	ignore    netip.AddrPort
 	ignoreAny bool // ignore's address is unspecified: every address of its port
@@ -48,14 +43,9 @@ type SockDiagProber struct {
 // NewSockDiagProber returns a prober that finds namespaces through procRoot
 // ("/proc" if empty).
 func NewSockDiagProber(procRoot string) *SockDiagProber {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
 	p := &SockDiagProber{
-		procRoot: procRoot,
-		conns:    map[uint64]*sockdiag.Conn{},
-		failed:   map[uint64]bool{},
-		unixReq:  sockdiag.UnixRequest(sockdiag.UnixShowPeer | sockdiag.UnixShowIcons | sockdiag.UnixShowRQLen),
+		netns:   sockdiag.NewNamespaces(procRoot),
+		unixReq: sockdiag.UnixRequest(sockdiag.UnixShowPeer | sockdiag.UnixShowIcons | sockdiag.UnixShowRQLen),
 	}
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		for _, proto := range []uint8{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
@@ -63,7 +53,6 @@ func NewSockDiagProber(procRoot string) *SockDiagProber {
 		}
 	}
 	p.unixFn, p.inetFn = p.addUnix, p.addInet
-	p.self, _ = procdir.ThreadNetNS() // 0 if unknown: every namespace is then entered
 	return p
 }
 
@@ -72,60 +61,12 @@ func NewSockDiagProber(procRoot string) *SockDiagProber {
 // ctx is done.
 func (p *SockDiagProber) ProbeSockets(ctx context.Context, netns map[uint64]int) (map[uint64]uint64, error) {
 	out := make(map[uint64]uint64, p.last+p.last/8)
-	var errs []error
-	for ns, pid := range netns {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if p.failed[ns] {
-			continue
-		}
-		c, err := p.conn(ns, pid)
-		if err != nil {
-			p.failed[ns] = true
-			errs = append(errs, fmt.Errorf("netns %d: %w", ns, err))
-			continue
-		}
-		if err := p.signatures(c, out); err != nil {
-			c.Close()
-			delete(p.conns, ns)
-			errs = append(errs, fmt.Errorf("netns %d: %w", ns, err))
-		}
-	}
-	for ns, c := range p.conns {
-		if _, ok := netns[ns]; !ok {
-			c.Close()
-			delete(p.conns, ns)
-		}
-	}
-	for ns := range p.failed {
-		if _, ok := netns[ns]; !ok {
-			delete(p.failed, ns)
-		}
+	_, err := p.netns.Each(ctx, netns, func(_ uint64, c *sockdiag.Conn) error { return p.signatures(c, out) })
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 	p.last = len(out)
-	return out, errors.Join(errs...)
-}
-
-func (p *SockDiagProber) conn(ns uint64, pid int) (*sockdiag.Conn, error) {
-	if c := p.conns[ns]; c != nil {
-		return c, nil
-	}
-	nsFD := -1
-	if ns != p.self {
-		fd, _, err := procdir.OpenNetNS(p.procRoot, pid)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Close(fd)
-		nsFD = fd
-	}
-	c, err := sockdiag.Dial(nsFD)
-	if err != nil {
-		return nil, err
-	}
-	p.conns[ns] = c
-	return c, nil
+	return out, err
 }
 
 // IgnoreLocal leaves out of every probe the TCP and UDP sockets whose local
@@ -139,13 +80,7 @@ func (p *SockDiagProber) IgnoreLocal(addr netip.AddrPort) {
 }
 
 // Close closes the sock_diag connections.
-func (p *SockDiagProber) Close() error {
-	for ns, c := range p.conns {
-		c.Close()
-		delete(p.conns, ns)
-	}
-	return nil
-}
+func (p *SockDiagProber) Close() error { return p.netns.Close() }
 
 // signatures adds the signature of every unix, TCP and UDP socket of the
 // namespace of c to out. An interrupted dump is used as it is: what it

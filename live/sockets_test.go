@@ -51,7 +51,7 @@ func TestSockDiagProber(t *testing.T) {
 
 	p := NewSockDiagProber("")
 	defer p.Close()
-	netns := map[uint64]int{p.self: os.Getpid()}
+	netns := map[uint64]int{p.netns.Self(): os.Getpid()}
 	ctx := context.Background()
 	before, err := p.ProbeSockets(ctx, netns)
 	if err != nil {
@@ -79,15 +79,15 @@ func TestSockDiagProber(t *testing.T) {
 	if before[tc] == after[tc] {
 		t.Errorf("tcp signature unchanged after queuing bytes: %x", after[tc])
 	}
-	if len(p.conns) != 1 {
-		t.Errorf("%d connections kept, want 1", len(p.conns))
+	if p.netns.Len() != 1 {
+		t.Errorf("%d connections kept, want 1", p.netns.Len())
 	}
 	// A namespace that is gone is forgotten.
 	if _, err := p.ProbeSockets(ctx, map[uint64]int{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.conns) != 0 {
-		t.Errorf("%d connections kept for no namespace", len(p.conns))
+	if p.netns.Len() != 0 {
+		t.Errorf("%d connections kept for no namespace", p.netns.Len())
 	}
 }
 
@@ -164,7 +164,7 @@ func TestSockDiagProberOtherNetns(t *testing.T) {
 		t.Errorf("the socket made in the other namespace (%d) is not in its dump (%d sockets)", ino, len(got))
 	}
 	// The same socket is not in this process's own namespace.
-	own, err := p.ProbeSockets(context.Background(), map[uint64]int{p.self: os.Getpid()})
+	own, err := p.ProbeSockets(context.Background(), map[uint64]int{p.netns.Self(): os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestSockDiagProberAllocs(t *testing.T) {
 	}
 	p := NewSockDiagProber("")
 	defer p.Close()
-	netns := map[uint64]int{p.self: os.Getpid()}
+	netns := map[uint64]int{p.netns.Self(): os.Getpid()}
 	ctx := context.Background()
 	var n int
 	allocs := testing.AllocsPerRun(5, func() {
@@ -245,7 +245,7 @@ func TestSockDiagProberIgnoreLocal(t *testing.T) {
 	for _, listen := range []string{ln.Addr().String(), "0.0.0.0:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)} {
 		p := NewSockDiagProber("")
 		p.IgnoreLocal(netip.MustParseAddrPort(listen))
-		got, err := p.ProbeSockets(context.Background(), map[uint64]int{p.self: os.Getpid()})
+		got, err := p.ProbeSockets(context.Background(), map[uint64]int{p.netns.Self(): os.Getpid()})
 		p.Close()
 		if err != nil {
 			t.Fatal(err)
