@@ -114,7 +114,13 @@ type Loop struct {
 	snap      *graph.Snapshot
 	probe     *Probe
 	lastFull  time.Time
+	fullTook  time.Duration // how long the last full scan took
 	fullAgain bool
+	// Sockets the probe saw appear since the last full scan and no scan
+	// has found yet, and those the last full scan found in no process
+	// (held by processes it cannot see, or by none: in flight).
+	newSockets []uint64
+	unheld     map[uint64]bool
 }
 
 // Tick outcomes, as the Metrics count them.
@@ -208,10 +214,14 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	}
 	if !full {
 		pids = changedPIDs(l.probe, probe, l.snap, l.Self)
-		if len(pids) == 0 {
-			l.probe = probe
-			return TickIdle, nil, nil
+		if l.strangers(probe, now) && len(pids) == 0 {
+			full = true
 		}
+	}
+	l.newSockets = appearedSockets(l.probe, probe, l.newSockets)
+	if !full && len(pids) == 0 {
+		l.probe = probe
+		return TickIdle, nil, nil
 	}
 	var snap *graph.Snapshot
 	rs, incremental := l.Scanner.(Rescanner)
@@ -231,7 +241,8 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		return TickFailed, pids, fmt.Errorf("%s scan: %w", outcome, err)
 	}
 	if outcome == TickFull {
-		l.lastFull, l.fullAgain = now, false
+		l.lastFull, l.fullAgain, l.fullTook = now, false, l.Now().Sub(now)
+		l.unheld, l.newSockets = unheldSockets(probe, snap), l.newSockets[:0]
 	}
 	snap = redact(snap, l.Redact)
 	l.snap, l.probe = snap, probe
@@ -301,6 +312,58 @@ func changedPIDs(old, cur *Probe, snap *graph.Snapshot, self int) []int {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// strangers reports whether a socket that appeared at an earlier tick is
+// still there and in no process of the snapshot, while no process changed
+// its fd count: a process closed an fd and opened a socket that took its
+// number, or exec'd with as many fds as before, between two probes, which
+// only a full scan finds. Such a tick scans in full, though not sooner than
+// twice the interval or ten times the last full scan's length after the
+// last one; sockets of processes no scan can see (remembered after a full
+// scan, in unheld) are not looked for again. It drops from l.newSockets
+// the sockets that are gone or found.
+func (l *Loop) strangers(cur *Probe, now time.Time) bool {
+	if cur == nil || cur.Sockets == nil || l.snap == nil {
+		l.newSockets = l.newSockets[:0]
+		return false
+	}
+	keep := l.newSockets[:0]
+	for _, ino := range l.newSockets {
+		if _, ok := cur.Sockets[ino]; ok && !l.unheld[ino] && l.snap.Node(graph.SocketID(ino)) == nil {
+			keep = append(keep, ino)
+		}
+	}
+	l.newSockets = keep
+	return len(keep) > 0 && now.Sub(l.lastFull) >= max(2*l.Interval, 10*l.fullTook)
+}
+
+// appearedSockets appends to out the sockets in cur that were not in old.
+func appearedSockets(old, cur *Probe, out []uint64) []uint64 {
+	if old == nil || cur == nil || old.Sockets == nil || cur.Sockets == nil {
+		return out
+	}
+	for ino := range cur.Sockets {
+		if _, ok := old.Sockets[ino]; !ok && ino != 0 {
+			out = append(out, ino)
+		}
+	}
+	return out
+}
+
+// unheldSockets returns the sockets of the probe that snap shows in no
+// process.
+func unheldSockets(p *Probe, snap *graph.Snapshot) map[uint64]bool {
+	if p == nil || p.Sockets == nil {
+		return nil
+	}
+	out := map[uint64]bool{}
+	for ino := range p.Sockets {
+		if snap.Node(graph.SocketID(ino)) == nil {
+			out[ino] = true
+		}
+	}
 	return out
 }
 

@@ -282,3 +282,54 @@ func TestLoopRedact(t *testing.T) {
 	tick(t, l, c, live.TickFull)
 	check()
 }
+
+// TestLoopSocketInPlace: a process closes an fd and opens a socket that
+// takes its number between two probes, so its fd count does not change;
+// the socket the probe saw appear and no scan has found makes the next
+// tick a full scan. A socket no scan can find (its process is out of
+// sight) costs one full scan, not one per tick.
+func TestLoopSocketInPlace(t *testing.T) {
+	w := livetest.NewWorld()
+	w.ProbeSockets = true
+	server := w.Start(1, "server")
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.FullInterval = time.Hour
+
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	ino := w.ReplaceWithSocket(server, 1)
+	tick(t, l, c, live.TickIdle) // the probe sees the socket appear
+	tick(t, l, c, live.TickFull) // and it is in no process of the snapshot
+	if _, snap := l.Store.Latest(); snap.Node(graph.SocketID(ino)) == nil {
+		t.Fatalf("socket:[%d] not in the snapshot after the full scan", ino)
+	}
+	tick(t, l, c, live.TickIdle)
+
+	// Not sooner than twice the interval after the last full scan, but
+	// not forgotten meanwhile.
+	l.Interval = 4 * time.Second
+	ino = w.ReplaceWithSocket(server, 2)
+	tick(t, l, c, live.TickIdle) // 2 s after the full scan: it appears
+	tick(t, l, c, live.TickIdle) // 3 s: too soon
+	tick(t, l, c, live.TickIdle) // 4 s: too soon
+	tick(t, l, c, live.TickIdle) // 5 s: too soon
+	tick(t, l, c, live.TickIdle) // 6 s: too soon
+	tick(t, l, c, live.TickIdle) // 7 s: too soon
+	tick(t, l, c, live.TickFull) // 8 s
+	if _, snap := l.Store.Latest(); snap.Node(graph.SocketID(ino)) == nil {
+		t.Fatalf("socket:[%d] not in the snapshot after the full scan", ino)
+	}
+	l.Interval = time.Second
+
+	w.Hidden = []uint64{99999}
+	tick(t, l, c, live.TickIdle) // it appears
+	tick(t, l, c, live.TickFull) // one full scan looks for it
+	for range 5 {
+		c.advance(time.Minute) // far past the bound on full scans
+		tick(t, l, c, live.TickIdle)
+	}
+	if w.Scans != 4 {
+		t.Errorf("%d full scans, want 4", w.Scans)
+	}
+}

@@ -29,6 +29,11 @@ type World struct {
 	// Rescans records the pids of every Rescan call; Scans counts Scan calls.
 	Rescans [][]int
 	Scans   int
+
+	// ProbeSockets makes Probe report every socket (all with the same
+	// signature) and the Hidden ones, sockets of processes no scan sees.
+	ProbeSockets bool
+	Hidden       []uint64
 }
 
 type proc struct {
@@ -155,6 +160,22 @@ func (w *World) Pipe(a, b int) {
 	w.objs[id] = &graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: w.nextIno, Name: fmt.Sprintf("pipe:[%d]", w.nextIno)}}
 	w.open(pa, lowestFree(pa), id, "w")
 	w.open(pb, lowestFree(pb), id, "r")
+}
+
+// ReplaceWithSocket puts a new socket, connected to nothing, in place of fd
+// n of pid, as closing a file and opening a socket that takes its number
+// does: the fd count stays the same. It returns the socket's inode.
+func (w *World) ReplaceWithSocket(pid, n int) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.procs[pid]
+	if p == nil {
+		return 0
+	}
+	id := w.socket()
+	w.open(p, n, id, "rw")
+	w.gc()
+	return w.nextIno
 }
 
 // Close closes fd n of pid.
@@ -310,13 +331,25 @@ func (w *World) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) (*
 	return w.Snapshot(), ctx.Err()
 }
 
-// Probe implements live.Prober: start times and fd counts, no sockets.
+// Probe implements live.Prober: start times and fd counts, and sockets
+// with ProbeSockets.
 func (w *World) Probe(ctx context.Context) (*live.Probe, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p := &live.Probe{Procs: make(map[int]live.ProcState, len(w.procs))}
 	for pid, pr := range w.procs {
 		p.Procs[pid] = live.ProcState{Start: pr.start, FDs: len(pr.fds)}
+	}
+	if w.ProbeSockets {
+		p.Sockets = map[uint64]uint64{}
+		for _, n := range w.objs {
+			if n.Kind == graph.KindSocket {
+				p.Sockets[n.Object.Inode] = 1
+			}
+		}
+		for _, ino := range w.Hidden {
+			p.Sockets[ino] = 1
+		}
 	}
 	return p, ctx.Err()
 }
