@@ -155,7 +155,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopLoop()
 	if *procEvents && *procRoot == "/proc" {
 		// The history recorder, once it runs, records each exec and exit.
+		loop.Execs = &live.PIDSet{}
 		sink := func(e live.ProcEvent) {
+			if e.Kind == "exec" {
+				loop.Execs.Add(e.PID)
+			}
 			if r := recorder.Load(); r != nil {
 				r.ProcEvent(e)
 			}

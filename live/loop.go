@@ -82,6 +82,10 @@ type Loop struct {
 	// sends on it when a process starts, execs or exits), though never
 	// sooner than MinGap after the last tick.
 	Wake <-chan struct{}
+	// Execs, when not nil, holds the processes that exec'd since the last
+	// tick (the proc connector's exec events): they are read again though
+	// their start time and fd count may not have changed.
+	Execs *PIDSet
 	// MinGap bounds how often Wake can make the loop tick; default the
 	// smaller of Interval/4 and 250 ms.
 	MinGap time.Duration
@@ -212,8 +216,19 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 			probe, full = nil, true
 		}
 	}
+	var execs []int
+	if l.Execs != nil {
+		execs = l.Execs.Take()
+	}
 	if !full {
 		pids = changedPIDs(l.probe, probe, l.snap, l.Self)
+		for _, pid := range execs {
+			if pid != l.Self {
+				pids = append(pids, pid)
+			}
+		}
+		slices.Sort(pids)
+		pids = slices.Compact(pids)
 		if l.strangers(probe, now) && len(pids) == 0 {
 			full = true
 		}

@@ -333,3 +333,25 @@ func TestLoopSocketInPlace(t *testing.T) {
 		t.Errorf("%d full scans, want 4", w.Scans)
 	}
 }
+
+// TestLoopExecs: a process that exec'd is read again at the next tick,
+// though its start time and fd count did not change; the loop's own
+// process is not.
+func TestLoopExecs(t *testing.T) {
+	w := livetest.NewWorld()
+	server := w.Start(1, "server")
+	self := w.Start(1, "fdscope")
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Execs, l.Self = &live.PIDSet{}, self
+
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	l.Execs.Add(server)
+	l.Execs.Add(self)
+	tick(t, l, c, live.TickRescan)
+	if d := cmp.Diff([]int{server}, w.Rescans[0]); d != "" {
+		t.Errorf("rescanned pids (-want +got):\n%s", d)
+	}
+	tick(t, l, c, live.TickIdle)
+}
