@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// Marks the processes whose fds, sockets or program changed, for the live
+// loop to read again: one entry per process in a hash map, which the Go
+// side drains every tick. The programs only read kernel memory and write
+// their own maps; they never change what they observe.
+//
+// Each hook runs in the context of the process that changed (the return
+// of a system call that opened, closed, replaced or changed an fd, or
+// connected, bound, listened on or shut down a socket; an exec; an exit),
+// except two: a fork marks the child, and a TCP state
+// change (tp_btf/inet_sock_set_state, often in softirq, with no process of
+// its own) counts in the "sockets" counter, which makes the loop ask
+// sock_diag which sockets changed.
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define MAX_PID_NS_LEVEL 32
+#define MAX_SYSCALL 1024
+
+// The reader's pid namespace (the inode of /proc/self/ns/pid), set at
+// load: pids are marked as it numbers them, and processes it cannot see are
+// not marked.
+const volatile __u32 ns_inum = 0;
+
+// changed holds the processes marked since the reader last drained it.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);   // the pid (thread group id) in the reader's namespace
+	__type(value, __u32); // unused
+} changed SEC(".maps");
+
+// counters are totals since load, read by the Go side.
+struct counters {
+	__u64 marks;   // processes marked (whether already in changed or not)
+	__u64 lost;    // marks dropped because changed was full
+	__u64 sockets; // TCP state changes
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counters);
+} totals SEC(".maps");
+
+// Keep the type in the object for bpf2go -type.
+const struct counters *unused_counters __attribute__((unused));
+
+static __always_inline struct counters *counters(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&totals, &zero);
+}
+
+// ns_pid returns task's pid in the reader's pid namespace, 0 if the task
+// is not in it. The reader's namespace is one of the task's: the one at
+// some level from the root (0) to the task's own.
+static __always_inline __u32 ns_pid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	if (!pid)
+		return 0;
+	__u32 top = BPF_CORE_READ(pid, level);
+	void *numbers = (void *)pid + bpf_core_field_offset(struct pid, numbers);
+	for (__u32 level = 0; level < MAX_PID_NS_LEVEL; level++) {
+		if (level > top)
+			break;
+		struct upid up = {};
+		bpf_probe_read_kernel(&up, sizeof(up), numbers + level * sizeof(struct upid));
+		if (BPF_CORE_READ(up.ns, ns.inum) == ns_inum)
+			return up.nr;
+	}
+	return 0;
+}
+
+// mark records that the process task belongs to changed.
+static __always_inline void mark(struct task_struct *task)
+{
+	struct counters *c = counters();
+	if (!c)
+		return;
+	__u32 tgid = ns_pid(BPF_CORE_READ(task, group_leader));
+	if (!tgid)
+		return;
+	__sync_fetch_and_add(&c->marks, 1);
+	if (bpf_map_lookup_elem(&changed, &tgid))
+		return;
+	__u32 one = 1;
+	if (bpf_map_update_elem(&changed, &tgid, &one, BPF_NOEXIST) == -7 /* -E2BIG: full */)
+		__sync_fetch_and_add(&c->lost, 1);
+}
+
+static __always_inline void mark_current(void)
+{
+	mark((struct task_struct *)bpf_get_current_task());
+}
+
+// syscalls are the system calls that change a process's fds or sockets
+// (by number; the Go side fills it for the running architecture): open,
+// socket, accept, pipe, dup, dup2, close, close_range, fcntl, connect,
+// bind, listen, shutdown, epoll_ctl, inotify_add_watch, ... A non-zero
+// value: the call counts when it succeeds (returns >= 0).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SYSCALL);
+	__type(key, __u32);
+	__type(value, __u32);
+} syscalls SEC(".maps");
+
+// Every system call's return, in the calling thread: mark its process if
+// the call is one of syscalls and succeeded. (fentry on fd_install and the
+// close functions would be narrower, but trampolines are not allowed
+// everywhere: this tracepoint is.)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	__u32 nr;
+	if (bpf_core_field_exists(regs->orig_ax))
+		nr = BPF_CORE_READ(regs, orig_ax);
+	else
+		nr = BPF_CORE_READ(regs, syscallno);
+	if (nr >= MAX_SYSCALL)
+		return 0;
+	__u32 *on = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!on || !*on)
+		return 0;
+	mark_current();
+	return 0;
+}
+
+// A process started: mark the child (it may hold its fds unchanged for
+// ever). Threads are not processes.
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	mark(child);
+	return 0;
+}
+
+// A new program: its close-on-exec fds closed, a new name and command line.
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_sched_process_exec, struct task_struct *task)
+{
+	mark(task);
+	return 0;
+}
+
+// A thread or process exited.
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_sched_process_exit, struct task_struct *task)
+{
+	mark(task);
+	return 0;
+}
+
+// A TCP socket changed state: often in softirq, on a packet from the peer,
+// where no process is current.
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_inet_sock_set_state)
+{
+	struct counters *c = counters();
+	if (c)
+		__sync_fetch_and_add(&c->sockets, 1);
+	return 0;
+}

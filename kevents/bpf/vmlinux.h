@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel types kevents.c reads, as the kernel's BPF selftests
+ * declare them: only the fields used, each struct marked
+ * preserve_access_index so that CO-RE relocations find the fields by name
+ * in the running kernel's BTF, wherever they are.
+ */
+#ifndef FDSCOPE_KEVENTS_VMLINUX_H
+#define FDSCOPE_KEVENTS_VMLINUX_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef __u64 u64;
+typedef _Bool bool;
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
+};
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct pid_namespace {
+	struct ns_common ns;
+};
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+};
+
+// The registers of a system call: orig_ax holds its number on x86-64,
+// syscallno on arm64; the program asks which the kernel has.
+struct pt_regs {
+	unsigned long orig_ax;
+	int syscallno;
+};
+
+struct sock;
+struct file;
+struct linux_binprm;
+
+#pragma clang attribute pop
+
+#endif

@@ -1,0 +1,183 @@
+//go:build linux && (amd64 || arm64)
+
+package kevents_test
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fdscope/fdscope/internal/proctest"
+	"github.com/fdscope/fdscope/kevents"
+)
+
+func TestMain(m *testing.M) { proctest.Main(m) }
+
+// open loads the programs, or skips where that cannot be (not root); a
+// root that cannot load them is a failure.
+func open(t *testing.T) *kevents.Watcher {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("loading tracing programs needs root")
+	}
+	w, err := kevents.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := w.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return w
+}
+
+// waitFor takes batches until every pid of want was marked (and, if
+// sockets, a TCP state change seen), failing after a generous bound.
+func waitFor(t *testing.T, w *kevents.Watcher, what string, sockets bool, want ...int) {
+	t.Helper()
+	seen := map[int]bool{}
+	sawSockets := false
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := w.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pid := range b.PIDs {
+			seen[pid] = true
+		}
+		sawSockets = sawSockets || b.Sockets
+		if !slices.ContainsFunc(want, func(pid int) bool { return !seen[pid] }) && (sawSockets || !sockets) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: want pids %v marked (sockets %v); saw %d pids, sockets %v", what, want, sockets, len(seen), sawSockets)
+}
+
+// TestMarks: real processes that start, connect, accept, dial again and
+// exit are marked, by the pids this namespace gives them, and a process at
+// rest is not.
+func TestMarks(t *testing.T) {
+	w := open(t)
+	if hooks := w.Hooks(); !slices.Contains(hooks, "sys_exit") || !slices.Contains(hooks, "sched_process_exit") {
+		t.Fatalf("hooks %v", hooks)
+	}
+	server := proctest.Start(t, proctest.Spec{Name: "kev-server", Role: "stream-server", Args: []string{"tcp", "127.0.0.1:0"}})
+	client := proctest.Start(t, proctest.Spec{Name: "kev-client", Role: "stream-client", Args: []string{"tcp", server.Facts().Listen}})
+	waitFor(t, w, "start, listen, connect, accept", true, server.PID, client.PID)
+
+	// At rest: neither is marked, over many takes.
+	quiet := 0
+	for tries := 0; quiet < 10 && tries < 500; tries++ {
+		b, err := w.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(b.PIDs, client.PID) || slices.Contains(b.PIDs, server.PID) {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if quiet < 10 {
+		t.Fatal("processes at rest are marked again and again")
+	}
+
+	// One more connection: the client connects, the server accepts.
+	n := len(client.Facts().Conns)
+	if err := syscall.Kill(client.PID, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	for len(client.Facts().Conns) == n {
+		client.Next()
+	}
+	waitFor(t, w, "a second connection", false, client.PID, server.PID)
+
+	// The client exits: it is marked, and its connections close.
+	if err := syscall.Kill(client.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "an exit", true, client.PID)
+
+	tot, err := w.Totals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Marks == 0 || tot.Sockets == 0 || tot.Lost != 0 {
+		t.Errorf("totals %+v", tot)
+	}
+}
+
+// TestMarksInAChildNamespace: a process in a pid namespace below this one
+// is marked with the pid this namespace gives it, not its own.
+func TestMarksInAChildNamespace(t *testing.T) {
+	w := open(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("unshare is missing (util-linux)")
+		}
+		t.Skip("no unshare")
+	}
+	cmd := exec.Command(unshare, "--pid", "--fork", "--kill-child", "sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The sleep is unshare's child: pid 1 inside, another pid here.
+	var inner int
+	for deadline := time.Now().Add(20 * time.Second); inner == 0 && time.Now().Before(deadline); {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/task/" + strconv.Itoa(cmd.Process.Pid) + "/children")
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			inner, _ = strconv.Atoi(f[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if inner == 0 {
+		t.Fatal("unshare started no child")
+	}
+	waitFor(t, w, "a start in a child namespace", false, inner)
+	if err := syscall.Kill(inner, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "an exit in a child namespace", false, inner)
+}
+
+// TestMarksADup2InPlace: an fd replaced by dup2, which changes no fd
+// count, marks the process (this one).
+func TestMarksADup2InPlace(t *testing.T) {
+	w := open(t)
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer wr.Close()
+	self := os.Getpid()
+	quiet := false
+	for tries := 0; !quiet && tries < 500; tries++ {
+		b, err := w.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		quiet = !slices.Contains(b.PIDs, self)
+	}
+	if !quiet {
+		t.Fatal("this process is marked at every take")
+	}
+	if err := unix.Dup2(int(r.Fd()), int(wr.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "a dup2 in place", false, self)
+}
