@@ -62,8 +62,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		allowHosts = append(allowHosts, s)
 		return nil
 	})
-	interval := fs.Duration("interval", live.DefaultInterval, "how often to look for changes")
-	fullInterval := fs.Duration("full-interval", live.DefaultFullInterval, "how often to scan everything")
+	interval := fs.Duration("interval", live.DefaultInterval, "how often to look for changes (with kernel events: "+live.DefaultEventsInterval.String()+")")
+	fullInterval := fs.Duration("full-interval", live.DefaultFullInterval, "how often to scan everything (with kernel events: "+live.DefaultEventsFullInterval.String()+")")
+	kernelEvents := fs.String("kernel-events", "auto", "learn from the kernel which processes change (BPF tracepoints; root or CAP_BPF+CAP_PERFMON, kernel BTF): auto, on or off")
 	procRoot := fs.String("proc", "/proc", "proc filesystem to read")
 	backend := scannerFlag(fs)
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
@@ -88,6 +89,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	events, err := openKernelEvents(*kernelEvents, *procRoot, log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if events != nil {
+		defer events.Close()
+		set := fs.set()
+		if !set["interval"] {
+			*interval = live.DefaultEventsInterval
+		}
+		if !set["full-interval"] {
+			*fullInterval = live.DefaultEventsFullInterval
+		}
+	}
 	if *interval <= 0 || *fullInterval < *interval {
 		return fmt.Errorf("serve: want 0 < --interval (%v) <= --full-interval (%v)", *interval, *fullInterval)
 	}
@@ -140,6 +155,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Log:          log.With("component", "live"),
 		Metrics:      live.NewMetrics(reg),
 		FreeMemory:   true,
+	}
+	if events != nil {
+		loop.Events = kernelEventsOf(events)
+		loop.FDTables = live.NewProcFDTables(*procRoot)
+		registerKernelEvents(reg, events)
 	}
 	if *procRoot == "/proc" {
 		// The server's fd count and sockets change with every client: its
@@ -234,7 +254,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stdout, "fdscope: serving on %s\n", url)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "interval", *interval, "full_interval", *fullInterval)
+	log.Info("serving", "addr", ln.Addr().String(), "interval", *interval, "full_interval", *fullInterval, "kernel_events", events != nil)
 
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(loopCtx) })

@@ -21,7 +21,7 @@ type Watcher struct {
 	links  []link.Link
 	last   keventsCounters
 	keys   []uint32 // buffers of Take's batches
-	values []uint32
+	values []keventsMarks
 }
 
 // hooks are the BTF tracepoints the programs attach to.
@@ -56,8 +56,8 @@ func Open() (*Watcher, error) {
 		}
 		return nil, fmt.Errorf("kevents: load: %w", err)
 	}
-	for _, nr := range watchedSyscalls() {
-		if err := w.objs.Syscalls.Put(uint32(nr), uint32(1)); err != nil {
+	for nr, why := range watchedSyscalls() {
+		if err := w.objs.Syscalls.Put(uint32(nr), why); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("kevents: watch system call %d: %w", nr, err)
 		}
@@ -100,13 +100,17 @@ func (w *Watcher) Take() (Batch, error) {
 	b.Lost = now.Lost != w.last.Lost
 	w.last = now
 	if w.keys == nil {
-		w.keys, w.values = make([]uint32, 1024), make([]uint32, 1024)
+		w.keys, w.values = make([]uint32, 1024), make([]keventsMarks, 1024)
 	}
 	var cursor ebpf.MapBatchCursor
 	for {
 		n, err := w.objs.Changed.BatchLookupAndDelete(&cursor, w.keys, w.values, nil)
-		for _, pid := range w.keys[:n] {
-			b.PIDs = append(b.PIDs, int(pid))
+		for i, pid := range w.keys[:n] {
+			if w.values[i].Other != 0 {
+				b.PIDs = append(b.PIDs, int(pid))
+			} else {
+				b.FDsOnly = append(b.FDsOnly, int(pid))
+			}
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			break
@@ -116,7 +120,7 @@ func (w *Watcher) Take() (Batch, error) {
 		}
 	}
 	slices.Sort(b.PIDs)
-	b.PIDs = slices.Compact(b.PIDs)
+	slices.Sort(b.FDsOnly)
 	return b, nil
 }
 

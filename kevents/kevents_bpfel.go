@@ -20,6 +20,13 @@ type keventsCounters struct {
 	Sockets uint64
 }
 
+type keventsMarks struct {
+	_     structs.HostLayout
+	Fds   uint8
+	Other uint8
+	Pad   uint16
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -34,6 +41,7 @@ const (
 	keventsProgOnSysExit          = "on_sys_exit"
 	keventsVarNsInum              = "ns_inum"
 	keventsVarUnusedCounters      = "unused_counters"
+	keventsVarUnusedMarks         = "unused_marks"
 )
 
 // loadKevents returns the embedded CollectionSpec for kevents.
@@ -100,6 +108,7 @@ type keventsMapSpecs struct {
 type keventsVariableSpecs struct {
 	NsInum         *ebpf.VariableSpec `ebpf:"ns_inum"`
 	UnusedCounters *ebpf.VariableSpec `ebpf:"unused_counters"`
+	UnusedMarks    *ebpf.VariableSpec `ebpf:"unused_marks"`
 }
 
 // keventsObjects contains all objects after they have been loaded into the kernel.
@@ -141,6 +150,7 @@ func (m *keventsMaps) Close() error {
 type keventsVariables struct {
 	NsInum         *ebpf.Variable `ebpf:"ns_inum"`
 	UnusedCounters *ebpf.Variable `ebpf:"unused_counters"`
+	UnusedMarks    *ebpf.Variable `ebpf:"unused_marks"`
 }
 
 // keventsPrograms contains all programs after they have been loaded into the kernel.

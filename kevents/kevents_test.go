@@ -51,7 +51,7 @@ func waitFor(t *testing.T, w *kevents.Watcher, what string, sockets bool, want .
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pid := range b.PIDs {
+		for _, pid := range slices.Concat(b.PIDs, b.FDsOnly) {
 			seen[pid] = true
 		}
 		sawSockets = sawSockets || b.Sockets
@@ -154,8 +154,9 @@ func TestMarksInAChildNamespace(t *testing.T) {
 	waitFor(t, w, "an exit in a child namespace", false, inner)
 }
 
-// TestMarksADup2InPlace: an fd replaced by dup2, which changes no fd
-// count, marks the process (this one).
+// TestMarksADup2InPlace: a file opened and closed marks the process (this
+// one) for its fds only; an fd replaced by dup2, which changes no fd count
+// and no fd table's names, for more.
 func TestMarksADup2InPlace(t *testing.T) {
 	w := open(t)
 	r, wr, err := os.Pipe()
@@ -171,13 +172,34 @@ func TestMarksADup2InPlace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		quiet = !slices.Contains(b.PIDs, self)
+		quiet = !slices.Contains(b.PIDs, self) && !slices.Contains(b.FDsOnly, self)
 	}
 	if !quiet {
 		t.Fatal("this process is marked at every take")
 	}
+
+	// A file opened and closed: marked as fds only.
+	f, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b, err := w.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(b.FDsOnly, self) || slices.Contains(b.PIDs, self) {
+		t.Fatalf("after an open and a close: pids %v, fds only %v; want %d in fds only", b.PIDs, b.FDsOnly, self)
+	}
+
+	// A dup2 over an open fd: marked as more than fds.
 	if err := unix.Dup2(int(r.Fd()), int(wr.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, w, "a dup2 in place", false, self)
+	if b, err = w.Take(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(b.PIDs, self) {
+		t.Fatalf("after a dup2: pids %v, fds only %v; want %d in pids", b.PIDs, b.FDsOnly, self)
+	}
 }

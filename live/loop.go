@@ -2,7 +2,9 @@
 // ticker and publishes each snapshot to a Store, which keeps the latest
 // versions and the changes between them for the dashboard's clients.
 //
-// The loop is incremental. Every Interval a Prober takes a cheap look at the
+// The loop is incremental. With Events (kernel events, package kevents),
+// every Interval it takes the processes the kernel marked as changed and
+// reads those again. Without, every Interval a Prober takes a cheap look at the
 // machine (which processes exist and since when, how many fds each holds,
 // the state of every socket) and only the processes where something changed
 // are read again (when the scanner is a Rescanner; otherwise the whole
@@ -11,7 +13,8 @@
 // replaced in place by dup2, a file position that moved.
 //
 // The package does no scanning of its own: main gives the Loop a scanner
-// (package graph/scan) and a Prober (ProcProber here).
+// (package graph/scan), a Prober (ProcProber here) and, where they load,
+// Events.
 package live
 
 import (
@@ -46,6 +49,26 @@ type Prober interface {
 	Probe(ctx context.Context) (*Probe, error)
 }
 
+// Events tells what changed, from the kernel; main adapts a
+// *kevents.Watcher.
+type Events interface {
+	Changed() (Changed, error)
+}
+
+// Changed is what kernel events marked since the last call.
+type Changed struct {
+	// PIDs are the processes whose fds, sockets or program changed, or
+	// that started or exited.
+	PIDs []int
+	// FDsOnly are processes that only opened or closed fds (or set an fd's
+	// flags): changed only if their fd table is not what it was.
+	FDsOnly []int
+	// Sockets: a TCP socket changed state, maybe in no process's context.
+	Sockets bool
+	// Lost: some events were dropped; PIDs is not all that changed.
+	Lost bool
+}
+
 // Probe is what a Prober saw.
 type Probe struct {
 	// Procs maps each pid to its start time and fd count.
@@ -66,15 +89,36 @@ type ProcState struct {
 const (
 	DefaultInterval     = time.Second
 	DefaultFullInterval = 10 * time.Second
+	// With Events, a tick costs a look at a map when nothing changed: the
+	// loop can tick often, and scan everything less often.
+	DefaultEventsInterval     = 250 * time.Millisecond
+	DefaultEventsFullInterval = 30 * time.Second
 )
 
 // Loop scans the machine on a ticker and publishes to a Store. Set the
 // fields, then call Run once; the fields must not change afterwards.
 type Loop struct {
 	Scanner Scanner
-	// Prober finds what changed between ticks; nil makes every tick a full scan.
+	// Prober finds what changed between ticks; nil makes every tick a full
+	// scan (unless Events is set).
 	Prober Prober
-	Store  *Store
+	// Events, when not nil, says from the kernel which processes changed
+	// since the last tick (package kevents): a tick reads those again and
+	// does not look at every process. The Prober then looks only at full
+	// scans and when the events say that TCP sockets changed state (a
+	// peer's FIN or reset changes a socket in no process's context), at
+	// most every SocketInterval; events that were lost make the tick a full
+	// scan. Full scans still run every FullInterval, for what no event
+	// marks: file positions, queues, fds received over a unix socket.
+	Events Events
+	// SocketInterval bounds how often, with Events, the Prober looks at the
+	// sockets; default DefaultInterval.
+	SocketInterval time.Duration
+	// FDTables, with Events, tells whether a process that only opened or
+	// closed fds changed (Changed.FDsOnly); nil reads every such process
+	// again.
+	FDTables FDTables
+	Store    *Store
 	// Interval is the tick period; FullInterval the period of full scans.
 	Interval     time.Duration
 	FullInterval time.Duration
@@ -125,6 +169,17 @@ type Loop struct {
 	// (held by processes it cannot see, or by none: in flight).
 	newSockets []uint64
 	unheld     map[uint64]bool
+	// With Events: when the Prober last looked, and whether the events said
+	// that sockets changed since.
+	lastProbe      time.Time
+	socketsPending bool
+	// With FDTables: the fingerprint of each process's fd table when it
+	// was last marked.
+	prints map[int]uint64
+	// With Events: processes to read again that wait for quietUntil, the
+	// end of the pause after the last scan (see tick).
+	pending    []int
+	quietUntil time.Time
 }
 
 // Tick outcomes, as the Metrics count them.
@@ -153,6 +208,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	if l.MinGap <= 0 {
 		l.MinGap = min(l.Interval/4, 250*time.Millisecond)
+	}
+	if l.SocketInterval <= 0 {
+		l.SocketInterval = DefaultInterval
 	}
 	l.fullAgain = true
 	t := time.NewTicker(l.Interval)
@@ -202,38 +260,30 @@ func (l *Loop) Tick(ctx context.Context) (string, error) {
 }
 
 func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []int, err error) {
-	full := l.snap == nil || l.fullAgain || l.Prober == nil || now.Sub(l.lastFull) >= l.FullInterval
+	full := l.snap == nil || l.fullAgain || (l.Prober == nil && l.Events == nil) || now.Sub(l.lastFull) >= l.FullInterval
 	var probe *Probe
-	if l.Prober != nil {
-		// Probe before scanning: whatever changes after the probe is seen by
-		// the next one, so nothing falls between two ticks.
-		probe, err = l.Prober.Probe(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return TickFailed, nil, ctx.Err()
-			}
-			l.Log.Warn("probe failed; scanning everything", "err", err)
-			probe, full = nil, true
-		}
+	if l.Events != nil {
+		full, probe, pids, err = l.fromEvents(ctx, now, full)
+	} else {
+		full, probe, pids, err = l.fromProbe(ctx, now, full)
 	}
-	var execs []int
-	if l.Execs != nil {
-		execs = l.Execs.Take()
+	if err != nil {
+		return TickFailed, nil, err
 	}
-	if !full {
-		pids = changedPIDs(l.probe, probe, l.snap, l.Self)
-		for _, pid := range execs {
-			if pid != l.Self {
-				pids = append(pids, pid)
-			}
+	if l.Events != nil && !full {
+		// Scans take at most a third of the time: on a host where
+		// something changes at every tick, what changed waits for the
+		// pause after the last scan to end (twice that scan's length).
+		pids = append(l.pending, pids...)
+		l.pending = nil
+		if len(pids) > 0 && now.Before(l.quietUntil) {
+			slices.Sort(pids)
+			l.pending = slices.Compact(pids)
+			return TickIdle, nil, nil
 		}
 		slices.Sort(pids)
 		pids = slices.Compact(pids)
-		if l.strangers(probe, now) && len(pids) == 0 {
-			full = true
-		}
 	}
-	l.newSockets = appearedSockets(l.probe, probe, l.newSockets)
 	if !full && len(pids) == 0 {
 		l.probe = probe
 		return TickIdle, nil, nil
@@ -255,9 +305,12 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		l.fullAgain = true
 		return TickFailed, pids, fmt.Errorf("%s scan: %w", outcome, err)
 	}
+	took := l.Now().Sub(now)
+	l.quietUntil = now.Add(3 * took)
 	if outcome == TickFull {
-		l.lastFull, l.fullAgain, l.fullTook = now, false, l.Now().Sub(now)
+		l.lastFull, l.fullAgain, l.fullTook = now, false, took
 		l.unheld, l.newSockets = unheldSockets(probe, snap), l.newSockets[:0]
+		l.pending = nil
 	}
 	snap = redact(snap, l.Redact)
 	l.snap, l.probe = snap, probe
@@ -266,6 +319,138 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		debug.FreeOSMemory()
 	}
 	return outcome, pids, nil
+}
+
+// fromProbe decides a tick of a loop without events: the Prober looks at
+// every process and socket, and the processes that changed since its last
+// look are read again. full says whether the tick is already a full scan;
+// the error is ctx's.
+func (l *Loop) fromProbe(ctx context.Context, now time.Time, full bool) (bool, *Probe, []int, error) {
+	var probe *Probe
+	if l.Prober != nil {
+		// Probe before scanning: whatever changes after the probe is seen by
+		// the next one, so nothing falls between two ticks.
+		var err error
+		probe, err = l.Prober.Probe(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return full, nil, nil, ctx.Err()
+			}
+			l.Log.Warn("probe failed; scanning everything", "err", err)
+			probe, full = nil, true
+		}
+	}
+	var pids []int
+	if full {
+		l.withExecs(nil) // drop them: everything is read
+	} else {
+		pids = l.withExecs(changedPIDs(l.probe, probe, l.snap, l.Self))
+		if l.strangers(probe, now) && len(pids) == 0 {
+			full = true
+		}
+	}
+	l.newSockets = appearedSockets(l.probe, probe, l.newSockets)
+	return full, probe, pids, nil
+}
+
+// fromEvents decides a tick of a loop with events: the processes they
+// marked are read again, with the holders of the sockets whose state
+// changed when the events say that sockets did and the Prober looked. The
+// probe returned is the last one (l.probe) when the Prober did not look.
+func (l *Loop) fromEvents(ctx context.Context, now time.Time, full bool) (bool, *Probe, []int, error) {
+	changed, err := l.Events.Changed()
+	if err != nil {
+		if ctx.Err() != nil {
+			return full, nil, nil, ctx.Err()
+		}
+		l.Log.Warn("kernel events failed; scanning everything", "err", err)
+		full = true
+	}
+	if changed.Lost && !full {
+		l.Log.Debug("kernel events were lost; scanning everything")
+		full = true
+	}
+	l.socketsPending = l.socketsPending || changed.Sockets
+	old, probe := l.probe, l.probe
+	if l.Prober != nil && (full || l.socketsPending && now.Sub(l.lastProbe) >= l.SocketInterval) {
+		p, err := l.Prober.Probe(ctx)
+		switch {
+		case err == nil:
+			probe, l.lastProbe, l.socketsPending = p, now, false
+		case ctx.Err() != nil:
+			return full, nil, nil, ctx.Err()
+		default:
+			l.Log.Warn("probe failed; scanning everything", "err", err)
+			full = true
+		}
+	}
+	if full {
+		l.withExecs(nil) // drop them: everything is read
+		return true, probe, nil, nil
+	}
+	marked := l.tablesChanged(changed)
+	if probe == old { // the Prober did not look: no sockets to compare
+		return false, probe, l.withExecs(markedPIDs(marked, nil, nil, l.snap, l.Self)), nil
+	}
+	return false, probe, l.withExecs(markedPIDs(marked, old, probe, l.snap, l.Self)), nil
+}
+
+// tablesChanged returns the processes of changed to read again: its PIDs,
+// and those of its FDsOnly whose fd table is not as it was when last
+// marked (every one without FDTables). It remembers the fingerprints of
+// all of them, and forgets the processes that are gone.
+func (l *Loop) tablesChanged(changed Changed) []int {
+	if l.FDTables == nil {
+		return slices.Concat(changed.PIDs, changed.FDsOnly)
+	}
+	if l.prints == nil || len(l.prints) > maxPrints {
+		l.prints = map[int]uint64{} // lost exits may leave some behind
+	}
+	pids := changed.PIDs
+	for _, pid := range changed.PIDs {
+		if pid == l.Self {
+			continue
+		}
+		if fp, ok := l.FDTables.Fingerprint(pid); ok {
+			l.prints[pid] = fp
+		} else {
+			delete(l.prints, pid)
+		}
+	}
+	for _, pid := range changed.FDsOnly {
+		if pid == l.Self {
+			continue
+		}
+		fp, ok := l.FDTables.Fingerprint(pid)
+		if was, known := l.prints[pid]; ok && known && was == fp {
+			continue // a file opened and closed again
+		}
+		if ok {
+			l.prints[pid] = fp
+		} else {
+			delete(l.prints, pid)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// maxPrints bounds a Loop's fingerprints.
+const maxPrints = 1 << 17
+
+// withExecs adds to pids the processes the proc connector saw exec since
+// the last tick (not Self), sorted and without repeats.
+func (l *Loop) withExecs(pids []int) []int {
+	if l.Execs == nil {
+		return pids
+	}
+	for _, pid := range l.Execs.Take() {
+		if pid != l.Self {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+	return slices.Compact(pids)
 }
 
 // changedPIDs compares two probes and returns the processes to read again:
@@ -290,21 +475,52 @@ func changedPIDs(old, cur *Probe, snap *graph.Snapshot, self int) []int {
 			set[pid] = true
 		}
 	}
-	var changedSockets []uint64
+	return withFarEnds(set, changedSockets(old, cur), snap, self)
+}
+
+// markedPIDs is changedPIDs for a loop with kernel events: the processes
+// they marked, the holders of the sockets whose state changed between old
+// and cur (when the sockets were probed: both not nil), and the far ends of
+// the connections of all of these.
+func markedPIDs(marked []int, old, cur *Probe, snap *graph.Snapshot, self int) []int {
+	set := map[int]bool{}
+	for _, pid := range marked {
+		if pid != self {
+			set[pid] = true
+		}
+	}
+	var sockets []uint64
+	if old != nil && cur != nil {
+		sockets = changedSockets(old, cur)
+	}
+	return withFarEnds(set, sockets, snap, self)
+}
+
+// changedSockets returns the sockets in both probes whose signature
+// changed.
+func changedSockets(old, cur *Probe) []uint64 {
+	var changed []uint64
 	if old.Sockets != nil && cur.Sockets != nil {
 		for ino, sig := range cur.Sockets {
 			if o, ok := old.Sockets[ino]; ok && o != sig {
-				changedSockets = append(changedSockets, ino)
+				changed = append(changed, ino)
 			}
 		}
 	}
-	if len(set) == 0 && len(changedSockets) == 0 {
+	return changed
+}
+
+// withFarEnds returns, sorted, the processes of set, the holders of the
+// given sockets in snap, and the processes at the far end of the
+// connections of all of these; never self.
+func withFarEnds(set map[int]bool, sockets []uint64, snap *graph.Snapshot, self int) []int {
+	if len(set) == 0 && len(sockets) == 0 {
 		return nil
 	}
 	// Built only when something changed, and not kept: on a busy host it
 	// weighs megabytes, and an idle tick needs none of it.
 	conns := graph.NewConnections(snap)
-	for _, ino := range changedSockets {
+	for _, ino := range sockets {
 		for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
 			set[pid] = pid != self
 		}

@@ -355,3 +355,155 @@ func TestLoopExecs(t *testing.T) {
 	}
 	tick(t, l, c, live.TickIdle)
 }
+
+// fakeEvents is a live.Events that returns what the test queued.
+type fakeEvents struct {
+	next live.Changed
+	err  error
+}
+
+func (f *fakeEvents) Changed() (live.Changed, error) {
+	c, err := f.next, f.err
+	f.next, f.err = live.Changed{}, nil
+	return c, err
+}
+
+// countingProber counts the World's probes.
+type countingProber struct {
+	w      *livetest.World
+	probes int
+}
+
+func (p *countingProber) Probe(ctx context.Context) (*live.Probe, error) {
+	p.probes++
+	return p.w.Probe(ctx)
+}
+
+// TestLoopEvents: with kernel events, a tick reads again the processes
+// they marked and the far ends of their connections, and looks at nothing
+// else; the Prober looks at full scans and, when sockets changed state, at
+// most every SocketInterval; lost events or failing ones scan everything.
+func TestLoopEvents(t *testing.T) {
+	w := livetest.NewWorld()
+	w.ProbeSockets = true
+	server := w.Start(1, "server")
+	client := w.Start(1, "client")
+	bystander := w.Start(1, "bystander")
+	w.Connect(server, client)
+	c := &clock{t: time.Unix(1e9, 0)}
+	ev := &fakeEvents{}
+	prober := &countingProber{w: w}
+	l := newLoop(w, c)
+	l.Prober, l.Events, l.FullInterval, l.SocketInterval = prober, ev, time.Hour, 3*time.Second
+
+	tick(t, l, c, live.TickFull)
+	if prober.probes != 1 {
+		t.Fatalf("probes at the first full scan = %d, want 1", prober.probes)
+	}
+	for range 3 {
+		tick(t, l, c, live.TickIdle)
+	}
+	if prober.probes != 1 || len(w.Rescans) != 0 {
+		t.Fatalf("idle ticks probed %d times and rescanned %v", prober.probes-1, w.Rescans)
+	}
+
+	// An fd replaced in place by the client: marked, read again with its
+	// peer; the bystander is not.
+	ino := w.ReplaceWithSocket(client, 1)
+	ev.next = live.Changed{PIDs: []int{client}}
+	tick(t, l, c, live.TickRescan)
+	if d := cmp.Diff([]int{server, client}, w.Rescans[0]); d != "" {
+		t.Errorf("rescanned pids (-want +got):\n%s", d)
+	}
+	if _, snap := l.Store.Latest(); snap.Node(graph.SocketID(ino)) == nil {
+		t.Errorf("socket:[%d] not in the snapshot", ino)
+	}
+
+	// Sockets changed state: the Prober looks, then not again before
+	// SocketInterval, though the events keep saying so, and then once.
+	ev.next = live.Changed{Sockets: true}
+	tick(t, l, c, live.TickIdle)
+	ev.next = live.Changed{Sockets: true}
+	tick(t, l, c, live.TickIdle)
+	if prober.probes != 2 {
+		t.Fatalf("probes = %d, want 2", prober.probes)
+	}
+	tick(t, l, c, live.TickIdle)
+	tick(t, l, c, live.TickIdle) // 3 s after the last look: the pending change
+	if prober.probes != 3 {
+		t.Fatalf("probes = %d, want 3", prober.probes)
+	}
+	tick(t, l, c, live.TickIdle)
+	if prober.probes != 3 {
+		t.Fatalf("probes = %d, want 3: nothing pending", prober.probes)
+	}
+
+	// Lost events, or events that fail: everything is read.
+	ev.next = live.Changed{Lost: true, PIDs: []int{bystander}}
+	tick(t, l, c, live.TickFull)
+	ev.err = errors.New("the map is gone")
+	tick(t, l, c, live.TickFull)
+	tick(t, l, c, live.TickIdle)
+	if !graph.Equal(func() *graph.Snapshot { _, s := l.Store.Latest(); return s }(), w.Snapshot()) {
+		t.Error("the published snapshot is not the world's")
+	}
+}
+
+// fakeTables is a live.FDTables over fixed fingerprints.
+type fakeTables map[int]uint64
+
+func (f fakeTables) Fingerprint(pid int) (uint64, bool) {
+	fp, ok := f[pid]
+	return fp, ok
+}
+
+// slowScans makes every scan of the World take d on the fake clock.
+type slowScans struct {
+	*livetest.World
+	c *clock
+	d time.Duration
+}
+
+func (s slowScans) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) (*graph.Snapshot, error) {
+	s.c.advance(s.d)
+	return s.World.Rescan(ctx, prev, pids)
+}
+
+// TestLoopEventsFDsOnly: a process marked for opening and closing fds is
+// read again only when its fd table changed; and scans take at most a
+// third of the time, what changes meanwhile waiting for the pause to end.
+func TestLoopEventsFDsOnly(t *testing.T) {
+	w := livetest.NewWorld()
+	a := w.Start(1, "a")
+	b := w.Start(1, "b")
+	c := &clock{t: time.Unix(1e9, 0)}
+	ev := &fakeEvents{}
+	tables := fakeTables{a: 1, b: 1}
+	l := newLoop(w, c)
+	l.Events, l.FDTables, l.FullInterval = ev, tables, time.Hour
+
+	tick(t, l, c, live.TickFull)
+	ev.next = live.Changed{FDsOnly: []int{a}}
+	tick(t, l, c, live.TickRescan) // not known yet
+	ev.next = live.Changed{FDsOnly: []int{a}}
+	tick(t, l, c, live.TickIdle) // as it was
+	tables[a] = 2
+	ev.next = live.Changed{FDsOnly: []int{a}}
+	tick(t, l, c, live.TickRescan) // changed
+	if d := cmp.Diff([][]int{{a}, {a}}, w.Rescans); d != "" {
+		t.Errorf("rescans (-want +got):\n%s", d)
+	}
+
+	// Rescans of 2 s: the next change waits 4 s after the scan's end.
+	l.Scanner = slowScans{w, c, 2 * time.Second}
+	ev.next = live.Changed{PIDs: []int{a}}
+	tick(t, l, c, live.TickRescan) // at 0 s, to 2 s
+	ev.next = live.Changed{PIDs: []int{b}}
+	tick(t, l, c, live.TickIdle)   // 3 s: waits
+	tick(t, l, c, live.TickIdle)   // 4 s: waits
+	tick(t, l, c, live.TickIdle)   // 5 s: waits
+	tick(t, l, c, live.TickRescan) // 6 s: b at last
+	if d := cmp.Diff([]int{b}, w.Rescans[len(w.Rescans)-1]); d != "" {
+		t.Errorf("the change that waited (-want +got):\n%s", d)
+	}
+}

@@ -28,12 +28,33 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // not marked.
 const volatile __u32 ns_inum = 0;
 
+// marks say why a process was marked. Each is a byte of its own, so that
+// two CPUs marking one process for two reasons at once lose neither (no
+// read-modify-write; atomic ORs need kernels newer than 5.12).
+struct marks {
+	__u8 fds;   // fds opened or closed: the fd table shows whether anything changed
+	__u8 other; // anything else: a socket, an fd replaced or changed, exec, fork, exit
+	__u16 pad;
+};
+
+#define WHY_FDS 1
+#define WHY_OTHER 2
+#define WHY_FCNTL 3 // fcntl: it depends on the command
+
+#define F_DUPFD 0
+#define F_SETFD 2
+#define F_SETFL 4
+#define F_DUPFD_CLOEXEC 1030
+
+// Keep the type in the object for bpf2go -type.
+const struct marks *unused_marks __attribute__((unused));
+
 // changed holds the processes marked since the reader last drained it.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u32);   // the pid (thread group id) in the reader's namespace
-	__type(value, __u32); // unused
+	__type(key, __u32);          // the pid (thread group id) in the reader's namespace
+	__type(value, struct marks); // why
 } changed SEC(".maps");
 
 // counters are totals since load, read by the Go side.
@@ -80,8 +101,8 @@ static __always_inline __u32 ns_pid(struct task_struct *task)
 	return 0;
 }
 
-// mark records that the process task belongs to changed.
-static __always_inline void mark(struct task_struct *task)
+// mark records why the process of task changed.
+static __always_inline void mark(struct task_struct *task, __u32 why)
 {
 	struct counters *c = counters();
 	if (!c)
@@ -90,23 +111,39 @@ static __always_inline void mark(struct task_struct *task)
 	if (!tgid)
 		return;
 	__sync_fetch_and_add(&c->marks, 1);
-	if (bpf_map_lookup_elem(&changed, &tgid))
+	struct marks *m = bpf_map_lookup_elem(&changed, &tgid);
+	if (m) {
+		if (why == WHY_FDS)
+			m->fds = 1;
+		else
+			m->other = 1;
 		return;
-	__u32 one = 1;
-	if (bpf_map_update_elem(&changed, &tgid, &one, BPF_NOEXIST) == -7 /* -E2BIG: full */)
+	}
+	struct marks fresh = {.fds = why == WHY_FDS, .other = why != WHY_FDS};
+	long err = bpf_map_update_elem(&changed, &tgid, &fresh, BPF_NOEXIST);
+	if (err == -7 /* -E2BIG: full */) {
 		__sync_fetch_and_add(&c->lost, 1);
+	} else if (err) {
+		// Another CPU marked it meanwhile.
+		m = bpf_map_lookup_elem(&changed, &tgid);
+		if (m && why == WHY_FDS)
+			m->fds = 1;
+		else if (m)
+			m->other = 1;
+	}
 }
 
-static __always_inline void mark_current(void)
+static __always_inline void mark_current(__u32 why)
 {
-	mark((struct task_struct *)bpf_get_current_task());
+	mark((struct task_struct *)bpf_get_current_task(), why);
 }
 
 // syscalls are the system calls that change a process's fds or sockets
 // (by number; the Go side fills it for the running architecture): open,
 // socket, accept, pipe, dup, dup2, close, close_range, fcntl, connect,
 // bind, listen, shutdown, epoll_ctl, inotify_add_watch, ... A non-zero
-// value: the call counts when it succeeds (returns >= 0).
+// value: the call counts when it succeeds (returns >= 0), as WHY_FDS (it
+// only opens or closes fds), WHY_OTHER, or WHY_FCNTL (by its command).
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALL);
@@ -130,10 +167,26 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		nr = BPF_CORE_READ(regs, syscallno);
 	if (nr >= MAX_SYSCALL)
 		return 0;
-	__u32 *on = bpf_map_lookup_elem(&syscalls, &nr);
-	if (!on || !*on)
+	__u32 *whyp = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!whyp || !*whyp)
 		return 0;
-	mark_current();
+	__u32 why = *whyp;
+	if (why == WHY_FCNTL) {
+		// Most fcntls only ask (F_GETFL, F_GETFD, locks): count those
+		// that set flags or make an fd, as fds only. Go's os.Open sets
+		// O_NONBLOCK on every file it opens: a flag set on an fd that
+		// stays open shows at the next full scan.
+		unsigned long cmd;
+		if (bpf_core_field_exists(regs->si))
+			cmd = BPF_CORE_READ(regs, si);
+		else
+			cmd = BPF_CORE_READ(regs, regs[1]);
+		if (cmd == F_SETFD || cmd == F_SETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			why = WHY_FDS;
+		else
+			return 0;
+	}
+	mark_current(why);
 	return 0;
 }
 
@@ -144,7 +197,7 @@ int BPF_PROG(on_sched_process_fork, struct task_struct *parent, struct task_stru
 {
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	mark(child);
+	mark(child, WHY_OTHER);
 	return 0;
 }
 
@@ -152,7 +205,7 @@ int BPF_PROG(on_sched_process_fork, struct task_struct *parent, struct task_stru
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_sched_process_exec, struct task_struct *task)
 {
-	mark(task);
+	mark(task, WHY_OTHER);
 	return 0;
 }
 
@@ -160,7 +213,7 @@ int BPF_PROG(on_sched_process_exec, struct task_struct *task)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_sched_process_exit, struct task_struct *task)
 {
-	mark(task);
+	mark(task, WHY_OTHER);
 	return 0;
 }
 

@@ -57,11 +57,14 @@ struct task_struct {
 	struct pid *thread_pid;
 };
 
-// The registers of a system call: orig_ax holds its number on x86-64,
-// syscallno on arm64; the program asks which the kernel has.
+// The registers of a system call: its number is in orig_ax on x86-64 and
+// syscallno on arm64, its second argument in si and regs[1]; the program
+// asks which the kernel has.
 struct pt_regs {
 	unsigned long orig_ax;
+	unsigned long si;
 	int syscallno;
+	unsigned long regs[31];
 };
 
 struct sock;
