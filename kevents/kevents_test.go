@@ -203,3 +203,59 @@ func TestMarksADup2InPlace(t *testing.T) {
 		t.Fatalf("after a dup2: pids %v, fds only %v; want %d in pids", b.PIDs, b.FDsOnly, self)
 	}
 }
+
+// TestMarksAnFDReceived: a recvmsg that brings an fd (SCM_RIGHTS) marks
+// the receiver; one that brings only data does not.
+func TestMarksAnFDReceived(t *testing.T) {
+	w := open(t)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	self := os.Getpid()
+	marked := func() bool {
+		b, err := w.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(b.PIDs, self) || slices.Contains(b.FDsOnly, self)
+	}
+	quiet := false
+	for tries := 0; !quiet && tries < 500; tries++ {
+		quiet = !marked()
+	}
+	if !quiet {
+		t.Fatal("this process is marked at every take")
+	}
+	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(4))
+	if err := unix.Sendmsg(pair[0], []byte("x"), nil, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := unix.Recvmsg(pair[1], buf, oob, 0); err != nil {
+		t.Fatal(err)
+	}
+	if marked() {
+		t.Fatal("a recvmsg of data alone marked the process")
+	}
+	if err := unix.Sendmsg(pair[0], []byte("x"), unix.UnixRights(pair[0]), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, oobn, _, _, err := unix.Recvmsg(pair[1], buf, oob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages %v %v", msgs, err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("fds received %v %v", fds, err)
+	}
+	defer unix.Close(fds[0])
+	if !marked() {
+		t.Fatal("a recvmsg that brought an fd did not mark the process")
+	}
+}

@@ -6,17 +6,17 @@ import "golang.org/x/sys/unix"
 
 // Why a system call marks its process, as bpf/kevents.c numbers it.
 const (
-	whyFDs   = 1 // it only opens or closes fds
-	whyOther = 2 // it changes an fd in place, or a socket, or a watch
-	whyFcntl = 3 // fcntl: F_SETFD, F_SETFL and F_DUPFD are fds, the rest nothing
+	whyFDs     = 1 // it only opens or closes fds
+	whyOther   = 2 // it changes an fd in place, or a socket, or a watch
+	whyFcntl   = 3 // fcntl: F_SETFD, F_SETFL and F_DUPFD are fds, the rest nothing
+	whyRecvmsg = 4 // recvmsg: fds when control data came (SCM_RIGHTS)
 )
 
 // watchedSyscalls maps the system calls that, when they succeed, change
 // what a snapshot shows of the calling process (its fds, their flags, its
 // sockets' state, an epoll's or an inotify's watches) to why. What does
-// not count: reads and writes (a position, a queue), sendmsg and recvmsg
-// (fds in flight; received fds are seen at the next full scan), ioctl,
-// and bpf (the Watcher's own Take is one).
+// not count: reads and writes (a position, a queue), sendmsg (fds in
+// flight), recvmmsg, ioctl, and bpf (the Watcher's own Take is one).
 func watchedSyscalls() map[int]uint32 {
 	fds, other := archSyscalls()
 	fds = append(fds,
@@ -43,5 +43,6 @@ func watchedSyscalls() map[int]uint32 {
 		m[nr] = whyOther
 	}
 	m[unix.SYS_FCNTL] = whyFcntl
+	m[unix.SYS_RECVMSG] = whyRecvmsg
 	return m
 }

@@ -109,7 +109,7 @@ type Loop struct {
 	// peer's FIN or reset changes a socket in no process's context), at
 	// most every SocketInterval; events that were lost make the tick a full
 	// scan. Full scans still run every FullInterval, for what no event
-	// marks: file positions, queues, fds received over a unix socket.
+	// marks: file positions, queues, fds sent in flight.
 	Events Events
 	// SocketInterval bounds how often, with Events, the Prober looks at the
 	// sockets; default DefaultInterval.

@@ -39,7 +39,8 @@ struct marks {
 
 #define WHY_FDS 1
 #define WHY_OTHER 2
-#define WHY_FCNTL 3 // fcntl: it depends on the command
+#define WHY_FCNTL 3   // fcntl: it depends on the command
+#define WHY_RECVMSG 4 // recvmsg: fds may have come with control data
 
 #define F_DUPFD 0
 #define F_SETFD 2
@@ -143,13 +144,33 @@ static __always_inline void mark_current(__u32 why)
 // socket, accept, pipe, dup, dup2, close, close_range, fcntl, connect,
 // bind, listen, shutdown, epoll_ctl, inotify_add_watch, ... A non-zero
 // value: the call counts when it succeeds (returns >= 0), as WHY_FDS (it
-// only opens or closes fds), WHY_OTHER, or WHY_FCNTL (by its command).
+// only opens or closes fds), WHY_OTHER, WHY_FCNTL (by its command) or
+// WHY_RECVMSG (when control data came).
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALL);
 	__type(key, __u32);
 	__type(value, __u32);
 } syscalls SEC(".maps");
+
+// arg1 is a system call's second argument.
+static __always_inline unsigned long arg1(struct pt_regs *regs)
+{
+	if (bpf_core_field_exists(regs->si))
+		return BPF_CORE_READ(regs, si);
+	return BPF_CORE_READ(regs, regs[1]);
+}
+
+// user_msghdr is recvmsg's struct msghdr, as user space lays it out.
+struct user_msghdr {
+	void *msg_name;
+	int msg_namelen;
+	void *msg_iov;
+	unsigned long msg_iovlen;
+	void *msg_control;
+	unsigned long msg_controllen;
+	unsigned int msg_flags;
+};
 
 // Every system call's return, in the calling thread: mark its process if
 // the call is one of syscalls and succeeded. (fentry on fd_install and the
@@ -176,15 +197,18 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		// that set flags or make an fd, as fds only. Go's os.Open sets
 		// O_NONBLOCK on every file it opens: a flag set on an fd that
 		// stays open shows at the next full scan.
-		unsigned long cmd;
-		if (bpf_core_field_exists(regs->si))
-			cmd = BPF_CORE_READ(regs, si);
-		else
-			cmd = BPF_CORE_READ(regs, regs[1]);
+		unsigned long cmd = arg1(regs);
 		if (cmd == F_SETFD || cmd == F_SETFL || cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 			why = WHY_FDS;
 		else
 			return 0;
+	} else if (why == WHY_RECVMSG) {
+		// Fds received by SCM_RIGHTS come with control data: the kernel
+		// has written its length back into the caller's msghdr.
+		struct user_msghdr msg = {};
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)arg1(regs)) || !msg.msg_controllen)
+			return 0;
+		why = WHY_FDS;
 	}
 	mark_current(why);
 	return 0;
