@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/procfs"
 
+	"github.com/fdscope/fdscope/activity"
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph/scan"
 	"github.com/fdscope/fdscope/history"
@@ -76,7 +77,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noHistory := fs.Bool("no-history", false, "record no history: no store on disk, no /api/changes, no ?at=")
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "how long history is kept")
 	historySize := fs.Int64("history-max-size", history.DefaultMaxSize, "how many bytes of history are kept at most")
-	activityOn := fs.Bool("activity", true, "sample what flows on each connection (TCP bytes/s, queues) every interval (docs/history.md)")
+	activityOn := fs.Bool("activity", true, "sample what flows on each connection (TCP bytes/s, queues) every --activity-interval (docs/history.md)")
+	activityInterval := fs.Duration("activity-interval", activity.DefaultInterval, "how often --activity samples (one sock_diag dump of every unix and TCP socket)")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
 	if err := fs.parse(args, stdout); err != nil {
 		return helpOrErr(err)
@@ -259,7 +261,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var wg sync.WaitGroup
 	wg.Go(func() { loop.Run(loopCtx) })
 	if sampler != nil {
-		wg.Go(func() { runActivity(loopCtx, sampler, *interval, hist, log.With("component", "activity")) })
+		wg.Go(func() { runActivity(loopCtx, sampler, *activityInterval, hist, log.With("component", "activity")) })
 	}
 	if hist != nil {
 		rec := &history.Recorder{DB: hist, MaxAge: *historyAge, MaxSize: *historySize,
