@@ -91,8 +91,8 @@ const (
 	DefaultFullInterval = 10 * time.Second
 	// With Events, a tick costs a look at a map when nothing changed: the
 	// loop can tick often, and scan everything less often.
-	DefaultEventsInterval     = 250 * time.Millisecond
-	DefaultEventsFullInterval = 30 * time.Second
+	DefaultEventsInterval     = 100 * time.Millisecond
+	DefaultEventsFullInterval = time.Minute
 )
 
 // Loop scans the machine on a ticker and publishes to a Store. Set the
