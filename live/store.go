@@ -1,8 +1,8 @@
 package live
 
 import (
-	"time"
 	"sync"
+	"time"
 
 	"github.com/fdscope/fdscope/graph"
 )
