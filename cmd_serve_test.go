@@ -185,6 +185,21 @@ func follow(ctx context.Context, t *testing.T, c *websocket.Conn) *follower {
 	return f
 }
 
+// dialFollow connects to s's websocket, follows it, and applies the
+// first message (the snapshot).
+func dialFollow(ctx context.Context, t *testing.T, s *server) *follower {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	c.SetReadLimit(-1)
+	f := follow(ctx, t, c)
+	f.next(ctx)
+	return f
+}
+
 // next applies the next message.
 func (f *follower) next(ctx context.Context) {
 	f.t.Helper()
@@ -258,14 +273,7 @@ func TestServeLive(t *testing.T) {
 		t.Fatalf("GET /static/app.js: %d", resp.StatusCode)
 	}
 
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/api/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
-	f := follow(ctx, t, c)
-	f.next(ctx)
+	f := dialFollow(ctx, t, s)
 	self := os.Getpid()
 	f.until(ctx, "this process", func(x *graph.Index) bool { return x.Process(self) != nil })
 

@@ -942,12 +942,7 @@ func TestUnprivilegedBPF(t *testing.T) {
 			procfs = again // not at rest: try again
 			continue
 		}
-		if d := cmp.Diff(procfs.Nodes, bpf.Nodes); d != "" {
-			t.Errorf("without root, the bpf backend's nodes differ from procfs's (-procfs +bpf):\n%s", d)
-		}
-		if d := cmp.Diff(procfs.Edges, bpf.Edges); d != "" {
-			t.Errorf("without root, the bpf backend's edges differ from procfs's (-procfs +bpf):\n%s", d)
-		}
+		diffBackends(t, procfs, bpf)
 		return
 	}
 	t.Log("the target was never at rest between scans: backends not compared")
