@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +31,8 @@ import (
 // serveRoleEnv makes the test binary play a role in a live test instead of
 // running tests: "unix-server PATH" accepts one connection on a unix socket
 // and waits; "unix-client PATH" connects to it and waits; "bench-client URL
-// IDLE" measures a server (cmd_serve_bench_test.go).
+// IDLE" measures a server (cmd_serve_bench_test.go); "serve ARGS..." runs
+// fdscope serve (cmd_serve_history_test.go kills it).
 const serveRoleEnv = "FDSCOPE_SERVE_TEST_ROLE"
 
 func init() {
@@ -58,6 +61,15 @@ func init() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench client:", err)
+			os.Exit(1)
+		}
+	case "serve":
+		// A server in a process of its own, which a test can kill -9.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := runServe(ctx, f[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	case "unix-client":
