@@ -149,14 +149,19 @@ export class Timeline {
     this.render(body);
   }
 
+  // off hides the strip: the server records no history (why says so, in
+  // the strip's title for whoever looks for it).
   off(why) {
     clearTimeout(this.timer);
     this.root.dataset.state = "off";
+    this.root.hidden = true;
+    this.root.title = "No history: " + why;
     this.el("scrub").disabled = true;
     this.el("note").textContent = "No history: " + why;
   }
 
   render(body) {
+    this.root.hidden = false;
     this.changes = body.changes || [];
     // What the details say of a connection's life comes from these.
     this.onChanges?.();
