@@ -51,3 +51,36 @@ func TestJoinerTCPOrderAndReuse(t *testing.T) {
 		t.Errorf("state left: %d socks, %d ordinals, %d waiting, %d closing", len(j.socks), len(j.ords), len(j.waiting), len(j.closing))
 	}
 }
+
+// BenchmarkJoin is the reader's work per connection, its records decoded:
+// the six records of a loopback TCP connection (both ends established,
+// connected or accepted, closed) joined and handed over.
+func BenchmarkJoin(b *testing.B) {
+	j := newJoiner(0)
+	t0 := time.Unix(1000, 0)
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:80")
+	type step struct {
+		kind          uint8
+		end           uint64 // 0 client, 1 server
+		local, remote netip.AddrPort
+	}
+	steps := []step{{kindEstablished, 0, cli, srv}, {kindConnect, 0, cli, srv}, {kindEstablished, 1, srv, cli},
+		{kindAccept, 1, srv, cli}, {kindClose, 0, cli, srv}, {kindClose, 1, srv, cli}}
+	n := 0
+	emit := func(Conn) { n++ }
+	for i := range b.N {
+		base := 0xffff888000000000 + uint64(i%4096)*0x1000
+		for _, s := range steps {
+			r := record{kind: s.kind, time: t0, sock: j.ordinal(base+s.end*0x800, s.kind != kindClose), family: afInet,
+				local: s.local, remote: s.remote, pid: 10, fd: 3}
+			j.handle(&r)
+		}
+		if i%64 == 63 {
+			j.flush(t0, emit)
+		}
+	}
+	j.flush(t0, emit)
+	if n != b.N {
+		b.Fatalf("%d connections handed over of %d", n, b.N)
+	}
+}

@@ -93,6 +93,25 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+// Flags of bpf_ringbuf_query and bpf_ringbuf_submit (linux/bpf.h).
+#define BPF_RB_AVAIL_DATA 0
+#define BPF_RB_NO_WAKEUP 1
+#define BPF_RB_FORCE_WAKEUP 2
+
+// WAKE_BYTES is how much must wait in the ring buffer before a record
+// wakes the reader; below, the reader finds the records when it next
+// looks (it does every 50 ms): one wake-up per record would cost the
+// reader more than reading them.
+#define WAKE_BYTES (1 << 20)
+
+static __always_inline void submit(struct event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
 // counters are totals since load, read by the Go side.
 struct counters {
 	__u64 events; // records written
@@ -202,7 +221,7 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	e->sock = (__u64)sk;
 	e->state = newstate;
 	addresses(e, sk);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -316,7 +335,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		addresses(e, sk);
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -336,6 +355,6 @@ int BPF_PROG(on_kmem_cache_free, unsigned long call_site, const void *ptr, struc
 	e->kind = KIND_FREE;
 	e->sock = key;
 	e->family = AF_UNIX;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
