@@ -88,7 +88,6 @@ func BenchmarkConnectClose(b *testing.B) {
 	}
 }
 
-
 // BenchmarkSyscalls measures what the programs add to the rest of the
 // machine: every system call's return runs one (getppid), and every free
 // of a slab object another (open and close of a file frees a struct
