@@ -147,7 +147,8 @@ static __always_inline struct counters *counters(void)
 	return bpf_map_lookup_elem(&totals, &zero);
 }
 
-static __always_inline struct event *reserve(void)
+// reserve starts a record of kind about sock, or counts it lost.
+static __always_inline struct event *reserve(__u8 kind, __u64 sock)
 {
 	struct counters *c = counters();
 	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -161,6 +162,8 @@ static __always_inline struct event *reserve(void)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time = bpf_ktime_get_boot_ns();
 	e->fd = -1;
+	e->kind = kind;
+	e->sock = sock;
 	return e;
 }
 
@@ -214,11 +217,9 @@ int BPF_PROG(on_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	struct event *e = reserve();
+	struct event *e = reserve(kind, (__u64)sk);
 	if (!e)
 		return 0;
-	e->kind = kind;
-	e->sock = (__u64)sk;
 	e->state = newstate;
 	addresses(e, sk);
 	submit(e);
@@ -306,11 +307,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	} else if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
 		return 0;
 	}
-	struct event *e = reserve();
+	struct event *e = reserve(kind, (__u64)sk);
 	if (!e)
 		return 0;
-	e->kind = kind;
-	e->sock = (__u64)sk;
 	e->peer = (__u64)peer;
 	e->fd = fd;
 	e->inode = BPF_CORE_READ(inode, i_ino);
@@ -349,11 +348,9 @@ int BPF_PROG(on_kmem_cache_free, unsigned long call_site, const void *ptr, struc
 	__u64 key = (__u64)ptr;
 	if (bpf_map_delete_elem(&unix_tracked, &key))
 		return 0;
-	struct event *e = reserve();
+	struct event *e = reserve(KIND_FREE, key);
 	if (!e)
 		return 0;
-	e->kind = KIND_FREE;
-	e->sock = key;
 	e->family = AF_UNIX;
 	submit(e);
 	return 0;

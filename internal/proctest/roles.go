@@ -148,20 +148,29 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// roleStreamServer listens and echoes every connection back, forever.
-func roleStreamServer(r *reporter, args []string) error {
+// listening listens on NETWORK ADDRESS and reports where, and by which fd.
+func listening(r *reporter, args []string) (net.Listener, error) {
 	if len(args) != 2 {
-		return errors.New("want NETWORK ADDRESS")
+		return nil, errors.New("want NETWORK ADDRESS")
 	}
 	ln, err := net.Listen(args[0], args[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fd, _, err := fdOf(ln.(syscall.Conn))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.update(func(f *Facts) { f.Listen, f.ListenFD = addrString(ln.Addr()), fd }); err != nil {
+		return nil, err
+	}
+	return ln, nil
+}
+
+// roleStreamServer listens and echoes every connection back, forever.
+func roleStreamServer(r *reporter, args []string) error {
+	ln, err := listening(r, args)
+	if err != nil {
 		return err
 	}
 	for {
@@ -394,18 +403,8 @@ func roleWatcher(r *reporter, args []string) error {
 // roleBurstServer listens, and reads every connection it accepts to its
 // end, then closes it: connections that live as long as the client wants.
 func roleBurstServer(r *reporter, args []string) error {
-	if len(args) != 2 {
-		return errors.New("want NETWORK ADDRESS")
-	}
-	ln, err := net.Listen(args[0], args[1])
+	ln, err := listening(r, args)
 	if err != nil {
-		return err
-	}
-	fd, _, err := fdOf(ln.(syscall.Conn))
-	if err != nil {
-		return err
-	}
-	if err := r.update(func(f *Facts) { f.Listen, f.ListenFD = addrString(ln.Addr()), fd }); err != nil {
 		return err
 	}
 	for {
