@@ -26,6 +26,7 @@ import (
 
 	"github.com/fdscope/fdscope/activity"
 	"github.com/fdscope/fdscope/api"
+	"github.com/fdscope/fdscope/conntrace"
 	"github.com/fdscope/fdscope/graph/scan"
 	"github.com/fdscope/fdscope/history"
 	"github.com/fdscope/fdscope/live"
@@ -70,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backend := scannerFlag(fs)
 	workers := fs.Int("workers", 0, "processes read in parallel (0: 2×GOMAXPROCS)")
 	probeSockets := fs.Bool("probe-sockets", true, "dump sockets every interval to see state and queue changes at once (otherwise at full scans)")
+	connEvents := fs.String("conn-events", "auto", "record every TCP and unix connection in the history as the kernel makes it, even one shorter than a scan (BPF; root or CAP_BPF+CAP_PERFMON, kernel BTF): auto, on or off")
 	procEvents := fs.Bool("proc-events", true, "listen to the kernel's proc connector (root, initial network namespace) to see processes start and exit at once")
 	gcPercent := fs.Int("gogc", 50, "Go GC target percentage (GOGC): lower keeps less memory between collections and costs more CPU")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -214,6 +216,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.Listen = ln.Addr().String()
 	}
 	var hist *history.DB
+	var conns *conntrace.Tracer
 	if !*noHistory {
 		if hist, err = history.Open(*dataDir); err != nil {
 			// The live dashboard works without it.
@@ -226,7 +229,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if procConnector {
 				opts.HistorySources = append(opts.HistorySources, history.SourceProcConnector)
 			}
+			// Connection events serve the history only.
+			if conns, err = openConnEvents(*connEvents, *procRoot, log); err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			if conns != nil {
+				defer conns.Close()
+				registerConnEvents(reg, conns)
+				opts.HistorySources = append(opts.HistorySources, history.SourceKernel)
+			}
 		}
+	} else if *connEvents == "on" {
+		return errors.New("serve: --conn-events on records into the history: not with --no-history")
 	}
 	sampler := newSampler(*activityOn, *procRoot, store, ln, reg)
 	if sampler != nil {
@@ -268,6 +282,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Log: log.With("component", "history"), Registry: reg}
 		recorder.Store(rec)
 		wg.Go(func() { rec.Run(loopCtx, store) })
+		if conns != nil {
+			wg.Go(func() { recordConns(loopCtx, conns, rec, os.Getpid(), log.With("component", "conntrace")) })
+		}
 		log.Info("recording history", "path", hist.Path(), "max_age", *historyAge, "max_size", *historySize)
 	}
 	serveErr := make(chan error, 1)

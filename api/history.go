@@ -42,7 +42,9 @@ type ChangesBody struct {
 	// Sources says how changes are seen: "scan" (what each scan shows
 	// differs from the one before; a connection that opens and closes
 	// between two scans is not seen) and, when the server listens to the
-	// kernel's proc connector, "proc_connector" (every exec and exit).
+	// kernel's proc connector, "proc_connector" (every exec and exit);
+	// with connection events (BPF), "kernel" (every TCP and unix
+	// connection, even one shorter than a scan).
 	Sources []string `json:"sources"`
 }
 

@@ -68,7 +68,8 @@ type Options struct {
 	// activity); nil: the route says that nothing is sampled.
 	Activity ActivitySource
 	// HistorySources says how History's changes are seen (history.SourceScan,
-	// history.SourceProcConnector), as GET /api/changes reports; default scan.
+	// history.SourceProcConnector, history.SourceKernel), as GET
+	// /api/changes reports; default scan.
 	HistorySources []string
 	// Listen is the address the server listens on ("127.0.0.1:8080"); the
 	// Host check allows its host.

@@ -26,6 +26,9 @@ const (
 const (
 	SourceScan          = "scan"           // two versions of the graph differ
 	SourceProcConnector = "proc_connector" // the kernel reported it
+	// SourceKernel: a connection the kernel reported as it opened and
+	// closed (package conntrace), which no scan saw.
+	SourceKernel = "kernel"
 )
 
 // Event is one recorded change: a row of the events table and an element
@@ -52,7 +55,8 @@ type Event struct {
 	PeerInode uint64 `json:"peer_inode,omitempty"`
 	PeerAddr  string `json:"peer_addr,omitempty"`
 	Via       string `json:"via,omitempty"`
-	// Source is how the change was seen: SourceScan or SourceProcConnector.
+	// Source is how the change was seen: SourceScan, SourceProcConnector
+	// or SourceKernel.
 	Source string `json:"source"`
 }
 

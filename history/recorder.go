@@ -71,6 +71,9 @@ type Recorder struct {
 	events, dropped, versions, failures prometheus.Counter
 	broken                              atomic.Bool // a batch was lost: the next one needs a snapshot
 	procEvents                          chan live.ProcEvent
+	kernelConns                         chan kernelConn
+	deduplicated                        prometheus.Counter
+	scanned                             scannedSockets                 // what scans recorded, against which kernelConns are checked
 	comms                               atomic.Pointer[map[int]string] // pid → comm in the latest version
 }
 
@@ -112,6 +115,11 @@ func (r *Recorder) defaults() {
 		r.ProcRoot = "/proc"
 	}
 	r.procEvents = make(chan live.ProcEvent, procEventQueue)
+	r.kernelConns = make(chan kernelConn, kernelConnQueue)
+	r.deduplicated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "fdscope_history_kernel_conns_seen_by_scans_total",
+		Help: "Connections the kernel reported that were not recorded from its report: a scan had seen (and recorded) them.",
+	})
 	r.events = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "fdscope_history_events_total", Help: "Changes recorded in the history store.",
 	})
@@ -127,7 +135,7 @@ func (r *Recorder) defaults() {
 		Name: "fdscope_history_write_errors_total", Help: "Writes to the history store that failed.",
 	})
 	if r.Registry != nil {
-		r.Registry.MustRegister(r.events, r.dropped, r.versions, r.failures)
+		r.Registry.MustRegister(r.events, r.dropped, r.versions, r.failures, r.deduplicated)
 		r.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fdscope_history_queue_capacity", Help: "Batches the history store's queue holds at most.",
 		}, func() float64 { return float64(r.Queue) }))
@@ -146,6 +154,7 @@ func (r *Recorder) Run(ctx context.Context, src Source) {
 	}()
 	var wg sync.WaitGroup
 	wg.Go(func() { r.followProcEvents(ctx, queue) })
+	wg.Go(func() { r.followKernelConns(ctx, queue) })
 	r.follow(ctx, src, queue)
 	wg.Wait()
 	close(queue)
@@ -243,8 +252,11 @@ func (r *Recorder) follow(ctx context.Context, src Source, queue chan<- *batch) 
 				comms[p.PID] = p.Process.Comm
 			}
 			r.comms.Store(&comms)
-			if prev != nil {
+			if prev == nil {
+				r.scanned.update(nil, cur, now)
+			} else {
 				b.events = diffStates(prev, cur, now)
+				r.scanned.update(b.events, nil, now)
 				for s := lastSeq + 1; s <= seq; s++ {
 					c, ok := src.Changes(s)
 					if !ok {

@@ -166,9 +166,15 @@ export class Timeline {
     // What the details say of a connection's life comes from these.
     this.onChanges?.();
     const sources = body.sources || [];
-    this.el("note").textContent = sources.includes("proc_connector")
-      ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
-      : "recorded by scans only: a connection or process shorter than a scan is not seen";
+    const kernel = sources.includes("kernel");
+    const procs = sources.includes("proc_connector");
+    this.el("note").textContent = kernel && procs
+      ? "recorded by scans and kernel events: every TCP and unix connection, even one shorter than a scan, and every exec and exit"
+      : kernel
+        ? "recorded by scans and kernel events: every TCP and unix connection, even one shorter than a scan; a process shorter than a scan is not seen"
+        : procs
+          ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
+          : "recorded by scans only: a connection or process shorter than a scan is not seen";
     const list = this.el("changes");
     const at = this.at ? this.at.getTime() : Infinity;
     const items = (body.changes || []).slice(-50).reverse().map((c) => {

@@ -23,6 +23,13 @@ import (
 // into a history store that the server answers ?at= and /api/changes from.
 func startRecorded(t testing.TB, store *live.Store) (*testServer, *history.DB) {
 	t.Helper()
+	return startRecordedFrom(t, store, nil)
+}
+
+// startRecordedFrom is startRecorded with the sources of changes the
+// server names (api.Options.HistorySources).
+func startRecordedFrom(t testing.TB, store *live.Store, sources []string) (*testServer, *history.DB) {
+	t.Helper()
 	db, err := history.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func startRecorded(t testing.TB, store *live.Store) (*testServer, *history.DB) {
 		<-recorded
 		db.Close()
 	})
-	return serveAPI(t, ln, api.Options{Source: store, History: db}), db
+	return serveAPI(t, ln, api.Options{Source: store, History: db, HistorySources: sources}), db
 }
 
 // waitRecorded waits until the history holds a change of kind for pid's fd.
@@ -182,4 +189,18 @@ func TestBrowserMapTimeline(t *testing.T) {
 	p.click("live", "#map-timeline-live")
 	p.wait("the live map again", fmt.Sprintf(`document.getElementById('map-timeline').dataset.state === 'live' && %s === %d`, groups, live))
 	p.shot("live-again")
+}
+
+// TestBrowserTimelineKernelNote: with connection events among the sources
+// of changes, the strip's note says that connections shorter than a scan
+// are recorded.
+func TestBrowserTimelineKernelNote(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(diagramtest.UnixEcho())
+	s, _ := startRecordedFrom(t, store, []string{history.SourceScan, history.SourceProcConnector, history.SourceKernel})
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/process/2554")
+	p.wait("the note on kernel events", `(t => t.includes('kernel events') && t.includes('even one shorter than a scan') && !t.includes('not seen'))(document.getElementById('timeline-note').textContent)`)
 }

@@ -33,6 +33,8 @@ var roles = map[string]func(r *reporter, args []string) error{
 	"dgram-server":  roleDgramServer,  // NETWORK ADDRESS: bind, never connect, read and drop
 	"dgram-client":  roleDgramClient,  // NETWORK ADDRESS: connect and send (again on SIGUSR1)
 	"watcher":       roleWatcher,      // PATH...: an inotify instance watching each PATH, none held open
+	"burst-server":  roleBurstServer,  // NETWORK ADDRESS: listen; read each connection to its end, then close it
+	"burst-client":  roleBurstClient,  // NETWORK ADDRESS COUNT: on each SIGUSR1, COUNT connections: connect, write a byte, close
 }
 
 // reporter is a child's side of the facts file; safe for concurrent use.
@@ -146,20 +148,29 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// roleStreamServer listens and echoes every connection back, forever.
-func roleStreamServer(r *reporter, args []string) error {
+// listening listens on NETWORK ADDRESS and reports where, and by which fd.
+func listening(r *reporter, args []string) (net.Listener, error) {
 	if len(args) != 2 {
-		return errors.New("want NETWORK ADDRESS")
+		return nil, errors.New("want NETWORK ADDRESS")
 	}
 	ln, err := net.Listen(args[0], args[1])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fd, _, err := fdOf(ln.(syscall.Conn))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.update(func(f *Facts) { f.Listen, f.ListenFD = addrString(ln.Addr()), fd }); err != nil {
+		return nil, err
+	}
+	return ln, nil
+}
+
+// roleStreamServer listens and echoes every connection back, forever.
+func roleStreamServer(r *reporter, args []string) error {
+	ln, err := listening(r, args)
+	if err != nil {
 		return err
 	}
 	for {
@@ -387,4 +398,66 @@ func roleWatcher(r *reporter, args []string) error {
 		return err
 	}
 	select {}
+}
+
+// roleBurstServer listens, and reads every connection it accepts to its
+// end, then closes it: connections that live as long as the client wants.
+func roleBurstServer(r *reporter, args []string) error {
+	ln, err := listening(r, args)
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}()
+	}
+}
+
+// roleBurstClient makes COUNT short-lived connections on every SIGUSR1:
+// each connects, writes one byte and closes, at once. It reports them
+// (their fd, inode and addresses, taken before the close) after each
+// burst.
+func roleBurstClient(r *reporter, args []string) error {
+	if len(args) != 3 {
+		return errors.New("want NETWORK ADDRESS COUNT")
+	}
+	count, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
+	}
+	more := make(chan os.Signal, 1)
+	signal.Notify(more, syscall.SIGUSR1)
+	if err := r.update(func(f *Facts) {}); err != nil {
+		return err
+	}
+	for range more {
+		conns := make([]Conn, 0, count)
+		for range count {
+			c, err := net.Dial(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			conn, err := connOf(c)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Write([]byte{1}); err != nil {
+				return err
+			}
+			if err := c.Close(); err != nil {
+				return err
+			}
+			conns = append(conns, conn)
+		}
+		if err := r.update(func(f *Facts) { f.Conns = append(f.Conns, conns...) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ package proctest
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -154,4 +156,35 @@ func Watcher(t testing.TB) (p *Proc, watched []string) {
 	}
 	watched = []string{file, sub}
 	return Start(t, Spec{Name: "watcher", Role: "watcher", Args: watched}), watched
+}
+
+// Burst is a server and a client that makes short-lived connections to it.
+type Burst struct {
+	Server, Client *Proc
+	Addr           string // where the server listens
+}
+
+// StartBurst starts burst-server listening on network and addr (for
+// "unix", a socket path in a new temporary directory; for "tcp", "tcp6",
+// 127.0.0.1:0 or [::1]:0), and burst-client, which makes count
+// connections on each Run.
+func StartBurst(t testing.TB, network string, count int) *Burst {
+	t.Helper()
+	addr := map[string]string{"tcp": "127.0.0.1:0", "tcp4": "127.0.0.1:0", "tcp6": "[::1]:0"}[network]
+	if network == "unix" {
+		addr = filepath.Join(tempDir(t, "fdscope-burst-"), "burst.sock")
+	}
+	srv := Start(t, Spec{Name: "burst-server", Role: "burst-server", Args: []string{network, addr}})
+	b := &Burst{Server: srv, Addr: srv.Facts().Listen}
+	b.Client = Start(t, Spec{Name: "burst-client", Role: "burst-client", Args: []string{network, b.Addr, strconv.Itoa(count)}})
+	return b
+}
+
+// Run makes the client's burst of connections and returns them, after
+// the client closed them all.
+func (b *Burst) Run() []Conn {
+	b.Client.t.Helper()
+	n := len(b.Client.Facts().Conns)
+	b.Client.Signal(syscall.SIGUSR1)
+	return b.Client.Next().Conns[n:]
 }

@@ -1,0 +1,211 @@
+//go:build linux && (amd64 || arm64)
+
+package conntrace
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fdscope/fdscope/internal/proctest"
+)
+
+func TestMain(m *testing.M) { proctest.Main(m) }
+
+// burstSize is how many connections each burst makes.
+const burstSize = 200
+
+// collector runs a Tracer and keeps what it hands over.
+type collector struct {
+	mu    sync.Mutex
+	conns []Conn
+	t     *Tracer
+}
+
+// startTracer opens a Tracer and runs it until the test ends; set (when
+// not nil) configures it before it runs.
+func startTracer(t *testing.T, set func(*Tracer)) *collector {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root (CI runs as root)")
+	}
+	tr, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set != nil {
+		set(tr)
+	}
+	c := &collector{t: tr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.Run(ctx, func(conn Conn) {
+			c.mu.Lock()
+			c.conns = append(c.conns, conn)
+			c.mu.Unlock()
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if err := tr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// byClientInode returns the connections handed over so far, by the
+// client's socket inode.
+func (c *collector) byClientInode() map[uint64]Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[uint64]Conn, len(c.conns))
+	for _, conn := range c.conns {
+		if conn.Client.Inode != 0 {
+			m[conn.Client.Inode] = conn
+		}
+	}
+	return m
+}
+
+// waitFor waits (10 s at most) until every connection in want has been
+// handed over, and returns them.
+func (c *collector) waitFor(t *testing.T, want []proctest.Conn) map[uint64]Conn {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := c.byClientInode()
+		missing := 0
+		for _, w := range want {
+			if _, ok := got[w.Inode]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tot, _ := c.t.Totals()
+			t.Fatalf("%d of %d connections not reported after 10 s (totals %+v)", missing, len(want), tot)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestShortConnectionsBothEnds(t *testing.T) {
+	c := startTracer(t, nil)
+	for _, network := range []string{"tcp", "tcp6", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			b := proctest.StartBurst(t, network, burstSize)
+			made := b.Run()
+			if len(made) != burstSize {
+				t.Fatalf("the client made %d connections, want %d", len(made), burstSize)
+			}
+			got := c.waitFor(t, made)
+			for _, m := range made {
+				conn := got[m.Inode]
+				if conn.Via != network {
+					t.Errorf("%+v: via %q, want %q", m, conn.Via, network)
+				}
+				if conn.Client.PID != b.Client.PID || conn.Server.PID != b.Server.PID {
+					t.Errorf("%+v: pids %d → %d, want %d → %d", m, conn.Client.PID, conn.Server.PID, b.Client.PID, b.Server.PID)
+				}
+				if conn.Client.Comm != "burst-client" || conn.Server.Comm != "burst-server" {
+					t.Errorf("%+v: comms %q → %q", m, conn.Client.Comm, conn.Server.Comm)
+				}
+				if conn.Client.FD != m.FD || conn.Server.FD < 0 || conn.Server.Inode == 0 || conn.Server.Inode == m.Inode {
+					t.Errorf("%+v: client fd %d, server fd %d inode %d", m, conn.Client.FD, conn.Server.FD, conn.Server.Inode)
+				}
+				if network == "unix" {
+					if conn.Client.Addr != b.Addr || conn.Server.Addr != b.Addr {
+						t.Errorf("%+v: names %q, %q, want %q", m, conn.Client.Addr, conn.Server.Addr, b.Addr)
+					}
+				} else if conn.Client.Addr != m.Local || conn.Server.Addr != m.Remote {
+					t.Errorf("%+v: addresses %q → %q", m, conn.Client.Addr, conn.Server.Addr)
+				}
+				if conn.Opened.IsZero() || conn.Closed.Before(conn.Opened) || time.Since(conn.Opened) > time.Minute {
+					t.Errorf("%+v: opened %v, closed %v", m, conn.Opened, conn.Closed)
+				}
+				if conn.Client.Started <= 0 || conn.Client.Started.Truncate(10*time.Millisecond) != startOf(t, b.Client.PID) {
+					t.Errorf("%+v: client started %v, /proc says %v", m, conn.Client.Started, startOf(t, b.Client.PID))
+				}
+			}
+			var life []time.Duration
+			for _, m := range made {
+				life = append(life, got[m.Inode].Lifetime())
+			}
+			t.Logf("%d connections; lifetimes: first %v, last %v", len(made), life[0], life[len(life)-1])
+		})
+	}
+}
+
+// startOf reads when pid started (after boot) from /proc, to the clock
+// tick (the kernel's USER_HZ, 100).
+func startOf(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ticks, err := strconv.ParseInt(fields[19], 10, 64) // field 22
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+func TestNoKernelAddressLeaves(t *testing.T) {
+	var mu sync.Mutex
+	addrs := map[uint64]bool{}
+	c := startTracer(t, func(tr *Tracer) {
+		tr.seen = func(a uint64) {
+			if a != 0 {
+				mu.Lock()
+				addrs[a] = true
+				mu.Unlock()
+			}
+		}
+	})
+	var made []proctest.Conn
+	for _, network := range []string{"tcp", "unix"} {
+		made = append(made, proctest.StartBurst(t, network, 20).Run()...)
+	}
+	got := c.waitFor(t, made)
+	var out strings.Builder
+	for _, conn := range got {
+		b, err := json.Marshal(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s\n%+v\n%#v\n", b, conn, conn)
+	}
+	text := out.String()
+	mu.Lock()
+	defer mu.Unlock()
+	kernel := 0
+	for a := range addrs {
+		if a >= 0xffff800000000000 {
+			kernel++
+		}
+		for _, form := range []string{strconv.FormatUint(a, 10), strconv.FormatUint(a, 16), strconv.FormatInt(int64(a), 10)} {
+			if strings.Contains(text, form) {
+				t.Errorf("kernel address %#x shows in the output as %s", a, form)
+			}
+		}
+	}
+	if kernel < len(made) {
+		t.Fatalf("only %d kernel addresses read for %d connections: the test checks nothing", kernel, len(made))
+	}
+}
