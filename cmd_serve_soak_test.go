@@ -8,6 +8,8 @@ package main
 //
 //	FDSCOPE_SERVE_SOAK=1 go test -run TestServeSoak -v -timeout 30m .   (task soak)
 //
+// FDSCOPE_SERVE_SOAK_ARGS adds flags to serve (say "--kernel-events off").
+//
 // FDSCOPE_SERVE_SOAK_SCALE sets the workload scale (default 0.62: about
 // 40k fds), FDSCOPE_SERVE_SOAK_CLIENTS the non-reading clients (default 30),
 // FDSCOPE_SERVE_SOAK_SECONDS how long they keep asking (default 60),
@@ -270,6 +272,7 @@ func TestServeSoak(t *testing.T) {
 		// History is recorded, as by default, but never into the host's store.
 		serveArgs = append(serveArgs, "--data-dir", t.TempDir())
 	}
+	serveArgs = append(serveArgs, strings.Fields(os.Getenv("FDSCOPE_SERVE_SOAK_ARGS"))...) // more flags for serve
 	srv := enter(serveArgs...)
 	srv.Stderr = os.Stderr
 	out, _ := srv.StdoutPipe()

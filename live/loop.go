@@ -140,11 +140,12 @@ type Loop struct {
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 	// FreeMemory, when set, returns freed memory to the operating system
-	// after each full scan (debug.FreeOSMemory). A full scan of a busy host
-	// briefly holds two snapshots and the garbage of building one, and the
-	// Go runtime would otherwise keep that peak as resident memory until
-	// its scavenger catches up. The cost is one extra collection per full
-	// scan.
+	// after each full scan (debug.FreeOSMemory), and with Events also at
+	// the first idle tick after rescans (full scans are a minute apart
+	// there). A scan of a busy host briefly holds two snapshots and the
+	// garbage of building one, and the Go runtime would otherwise keep that
+	// peak as resident memory until its scavenger catches up. The cost is
+	// one extra collection per full scan, and per burst of rescans.
 	FreeMemory bool
 	// Self is a process left out of the per-tick work: its own changes,
 	// and its being at the far end of a changed connection, wait for the
@@ -177,9 +178,11 @@ type Loop struct {
 	// was last marked.
 	prints map[int]uint64
 	// With Events: processes to read again that wait for quietUntil, the
-	// end of the pause after the last scan (see tick).
+	// end of the pause after the last scan (see tick); and whether a
+	// rescan ran since memory was last freed.
 	pending    []int
 	quietUntil time.Time
+	rescanned  bool
 }
 
 // Tick outcomes, as the Metrics count them.
@@ -288,6 +291,10 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		l.probe = probe
 		if len(l.pending) == 0 {
 			l.Store.Checked(now)
+			if l.rescanned && l.FreeMemory {
+				debug.FreeOSMemory() // the burst of rescans is over
+			}
+			l.rescanned = false
 		}
 		return TickIdle, nil, nil
 	}
@@ -322,6 +329,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull && l.FreeMemory {
 		debug.FreeOSMemory()
 	}
+	l.rescanned = outcome == TickRescan && l.Events != nil
 	return outcome, pids, nil
 }
 
