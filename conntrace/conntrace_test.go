@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,5 +210,55 @@ func TestNoKernelAddressLeaves(t *testing.T) {
 	}
 	if kernel < len(made) {
 		t.Fatalf("only %d kernel addresses read for %d connections: the test checks nothing", kernel, len(made))
+	}
+}
+
+// unprivilegedEnv makes the test binary try Open itself and report.
+const unprivilegedEnv = "FDSCOPE_CONNTRACE_UNPRIVILEGED"
+
+// TestOpenUnprivileged: as a user without privileges, Open fails and
+// says what is needed. The test binary runs itself as nobody.
+func TestOpenUnprivileged(t *testing.T) {
+	if os.Getenv(unprivilegedEnv) != "" {
+		_, err := Open()
+		if err == nil {
+			t.Fatal("Open succeeded without privileges")
+		}
+		fmt.Println("ERR:", err)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("runs itself as nobody: needs root (CI runs as root)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy nobody may run (the build directory is its owner's only).
+	dir, err := os.MkdirTemp("", "fdscope-conntrace-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "conntrace.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestOpenUnprivileged$", "-test.v")
+	cmd.Env = append(os.Environ(), unprivilegedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "ERR: conntrace: load: operation not permitted: tracing programs need root, or CAP_BPF and CAP_PERFMON") {
+		t.Errorf("the error says: %s", out)
 	}
 }
