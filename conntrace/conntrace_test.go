@@ -107,8 +107,12 @@ func (c *collector) waitFor(t *testing.T, want []proctest.Conn) map[uint64]Conn 
 
 func TestShortConnectionsBothEnds(t *testing.T) {
 	c := startTracer(t, nil)
-	for _, network := range []string{"tcp", "tcp6", "unix"} {
+	for _, network := range []string{"tcp", "tcp6", "unix", "unixpacket"} {
 		t.Run(network, func(t *testing.T) {
+			via := network
+			if network == "unixpacket" {
+				via = "unix"
+			}
 			b := proctest.StartBurst(t, network, burstSize)
 			made := b.Run()
 			if len(made) != burstSize {
@@ -117,8 +121,8 @@ func TestShortConnectionsBothEnds(t *testing.T) {
 			got := c.waitFor(t, made)
 			for _, m := range made {
 				conn := got[m.Inode]
-				if conn.Via != network {
-					t.Errorf("%+v: via %q, want %q", m, conn.Via, network)
+				if conn.Via != via {
+					t.Errorf("%+v: via %q, want %q", m, conn.Via, via)
 				}
 				if conn.Client.PID != b.Client.PID || conn.Server.PID != b.Server.PID {
 					t.Errorf("%+v: pids %d → %d, want %d → %d", m, conn.Client.PID, conn.Server.PID, b.Client.PID, b.Server.PID)
@@ -129,7 +133,7 @@ func TestShortConnectionsBothEnds(t *testing.T) {
 				if conn.Client.FD != m.FD || conn.Server.FD < 0 || conn.Server.Inode == 0 || conn.Server.Inode == m.Inode {
 					t.Errorf("%+v: client fd %d, server fd %d inode %d", m, conn.Client.FD, conn.Server.FD, conn.Server.Inode)
 				}
-				if network == "unix" {
+				if via == "unix" {
 					if conn.Client.Addr != b.Addr || conn.Server.Addr != b.Addr {
 						t.Errorf("%+v: names %q, %q, want %q", m, conn.Client.Addr, conn.Server.Addr, b.Addr)
 					}
