@@ -266,3 +266,52 @@ func TestOpenUnprivileged(t *testing.T) {
 		t.Errorf("the error says: %s", out)
 	}
 }
+
+// bpfFDs counts this process's fds of BPF objects (programs, maps, links).
+func bpfFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "anon_inode:bpf") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCloseReleasesEverything: after Run and Close, no program, map or
+// link of the Tracer is held; Run returns once the Tracer is closed.
+func TestCloseReleasesEverything(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root (CI runs as root)")
+	}
+	before := bpfFDs(t)
+	tr, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during := bpfFDs(t); during < before+len(hooks)*2 {
+		t.Fatalf("%d BPF fds while open, %d before: the count sees nothing", during, before)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(context.Background(), func(Conn) {}) }()
+	time.Sleep(2 * tick)
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+	if after := bpfFDs(t); after != before {
+		t.Errorf("%d BPF fds after Close, %d before", after, before)
+	}
+}
