@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,5 +315,115 @@ func TestCloseReleasesEverything(t *testing.T) {
 	}
 	if after := bpfFDs(t); after != before {
 		t.Errorf("%d BPF fds after Close, %d before", after, before)
+	}
+}
+
+// nsChildEnv makes the test binary, in a pid namespace of its own, trace
+// the connections it makes to the address the variable holds.
+const nsChildEnv = "FDSCOPE_CONNTRACE_NS_CHILD"
+
+// nsConns is how many connections the child in a pid namespace makes.
+const nsConns = 20
+
+// TestPIDNamespaces: pids are those of the reader's pid namespace. A
+// process in a pid namespace of its own (pid 1 there) connects 20 times
+// to this one: this test's Tracer reports the child by the pid this
+// namespace gives it; the child's Tracer reports the child as pid 1 and
+// this process, outside its namespace, as pid 0.
+func TestPIDNamespaces(t *testing.T) {
+	if addr := os.Getenv(nsChildEnv); addr != "" {
+		nsChild(t, addr)
+		return
+	}
+	c := startTracer(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, conn)
+				conn.Close()
+			}()
+		}
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestPIDNamespaces$", "-test.v")
+	cmd.Env = append(os.Environ(), nsChildEnv+"="+ln.Addr().String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the child in its pid namespace: %v: %s", err, out)
+	}
+	inside := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "CONN client=1 server=0") {
+			inside++
+		}
+	}
+	if inside != nsConns {
+		t.Errorf("the child's tracer saw %d connections as pid 1 → pid 0, want %d: %s", inside, nsConns, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		outside := 0
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			if conn.Server.Addr == ln.Addr().String() && conn.Client.PID == cmd.Process.Pid && conn.Server.PID == os.Getpid() {
+				outside++
+			}
+		}
+		c.mu.Unlock()
+		if outside == nsConns {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("this test's tracer saw %d connections as pid %d → pid %d, want %d", outside, cmd.Process.Pid, os.Getpid(), nsConns)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// nsChild runs in the child: it traces, connects nsConns times to addr,
+// and prints the pids its tracer saw at both ends of each.
+func nsChild(t *testing.T, addr string) {
+	if os.Getpid() != 1 {
+		t.Fatalf("pid %d: not in a pid namespace of its own", os.Getpid())
+	}
+	c := startTracer(t, nil)
+	for range nsConns {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte{1})
+		conn.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var mine []Conn
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			if conn.Server.Addr == addr {
+				mine = append(mine, conn)
+			}
+		}
+		c.mu.Unlock()
+		if len(mine) >= nsConns || time.Now().After(deadline) {
+			for _, conn := range mine {
+				fmt.Printf("CONN client=%d server=%d\n", conn.Client.PID, conn.Server.PID)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
