@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/fdscope/fdscope/bench"
@@ -35,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 5, "measured runs of each tool, after one warm-up; the table shows medians")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	jsonFile := fs.String("json-file", "", "also write the result as JSON to this file")
-	scanner := fs.String("scanner", "", "the snapshot's --scanner: auto, bpf or procfs (default: the snapshot's, auto)")
+	scanner := fs.String("scanner", "bpf,procfs", "the snapshots' --scanner, comma-separated, one row each: auto, bpf, procfs (a bpf snapshot that cannot run is left out, with a note)")
 	threaded := fs.Bool("threaded", false, "keep the workload's processes multi-threaded Go programs (lsof then lists every fd once per thread)")
 	enforce := fs.Bool("enforce", false, "exit non-zero when a target fails, not only report it")
 	tools := fs.String("tools", strings.Join(bench.AllTools(), ","), "tools to measure, comma-separated")
@@ -47,12 +48,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
-	if *scanner != "" {
-		if _, err := scan.ParseBackend(*scanner); err != nil {
+	var scanners []string
+	for _, sc := range strings.Split(*scanner, ",") {
+		if sc == "" {
+			continue
+		}
+		if _, err := scan.ParseBackend(sc); err != nil {
 			return fmt.Errorf("bench: --scanner: %w", err)
 		}
+		if slices.Contains(scanners, sc) {
+			return fmt.Errorf("bench: --scanner: %s twice", sc)
+		}
+		scanners = append(scanners, sc)
 	}
-	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Scanner: *scanner, Enforce: *enforce, Hold: *hold, Tools: strings.Split(*tools, ","), Progress: stderr}
+	cfg := bench.Config{Scale: *scale, Runs: *runs, Threaded: *threaded, Scanners: scanners, Enforce: *enforce, Hold: *hold, Tools: strings.Split(*tools, ","), Progress: stderr}
 	if *quiet {
 		cfg.Progress = nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/history"
 )
 
 // TestServeActivity keeps a loopback TCP connection of the test process
@@ -20,7 +22,7 @@ import (
 // records it into the history store.
 func TestServeActivity(t *testing.T) {
 	activityRecordEvery = 500 * time.Millisecond // before serve starts
-	s := startServe(t, "--listen", "127.0.0.1:0", "--interval", "100ms", "--full-interval", "1s", "--log-level", "error")
+	s := startServe(t, "--listen", "127.0.0.1:0", "--interval", "100ms", "--full-interval", "1s", "--activity-interval", "100ms", "--log-level", "error")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestServeActivity(t *testing.T) {
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		var body api.ActivityBody
 		s.get(t, path+"?since="+since, &body)
-		if sock := find(&body); sock != nil && len(sock.Recorded) > 0 && sock.Recorded[0].Received > 0 {
+		if sock := find(&body); sock != nil && slices.ContainsFunc(sock.Recorded, func(r history.Activity) bool { return r.Received > 0 }) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -142,7 +142,7 @@ func TestServeBench(t *testing.T) {
 	}
 
 	// The server's own defaults: with kernel events (root here) it ticks
-	// every 250 ms and scans everything every 30 s; without, every 1 s and
+	// every 100 ms and scans everything every minute; without, every 1 s and
 	// 10 s. FDSCOPE_SERVE_BENCH_ARGS="--kernel-events off" measures the latter.
 	args := []string{serveBin, "serve", "--listen", "127.0.0.1:8080", "--log-level", "warn"}
 	if serveBin == bin {

@@ -6,12 +6,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -28,14 +25,7 @@ func TestServeKernelEvents(t *testing.T) {
 	s := startServe(t, "--listen", "127.0.0.1:0", "--kernel-events", "on", "--interval", "100ms", "--full-interval", "1h", "--log-level", "error")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/api/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
-	f := follow(ctx, t, c)
-	f.next(ctx)
+	f := dialFollow(ctx, t, s)
 
 	// A shell holds /dev/null on fd 3 and, on SIGUSR1, opens /etc/hostname
 	// onto fd 3 (open, dup2, close: the same number of fds).

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +31,8 @@ import (
 // serveRoleEnv makes the test binary play a role in a live test instead of
 // running tests: "unix-server PATH" accepts one connection on a unix socket
 // and waits; "unix-client PATH" connects to it and waits; "bench-client URL
-// IDLE" measures a server (cmd_serve_bench_test.go).
+// IDLE" measures a server (cmd_serve_bench_test.go); "serve ARGS..." runs
+// fdscope serve (cmd_serve_history_test.go kills it).
 const serveRoleEnv = "FDSCOPE_SERVE_TEST_ROLE"
 
 func init() {
@@ -58,6 +61,15 @@ func init() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench client:", err)
+			os.Exit(1)
+		}
+	case "serve":
+		// A server in a process of its own, which a test can kill -9.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := runServe(ctx, f[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	case "unix-client":
@@ -185,6 +197,21 @@ func follow(ctx context.Context, t *testing.T, c *websocket.Conn) *follower {
 	return f
 }
 
+// dialFollow connects to s's websocket, follows it, and applies the
+// first message (the snapshot).
+func dialFollow(ctx context.Context, t *testing.T, s *server) *follower {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	c.SetReadLimit(-1)
+	f := follow(ctx, t, c)
+	f.next(ctx)
+	return f
+}
+
 // next applies the next message.
 func (f *follower) next(ctx context.Context) {
 	f.t.Helper()
@@ -258,14 +285,7 @@ func TestServeLive(t *testing.T) {
 		t.Fatalf("GET /static/app.js: %d", resp.StatusCode)
 	}
 
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.url, "http")+"/api/ws", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(-1)
-	f := follow(ctx, t, c)
-	f.next(ctx)
+	f := dialFollow(ctx, t, s)
 	self := os.Getpid()
 	f.until(ctx, "this process", func(x *graph.Index) bool { return x.Process(self) != nil })
 

@@ -64,6 +64,14 @@ type k8sContainer struct {
 		MountPath string `yaml:"mountPath"`
 		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
+	ReadinessProbe *struct {
+		HTTPGet struct {
+			Path string `yaml:"path"`
+			Port string `yaml:"port"`
+		} `yaml:"httpGet"`
+		PeriodSeconds    int `yaml:"periodSeconds"`
+		FailureThreshold int `yaml:"failureThreshold"`
+	} `yaml:"readinessProbe"`
 }
 
 type k8sPodTemplate struct {
@@ -216,6 +224,10 @@ func TestKubernetesManifests(t *testing.T) {
 		if !c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.AllowPrivilegeEscalation == nil ||
 			*c.SecurityContext.AllowPrivilegeEscalation || !slices.Equal(c.SecurityContext.Capabilities.Drop, []string{"ALL"}) {
 			t.Errorf("%s: want a read-only root, no privilege escalation, every capability dropped", w.Metadata.Name)
+		}
+		// Readiness is /healthz (which needs no token) on the container's own port.
+		if pr := c.ReadinessProbe; pr == nil || pr.HTTPGet.Path != "/healthz" || len(c.Ports) == 0 || pr.HTTPGet.Port != c.Ports[0].Name {
+			t.Errorf("%s: want a readiness probe of /healthz on its port, got %+v", w.Metadata.Name, pr)
 		}
 		// The arguments are fdscope's: parse them as it does (--help stops before it runs).
 		run := map[string]func(context.Context, []string, io.Writer, io.Writer) error{"serve": runServe, "hub": runHub}[c.Args[0]]

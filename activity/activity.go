@@ -1,6 +1,8 @@
 // Package activity measures what flows on each connection: bytes per second
 // of TCP sockets (tcp_info's bytes_acked and bytes_received, through
-// sock_diag INET_DIAG_INFO) and the queue depths of TCP and unix sockets.
+// sock_diag INET_DIAG_INFO), the queue depths of TCP and unix sockets, and
+// the bytes waiting in pipes and FIFOs (a BPF iterator over every fd,
+// bpf/pipes.c, every few samples; root or CAP_BPF and CAP_PERFMON).
 //
 // Byte counters change on every tick of a busy host, so they are kept out
 // of the graph (where every change would be a diff of every busy socket):
@@ -10,10 +12,12 @@
 // the diagram draws it on connection lines, and the history store records
 // it every few seconds (Sampler.Flush).
 //
-// What is not measured: pipes and FIFOs (their fill level needs FIONREAD
-// on an fd of the pipe, which only its holders have; opening
-// /proc/PID/fd/N would add a reader or writer to the pipe), unix sockets'
-// byte counts (the kernel keeps none, only queue depths) and UDP sockets.
+// What is not measured: the bytes that pass through pipes (the kernel
+// counts none; only what waits in them), unix sockets' byte counts (the
+// kernel keeps none, only queue depths) and UDP sockets. Without the
+// privileges to load the iterator, pipes are not measured either (their
+// fill level would need FIONREAD on an fd of the pipe, which only its
+// holders have; opening /proc/PID/fd/N would add a reader or writer).
 package activity
 
 import (
@@ -29,14 +33,16 @@ import (
 
 // Defaults for a Sampler's zero fields.
 const (
-	DefaultKeep     = 60
-	DefaultInterval = time.Second
+	DefaultKeep      = 60
+	DefaultInterval  = time.Second
+	DefaultPipeEvery = 5
 )
 
 // Via says what kind of socket a sample is of.
 const (
 	ViaTCP  = "tcp"
 	ViaUnix = "unix"
+	ViaPipe = "pipe" // a pipe or FIFO: its queue only
 )
 
 // Point is one sample of a socket: the rates over the interval that ends at
@@ -103,6 +109,10 @@ type Sampler struct {
 	// address (an unspecified address: every address of its port): the
 	// server's own, whose traffic is its clients' reading this. Zero: none.
 	IgnoreLocal netip.AddrPort
+	// PipeEvery is how many samples apart pipes are sampled (a walk of
+	// every fd in the kernel, ~30 ms for 65,000 fds): DefaultPipeEvery if
+	// zero, never if negative.
+	PipeEvery int
 
 	mu    sync.RWMutex
 	socks map[uint64]*sock
@@ -110,13 +120,17 @@ type Sampler struct {
 	tick  uint64
 	last  time.Time // of the last sample
 	d     *dumper
-	cost  time.Duration // CPU time of the last tick
-	cpu   time.Duration // of all ticks
+	pipes *pipeDumper
+	// pipesErr is why pipes are not sampled (the iterator did not load);
+	// loading is not tried again.
+	pipesErr error
+	cost     time.Duration // CPU time of the last tick
+	cpu      time.Duration // of all ticks
 }
 
 // sock is what the Sampler keeps of one socket.
 type sock struct {
-	via    byte // 't' or 'u'
+	via    byte // 't', 'u' or 'p'
 	ns     uint64
 	seen   uint64 // the tick it was last seen
 	t      int64  // unix nanoseconds of the counters
@@ -182,7 +196,23 @@ func (s *Sampler) Sample(ctx context.Context) error {
 	}
 	s.tick++
 	s.last = now
-	ok, err := s.d.dump(ctx, netns, func(o observation) { s.observe(o, now) })
+	observe := func(o observation) { s.observe(o, now) }
+	ok, err := s.d.dump(ctx, netns, observe)
+	if ok == nil {
+		ok = map[uint64]bool{}
+	}
+	if s.pipesDue() {
+		if s.pipes == nil {
+			s.pipes, s.pipesErr = openPipes()
+		}
+		if s.pipes != nil {
+			if perr := s.pipes.dump(observe); perr == nil {
+				ok[pipeNS] = true
+			} else {
+				err = errors.Join(err, perr)
+			}
+		}
+	}
 	for ino, k := range s.socks {
 		if k.seen != s.tick && ok[k.ns] {
 			if k.active {
@@ -192,6 +222,29 @@ func (s *Sampler) Sample(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// pipeNS is the namespace of the pipes' observations: not a network
+// namespace's (nsfs inodes are 32-bit), and sampled on its own schedule.
+const pipeNS = 1 << 63
+
+// pipesDue reports whether this tick samples the pipes; s.mu is held.
+func (s *Sampler) pipesDue() bool {
+	every := s.PipeEvery
+	if every == 0 {
+		every = DefaultPipeEvery
+	}
+	return every > 0 && s.pipesErr == nil && (s.tick-1)%uint64(every) == 0
+}
+
+// PipesMeasured says whether pipes are sampled, and if not, why.
+func (s *Sampler) PipesMeasured() (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.PipeEvery < 0 {
+		return false, errors.New("pipes are not sampled (PipeEvery < 0)")
+	}
+	return s.pipesErr == nil, s.pipesErr
 }
 
 // observation is one socket as a dump reports it.
@@ -262,8 +315,11 @@ func delta(old, cur uint64) uint64 {
 }
 
 func viaName(v byte) string {
-	if v == 't' {
+	switch v {
+	case 't':
 		return ViaTCP
+	case 'p':
+		return ViaPipe
 	}
 	return ViaUnix
 }
@@ -356,6 +412,10 @@ func (s *Sampler) close() {
 	if s.d != nil {
 		s.d.close()
 		s.d = nil
+	}
+	if s.pipes != nil {
+		s.pipes.close()
+		s.pipes = nil
 	}
 }
 

@@ -148,3 +148,50 @@ func TestUnixQueue(t *testing.T) {
 		t.Errorf("Flush after b closed has no total of b with its queue of %d", k)
 	}
 }
+
+// TestPipeQueue leaves bytes unread in a pipe that a child process holds
+// too and checks that its queue shows, as the BPF iterator reads it (two
+// buffers' lengths summed); then that it drains, and what Flush says of it.
+// Root only (loading the iterator); CI runs as root.
+func TestPipeQueue(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the pipe iterator needs root (or CAP_BPF and CAP_PERFMON)")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(r.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	// Another holder of both ends: the pipe is one, whoever holds it.
+	proctest.Start(t, proctest.Spec{Name: "pipe-holder", Role: "holder", Args: []string{"pipe-r", "pipe-w"}, Files: []*os.File{r, w}})
+	const k = 5000 // two pages: two buffers
+	if _, err := w.Write(make([]byte, k)); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sampler{PipeEvery: 1}
+	waitFor(t, s, "the unread bytes in the pipe", func() bool {
+		p, ok := s.Socket(st.Ino)
+		return ok && p.Via == ViaPipe && p.Latest().RQueue == k
+	})
+	if on, why := s.PipesMeasured(); !on {
+		t.Fatalf("PipesMeasured: %v", why)
+	}
+	if _, err := io.ReadFull(r, make([]byte, k)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, s, "the pipe drained", func() bool {
+		p, ok := s.Socket(st.Ino)
+		return ok && p.Latest().RQueue == 0
+	})
+	w.Close()
+	r.Close()
+	for _, tot := range s.Flush() {
+		if tot.Inode == st.Ino && (tot.Via != ViaPipe || tot.MaxQueue != k) {
+			t.Errorf("the pipe's total: %+v, want via pipe and a queue of %d", tot, k)
+		}
+	}
+}

@@ -42,9 +42,12 @@ func processCPU() time.Duration {
 // every network namespace: the sampler's cost per tick (docs/performance.md,
 // "Activity sampling"; run it beside `fdscope bench --hold` for a host with
 // 2,000 TCP connections). cpu-ms/tick is the process's CPU time per sample,
-// sockets the TCP and unix sockets each sample reads.
+// sockets the TCP and unix sockets each sample reads. "all" samples the
+// sockets; "with-pipes" the pipes too at every sample (by default they are
+// sampled every DefaultPipeEvery samples; root).
 func BenchmarkSampleHost(b *testing.B) {
 	b.Run("all", func(b *testing.B) { benchmarkSampleHost(b, "") })
+	b.Run("with-pipes", func(b *testing.B) { benchmarkSampleHost(b, "pipes") })
 	b.Run("unix-only", func(b *testing.B) { benchmarkSampleHost(b, "unix") })
 	// What tcp_info costs: the same dumps without INET_DIAG_INFO.
 	b.Run("without-tcp_info", func(b *testing.B) { benchmarkSampleHost(b, "noinfo") })
@@ -52,7 +55,10 @@ func BenchmarkSampleHost(b *testing.B) {
 
 func benchmarkSampleHost(b *testing.B, variant string) {
 	netns := hostNetNS(b)
-	s := &Sampler{NetNS: func() map[uint64]int { return netns }}
+	s := &Sampler{NetNS: func() map[uint64]int { return netns }, PipeEvery: -1}
+	if variant == "pipes" {
+		s.PipeEvery = 1
+	}
 	ctx := context.Background()
 	s.Sample(ctx) // connections dialled, first counters
 	switch variant {

@@ -19,3 +19,11 @@ func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[u
 func threadCPU() time.Duration { return 0 }
 
 func (d *dumper) close() {}
+
+type pipeDumper struct{}
+
+func openPipes() (*pipeDumper, error) { return nil, ErrNotSupported }
+
+func (p *pipeDumper) dump(func(observation)) error { return ErrNotSupported }
+
+func (p *pipeDumper) close() {}

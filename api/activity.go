@@ -28,8 +28,30 @@ type ActivityHistory interface {
 	ActivityOf(ctx context.Context, inode uint64, since, until time.Time) ([]history.Activity, error)
 }
 
-// NotMeasured says what the activity of a connection leaves out.
-const NotMeasured = "pipes and FIFOs (their fill level needs an fd of the pipe), UDP sockets, and the bytes of unix sockets (only their queues)"
+// NotMeasured says what the activity of a connection leaves out (more when
+// the source cannot sample pipes: see notMeasured).
+const NotMeasured = "UDP sockets, and the bytes that pass through unix sockets and pipes (only what waits in their queues)"
+
+// PipeSampler is an ActivitySource that says whether it samples pipes;
+// *activity.Sampler is one.
+type PipeSampler interface {
+	PipesMeasured() (bool, error)
+}
+
+// notMeasured is NotMeasured, with pipes when the source cannot sample
+// them, and why.
+func notMeasured(src ActivitySource) string {
+	if ps, ok := src.(PipeSampler); ok {
+		if on, why := ps.PipesMeasured(); !on {
+			msg := "pipes and FIFOs"
+			if why != nil {
+				msg += " (" + why.Error() + ")"
+			}
+			return msg + "; " + NotMeasured
+		}
+	}
+	return NotMeasured
+}
 
 // ActivityBody is the answer of GET /api/processes/{pid}/activity.
 type ActivityBody struct {
@@ -104,10 +126,10 @@ func (s *Server) getActivity(w http.ResponseWriter, r *http.Request) {
 	if v == nil {
 		return
 	}
-	body := ActivityBody{PID: pid, Sockets: []ActivitySocket{}, NotMeasured: NotMeasured}
+	body := ActivityBody{PID: pid, Sockets: []ActivitySocket{}, NotMeasured: notMeasured(s.opts.Activity)}
 	body.SampledAt, _ = s.opts.Activity.LastSample()
 	for _, n := range v.focus(pid).Nodes {
-		if n.Kind != graph.KindSocket || n.Object == nil {
+		if !measured(n) {
 			continue
 		}
 		sock, ok := s.opts.Activity.Socket(n.Object.Inode)
@@ -139,7 +161,7 @@ func (s *Server) diagramActivity(focus *graph.Snapshot) (map[string]diagram.Acti
 	at, _ := s.opts.Activity.LastSample()
 	out := map[string]diagram.Activity{}
 	for _, n := range focus.Nodes {
-		if n.Kind != graph.KindSocket || n.Object == nil {
+		if !measured(n) {
 			continue
 		}
 		if sock, ok := s.opts.Activity.Socket(n.Object.Inode); ok {
@@ -148,6 +170,12 @@ func (s *Server) diagramActivity(focus *graph.Snapshot) (map[string]diagram.Acti
 		}
 	}
 	return out, at
+}
+
+// measured reports whether the activity of node n is sampled: sockets,
+// pipes and FIFOs.
+func measured(n *graph.Node) bool {
+	return n.Object != nil && (n.Kind == graph.KindSocket || n.Kind == graph.KindPipe || n.Kind == graph.KindFIFO)
 }
 
 // past says the request asks for the past (at=), where there is no

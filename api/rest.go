@@ -311,6 +311,10 @@ type Health struct {
 	Status    string    `json:"status"` // "ok", "starting" or "stale"
 	Seq       uint64    `json:"seq"`
 	ScannedAt time.Time `json:"scanned_at,omitzero"`
+	// CheckedAt is when a tick last found the graph current without a
+	// scan (kernel events, or a probe, saw nothing change), when later
+	// than ScannedAt.
+	CheckedAt time.Time `json:"checked_at,omitzero"`
 	Clients   int       `json:"clients"`
 	// Progress is how far the first scan is, while starting (when the
 	// Source reports it).
@@ -331,8 +335,15 @@ type ProgressSource interface {
 	ScanProgress() (phase string, done, total int, ok bool)
 }
 
-// GET /healthz: 200 while scans are recent, 503 before the first and when
-// the latest is older than StaleAfter.
+// CheckedSource is a Source that knows when the latest version was last
+// found current without a new one; *live.Store is one.
+type CheckedSource interface {
+	CheckedAt() time.Time
+}
+
+// GET /healthz: 200 while scans (or ticks that found nothing changed) are
+// recent, 503 before the first and when the latest is older than
+// StaleAfter.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	seq, snap := s.opts.Source.Latest()
@@ -349,7 +360,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		h.ScannedAt = snap.Stats.StartedAt
-		if !h.ScannedAt.IsZero() && time.Since(h.ScannedAt) > s.opts.StaleAfter {
+		current := h.ScannedAt
+		if cs, ok := s.opts.Source.(CheckedSource); ok {
+			if t := cs.CheckedAt(); t.After(current) {
+				h.CheckedAt, current = t, t
+			}
+		}
+		if !current.IsZero() && time.Since(current) > s.opts.StaleAfter {
 			h.Status, code = "stale", http.StatusServiceUnavailable
 		}
 	}

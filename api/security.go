@@ -166,7 +166,9 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 			return
 		}
-		if g.trusted(peerOf(r, g.identify)) || g.tokenOK(r) {
+		// /healthz says only whether scans are recent (a readiness probe
+		// cannot send the token); everything else needs the token.
+		if g.trusted(peerOf(r, g.identify)) || g.tokenOK(r) || r.URL.Path == "/healthz" && r.Method == http.MethodGet {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -29,9 +29,11 @@ type Config struct {
 	Tools []string
 	// Threaded keeps the workers multi-threaded (see Plan.Threaded).
 	Threaded bool
-	// Scanner is the snapshot's --scanner (auto, bpf or procfs); empty
-	// leaves the snapshot's default.
-	Scanner string
+	// Scanners are the snapshots' --scanner (auto, bpf or procfs): one
+	// snapshot row each, side by side. None: one snapshot with its
+	// default. A bpf snapshot that cannot run (no BTF) is left out, with a
+	// note.
+	Scanners []string
 	// Enforce makes Run fail when a target fails, not only report it.
 	Enforce bool
 	// Hold builds the workload, prints how to enter its namespaces and
@@ -133,7 +135,7 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 	fmt.Fprintf(cfg.Progress, "built in %.1f s: %s processes, %s fds; warming up...\n",
 		w.Built.BuildMS/1000, num(w.Built.Processes), num(w.Built.FDs))
 	runner := Runner{NSEnter: paths["nsenter"], Target: w.InitPID, Timeout: cfg.RunTimeout}
-	tools := makeTools(cfg.Self, cfg.Scanner, paths, cfg.Tools)
+	tools := makeTools(cfg.Self, cfg.Scanners, paths, cfg.Tools)
 	byName := make(map[string]*ToolResult)
 	out, err := os.CreateTemp(w.dir, "output-")
 	if err != nil {
@@ -141,14 +143,23 @@ func measure(ctx context.Context, cfg Config, paths map[string]string, w *Worklo
 	}
 	defer os.Remove(out.Name())
 	defer out.Close()
+	measured := tools[:0]
 	for _, t := range tools {
-		tr := &ToolResult{Name: t.Name, Label: toolLabel(t), Command: toolCommand(t), Argv: t.Argv}
-		res.Tools = append(res.Tools, tr)
-		byName[t.Name] = tr
+		tr := &ToolResult{Name: t.Name, Label: toolLabel(t), Command: toolCommand(t), Argv: t.Argv, Scanner: t.Scanner}
 		if err := warmUp(ctx, runner, t, out, tr, res, w.Built.FDs); err != nil {
+			if t.Scanner == "bpf" && len(cfg.Scanners) > 1 {
+				// Where the kernel or the privileges do not allow it, the
+				// other scanners are measured without it.
+				res.Notes = append(res.Notes, fmt.Sprintf("%s left out: %v", tr.Command, err))
+				continue
+			}
 			return nil, fmt.Errorf("warm-up of %s: %w", t.Name, err)
 		}
+		res.Tools = append(res.Tools, tr)
+		byName[t.Name] = tr
+		measured = append(measured, t)
 	}
+	tools = measured
 	for r := range cfg.Runs {
 		fmt.Fprintf(cfg.Progress, "run %d of %d\n", r+1, cfg.Runs)
 		for j := range tools {
@@ -187,15 +198,18 @@ func warmUp(ctx context.Context, runner Runner, t Tool, out *os.File, tr *ToolRe
 		return err
 	}
 	tr.OutputKiB = float64(fi.Size()) / 1024
-	switch t.Name {
-	case ToolSnapshot:
+	switch {
+	case IsSnapshot(t.Name):
 		st, err := snapshotStats(out, fi.Size())
 		if err != nil {
 			return err
 		}
 		seen := newSeen(st, workloadFDs)
-		res.Seen = &seen
-	case ToolFloor:
+		tr.Saw = &seen
+		if res.Seen == nil {
+			res.Seen = &seen
+		}
+	case t.Name == ToolFloor:
 		b, err := io.ReadAll(io.NewSectionReader(out, 0, min(fi.Size(), 4096)))
 		if err != nil {
 			return err

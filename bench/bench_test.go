@@ -54,14 +54,16 @@ func TestBenchEndToEnd(t *testing.T) {
 
 	// The table, as people see it.
 	out, stderr := runBench(ctx, t, bin, marker, "--scale", "0.02", "--runs", "1", "--quiet")
-	for _, row := range []string{"fdscope snapshot --format json", "lsof -n -P", "ss -xp", "ss -tanp",
-		"floor (fdscope bench floor)", "nsenter + true (fixed cost)"} {
+	// Both scanners side by side (root, and a kernel with BTF: CI's).
+	for _, row := range []string{"fdscope snapshot --format json --scanner bpf", "fdscope snapshot --format json --scanner procfs",
+		"lsof -n -P", "ss -xp", "ss -tanp", "floor (fdscope bench floor)", "nsenter + true (fixed cost)"} {
 		if !tableHasRow(out, row) {
 			t.Errorf("the table has no row %q:\n%s\nstderr:\n%s", row, out, stderr)
 		}
 	}
-	for _, line := range []string{"snapshot wall ≤ ¼ of lsof -n -P wall", "snapshot wall ≤ 2.5× floor wall",
-		"snapshot peak RSS ≤ 100 MiB", "snapshot sees ≥ 95% of the workload's fds", "snapshot / lsof -n -P", "snapshot / floor"} {
+	for _, line := range []string{"snapshot (bpf) wall ≤ 0.10× lsof -n -P wall", "snapshot (bpf) peak RSS ≤ 80 MiB",
+		"snapshot (procfs) wall ≤ 0.50× lsof -n -P wall", "snapshot (bpf) sees ≥ 95% of the workload's fds",
+		"snapshot (procfs) sees ≥ 95% of the workload's fds", "snapshot-bpf / lsof -n -P", "snapshot-procfs / lsof -n -P", "snapshot-bpf / floor"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("the table has no %q:\n%s", line, out)
 		}
@@ -69,7 +71,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	assertNoWorkloadLeft(t, marker)
 
 	// The numbers, as JSON.
-	out, stderr = runBench(ctx, t, bin, marker, "--scale", "0.02", "--runs", "1", "--json", "--quiet")
+	out, stderr = runBench(ctx, t, bin, marker, "--scale", "0.02", "--runs", "1", "--json", "--quiet", "--scanner", "procfs")
 	var res Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bench --json: %v\n%s\nstderr:\n%s", err, out, stderr)
@@ -97,12 +99,13 @@ func checkResult(t *testing.T, res *Result) {
 	if res.Floor == nil || res.Floor.FDs < res.Built.FDs || res.Floor.Processes < res.Built.Processes {
 		t.Errorf("the floor saw %+v of a workload of %d fds in %d processes", res.Floor, res.Built.FDs, res.Built.Processes)
 	}
-	if len(res.Tools) != len(AllTools()) {
-		t.Fatalf("%d tools measured, want %d", len(res.Tools), len(AllTools()))
+	names := append([]string{SnapshotName("procfs")}, AllTools()[1:]...)
+	if len(res.Tools) != len(names) {
+		t.Fatalf("%d tools measured, want %d", len(res.Tools), len(names))
 	}
 	for i, tr := range res.Tools {
-		if tr.Name != AllTools()[i] {
-			t.Errorf("tool %d is %q, want %q", i, tr.Name, AllTools()[i])
+		if tr.Name != names[i] {
+			t.Errorf("tool %d is %q, want %q", i, tr.Name, names[i])
 		}
 		if len(tr.Samples) != 1 {
 			t.Errorf("%s: %d samples, want 1", tr.Name, len(tr.Samples))
@@ -114,7 +117,10 @@ func checkResult(t *testing.T, res *Result) {
 			t.Errorf("%s: peak RSS %v MiB", tr.Name, tr.PeakRSSMiB)
 		}
 	}
-	snap, lsof, floor := res.Tool(ToolSnapshot), res.Tool(ToolLsof), res.Tool(ToolFloor)
+	snap, lsof, floor := res.Tool(SnapshotName("procfs")), res.Tool(ToolLsof), res.Tool(ToolFloor)
+	if snap.Saw == nil || snap.Saw.Scanner != "procfs" || res.Seen == nil || res.Seen.FDs != snap.Saw.FDs {
+		t.Errorf("the procfs snapshot saw %+v (result: %+v)", snap.Saw, res.Seen)
+	}
 	if snap.OutputKiB < 10 || lsof.OutputKiB < 10 {
 		t.Errorf("outputs: snapshot %v KiB, lsof %v KiB; both list ~1.3k fds", snap.OutputKiB, lsof.OutputKiB)
 	}
@@ -127,8 +133,8 @@ func checkResult(t *testing.T, res *Result) {
 			t.Errorf("ratio snapshot/%s = %v, want %v", r.To, r.Wall, w)
 		}
 	}
-	if len(res.Targets) != 4 {
-		t.Fatalf("%d targets, want 4: %+v", len(res.Targets), res.Targets)
+	if len(res.Targets) != 2 { // procfs: ≤ 0.5× lsof, sees the workload
+		t.Fatalf("%d targets, want 2: %+v", len(res.Targets), res.Targets)
 	}
 	for _, tg := range res.Targets {
 		if tg.Pass != (tg.Value <= tg.Limit) && !tg.AtLeast || tg.AtLeast && tg.Pass != (tg.Value >= tg.Limit) {

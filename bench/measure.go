@@ -17,8 +17,10 @@ import (
 
 // Tool is one command the benchmark measures.
 type Tool struct {
-	Name string   `json:"name"` // short key: snapshot, lsof, ss-x, ss-tan, floor, nsenter
+	Name string   `json:"name"` // short key: snapshot (snapshot-bpf, snapshot-procfs), lsof, ss-x, ss-tan, floor, nsenter
 	Argv []string `json:"argv"` // absolute path first
+	// Scanner is a snapshot's --scanner ("" for the snapshot's default).
+	Scanner string `json:"scanner,omitempty"`
 	// OKExit lists exit codes besides 0 that still mean success.
 	OKExit []int `json:"-"`
 }

@@ -22,12 +22,15 @@ type Result struct {
 	Built    Built         `json:"built"`
 	Runs     int           `json:"runs"`
 	Tools    []*ToolResult `json:"tools"`
-	// Seen is what the snapshot said it saw (warm-up run); nil when the
-	// snapshot was not measured. Floor likewise for the floor.
+	// Seen is what the first snapshot said it saw (warm-up run); nil when
+	// no snapshot was measured (each snapshot's is its ToolResult.Saw).
+	// Floor likewise for the floor.
 	Seen    *Seen       `json:"snapshot_saw,omitempty"`
 	Floor   *FloorStats `json:"floor_saw,omitempty"`
 	Ratios  []Ratio     `json:"ratios"`
 	Targets []Target    `json:"targets"`
+	// Notes say what was left out and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ToolResult is one tool's samples and their summary.
@@ -36,9 +39,12 @@ type ToolResult struct {
 	Label   string   `json:"label"`   // short: lsof -n -P, floor, ...
 	Command string   `json:"command"` // as the table shows it
 	Argv    []string `json:"argv"`
+	Scanner string   `json:"scanner,omitempty"` // a snapshot's --scanner
 	Summary
 	OutputKiB float64  `json:"output_kib"` // standard output of the warm-up run
 	Samples   []Sample `json:"samples"`
+	// Saw is what a snapshot said it saw (warm-up run).
+	Saw *Seen `json:"saw,omitempty"`
 }
 
 // Seen is what a snapshot counted, from its stats.
@@ -58,9 +64,9 @@ type Seen struct {
 	Fraction float64 `json:"fraction"`
 }
 
-// Ratio compares the snapshot with another tool.
+// Ratio compares a snapshot with another tool.
 type Ratio struct {
-	Of   string  `json:"of"` // snapshot
+	Of   string  `json:"of"` // a snapshot: snapshot, snapshot-bpf, snapshot-procfs
 	To   string  `json:"to"` // the other tool
 	Wall float64 `json:"wall"`
 	CPU  float64 `json:"cpu"`
@@ -86,33 +92,29 @@ func (r *Result) Tool(name string) *ToolResult {
 	return nil
 }
 
+// Targets per scanner (issue 12): the snapshot's wall time against lsof's
+// in the same run, and its peak RSS.
+const (
+	BPFLsofLimit    = 0.10 // bpf: ≤ 0.10× lsof -n -P
+	BPFRSSLimitMiB  = 80   // bpf: peak RSS ≤ 80 MiB
+	ProcfsLsofLimit = 0.5  // procfs: ≤ 0.5× lsof -n -P
+)
+
+// snapshots returns the snapshot tools, in table order.
+func (r *Result) snapshots() []*ToolResult {
+	var out []*ToolResult
+	for _, t := range r.Tools {
+		if IsSnapshot(t.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // evaluate computes the ratios and checks the targets.
 func (r *Result) evaluate() {
-	snap := r.Tool(ToolSnapshot)
-	if snap == nil {
-		return
-	}
-	ratio := func(other string) *Ratio {
-		o := r.Tool(other)
-		if o == nil || o.WallMS == 0 || o.CPUMS == 0 {
-			return nil
-		}
-		x := Ratio{Of: ToolSnapshot, To: other, Wall: snap.WallMS / o.WallMS, CPU: snap.CPUMS / o.CPUMS}
-		r.Ratios = append(r.Ratios, x)
-		return &x
-	}
-	if x := ratio(ToolLsof); x != nil {
-		r.Targets = append(r.Targets, Target{Name: "snapshot wall ≤ ¼ of lsof -n -P wall", Value: x.Wall, Limit: 0.25, Unit: "×"})
-	}
-	if x := ratio(ToolFloor); x != nil {
-		r.Targets = append(r.Targets, Target{Name: "snapshot wall ≤ 2.5× floor wall", Value: x.Wall, Limit: 2.5, Unit: "×"})
-	}
-	ratio(ToolSSX)
-	ratio(ToolSSTan)
-	r.Targets = append(r.Targets, Target{Name: "snapshot peak RSS ≤ 100 MiB", Value: snap.PeakRSSMiB, Limit: 100, Unit: "MiB"})
-	if r.Seen != nil {
-		r.Targets = append(r.Targets, Target{Name: "snapshot sees ≥ 95% of the workload's fds",
-			Value: 100 * r.Seen.Fraction, Limit: 100 * MinSeenFraction, Unit: "%", AtLeast: true})
+	for _, snap := range r.snapshots() {
+		r.evaluateSnapshot(snap)
 	}
 	for i := range r.Targets {
 		t := &r.Targets[i]
@@ -123,17 +125,59 @@ func (r *Result) evaluate() {
 	}
 }
 
+// evaluateSnapshot adds the ratios and targets of one snapshot. Its
+// targets are those of the scanner that ran (its stats say which).
+func (r *Result) evaluateSnapshot(snap *ToolResult) {
+	ratio := func(other string) *Ratio {
+		o := r.Tool(other)
+		if o == nil || o.WallMS == 0 || o.CPUMS == 0 {
+			return nil
+		}
+		x := Ratio{Of: snap.Name, To: other, Wall: snap.WallMS / o.WallMS, CPU: snap.CPUMS / o.CPUMS}
+		r.Ratios = append(r.Ratios, x)
+		return &x
+	}
+	scanner := snap.Scanner
+	if snap.Saw != nil && snap.Saw.Scanner != "" {
+		scanner = snap.Saw.Scanner
+	}
+	who := "snapshot"
+	if scanner != "" {
+		who += " (" + scanner + ")"
+	}
+	if x := ratio(ToolLsof); x != nil {
+		switch scanner {
+		case "bpf":
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("%s wall ≤ %.2f× lsof -n -P wall", who, BPFLsofLimit), Value: x.Wall, Limit: BPFLsofLimit, Unit: "×"})
+		case "procfs":
+			r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("%s wall ≤ %.2f× lsof -n -P wall", who, ProcfsLsofLimit), Value: x.Wall, Limit: ProcfsLsofLimit, Unit: "×"})
+		}
+	}
+	ratio(ToolFloor)
+	ratio(ToolSSX)
+	ratio(ToolSSTan)
+	if scanner == "bpf" {
+		r.Targets = append(r.Targets, Target{Name: fmt.Sprintf("%s peak RSS ≤ %d MiB", who, BPFRSSLimitMiB), Value: snap.PeakRSSMiB, Limit: BPFRSSLimitMiB, Unit: "MiB"})
+	}
+	if snap.Saw != nil {
+		r.Targets = append(r.Targets, Target{Name: who + " sees ≥ 95% of the workload's fds",
+			Value: 100 * snap.Saw.Fraction, Limit: 100 * MinSeenFraction, Unit: "%", AtLeast: true})
+	}
+}
+
 // Check fails when the snapshot did not see the workload, and with enforce
 // also when any target failed.
 func (r *Result) Check(enforce bool) error {
 	var errs []error
-	if r.Seen != nil && r.Seen.Fraction < MinSeenFraction {
-		errs = append(errs, fmt.Errorf("bench: the snapshot saw %d fds, %.1f%% of the %d the workload holds (want ≥ %.0f%%): it did not scan the workload",
-			r.Seen.FDs, 100*r.Seen.Fraction, r.Built.FDs, 100*MinSeenFraction))
+	for _, snap := range r.snapshots() {
+		if s := snap.Saw; s != nil && s.Fraction < MinSeenFraction {
+			errs = append(errs, fmt.Errorf("bench: %s saw %d fds, %.1f%% of the %d the workload holds (want ≥ %.0f%%): it did not scan the workload",
+				snap.Command, s.FDs, 100*s.Fraction, r.Built.FDs, 100*MinSeenFraction))
+		}
 	}
 	if enforce {
 		for _, t := range r.Targets {
-			if !t.Pass && !(t.AtLeast && r.Seen != nil && r.Seen.Fraction < MinSeenFraction) {
+			if !t.Pass && !t.AtLeast { // a snapshot that did not see the workload is reported above
 				errs = append(errs, fmt.Errorf("bench: target failed: %s: %s", t.Name, t.valueString()))
 			}
 		}
@@ -184,7 +228,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "          %s unix sockets (%s connections across processes, %s fds received by SCM_RIGHTS), "+
 		"%s loopback TCP connections, %s pipes shared by groups of %d processes\n",
 		num(e.UnixSockets), num(e.CrossUnixConns), num(e.SCMRightsFDs), num(e.TCPConns), num(e.Pipes), r.Plan.GroupSize)
-	if s := r.Seen; s != nil {
+	for _, snap := range r.snapshots() {
+		s := snap.Saw
+		if s == nil {
+			continue
+		}
 		fmt.Fprintf(&b, "snapshot: saw %s fds (%.1f%% of the workload), %s open file descriptions, %s sockets, %s processes; "+
 			"the scan alone took %.0f ms (warm-up), scanner %s, sharing by %s\n",
 			num(s.FDs), 100*s.Fraction, num(s.OFDs), num(s.Sockets), num(s.Processes), s.ScanMS, s.Scanner, s.Sharing)
@@ -194,6 +242,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if len(s.Errors) > 0 || len(s.MissingFeatures) > 0 {
 			fmt.Fprintf(&b, "          errors %q, missing features %q\n", s.Errors, s.MissingFeatures)
 		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note:     %s\n", n)
 	}
 	if f := r.Floor; f != nil {
 		fmt.Fprintf(&b, "floor:    saw %s fds in %s processes, %s readlinks\n", num(f.FDs), num(f.Processes), num(f.Readlinks))
@@ -212,7 +263,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		b.WriteString("\nratios (median over median)\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, x := range r.Ratios {
-			fmt.Fprintf(tw, "  snapshot / %s\twall %.3f\tCPU %.3f\n", r.Tool(x.To).Label, x.Wall, x.CPU)
+			fmt.Fprintf(tw, "  %s / %s\twall %.3f\tCPU %.3f\n", r.Tool(x.Of).Label, r.Tool(x.To).Label, x.Wall, x.CPU)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("bench: write table: %w", err)

@@ -31,23 +31,31 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+// resultWith is a result of a bpf snapshot (wall, RSS), a procfs one
+// (twice the bpf one's wall), lsof and the floor.
 func resultWith(snapWall, lsofWall, floorWall, rssMiB, fraction float64) *Result {
+	seen := func(scanner string) *Seen {
+		return &Seen{FDs: int(fraction * 1000), Fraction: fraction, Scanner: scanner}
+	}
 	r := &Result{
 		Built: Built{FDs: 1000},
 		Tools: []*ToolResult{
-			{Name: ToolSnapshot, Label: "snapshot", Command: "fdscope snapshot --format json", Summary: Summary{WallMS: snapWall, CPUMS: snapWall, PeakRSSMiB: rssMiB}},
+			{Name: SnapshotName("bpf"), Label: "snapshot-bpf", Command: "fdscope snapshot --format json --scanner bpf", Scanner: "bpf",
+				Summary: Summary{WallMS: snapWall, CPUMS: snapWall, PeakRSSMiB: rssMiB}, Saw: seen("bpf")},
+			{Name: SnapshotName("procfs"), Label: "snapshot-procfs", Command: "fdscope snapshot --format json --scanner procfs", Scanner: "procfs",
+				Summary: Summary{WallMS: 2 * snapWall, CPUMS: 2 * snapWall, PeakRSSMiB: rssMiB}, Saw: seen("procfs")},
 			{Name: ToolLsof, Label: "lsof -n -P", Command: "lsof -n -P", Summary: Summary{WallMS: lsofWall, CPUMS: lsofWall}},
 			{Name: ToolFloor, Label: "floor", Command: "floor (fdscope bench floor)", Summary: Summary{WallMS: floorWall, CPUMS: floorWall}},
 		},
-		Seen: &Seen{FDs: int(fraction * 1000), Fraction: fraction},
 	}
+	r.Seen = r.Tools[0].Saw
 	r.evaluate()
 	return r
 }
 
 func TestTargets(t *testing.T) {
-	pass := resultWith(100, 500, 50, 60, 1)
-	if len(pass.Targets) != 4 {
+	pass := resultWith(40, 500, 50, 60, 1) // bpf 0.08× lsof, procfs 0.16×
+	if len(pass.Targets) != 5 {            // bpf: lsof, RSS, seen; procfs: lsof, seen
 		t.Fatalf("targets %+v", pass.Targets)
 	}
 	for _, tg := range pass.Targets {
@@ -59,11 +67,15 @@ func TestTargets(t *testing.T) {
 		t.Errorf("Check: %v", err)
 	}
 
-	fail := resultWith(300, 1000, 100, 150, 1) // 0.3 of lsof, 3× floor, 150 MiB
-	for _, tg := range fail.Targets[:3] {
-		if tg.Pass {
-			t.Errorf("target %+v passes", tg)
+	fail := resultWith(300, 1000, 100, 150, 1) // bpf 0.3× lsof and 150 MiB, procfs 0.6×
+	failed := 0
+	for _, tg := range fail.Targets {
+		if !tg.Pass {
+			failed++
 		}
+	}
+	if failed != 3 {
+		t.Errorf("%d targets fail, want 3: %+v", failed, fail.Targets)
 	}
 	if err := fail.Check(false); err != nil {
 		t.Errorf("Check without enforce: %v", err)
@@ -73,7 +85,7 @@ func TestTargets(t *testing.T) {
 		t.Errorf("Check with enforce = %v, want three failed targets", err)
 	}
 
-	blind := resultWith(100, 500, 50, 60, 0.5)
+	blind := resultWith(40, 500, 50, 60, 0.5)
 	if err := blind.Check(false); err == nil || !strings.Contains(err.Error(), "did not scan the workload") {
 		t.Errorf("Check of a snapshot that saw half the workload = %v", err)
 	}
@@ -85,8 +97,10 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"fdscope snapshot --format json", "lsof -n -P", "floor (fdscope bench floor)",
-		"snapshot / lsof -n -P", "wall 0.200", "PASS  snapshot wall ≤ ¼ of lsof -n -P wall", "0.200×", "60.0 MiB"} {
+	for _, want := range []string{"fdscope snapshot --format json --scanner bpf", "fdscope snapshot --format json --scanner procfs",
+		"lsof -n -P", "floor (fdscope bench floor)", "snapshot-bpf / lsof -n -P", "wall 0.200", "snapshot-procfs / lsof -n -P", "wall 0.400",
+		"FAIL  snapshot (bpf) wall ≤ 0.10× lsof -n -P wall", "0.200×", "PASS  snapshot (procfs) wall ≤ 0.50× lsof -n -P wall", "0.400×",
+		"PASS  snapshot (bpf) peak RSS ≤ 80 MiB", "60.0 MiB"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

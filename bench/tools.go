@@ -43,34 +43,55 @@ func lookTools() (map[string]string, error) {
 	return paths, nil
 }
 
-// makeTools returns the tools to measure, in table order; scanner, when
-// set, is the snapshot's --scanner.
-func makeTools(self, scanner string, paths map[string]string, names []string) []Tool {
-	snapshot := []string{self, "snapshot", "--format", "json"}
-	if scanner != "" {
-		snapshot = append(snapshot, "--scanner", scanner)
+// makeTools returns the tools to measure, in table order: a snapshot for
+// each of scanners (its --scanner; none: one snapshot with its default),
+// then the others.
+func makeTools(self string, scanners []string, paths map[string]string, names []string) []Tool {
+	var all []Tool
+	if len(scanners) == 0 {
+		scanners = []string{""}
 	}
-	all := []Tool{
-		{Name: ToolSnapshot, Argv: snapshot},
+	for _, sc := range scanners {
+		argv := []string{self, "snapshot", "--format", "json"}
+		if sc != "" {
+			argv = append(argv, "--scanner", sc)
+		}
+		all = append(all, Tool{Name: SnapshotName(sc), Argv: argv, Scanner: sc})
+	}
+	all = append(all, []Tool{
 		{Name: ToolLsof, Argv: []string{paths["lsof"], "-n", "-P"}},
 		{Name: ToolSSX, Argv: []string{paths["ss"], "-xp"}},
 		{Name: ToolSSTan, Argv: []string{paths["ss"], "-tanp"}},
 		{Name: ToolFloor, Argv: []string{self, "bench", "floor"}},
 		{Name: ToolNSEnter, Argv: []string{paths["true"]}},
-	}
+	}...)
 	var out []Tool
 	for _, t := range all {
-		if slices.Contains(names, t.Name) {
+		if slices.Contains(names, t.Name) || IsSnapshot(t.Name) && slices.Contains(names, ToolSnapshot) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
+// SnapshotName is the name of the snapshot tool with that --scanner:
+// snapshot-bpf, snapshot-procfs, or snapshot for the default.
+func SnapshotName(scanner string) string {
+	if scanner == "" {
+		return ToolSnapshot
+	}
+	return ToolSnapshot + "-" + scanner
+}
+
+// IsSnapshot reports whether the tool of that name is a snapshot.
+func IsSnapshot(name string) bool {
+	return name == ToolSnapshot || strings.HasPrefix(name, ToolSnapshot+"-")
+}
+
 // toolLabel is a tool's short name, for ratios and targets.
 func toolLabel(t Tool) string {
-	switch t.Name {
-	case ToolSnapshot, ToolFloor, ToolNSEnter:
+	switch {
+	case IsSnapshot(t.Name), t.Name == ToolFloor, t.Name == ToolNSEnter:
 		return t.Name
 	}
 	return toolCommand(t)
@@ -78,9 +99,11 @@ func toolLabel(t Tool) string {
 
 // toolCommand is how the table names a tool's command.
 func toolCommand(t Tool) string {
-	switch t.Name {
-	case ToolSnapshot:
+	switch {
+	case IsSnapshot(t.Name):
 		return "fdscope " + strings.Join(t.Argv[1:], " ")
+	}
+	switch t.Name {
 	case ToolFloor:
 		return "floor (fdscope bench floor)"
 	case ToolNSEnter:

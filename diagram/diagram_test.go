@@ -53,6 +53,9 @@ var scenarios = []scenario{
 		graph.SocketID(99155): {BytesPerSec: 1_234_567}, graph.SocketID(28728): {BytesPerSec: 1_200_000, Queued: 512}}}},
 	{name: "unix_echo_server_activity", snap: diagramtest.UnixEcho, pid: 2554, opts: diagram.Options{Activity: map[string]diagram.Activity{
 		graph.SocketID(28725): {Queued: 4096}, graph.SocketID(28724): {BytesPerSec: 99}}}},
+	// A pipe has no connection line: what waits in it is a line of its box.
+	{name: "pipe_activity", snap: diagramtest.Pipe, pid: 300, opts: diagram.Options{Activity: map[string]diagram.Activity{
+		graph.PipeID(4431): {Queued: 8192}}}},
 }
 
 func (sc scenario) focus(t testing.TB) *graph.Snapshot {

@@ -271,11 +271,12 @@ type Options struct {
 	// tiers before the one it was in. With Prev the layout of a snapshot
 	// depends on Prev too; a layout given itself as Prev is unchanged.
 	Prev *Layout
-	// Activity is what flows through sockets, by the socket's node ID
-	// (package activity measures it). A connection drawn between two
-	// sockets takes the busier end's, shows its rate (or queue) at the end
-	// of its label and in Edge.Activity, and the SVG draws its line the
-	// heavier the busier it is. Nil draws no activity.
+	// Activity is what flows through sockets, and waits in pipes and
+	// FIFOs, by the object's node ID (package activity measures it). A
+	// connection drawn between two sockets takes the busier end's, shows
+	// its rate (or queue) at the end of its label and in Edge.Activity,
+	// and the SVG draws its line the heavier the busier it is; a pipe or
+	// FIFO with bytes waiting says so in its box. Nil draws no activity.
 	Activity map[string]Activity
 }
 

@@ -653,6 +653,13 @@ func (m *model) labelItems(fdProc map[string]*graph.Node, procByID map[string]*p
 			it.label, it.tip = m.ofdLabel(it, fdProc)
 		case it.node != nil:
 			it.label, it.tip = objLabel(it.node, len(it.conns) > 0)
+			if k := it.node.Kind; k == graph.KindPipe || k == graph.KindFIFO {
+				// A pipe has no connection line to carry its activity: what
+				// waits in it is a line of its box.
+				if a, ok := m.opts.Activity[it.node.ID]; ok && a.Queued > 0 {
+					it.label = append(it.label, a.Text())
+				}
+			}
 		}
 	}
 	size := func(it *item) {

@@ -196,35 +196,23 @@ func diffStates(old, cur *state, t time.Time) []Event {
 		ev.Time, ev.Kind = t, kind
 		out = append(out, ev)
 	}
-	for _, k := range sortedKeys(old.conns) {
-		if _, ok := cur.conns[k]; !ok {
-			emit(old.conns[k], ConnClose)
-		}
+	for _, k := range missing(old.conns, cur.conns) {
+		emit(old.conns[k], ConnClose)
 	}
-	for _, k := range sortedKeys(old.fds) {
-		if _, ok := cur.fds[k]; !ok {
-			emit(old.fds[k], FDClose)
-		}
+	for _, k := range missing(old.fds, cur.fds) {
+		emit(old.fds[k], FDClose)
 	}
-	for _, k := range sortedKeys(old.procs) {
-		if _, ok := cur.procs[k]; !ok {
-			emit(processEvent(old.procs[k]), ProcessExit)
-		}
+	for _, k := range missing(old.procs, cur.procs) {
+		emit(processEvent(old.procs[k]), ProcessExit)
 	}
-	for _, k := range sortedKeys(cur.procs) {
-		if _, ok := old.procs[k]; !ok {
-			emit(processEvent(cur.procs[k]), ProcessStart)
-		}
+	for _, k := range missing(cur.procs, old.procs) {
+		emit(processEvent(cur.procs[k]), ProcessStart)
 	}
-	for _, k := range sortedKeys(cur.fds) {
-		if _, ok := old.fds[k]; !ok {
-			emit(cur.fds[k], FDOpen)
-		}
+	for _, k := range missing(cur.fds, old.fds) {
+		emit(cur.fds[k], FDOpen)
 	}
-	for _, k := range sortedKeys(cur.conns) {
-		if _, ok := old.conns[k]; !ok {
-			emit(cur.conns[k], ConnOpen)
-		}
+	for _, k := range missing(cur.conns, old.conns) {
+		emit(cur.conns[k], ConnOpen)
 	}
 	return out
 }
@@ -237,10 +225,14 @@ func processEvent(n *graph.Node) Event {
 	return ev
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// missing returns, sorted, the keys of a that b lacks: only those are
+// sorted, usually a handful of the tens of thousands in a.
+func missing[V, W any](a map[string]V, b map[string]W) []string {
+	var keys []string
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	return keys

@@ -369,9 +369,20 @@ func joinPipeline(writers, readers []*proc) {
 	}
 }
 
-// hostNetNS is the network namespace of the host: pid 1's, else the one
-// most processes are in.
+// initNetNS is the inode of the kernel's initial network namespace
+// (PROC_NET_INIT_INO in include/linux/proc_ns.h), the same on every boot.
+const initNetNS = 0xEFFFFFF9
+
+// hostNetNS is the network namespace of the host: the kernel's initial
+// one if a process is in it, else pid 1's, else the one most processes are
+// in. (pid 1 may deny even root its namespace links, and a container host
+// may run more processes in its containers than in its own namespace.)
 func hostNetNS(byPID map[int]*proc, procs map[*graph.Node]*proc) uint64 {
+	for n := range procs {
+		if n.NetNS == initNetNS {
+			return initNetNS
+		}
+	}
 	if p := byPID[1]; p != nil && p.n.NetNS != 0 {
 		return p.n.NetNS
 	}

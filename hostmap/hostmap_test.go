@@ -3,6 +3,7 @@ package hostmap
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +352,34 @@ func TestInheritedPipe(t *testing.T) {
 	}
 	if len(mp.Links) != 1 {
 		t.Errorf("links %+v, want one: nginx → redis-server", mp.Links)
+	}
+}
+
+// TestHostNetNSIsTheInitialOne: pid 1's namespace cannot be read (a
+// sandbox's init denies it even to root) and a workload in a namespace of
+// its own runs more processes than the host: the host's namespace is still
+// the kernel's initial one, whose processes are not folded into one netns
+// group, and the workload's namespace is a group.
+func TestHostNetNSIsTheInitialOne(t *testing.T) {
+	const work = 4026532999
+	m := &machine{}
+	m.proc(1, 0, "init", "", 0) // namespace denied
+	m.proc(10, 1, "nginx", "", initNetNS)
+	m.proc(20, 1, "redis-server", "", initNetNS)
+	for pid := 100; pid < 110; pid++ {
+		m.proc(pid, 1, "worker", "", work)
+	}
+	got := m.build()
+	var ids []string
+	for _, g := range got.Groups {
+		ids = append(ids, g.ID)
+	}
+	for _, want := range []string{"program:10", "program:20", "netns:" + strconv.Itoa(work)} {
+		if !slices.Contains(ids, want) {
+			t.Errorf("no group %s in %v", want, ids)
+		}
+	}
+	if slices.Contains(ids, "netns:"+strconv.Itoa(initNetNS)) {
+		t.Errorf("the host's own namespace is a group: %v", ids)
 	}
 }

@@ -286,6 +286,9 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	}
 	if !full && len(pids) == 0 {
 		l.probe = probe
+		if len(l.pending) == 0 {
+			l.Store.Checked(now)
+		}
 		return TickIdle, nil, nil
 	}
 	var snap *graph.Snapshot
@@ -315,6 +318,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	snap = redact(snap, l.Redact)
 	l.snap, l.probe = snap, probe
 	l.Store.Publish(snap)
+	l.Store.Checked(now)
 	if outcome == TickFull && l.FreeMemory {
 		debug.FreeOSMemory()
 	}

@@ -406,6 +406,9 @@ func TestLoopEvents(t *testing.T) {
 	if prober.probes != 1 || len(w.Rescans) != 0 {
 		t.Fatalf("idle ticks probed %d times and rescanned %v", prober.probes-1, w.Rescans)
 	}
+	if got := l.Store.CheckedAt(); !got.Equal(c.now()) {
+		t.Errorf("the store was last checked at %v, want the last idle tick's %v", got, c.now())
+	}
 
 	// An fd replaced in place by the client: marked, read again with its
 	// peer; the bystander is not.

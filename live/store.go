@@ -2,6 +2,7 @@ package live
 
 import (
 	"sync"
+	"time"
 
 	"github.com/fdscope/fdscope/graph"
 )
@@ -32,6 +33,24 @@ type Store struct {
 
 	progMu   sync.Mutex
 	progress progress
+	checked  time.Time // when a tick last found the latest version current
+}
+
+// Checked records that at t the latest version was found current: a tick
+// that found nothing to read again (kernel events, or a probe, said so)
+// checks as much as a scan that changed nothing.
+func (s *Store) Checked(t time.Time) {
+	s.progMu.Lock()
+	s.checked = t
+	s.progMu.Unlock()
+}
+
+// CheckedAt is when the latest version was last found current, by a scan
+// or by a tick that found nothing to read again; zero before the first.
+func (s *Store) CheckedAt() time.Time {
+	s.progMu.Lock()
+	defer s.progMu.Unlock()
+	return s.checked
 }
 
 // progress is how far the scan under way is.

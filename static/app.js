@@ -48,6 +48,7 @@ const connections = new ConnectionsTable($("connections"), graph, (pid) => focus
 let view = null;
 let mapView = null;
 let timeline = null;
+let mapTimeline = null;
 let activity = null;
 let ws = null;
 let wsGen = 0;
@@ -192,7 +193,8 @@ function handle(m, t0) {
       break;
     case "map":
       if (state.focusPID) break;
-      drawMap(m, t0);
+      state.liveMap = m;
+      if (!mapTimeline.past()) drawMap(m, t0);
       setReady();
       break;
     case "error":
@@ -286,7 +288,8 @@ function focus(pid, push) {
   renderExpanded();
   showDetails(null);
   list.setFocus(pid);
-  timeline.setPID(pid);
+  timeline.follow(pid);
+  mapTimeline.follow(pid ? 0 : "host");
   showPane();
   connect();
   activity?.now();
@@ -370,19 +373,59 @@ function drawLayout(layout, seq, t0) {
 
 // ---- The past (the timeline strip).
 
+// fetchFocusPast reads the focus of process pid as it was at Date at: its
+// layout and its focus subgraph, from the history.
+async function fetchFocusPast(pid, at) {
+  const q = pastLayoutQuery();
+  q.set("at", at.toISOString());
+  const [lr, fr] = await Promise.all([
+    fetch(`/api/processes/${pid}/layout?` + q, { credentials: "same-origin" }),
+    fetch(`/api/processes/${pid}?at=` + encodeURIComponent(at.toISOString()), { credentials: "same-origin" }),
+  ]);
+  const [layout, focus] = await Promise.all([lr.json(), fr.json()]);
+  if (!lr.ok || !fr.ok) return { error: layout.error || focus.error || "" };
+  return { data: { layout, focus } };
+}
+
 // drawPast draws the focus as it was (layout and focus subgraph from the
-// history; both null when the process did not exist then).
-function drawPast(layout, focusGraph, at) {
+// history; null when the process did not exist then).
+function drawPast(past, at) {
   status("as at " + at.toLocaleTimeString([], { hour12: false }), true);
-  if (!layout) {
+  if (!past) {
     view.nothing(state.focusPID);
     graph.clear();
     return;
   }
-  graph.snapshot({ graph: focusGraph, seq: 0 });
-  view.setLayout(layout, state.layoutSeq);
+  graph.snapshot({ graph: past.focus, seq: 0 });
+  view.setLayout(past.layout, state.layoutSeq);
   refreshDetails();
   if (state.table) connections.refresh();
+}
+
+// fetchMapPast reads the map of the host as it was at Date at.
+async function fetchMapPast(_, at) {
+  const r = await fetch("/api/map?at=" + encodeURIComponent(at.toISOString()), { credentials: "same-origin" });
+  const m = await r.json();
+  return r.ok ? { data: m } : { error: m.error || r.statusText };
+}
+
+// drawMapPast draws the map as it was (null: none then); the live map
+// messages meanwhile are kept for the way back.
+function drawMapPast(m, at) {
+  status("map as at " + at.toLocaleTimeString([], { hour12: false }), true);
+  if (m) {
+    drawMap(m, performance.now());
+    mapView.fit();
+  }
+}
+
+// mapLive goes back to the live map: the last one the stream sent.
+function mapLive() {
+  status("live", ws && ws.readyState === WebSocket.OPEN);
+  if (state.liveMap) {
+    drawMap(state.liveMap, performance.now());
+    mapView.fit();
+  }
 }
 
 function pastLayoutQuery() {
@@ -478,7 +521,13 @@ function toggleWatches() {
 }
 
 function start() {
-  timeline = new Timeline({ onPast: drawPast, onLive: () => state.focusPID && connect(), onChanges: () => refreshDetails(), layoutQuery: pastLayoutQuery });
+  timeline = new Timeline({
+    prefix: "timeline", what: "the process", fetchPast: fetchFocusPast, onPast: drawPast,
+    onLive: () => state.focusPID && connect(), onChanges: () => refreshDetails(),
+  });
+  mapTimeline = new Timeline({
+    prefix: "map-timeline", what: "the host", fetchPast: fetchMapPast, onPast: drawMapPast, onLive: mapLive, listSpanS: 120,
+  });
   view = new DiagramView($("diagram"), {
     onFocus: (pid) => focus(pid, true),
     onSelect: showDetails,
@@ -551,7 +600,10 @@ function start() {
   if (pid && !location.pathname.startsWith("/process/")) history.replaceState({ pid }, "", urlFor(pid));
   pollProgress();
   if (pid) focus(pid, false);
-  else connect();
+  else {
+    mapTimeline.follow("host");
+    connect();
+  }
 }
 
 start();

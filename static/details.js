@@ -110,18 +110,18 @@ function describeObject(o, actions) {
     ["connection", o.inode && actions?.lifeOf ? actions.lifeOf(o.inode) : ""],
     ["detail", o.detail],
     ["error", o.error],
-  ]), ...describeActivity(o.kind === "socket" ? actions?.activityOf?.(o.id) : undefined)];
+  ]), ...describeActivity(/^(socket|pipe|fifo)$/.test(o.kind) ? actions?.activityOf?.(o.id) : undefined)];
 }
 
-// describeActivity shows what flows through a socket: the latest rate and
-// queues, and a sparkline of the rate (or of the queue, for a unix socket)
-// over the samples kept.
+// describeActivity shows what flows through a socket, a pipe or a FIFO:
+// the latest rate and queues, and a sparkline of the rate (or of the
+// queue, for a unix socket or a pipe) over the samples kept.
 function describeActivity(sock) {
   const p = latest(sock);
   if (!p) return [];
   const rows = [["now", rateText(p) || "idle"]];
   if (sock.via === "tcp") rows.push(["sent", formatBytes(p.send) + "/s"], ["received", formatBytes(p.recv) + "/s"]);
-  rows.push(["queued", "rx " + formatBytes(p.rq) + " · tx " + formatBytes(p.wq)]);
+  rows.push(["queued", sock.via === "pipe" ? formatBytes(p.rq) + " waiting to be read" : "rx " + formatBytes(p.rq) + " · tx " + formatBytes(p.wq)]);
   const byRate = sock.via === "tcp";
   const values = sock.points.map((q) => (byRate ? q.send + q.recv : q.rq + q.wq));
   return [h("h4", null, "activity"), sparkline(values, byRate ? "bytes per second" : "bytes queued"), dl(rows)];

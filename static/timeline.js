@@ -1,7 +1,8 @@
-// The timeline strip of the focus view: the recorded changes of the
-// process in focus (GET /api/changes), a scrubber to see the focus as it
-// was at a past time (the layout and the focus subgraph with ?at=T), and a
-// button back to live (docs/api.md, "The past"; docs/history.md).
+// The timeline strips of the focus view and of the map: the recorded
+// changes of the process in focus, or of the whole host (GET
+// /api/changes), a scrubber to see the focus or the map as it was at a
+// past time (?at=T), and a button back to live (docs/api.md, "The past";
+// docs/history.md).
 
 import { $, h } from "./dom.js";
 
@@ -10,8 +11,10 @@ const SPAN_S = 15 * 60;
 // POLL_MS is how often the list of changes is read again while live.
 const POLL_MS = 5000;
 
-// describe says what a change is, from the focus's side.
+// describe says what a change is, from the side of the process pid (0:
+// the host's).
 function describe(c, pid) {
+  if (!pid) return `${c.comm} (${c.pid}) ` + describe(c, c.pid);
   const mine = c.pid === pid;
   const fd = mine ? c.fd : c.peer_fd;
   const other = mine
@@ -50,24 +53,31 @@ function clock(t) {
   return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 
-// Timeline drives the strip. onPast(layout, focus, at) draws the focus as
-// it was at Date at; onLive() goes back to the live stream; onChanges() follows each new list of changes; layoutQuery()
-// returns the layout's options as query parameters (expand, watches).
+// Timeline drives a strip: the elements whose ids start with prefix.
+// fetchPast(key, at) returns a promise of the past view at Date at, as
+// {data} or {error}; onPast(data, at) draws it (data null: nothing then);
+// onLive() goes back to the live stream; onChanges() follows each new list
+// of changes. The key followed is a pid, or "host" for the whole host.
 export class Timeline {
-  constructor({ onPast, onLive, onChanges, layoutQuery }) {
+  constructor({ prefix, what, fetchPast, onPast, onLive, onChanges, listSpanS = SPAN_S }) {
+    this.prefix = prefix;
+    // How far around the time shown the changes are listed, in seconds:
+    // the whole host changes much more than one process.
+    this.listSpanS = listSpanS;
+    this.what = what; // "the process", "the host": what the strip shows
+    this.fetchPast = fetchPast;
     this.onPast = onPast;
     this.onChanges = onChanges;
     this.onLive = onLive;
-    this.layoutQuery = layoutQuery;
-    this.pid = 0;
+    this.key = 0; // a pid, "host", or 0 (nothing)
     this.at = null; // the time shown (null: live)
     this.anchor = new Date(); // the scrubber's right end
     this.timer = 0;
     this.gen = 0;
     this.changes = []; // the changes listed, oldest first
-    this.root = $("timeline");
-    $("timeline-live").addEventListener("click", () => this.live());
-    const scrub = $("timeline-scrub");
+    this.root = $(prefix);
+    this.el("live").addEventListener("click", () => this.live());
+    const scrub = this.el("scrub");
     scrub.max = String(SPAN_S);
     scrub.addEventListener("input", () => this.label(this.scrubTime()));
     scrub.addEventListener("change", () => {
@@ -77,44 +87,51 @@ export class Timeline {
     });
   }
 
+  // el is the strip's element with the id prefix-name.
+  el(name) {
+    return $(this.prefix + "-" + name);
+  }
+
   scrubTime() {
-    return new Date(this.anchor.getTime() - (SPAN_S - Number($("timeline-scrub").value)) * 1000);
+    return new Date(this.anchor.getTime() - (SPAN_S - Number(this.el("scrub").value)) * 1000);
   }
 
   label(t) {
-    $("timeline-at").textContent = t ? clock(t) : "live";
+    this.el("at").textContent = t ? clock(t) : "live";
   }
 
-  // setPID follows another process (0: none), live.
-  setPID(pid) {
-    this.pid = pid;
+  // follow follows another process (a pid), the host ("host") or nothing
+  // (0), live.
+  follow(key) {
+    this.key = key;
     this.at = null;
     this.root.dataset.state = "live";
     this.anchor = new Date();
-    $("timeline-scrub").value = String(SPAN_S);
-    $("timeline-live").setAttribute("aria-pressed", "true");
+    this.el("scrub").value = String(SPAN_S);
+    this.el("live").setAttribute("aria-pressed", "true");
     this.label(null);
-    $("timeline-changes").replaceChildren();
+    this.el("changes").replaceChildren();
     this.poll();
   }
 
   // poll reads the changes again now, and every POLL_MS while live.
   poll() {
     clearTimeout(this.timer);
-    if (!this.pid) return;
+    if (!this.key) return;
     this.load();
     this.timer = setTimeout(() => this.at === null && this.poll(), POLL_MS);
   }
 
-  // load reads the changes of the focus around the time shown.
+  // load reads the changes of what is followed around the time shown.
   async load() {
     const gen = ++this.gen;
-    const pid = this.pid;
+    const key = this.key;
     if (this.at === null) this.anchor = new Date();
     const end = this.at || this.anchor;
-    const since = new Date(end.getTime() - SPAN_S * 1000);
-    const until = this.at ? new Date(Math.min(Date.now(), end.getTime() + SPAN_S * 1000)) : this.anchor;
-    const q = new URLSearchParams({ pid: String(pid), since: since.toISOString(), until: until.toISOString() });
+    const since = new Date(end.getTime() - this.listSpanS * 1000);
+    const until = this.at ? new Date(Math.min(Date.now(), end.getTime() + this.listSpanS * 1000)) : this.anchor;
+    const q = new URLSearchParams({ since: since.toISOString(), until: until.toISOString() });
+    if (key !== "host") q.set("pid", String(key));
     let body;
     try {
       const r = await fetch("/api/changes?" + q, { credentials: "same-origin", cache: "no-store" });
@@ -122,38 +139,43 @@ export class Timeline {
       if (!r.ok) {
         if (gen !== this.gen) return;
         if (r.status === 404 && /no history/.test(body.error || "")) return this.off(body.error);
-        $("timeline-note").textContent = body.error || r.statusText;
+        this.el("note").textContent = body.error || r.statusText;
         return;
       }
     } catch {
       return;
     }
-    if (gen !== this.gen || pid !== this.pid) return;
+    if (gen !== this.gen || key !== this.key) return;
     this.render(body);
   }
 
+  // off hides the strip: the server records no history (why says so, in
+  // the strip's title for whoever looks for it).
   off(why) {
     clearTimeout(this.timer);
     this.root.dataset.state = "off";
-    $("timeline-scrub").disabled = true;
-    $("timeline-note").textContent = "No history: " + why;
+    this.root.hidden = true;
+    this.root.title = "No history: " + why;
+    this.el("scrub").disabled = true;
+    this.el("note").textContent = "No history: " + why;
   }
 
   render(body) {
+    this.root.hidden = false;
     this.changes = body.changes || [];
     // What the details say of a connection's life comes from these.
     this.onChanges?.();
     const sources = body.sources || [];
     const kernel = sources.includes("kernel");
     const procs = sources.includes("proc_connector");
-    $("timeline-note").textContent = kernel && procs
+    this.el("note").textContent = kernel && procs
       ? "recorded by scans and kernel events: every TCP and unix connection, even one shorter than a scan, and every exec and exit"
       : kernel
         ? "recorded by scans and kernel events: every TCP and unix connection, even one shorter than a scan; a process shorter than a scan is not seen"
         : procs
           ? "recorded by scans, and every exec and exit: a connection shorter than a scan is not seen"
           : "recorded by scans only: a connection or process shorter than a scan is not seen";
-    const list = $("timeline-changes");
+    const list = this.el("changes");
     const at = this.at ? this.at.getTime() : Infinity;
     const items = (body.changes || []).slice(-50).reverse().map((c) => {
       const t = new Date(c.time);
@@ -161,52 +183,46 @@ export class Timeline {
       const before = /close|exit/.test(c.kind);
       const show = new Date(t.getTime() - (before ? 1 : 0));
       return h("li", { class: "change " + c.kind + (t.getTime() > at ? " later" : ""), "data-kind": c.kind, "data-time": c.time },
-        h("button", { type: "button", class: "link", title: before ? "Show the process just before this" : "Show the process as it was then",
+        h("button", { type: "button", class: "link", title: before ? `Show ${this.what} just before this` : `Show ${this.what} as it was then`,
           onclick: () => this.show(show) }, clock(t)),
-        " ", describe(c, this.pid));
+        " ", describe(c, this.key === "host" ? 0 : this.key));
     });
-    if (!items.length) items.push(h("li", { class: "muted" }, "no changes recorded in this quarter of an hour"));
+    if (!items.length) items.push(h("li", { class: "muted" }, this.listSpanS === SPAN_S ? "no changes recorded in this quarter of an hour" : "no changes recorded around this time"));
     list.replaceChildren(...items);
   }
 
-  // show draws the focus as it was at t.
+  // show draws what is followed as it was at t.
   async show(t) {
-    const pid = this.pid;
+    const key = this.key;
     clearTimeout(this.timer);
     this.at = t;
     this.root.dataset.state = "loading";
-    $("timeline-live").setAttribute("aria-pressed", "false");
+    this.el("live").setAttribute("aria-pressed", "false");
     const off = Math.round((t.getTime() - this.anchor.getTime()) / 1000) + SPAN_S;
-    $("timeline-scrub").value = String(Math.max(0, Math.min(SPAN_S, off)));
+    this.el("scrub").value = String(Math.max(0, Math.min(SPAN_S, off)));
     this.label(t);
-    const q = this.layoutQuery();
-    q.set("at", t.toISOString());
     const gen = ++this.gen;
+    let past;
     try {
-      const [lr, fr] = await Promise.all([
-        fetch(`/api/processes/${pid}/layout?` + q, { credentials: "same-origin" }),
-        fetch(`/api/processes/${pid}?at=` + encodeURIComponent(t.toISOString()), { credentials: "same-origin" }),
-      ]);
-      const [layout, focus] = await Promise.all([lr.json(), fr.json()]);
-      if (gen !== this.gen || pid !== this.pid || this.at !== t) return;
-      if (!lr.ok || !fr.ok) {
-        this.root.dataset.state = "past";
-        $("timeline-note").textContent = (layout.error || focus.error || "") + " at " + clock(t);
-        this.onPast(null, null, t);
-        return;
-      }
-      this.root.dataset.state = "past";
-      this.onPast(layout, focus, t);
+      past = await this.fetchPast(key, t);
     } catch {
       return;
     }
+    if (gen !== this.gen || key !== this.key || this.at !== t) return;
+    this.root.dataset.state = "past";
+    if (past.error) {
+      this.el("note").textContent = past.error + " at " + clock(t);
+      this.onPast(null, t);
+      return;
+    }
+    this.onPast(past.data, t);
     this.load();
   }
 
   // live goes back to the live stream.
   live() {
     if (this.at === null) return;
-    this.setPID(this.pid);
+    this.follow(this.key);
     this.onLive();
   }
 

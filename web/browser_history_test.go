@@ -4,6 +4,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/fdscope/fdscope/api"
 	"github.com/fdscope/fdscope/diagram/diagramtest"
+	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/history"
 	"github.com/fdscope/fdscope/live"
 )
@@ -133,6 +135,59 @@ func TestBrowserTimeline(t *testing.T) {
 	p.click("live", "#timeline-live")
 	p.wait("the live focus without the connection", `document.getElementById('timeline').dataset.state === 'live' && !document.querySelector('`+port+`') &&
 		document.getElementById('timeline-at').textContent === 'live' && `+diagramReady(2554))
+	p.shot("live-again")
+}
+
+// withWorker adds to s a process of another program, which the map draws
+// as a group of its own.
+func withWorker(s *graph.Snapshot) *graph.Snapshot {
+	var b diagramtest.Builder
+	b.Proc(2600, 1, 6000, "backup.sh", "/bin/sh /usr/local/bin/backup.sh", 1)
+	b.FD(2600, 3, true, b.OFD(2600, 3, "r", 0, 1, b.Pipe(39001)))
+	return overlay(s, b.Snapshot(), s.Stats)
+}
+
+// TestBrowserMapTimeline: a process starts and exits; the map's strip
+// lists both, scrubbing back to just before the exit draws the map with
+// the process's group again, and live brings back the present.
+func TestBrowserMapTimeline(t *testing.T) {
+	t.Parallel()
+	chromium(t)
+	store := live.NewStore(live.DefaultWindow)
+	base := diagramtest.UnixEcho()
+	store.Publish(base)
+	s, db := startRecorded(t, store)
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok, _ := db.Begin(context.Background()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first version not recorded")
+		}
+	}
+	store.Publish(withWorker(base))
+	waitRecorded(t, db, history.FDOpen, 2600, 3)
+	time.Sleep(5 * time.Millisecond) // the exit is recorded at a later time
+	store.Publish(base)
+	waitRecorded(t, db, history.FDClose, 2600, 3)
+
+	p := newPage(t, s.URL, screenshotDir(t))
+	p.navigate("/")
+	groups := `document.querySelectorAll('#map g.group[data-group]').length`
+	p.wait("the live map", groups+` > 0 && document.getElementById('map-timeline').dataset.state === 'live'`)
+	live := eval[int](p, groups)
+	exit := `#map-timeline-changes li[data-kind="process_exit"] button`
+	p.wait("the exit in the host's list of changes", `!!document.querySelector('`+exit+`') &&
+		document.getElementById('map-timeline-changes').textContent.includes('backup.sh (2600)')`)
+	p.shot("live")
+
+	p.click("the exit of backup.sh", exit)
+	p.wait("the map as it was, with backup.sh's group", fmt.Sprintf(`document.getElementById('map-timeline').dataset.state === 'past' &&
+		document.getElementById('map-timeline-at').textContent !== 'live' && %s === %d`, groups, live+1))
+	p.shot("past")
+
+	p.click("live", "#map-timeline-live")
+	p.wait("the live map again", fmt.Sprintf(`document.getElementById('map-timeline').dataset.state === 'live' && %s === %d`, groups, live))
 	p.shot("live-again")
 }
 

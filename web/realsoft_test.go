@@ -250,6 +250,14 @@ func TestRealSoftware(t *testing.T) {
 			})
 		}
 		pipeline := realproc.Children(sh.PID)
+		defer func() {
+			if t.Failed() {
+				ng := groupOf(ngx.Master.PID)
+				t.Logf("nginx group %+v; keep-alive %+v; redis %+v, clis %+v %+v; pipeline %v: %+v %+v; %d groups, %d links",
+					ng, groupOf(ka.PID), groupOf(rds.PID), groupOf(cli1.PID), groupOf(cli2.PID), pipeline,
+					groupOf(firstOr(pipeline)), groupOf(lastOr(pipeline)), len(m.Groups), len(m.Links))
+			}
+		}()
 		s.waitMap(t, &m, "the real software's groups and links", func() bool {
 			ngxGroup := groupOf(ngx.Master.PID)
 			return ngxGroup != nil && slices.Contains(ngxGroup.PIDs, ngx.Workers[0]) && slices.Contains(ngxGroup.PIDs, ngx.Workers[1]) &&
@@ -270,4 +278,18 @@ func TestRealSoftware(t *testing.T) {
 		}
 		t.Logf("map: %d groups, %d links", len(m.Groups), len(m.Links))
 	})
+}
+
+func firstOr(pids []int) int {
+	if len(pids) == 0 {
+		return 0
+	}
+	return pids[0]
+}
+
+func lastOr(pids []int) int {
+	if len(pids) == 0 {
+		return 0
+	}
+	return pids[len(pids)-1]
 }

@@ -244,15 +244,22 @@ func compareBackends(t testing.TB, procfs *graph.Snapshot, pids []int) {
 			procfs = again // not at rest: try again
 			continue
 		}
-		if d := cmp.Diff(procfs.Nodes, got.Nodes); d != "" {
-			t.Errorf("the bpf backend's nodes differ from procfs's (-procfs +bpf):\n%s", d)
-		}
-		if d := cmp.Diff(procfs.Edges, got.Edges); d != "" {
-			t.Errorf("the bpf backend's edges differ from procfs's (-procfs +bpf):\n%s", d)
-		}
+		diffBackends(t, procfs, got)
 		return
 	}
 	t.Logf("processes %v never at rest between scans: backends not compared", pids)
+}
+
+// diffBackends fails the test where the bpf backend's graph differs from
+// procfs's.
+func diffBackends(t testing.TB, procfs, bpf *graph.Snapshot) {
+	t.Helper()
+	if d := cmp.Diff(procfs.Nodes, bpf.Nodes); d != "" {
+		t.Errorf("the bpf backend's nodes differ from procfs's (-procfs +bpf):\n%s", d)
+	}
+	if d := cmp.Diff(procfs.Edges, bpf.Edges); d != "" {
+		t.Errorf("the bpf backend's edges differ from procfs's (-procfs +bpf):\n%s", d)
+	}
 }
 
 // scanWith runs one scan of sc, fails the test on an error, and checks the

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
@@ -910,6 +911,43 @@ func TestUnprivilegedScan(t *testing.T) {
 	}
 }
 
+// Scenario 10b: the bpf backend without root, as README's setcap line
+// grants it: with CAP_BPF and CAP_PERFMON besides the two capabilities the
+// /proc walk needs, auto takes bpf, and its graph of a root process is the
+// procfs backend's; without them auto falls back to procfs and says why.
+func TestUnprivilegedBPF(t *testing.T) {
+	t.Parallel()
+	bin := unprivBinary(t)
+	name := fmt.Sprintf("fdscope-unpriv-bpf-%d-%d", os.Getpid(), time.Now().UnixNano())
+	target := startChild(t, "abstract", childOpts{args: []string{name}})
+	target.ready()
+	pids := strconv.Itoa(target.pid)
+
+	const walk = "+sys_ptrace,+dac_read_search"
+	procfs, _ := unprivScanWith(t, bin, walk, pids, scan.BackendProcfs)
+	if procfs.Stats.Scanner != string(scan.BackendProcfs) {
+		t.Fatalf("procfs scan: stats.scanner %q", procfs.Stats.Scanner)
+	}
+	fallback, _ := unprivScanWith(t, bin, walk, pids, scan.BackendAuto)
+	if fallback.Stats.Scanner != string(scan.BackendProcfs) || !strings.Contains(fallback.Stats.ScannerFallback, "CAP_BPF") {
+		t.Errorf("auto without CAP_BPF: stats.scanner %q, scanner_fallback %q; want procfs, and why", fallback.Stats.Scanner, fallback.Stats.ScannerFallback)
+	}
+	for range 5 {
+		bpf, _ := unprivScanWith(t, bin, walk+",+bpf,+perfmon", pids, scan.BackendAuto)
+		if bpf.Stats.Scanner != string(scan.BackendBPF) {
+			t.Fatalf("auto with CAP_BPF and CAP_PERFMON: stats.scanner %q (%s), want bpf", bpf.Stats.Scanner, bpf.Stats.ScannerFallback)
+		}
+		again, _ := unprivScanWith(t, bin, walk, pids, scan.BackendProcfs)
+		if !cmp.Equal(procfs.Nodes, again.Nodes) || !cmp.Equal(procfs.Edges, again.Edges) {
+			procfs = again // not at rest: try again
+			continue
+		}
+		diffBackends(t, procfs, bpf)
+		return
+	}
+	t.Log("the target was never at rest between scans: backends not compared")
+}
+
 var unpriv struct {
 	once sync.Once
 	bin  string
@@ -948,13 +986,20 @@ func unprivBinary(t *testing.T) string {
 // unprivScan runs bin in the scanner role as user and group 65534, with
 // caps ("+sys_ptrace,...") as inheritable and ambient capabilities, on the
 // given pids, and returns the snapshot it printed and the scanner's pid.
+// The scanner's backend is procfs.
 func unprivScan(t *testing.T, bin, caps, pids string) (*graph.Snapshot, int) {
+	t.Helper()
+	return unprivScanWith(t, bin, caps, pids, scan.BackendProcfs)
+}
+
+// unprivScanWith is unprivScan with the given backend.
+func unprivScanWith(t *testing.T, bin, caps, pids string, backend scan.Backend) (*graph.Snapshot, int) {
 	t.Helper()
 	args := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
 	if caps != "" {
 		args = append(args, "--inh-caps="+caps, "--ambient-caps="+caps)
 	}
-	args = append(args, bin, pids)
+	args = append(args, bin, pids, string(backend))
 	cmd := exec.Command("setpriv", args...)
 	cmd.Env = append(os.Environ(), childEnv+"=scanner")
 	cmd.Dir = filepath.Dir(bin)

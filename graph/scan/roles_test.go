@@ -515,9 +515,9 @@ func roleEpoll(c *ctl, args []string) error {
 	return c.ready(f)
 }
 
-// roleScanner PID,PID,...: scans those processes ("" for the whole
-// machine) and prints the snapshot as JSON on stdout. Its own pid can be
-// named as "self".
+// roleScanner PID,PID,... [BACKEND]: scans those processes ("" for the
+// whole machine) with the backend (procfs if none) and prints the snapshot
+// as JSON on stdout. Its own pid can be named as "self".
 func roleScanner(args []string) int {
 	var pids []int
 	if len(args) > 0 && args[0] != "" {
@@ -534,9 +534,13 @@ func roleScanner(args []string) int {
 			pids = append(pids, pid)
 		}
 	}
+	backend := scan.BackendProcfs
+	if len(args) > 1 {
+		backend = scan.Backend(args[1])
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	snap, err := scan.New(scan.Options{PIDs: pids}).Scan(ctx)
+	snap, err := scan.New(scan.Options{PIDs: pids, Backend: backend}).Scan(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scanner:", err)
 		return 1
