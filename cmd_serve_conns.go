@@ -61,17 +61,25 @@ func recordConns(ctx context.Context, tr *conntrace.Tracer, rec *history.Recorde
 }
 
 // connEvent is c as a conn_open event: the client as the process, the
-// server as the peer.
+// server as the peer; a connection from another host (or a process out of
+// sight), the server as the process and the client's address as the peer.
 func connEvent(c conntrace.Conn) history.Event {
+	one, other := c.Client, c.Server
+	swapped := one.PID == 0 && other.PID != 0
+	if swapped {
+		one, other = other, one
+	}
 	ev := history.Event{Time: c.Opened, Kind: history.ConnOpen, Via: c.Via,
-		PID: c.Client.PID, Comm: c.Client.Comm, FD: c.Client.FD, Inode: c.Client.Inode, Addr: c.Client.Addr,
-		PeerPID: c.Server.PID, PeerComm: c.Server.Comm, PeerFD: c.Server.FD, PeerInode: c.Server.Inode, PeerAddr: c.Server.Addr,
+		PID: one.PID, Comm: one.Comm, FD: one.FD, Inode: one.Inode, Addr: one.Addr,
+		PeerPID: other.PID, PeerComm: other.Comm, PeerFD: other.FD, PeerInode: other.Inode, PeerAddr: other.Addr,
 		Source: history.SourceKernel}
 	switch c.Via {
 	case "tcp6":
 		ev.Via = "tcp" // as scans name it
 	case "unix":
-		ev.Addr = "" // the client's socket is unnamed; the name is the server's
+		if !swapped {
+			ev.Addr = "" // the client's socket is unnamed; the name is the server's
+		}
 	}
 	if ev.Inode != 0 {
 		ev.Name = "socket:[" + strconv.FormatUint(ev.Inode, 10) + "]"

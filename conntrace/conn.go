@@ -146,22 +146,34 @@ type joiner struct {
 	lastSweep time.Time
 }
 
-// Sweeps of the sockets that never connected.
+// Sweeps of the sockets that never connected, and of the oldest when too
+// many are open.
 const (
 	sweepEvery   = 10 * time.Second
 	neverTimeout = time.Minute
+	// maxOpen is how many open sockets the joiner follows before it
+	// forgets those open for longer than oldOpen: their connections are
+	// left to the scans (which see what lives that long). It bounds what
+	// lost records (a CLOSE never read) would otherwise leak.
+	maxOpen = 1 << 18
+	oldOpen = time.Hour
 )
 
 // sweep forgets the TCP sockets that a process connected and that never
-// became ESTABLISHED (refused, timed out: their CLOSE is not reported).
+// became ESTABLISHED (refused, timed out: their CLOSE is not reported),
+// and, past maxOpen, the sockets open for longer than oldOpen.
 func (j *joiner) sweep(now time.Time) {
 	if now.Sub(j.lastSweep) < sweepEvery {
 		return
 	}
 	j.lastSweep = now
+	crowded := len(j.socks) > maxOpen
 	for _, s := range j.socks {
-		if s.established.IsZero() && now.Sub(s.seen) > neverTimeout {
-			j.forget(s)
+		if s.isClosed() {
+			continue
+		}
+		if (s.established.IsZero() && now.Sub(s.seen) > neverTimeout) || (crowded && now.Sub(s.seen) > oldOpen) {
+			j.drop(s)
 		}
 	}
 }

@@ -84,3 +84,20 @@ func BenchmarkJoin(b *testing.B) {
 		b.Fatalf("%d connections handed over of %d", n, b.N)
 	}
 }
+
+// A TCP socket connected that never became ESTABLISHED (refused, timed
+// out: the programs report no CLOSE for it) is forgotten after a minute.
+func TestJoinerForgetsWhatNeverConnected(t *testing.T) {
+	j := newJoiner(10 * time.Millisecond)
+	t0 := time.Unix(1000, 0)
+	r := record{kind: kindConnect, time: t0, sock: j.ordinal(0xffff888000001000, true), family: afInet, state: 2, pid: 10, fd: 3}
+	j.handle(&r)
+	j.flush(t0.Add(30*time.Second), func(Conn) { t.Error("handed over a connection that never was") })
+	if len(j.socks) != 1 {
+		t.Fatalf("%d sockets after 30 s, want 1", len(j.socks))
+	}
+	j.flush(t0.Add(2*time.Minute), func(Conn) { t.Error("handed over a connection that never was") })
+	if len(j.socks) != 0 || len(j.ords) != 0 {
+		t.Errorf("%d sockets, %d ordinals after 2 minutes, want none", len(j.socks), len(j.ords))
+	}
+}

@@ -6,10 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,8 +109,12 @@ func (c *collector) waitFor(t *testing.T, want []proctest.Conn) map[uint64]Conn 
 
 func TestShortConnectionsBothEnds(t *testing.T) {
 	c := startTracer(t, nil)
-	for _, network := range []string{"tcp", "tcp6", "unix"} {
+	for _, network := range []string{"tcp", "tcp6", "unix", "unixpacket"} {
 		t.Run(network, func(t *testing.T) {
+			via := network
+			if network == "unixpacket" {
+				via = "unix"
+			}
 			b := proctest.StartBurst(t, network, burstSize)
 			made := b.Run()
 			if len(made) != burstSize {
@@ -114,8 +123,8 @@ func TestShortConnectionsBothEnds(t *testing.T) {
 			got := c.waitFor(t, made)
 			for _, m := range made {
 				conn := got[m.Inode]
-				if conn.Via != network {
-					t.Errorf("%+v: via %q, want %q", m, conn.Via, network)
+				if conn.Via != via {
+					t.Errorf("%+v: via %q, want %q", m, conn.Via, via)
 				}
 				if conn.Client.PID != b.Client.PID || conn.Server.PID != b.Server.PID {
 					t.Errorf("%+v: pids %d → %d, want %d → %d", m, conn.Client.PID, conn.Server.PID, b.Client.PID, b.Server.PID)
@@ -126,7 +135,7 @@ func TestShortConnectionsBothEnds(t *testing.T) {
 				if conn.Client.FD != m.FD || conn.Server.FD < 0 || conn.Server.Inode == 0 || conn.Server.Inode == m.Inode {
 					t.Errorf("%+v: client fd %d, server fd %d inode %d", m, conn.Client.FD, conn.Server.FD, conn.Server.Inode)
 				}
-				if network == "unix" {
+				if via == "unix" {
 					if conn.Client.Addr != b.Addr || conn.Server.Addr != b.Addr {
 						t.Errorf("%+v: names %q, %q, want %q", m, conn.Client.Addr, conn.Server.Addr, b.Addr)
 					}
@@ -207,5 +216,214 @@ func TestNoKernelAddressLeaves(t *testing.T) {
 	}
 	if kernel < len(made) {
 		t.Fatalf("only %d kernel addresses read for %d connections: the test checks nothing", kernel, len(made))
+	}
+}
+
+// unprivilegedEnv makes the test binary try Open itself and report.
+const unprivilegedEnv = "FDSCOPE_CONNTRACE_UNPRIVILEGED"
+
+// TestOpenUnprivileged: as a user without privileges, Open fails and
+// says what is needed. The test binary runs itself as nobody.
+func TestOpenUnprivileged(t *testing.T) {
+	if os.Getenv(unprivilegedEnv) != "" {
+		_, err := Open()
+		if err == nil {
+			t.Fatal("Open succeeded without privileges")
+		}
+		fmt.Println("ERR:", err)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("runs itself as nobody: needs root (CI runs as root)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy nobody may run (the build directory is its owner's only).
+	dir, err := os.MkdirTemp("", "fdscope-conntrace-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "conntrace.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestOpenUnprivileged$", "-test.v")
+	cmd.Env = append(os.Environ(), unprivilegedEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "ERR: conntrace: load: operation not permitted: tracing programs need root, or CAP_BPF and CAP_PERFMON") {
+		t.Errorf("the error says: %s", out)
+	}
+}
+
+// bpfFDs counts this process's fds of BPF objects (programs, maps, links).
+func bpfFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(target, "anon_inode:bpf") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCloseReleasesEverything: after Run and Close, no program, map or
+// link of the Tracer is held; Run returns once the Tracer is closed.
+func TestCloseReleasesEverything(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root (CI runs as root)")
+	}
+	before := bpfFDs(t)
+	tr, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during := bpfFDs(t); during < before+len(hooks)*2 {
+		t.Fatalf("%d BPF fds while open, %d before: the count sees nothing", during, before)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(context.Background(), func(Conn) {}) }()
+	time.Sleep(2 * tick)
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+	if after := bpfFDs(t); after != before {
+		t.Errorf("%d BPF fds after Close, %d before", after, before)
+	}
+}
+
+// nsChildEnv makes the test binary, in a pid namespace of its own, trace
+// the connections it makes to the address the variable holds.
+const nsChildEnv = "FDSCOPE_CONNTRACE_NS_CHILD"
+
+// nsConns is how many connections the child in a pid namespace makes.
+const nsConns = 20
+
+// TestPIDNamespaces: pids are those of the reader's pid namespace. A
+// process in a pid namespace of its own (pid 1 there) connects 20 times
+// to this one: this test's Tracer reports the child by the pid this
+// namespace gives it; the child's Tracer reports the child as pid 1 and
+// this process, outside its namespace, as pid 0.
+func TestPIDNamespaces(t *testing.T) {
+	if addr := os.Getenv(nsChildEnv); addr != "" {
+		nsChild(t, addr)
+		return
+	}
+	c := startTracer(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, conn)
+				conn.Close()
+			}()
+		}
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestPIDNamespaces$", "-test.v")
+	cmd.Env = append(os.Environ(), nsChildEnv+"="+ln.Addr().String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the child in its pid namespace: %v: %s", err, out)
+	}
+	inside := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "CONN client=1 server=0") {
+			inside++
+		}
+	}
+	if inside != nsConns {
+		t.Errorf("the child's tracer saw %d connections as pid 1 → pid 0, want %d: %s", inside, nsConns, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		outside := 0
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			if conn.Server.Addr == ln.Addr().String() && conn.Client.PID == cmd.Process.Pid && conn.Server.PID == os.Getpid() {
+				outside++
+			}
+		}
+		c.mu.Unlock()
+		if outside == nsConns {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("this test's tracer saw %d connections as pid %d → pid %d, want %d", outside, cmd.Process.Pid, os.Getpid(), nsConns)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// nsChild runs in the child: it traces, connects nsConns times to addr,
+// and prints the pids its tracer saw at both ends of each.
+func nsChild(t *testing.T, addr string) {
+	if os.Getpid() != 1 {
+		t.Fatalf("pid %d: not in a pid namespace of its own", os.Getpid())
+	}
+	c := startTracer(t, nil)
+	for range nsConns {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte{1})
+		conn.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var mine []Conn
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			if conn.Server.Addr == addr {
+				mine = append(mine, conn)
+			}
+		}
+		c.mu.Unlock()
+		if len(mine) >= nsConns || time.Now().After(deadline) {
+			for _, conn := range mine {
+				fmt.Printf("CONN client=%d server=%d\n", conn.Client.PID, conn.Server.PID)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -165,13 +165,13 @@ type Burst struct {
 }
 
 // StartBurst starts burst-server listening on network and addr (for
-// "unix", a socket path in a new temporary directory; for "tcp", "tcp6",
-// 127.0.0.1:0 or [::1]:0), and burst-client, which makes count
+// "unix" and "unixpacket", a socket path in a new temporary directory;
+// for "tcp", "tcp6", 127.0.0.1:0 or [::1]:0), and burst-client, which makes count
 // connections on each Run.
 func StartBurst(t testing.TB, network string, count int) *Burst {
 	t.Helper()
 	addr := map[string]string{"tcp": "127.0.0.1:0", "tcp4": "127.0.0.1:0", "tcp6": "[::1]:0"}[network]
-	if network == "unix" {
+	if network == "unix" || network == "unixpacket" {
 		addr = filepath.Join(tempDir(t, "fdscope-burst-"), "burst.sock")
 	}
 	srv := Start(t, Spec{Name: "burst-server", Role: "burst-server", Args: []string{network, addr}})
