@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -80,46 +82,80 @@ func (it *Iterator) Close() error {
 
 // Files dumps every open fd of every process of the caller's pid
 // namespace, ordered by pid and then fd number, and the fds of the
-// threads that have a table of their own.
+// threads that have a table of their own. The fds the dumps of this
+// Iterator read from at that moment are left out.
 func (it *Iterator) Files() ([]File, error) {
-	recs, err := dumpRecords[taskFileRecord](it.filesLink, "iter/task_file")
+	var readers readerFDs
+	recs, err := dumpRecords[taskFileRecord](it.filesLink, "iter/task_file", &readers)
 	if err != nil {
 		return nil, err
 	}
-	return files(recs), nil
+	return files(recs, &readers), nil
 }
 
 // Tasks dumps every process of the caller's pid namespace, ordered by pid.
 func (it *Iterator) Tasks() ([]Task, error) {
-	recs, err := dumpRecords[taskTaskRecord](it.tasksLink, "iter/task")
+	recs, err := dumpRecords[taskTaskRecord](it.tasksLink, "iter/task", nil)
 	if err != nil {
 		return nil, err
 	}
-	return tasks(recs), nil
+	return tasksOf(recs), nil
 }
 
 // Dump reads both iterators at once, each on its own goroutine.
 func (it *Iterator) Dump() (Dump, error) {
-	var d Dump
+	var readers readerFDs
+	var tasks []taskTaskRecord
 	var tasksErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { d.Tasks, tasksErr = it.Tasks() })
-	files, err := it.Files()
+	wg.Go(func() { tasks, tasksErr = dumpRecords[taskTaskRecord](it.tasksLink, "iter/task", &readers) })
+	recs, err := dumpRecords[taskFileRecord](it.filesLink, "iter/task_file", &readers)
 	wg.Wait()
 	if err = errors.Join(err, tasksErr); err != nil {
 		return Dump{}, err
 	}
-	d.Files = files
-	return d, nil
+	return Dump{Files: files(recs, &readers), Tasks: tasksOf(tasks)}, nil
 }
 
-// dumpRecords reads one instance of the iterator l to its end.
-func dumpRecords[R any](l *link.Iter, what string) ([]R, error) {
+// readerFDs are the fds the dumps read from, in the reading process: the
+// task_file dump sees them open, and leaves them out.
+type readerFDs struct {
+	mu  sync.Mutex
+	fds []int
+}
+
+func (rf *readerFDs) add(r io.Reader) {
+	c, ok := r.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		rf.mu.Lock()
+		rf.fds = append(rf.fds, int(fd))
+		rf.mu.Unlock()
+	})
+}
+
+// has says whether f is one of the readers' fds.
+func (rf *readerFDs) has(f File) bool {
+	return f.PID == os.Getpid() && f.AnonName == "bpf_iter" && slices.Contains(rf.fds, f.FD)
+}
+
+// dumpRecords reads one instance of the iterator l to its end, adding its
+// fd to readers (if not nil) while it is open.
+func dumpRecords[R any](l *link.Iter, what string, readers *readerFDs) ([]R, error) {
 	r, err := l.Open()
 	if err != nil {
 		return nil, fmt.Errorf("bpfiter: open %s: %w", what, err)
 	}
 	defer r.Close()
+	if readers != nil {
+		readers.add(r)
+	}
 	recs, err := readRecords[R](r)
 	if err != nil {
 		return nil, fmt.Errorf("bpfiter: read %s: %w", what, err)
@@ -154,7 +190,7 @@ func readRecords[R any](r io.Reader) ([]R, error) {
 
 // files turns records into Files, numbering kernel addresses in the order
 // met.
-func files(recs []taskFileRecord) []File {
+func files(recs []taskFileRecord, readers *readerFDs) []File {
 	descs := make(map[uint64]uint64, len(recs))
 	socks := map[uint64]uint64{}
 	number := func(m map[uint64]uint64, addr uint64) uint64 {
@@ -184,13 +220,13 @@ func files(recs []taskFileRecord) []File {
 			out[i].AnonName = cString(r.AnonName[:])
 		}
 	}
-	return out
+	return slices.DeleteFunc(out, readers.has)
 }
 
-// tasks turns records into Tasks; the records of threads with a table of
+// tasksOf turns records into Tasks; the records of threads with a table of
 // their own (visited in tid order, among other processes) go to their
 // process's.
-func tasks(recs []taskTaskRecord) []Task {
+func tasksOf(recs []taskTaskRecord) []Task {
 	out := make([]Task, 0, len(recs))
 	var own []*taskTaskRecord
 	for i := range recs {

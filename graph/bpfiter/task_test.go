@@ -110,8 +110,15 @@ func TestOwnFDTable(t *testing.T) {
 		err     error
 	}
 	ready, done := make(chan thread), make(chan struct{})
-	go func() {
+	var unshare func()
+	unshare = func() {
 		runtime.LockOSThread() // the thread ends with the goroutine
+		if unix.Gettid() == unix.Getpid() {
+			// The process's own thread: keep it, and unshare another.
+			go unshare()
+			<-done
+			return
+		}
 		if err := unix.Unshare(unix.CLONE_FILES); err != nil {
 			ready <- thread{err: err}
 			return
@@ -119,7 +126,8 @@ func TestOwnFDTable(t *testing.T) {
 		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		ready <- thread{tid: unix.Gettid(), fd: fd, err: err}
 		<-done
-	}()
+	}
+	go unshare()
 	th := <-ready
 	defer close(done)
 	if th.err != nil {
@@ -173,5 +181,27 @@ func TestAnonName(t *testing.T) {
 		if got := get(t, m, os.Getpid(), fd).AnonName; "anon_inode:"+got != link || !strings.HasPrefix(got, "[") {
 			t.Errorf("fd %d: anon name %q, readlink %q", fd, got, link)
 		}
+	}
+}
+
+// The fds the dumps read from are open while they run, and left out.
+func TestDumpLeavesOutItsReaders(t *testing.T) {
+	it := open(t)
+	d, err := it.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := 0
+	for _, f := range d.Files {
+		if f.PID != os.Getpid() {
+			continue
+		}
+		own++
+		if f.AnonName == "bpf_iter" {
+			t.Errorf("fd %d: the dump shows its own reader", f.FD)
+		}
+	}
+	if own == 0 {
+		t.Error("the dump holds no fd of the reading process")
 	}
 }

@@ -43,9 +43,13 @@ type File struct {
 
 	// AnonName is an anon inode's name ("[eventfd]", "[eventpoll]",
 	// "inotify"), as readlink shows it after "anon_inode:"; "" for other
-	// files, and for a name longer than the record holds (23 bytes).
+	// files. A name of AnonNameMax bytes or more was cut to AnonNameMax.
 	AnonName string
 }
+
+// AnonNameMax is the longest AnonName a dump holds, less than the names
+// some anon inodes have ("[userfaultfd]" fits, a kvm vcpu's may not).
+const AnonNameMax = 23
 
 // Dump is one reading of both iterators.
 type Dump struct {

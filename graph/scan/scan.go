@@ -151,7 +151,9 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	defer unix.Close(rootFD)
 
 	pids := slices.Clone(s.opts.PIDs)
-	if len(pids) == 0 {
+	if len(pids) == 0 && dump.tasks != nil {
+		pids = dump.pids() // what the /proc root lists, but for processes started since
+	} else if len(pids) == 0 {
 		w := newWalker(fs, rootFD)
 		if pids, err = procdir.ListNumbers(rootFD, w.direntBuf, nil); err != nil {
 			return nil, fmt.Errorf("scan: list %s: %w", s.opts.ProcRoot, err)
@@ -202,7 +204,11 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			defer prog.proc()
 			p, gone, err := self.p, self.gone, self.err
 			if batch[i] != self.pid {
-				p, gone, err = w.readProc(batch[i], false)
+				if t := dump.task(batch[i]); t != nil {
+					p, gone, err = w.readProcFrom(t, dump.byPID[t.PID])
+				} else {
+					p, gone, err = w.readProc(batch[i], false)
+				}
 			}
 			switch {
 			case gone:
@@ -300,7 +306,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 	const chunkSize = 256
 	var chunks []chunk
 	for _, p := range procs {
-		if p.infoDir < 0 {
+		if p.fdDir < 0 {
 			continue
 		}
 		p.fds = make([]*fdRec, len(p.fdNums))
