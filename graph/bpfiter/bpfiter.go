@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
@@ -39,15 +40,18 @@ func Open() (*Iterator, error) {
 	if err := rlimit.RemoveMemlock(); err != nil && !errors.Is(err, unix.EPERM) {
 		return nil, fmt.Errorf("bpfiter: raise RLIMIT_MEMLOCK: %w", err)
 	}
+	// Both programs are relocated against the kernel's BTF, and attached to
+	// iterators it describes: decode it once for both.
+	opts := &ebpf.CollectionOptions{Cache: btf.NewCache()}
+	var err error
 	it := &Iterator{}
-	if err := load(loadTaskFileObjects, &it.files); err != nil {
+	if err := load(loadTaskFileObjects, &it.files, opts); err != nil {
 		return nil, err
 	}
-	if err := load(loadTaskObjects, &it.tasks); err != nil {
+	if err := load(loadTaskObjects, &it.tasks, opts); err != nil {
 		it.files.Close()
 		return nil, err
 	}
-	var err error
 	if it.filesLink, err = link.AttachIter(link.IterOptions{Program: it.files.DumpTaskFile}); err != nil {
 		it.files.Close()
 		it.tasks.Close()
@@ -63,8 +67,8 @@ func Open() (*Iterator, error) {
 }
 
 // load loads one of the generated objects, saying what a refusal means.
-func load[O any](loadObjects func(any, *ebpf.CollectionOptions) error, objs *O) error {
-	if err := loadObjects(objs, nil); err != nil {
+func load[O any](loadObjects func(any, *ebpf.CollectionOptions) error, objs *O, opts *ebpf.CollectionOptions) error {
+	if err := loadObjects(objs, opts); err != nil {
 		if errors.Is(err, unix.EPERM) {
 			// The library's message suggests raising RLIMIT_MEMLOCK,
 			// which was tried: what is missing is the privilege.
@@ -140,9 +144,13 @@ func (rf *readerFDs) add(r io.Reader) {
 	})
 }
 
-// has says whether f is one of the readers' fds.
-func (rf *readerFDs) has(f File) bool {
-	return f.PID == os.Getpid() && f.AnonName == "bpf_iter" && slices.Contains(rf.fds, f.FD)
+// leaveOut removes the readers' fds from files, which are the reading
+// process's when their pid is its own.
+func (rf *readerFDs) leaveOut(files []File) []File {
+	self := os.Getpid()
+	return slices.DeleteFunc(files, func(f File) bool {
+		return f.PID == self && f.AnonName == "bpf_iter" && slices.Contains(rf.fds, f.FD)
+	})
 }
 
 // dumpRecords reads one instance of the iterator l to its end, adding its
@@ -220,7 +228,7 @@ func files(recs []taskFileRecord, readers *readerFDs) []File {
 			out[i].AnonName = cString(r.AnonName[:])
 		}
 	}
-	return slices.DeleteFunc(out, readers.has)
+	return readers.leaveOut(out)
 }
 
 // tasksOf turns records into Tasks; the records of threads with a table of

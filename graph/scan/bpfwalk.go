@@ -237,8 +237,12 @@ func (d *bpfDump) of(p *procRec) []bpfiter.File {
 	return fs
 }
 
-// bpfFile returns the record of fd num in fs, or nil.
-func bpfFile(fs []bpfiter.File, num int) *bpfiter.File {
+// bpfFile returns the record of fd num in fs, or nil; hint is where it
+// likely is (the bpf walk lists a table in the dump's order).
+func bpfFile(fs []bpfiter.File, num, hint int) *bpfiter.File {
+	if hint >= 0 && hint < len(fs) && fs[hint].FD == num {
+		return &fs[hint]
+	}
 	i, ok := slices.BinarySearchFunc(fs, num, func(f bpfiter.File, num int) int { return cmp.Compare(f.FD, num) })
 	if !ok {
 		return nil
@@ -282,9 +286,9 @@ func (w *walker) readFDFrom(f *fdRec, p *procRec, num int, r *bpfiter.File) bool
 func setDescs(procs []*procRec, d *bpfDump) {
 	for _, p := range procs {
 		fs := d.of(p)
-		for _, f := range p.fds {
+		for i, f := range p.fds {
 			f.desc = 0
-			if r := bpfFile(fs, f.num); r != nil {
+			if r := bpfFile(fs, f.num, i); r != nil {
 				f.desc = r.Desc
 			}
 		}

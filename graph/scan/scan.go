@@ -321,7 +321,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 		for j := c.lo; j < c.hi; j++ {
 			f, num := &recs[j-c.lo], c.p.fdNums[j]
 			read := false
-			if r := bpfFile(c.p.bpfFiles, num); r != nil {
+			if r := bpfFile(c.p.bpfFiles, num, j); r != nil {
 				read = w.readFDFrom(f, c.p, num, r)
 			} else {
 				read = w.readFD(f, c.p, num)

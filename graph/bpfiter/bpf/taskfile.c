@@ -62,21 +62,26 @@ int dump_task_file(struct bpf_iter__task_file *ctx)
 
 	if (!task || !file)
 		return 0;
-	// Threads share their leader's table unless they unshared it
-	// (CLONE_FILES not set): read the leader's, as /proc/PID/fd shows
+	// Threads share their process's table unless they unshared it
+	// (CLONE_FILES not set): read the process's, as /proc/PID/fd shows
 	// it, and the table of a thread that has its own.
-	struct task_struct *leader = task->group_leader;
-	if (task->pid != task->tgid && task->files == leader->files)
-		return 0;
-
 	void *ns = 0;
 	int level = reader_level(&ns);
-	r.pid = pid_nr_in(BPF_CORE_READ(leader, thread_pid), level, ns);
-	r.tid = pid_nr_in(task->thread_pid, level, ns);
+	if (task->pid == task->tgid) {
+		r.pid = r.tid = pid_nr_in(task->thread_pid, level, ns);
+		r.start = task->start_boottime;
+	} else {
+		struct task_struct *leader = task->group_leader;
+		struct files_struct *lfiles = leader->files;
+		if (!lfiles || task->files == lfiles)
+			return 0;
+		r.pid = pid_nr_in(BPF_CORE_READ(leader, thread_pid), level, ns);
+		r.tid = pid_nr_in(task->thread_pid, level, ns);
+		r.start = leader->start_boottime;
+	}
 	if (!r.pid || !r.tid)
 		return 0;
 	r.fd = ctx->fd;
-	r.start = leader->start_boottime;
 
 	r.file = (__u64)file;
 	r.flags = file->f_flags;
