@@ -176,12 +176,10 @@ func (w *walker) readProcFrom(t *bpfiter.Task, fs []bpfiter.File) (p *procRec, v
 
 	// Open the fd directory even when the table is empty: where it cannot
 	// be, the /proc walk says why.
-	p.fdDir, err = openDir(procDir, "fd")
-	if err != nil {
-		if gone(err) {
+	if opened, vanished := p.openFDDir(procDir); !opened {
+		if vanished {
 			return nil, true, nil
 		}
-		p.err = "fd table: " + errText(err)
 		return p, false, nil
 	}
 	if len(fs) == 0 {

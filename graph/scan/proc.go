@@ -90,12 +90,10 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 	p.pidns, _ = procdir.NamespaceAt(procDir, "pid")
 	w.readLinks(p, procDir)
 
-	p.fdDir, err = openDir(procDir, "fd")
-	if err != nil {
-		if gone(err) {
+	if opened, vanished := p.openFDDir(procDir); !opened {
+		if vanished {
 			return nil, true, nil
 		}
-		p.err = "fd table: " + errText(err)
 		return p, false, nil
 	}
 	var fdStat unix.Stat_t
@@ -122,6 +120,21 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		return p, false, nil
 	}
 	return w.openFDInfo(p, procDir, true)
+}
+
+// openFDDir opens p's fd directory; where it cannot, vanished says that
+// the process went away, or p.err why.
+func (p *procRec) openFDDir(procDir int) (opened, vanished bool) {
+	fd, err := openDir(procDir, "fd")
+	switch {
+	case err == nil:
+		p.fdDir = fd
+		return true, false
+	case gone(err):
+		return false, true
+	}
+	p.err = "fd table: " + errText(err)
+	return false, false
 }
 
 // openFDInfo checks that p's fd table, listed and open, can be read, and

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
 // An iter/task_file program: one fixed-size record per open fd of every
-// process of the reader's pid namespace, written to the iterator's
-// seq_file. It only reads kernel memory: the task, file and inode through
+// process of the reader's pid namespace, and of every thread there whose
+// fd table is its own, written to the iterator's seq_file. It only reads kernel memory: the task, file and inode through
 // the BTF-typed pointers the iterator hands over (plain loads, which the
 // verifier checks; ~12% faster than probe reads), the rest with
 // bpf_probe_read_kernel. The kernel addresses it writes (struct file,
