@@ -96,15 +96,24 @@ type bpfDump struct {
 	byPID map[int][]bpfiter.File // each sorted by fd number
 }
 
-func (s *Scanner) dumpBPF() (*bpfDump, error) {
-	dump, err := s.bpf.iter.Dump()
+// dumpBPF reads the processes, hands them to withTasks (if not nil), and
+// then reads their fds.
+func (s *Scanner) dumpBPF(withTasks func([]bpfiter.Task)) (*bpfDump, error) {
+	tasks, err := s.bpf.iter.Tasks()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if withTasks != nil {
+		withTasks(tasks)
+	}
+	files, err := s.bpf.iter.Files()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	// The tables of threads that have their own are not read, as the
 	// /proc walk does not read /proc/PID/task/TID/fd.
-	files := slices.DeleteFunc(dump.Files, func(f bpfiter.File) bool { return f.TID != f.PID })
-	d := &bpfDump{tasks: dump.Tasks, byPID: map[int][]bpfiter.File{}}
+	files = slices.DeleteFunc(files, func(f bpfiter.File) bool { return f.TID != f.PID })
+	d := &bpfDump{tasks: tasks, byPID: map[int][]bpfiter.File{}}
 	for lo := 0; lo < len(files); {
 		hi := lo + 1
 		for hi < len(files) && files[hi].PID == files[lo].PID {
@@ -115,7 +124,23 @@ func (s *Scanner) dumpBPF() (*bpfDump, error) {
 		d.byPID[files[lo].PID] = fs
 		lo = hi
 	}
+	// The scanning process's own table changes while the scan runs (the
+	// dump's readers, the socket dumps' netlink sockets and namespaces):
+	// it is read from /proc, as the procfs walk reads it.
+	delete(d.byPID, os.Getpid())
 	return d, nil
+}
+
+// netnsMembers returns the dumped processes as far as dumpSockets needs
+// them: their pids and network namespaces.
+func netnsMembers(tasks []bpfiter.Task) []*procRec {
+	procs := make([]*procRec, 0, len(tasks))
+	for i := range tasks {
+		if t := &tasks[i]; t.NetNS != 0 {
+			procs = append(procs, &procRec{pid: t.PID, startTime: t.StartTime, netns: t.NetNS})
+		}
+	}
+	return procs
 }
 
 // pids returns the pids of the dump's processes, in order.

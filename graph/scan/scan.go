@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/graph/bpfiter"
 	"github.com/fdscope/fdscope/internal/procdir"
 )
 
@@ -130,9 +131,25 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	}
 	// The dump comes first: its reader's fd is closed before the scanning
 	// process's own table is listed.
+	sockets := &socketTable{
+		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
+		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
+	}
+	var sockWG sync.WaitGroup
+	defer sockWG.Wait() // on every return: nothing of the scan outlives it
+	socketsEarly := false
 	dump := &bpfDump{}
 	if backend == BackendBPF {
-		if dump, err = s.dumpBPF(); err != nil {
+		// In a full scan the sockets of every namespace the processes are
+		// in are dumped while the iterator reads the fds.
+		var withTasks func([]bpfiter.Task)
+		if s.dumper != nil && len(s.opts.PIDs) == 0 {
+			withTasks = func(tasks []bpfiter.Task) {
+				socketsEarly = true
+				sockWG.Go(func() { s.dumpSockets(netnsMembers(tasks), sockets) })
+			}
+		}
+		if dump, err = s.dumpBPF(withTasks); err != nil {
 			if s.opts.Backend == BackendBPF {
 				return nil, err
 			}
@@ -182,11 +199,6 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	var errs []error
 	var errMu sync.Mutex
 	newW := func() *walker { return newWalker(fs, rootFD) }
-	sockets := &socketTable{
-		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
-		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
-	}
-	var sockWG sync.WaitGroup
 
 	// Processes are read in batches, each in two passes, so that the scan
 	// holds at most two directory fds per process of one batch however many
@@ -228,7 +240,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 
 		// Meanwhile, the sockets of the first batch's network namespaces
 		// (usually all of them; the rest are dumped at the end).
-		if lo == 0 && s.dumper != nil {
+		if lo == 0 && s.dumper != nil && !socketsEarly {
 			sockWG.Go(func() { s.dumpSockets(procs, sockets) })
 		}
 
