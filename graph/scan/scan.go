@@ -129,8 +129,6 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	if s.opts.Backend == BackendAuto && backend == BackendProcfs {
 		st.ScannerFallback = s.bpf.fallback
 	}
-	// The dump comes first: its reader's fd is closed before the scanning
-	// process's own table is listed.
 	sockets := &socketTable{
 		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
 		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
@@ -138,6 +136,8 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	var sockWG sync.WaitGroup
 	defer sockWG.Wait() // on every return: nothing of the scan outlives it
 	socketsEarly := false
+	// The dump comes first: its readers' fds are closed before the
+	// scanning process's own table is listed.
 	dump := &bpfDump{}
 	if backend == BackendBPF {
 		// In a full scan the sockets of every namespace the processes are
@@ -157,6 +157,10 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			st.Scanner, st.ScannerFallback = string(BackendProcfs), err.Error()
 		}
 	}
+	// The socket dumps hold fds of this process: they are done before it
+	// opens the proc root (whose fd number must not move from one scan to
+	// the next) and lists its own table.
+	sockWG.Wait()
 	fs, err := procfs.NewFS(s.opts.ProcRoot)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
