@@ -193,8 +193,9 @@ func (w *walker) readProcFrom(t *bpfiter.Task, fs []bpfiter.File) (p *procRec, v
 			return nil, true, nil
 		}
 	}
+	// A longer cmdline is cut at maxCmdline, as the procfs library cuts it.
 	var cmdline []byte
-	if cmdline, w.infoBuf, err = readFileAt(procDir, "cmdline", w.infoBuf, maxCmdline); err == nil {
+	if cmdline, w.infoBuf, err = readFileAt(procDir, "cmdline", w.infoBuf, maxCmdline); err == nil || errors.Is(err, ErrParse) {
 		p.cmdline = strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
 	}
 	w.readLinks(p, procDir)
