@@ -196,6 +196,7 @@ func (w *walker) readProcFrom(t *bpfiter.Task, fs []bpfiter.File) (p *procRec, v
 	// A longer cmdline is cut at maxCmdline, as the procfs library cuts it.
 	var cmdline []byte
 	if cmdline, w.infoBuf, err = readFileAt(procDir, "cmdline", w.infoBuf, maxCmdline); err == nil || errors.Is(err, ErrParse) {
+		cmdline = cmdline[:min(len(cmdline), maxCmdline)]
 		p.cmdline = strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
 	}
 	w.readLinks(p, procDir)
