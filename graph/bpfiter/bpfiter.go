@@ -31,7 +31,7 @@ type Iterator struct {
 	tasksLink *link.Iter
 }
 
-// Open loads the program and attaches it as an iterator. It fails where
+// Open loads the two programs and attaches them as iterators. It fails where
 // the kernel has no BTF or BPF iterators, or the caller may not load
 // tracing programs; the error says which.
 func Open() (*Iterator, error) {
@@ -79,15 +79,16 @@ func load[O any](loadObjects func(any, *ebpf.CollectionOptions) error, objs *O, 
 	return nil
 }
 
-// Close detaches and unloads the program.
+// Close detaches and unloads the programs.
 func (it *Iterator) Close() error {
 	return errors.Join(it.filesLink.Close(), it.tasksLink.Close(), it.files.Close(), it.tasks.Close())
 }
 
 // Files dumps every open fd of every process of the caller's pid
 // namespace, ordered by pid and then fd number, and the fds of the
-// threads that have a table of their own. The fds the dumps of this
-// Iterator read from at that moment are left out.
+// threads that have a table of their own (TID not PID), each table where
+// its thread's id falls in that order. The fds the dumps of this Iterator
+// read from at that moment are left out.
 func (it *Iterator) Files() ([]File, error) {
 	var readers readerFDs
 	recs, err := dumpRecords[taskFileRecord](it.filesLink, "iter/task_file", &readers)
