@@ -21,3 +21,9 @@ func (it *Iterator) Close() error { return nil }
 
 // Files fails as Open does.
 func (it *Iterator) Files() ([]File, error) { return nil, errors.ErrUnsupported }
+
+// Tasks fails as Open does.
+func (it *Iterator) Tasks() ([]Task, error) { return nil, errors.ErrUnsupported }
+
+// Dump fails as Open does.
+func (it *Iterator) Dump() (Dump, error) { return Dump{}, errors.ErrUnsupported }

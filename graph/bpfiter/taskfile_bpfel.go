@@ -35,7 +35,8 @@ type taskFileRecord struct {
 	Family   uint16
 	SockType uint16
 	Pad      uint16
-	Pad2     uint32
+	Tid      uint32
+	AnonName [24]int8
 }
 
 // Names of all BPF objects in the ELF.

@@ -116,3 +116,34 @@ func TestBackendBPFNoAddresses(t *testing.T) {
 		}
 	}
 }
+
+// A thread with an fd table of its own (no CLONE_FILES): both backends show
+// the process's table, as /proc/PID/fd does, and agree (scanPIDs compares
+// them); the fds only the thread's table holds are not in the graph.
+func TestOwnFDTableThread(t *testing.T) {
+	c := startChild(t, "owntable", childOpts{})
+	f := c.ready()
+	own := f.FD["thread_sock"]
+	dir := "/proc/" + strconv.Itoa(c.pid)
+	if l, err := os.Readlink(dir + "/task/" + strconv.Itoa(f.Num["tid"]) + "/fd/" + strconv.Itoa(own)); err != nil || !strings.HasPrefix(l, "socket:") {
+		t.Fatalf("the thread's fd %d: %q, %v", own, l, err)
+	}
+	if _, err := os.Readlink(dir + "/fd/" + strconv.Itoa(own)); err == nil {
+		t.Fatalf("fd %d of the thread's table is in the process's too", own)
+	}
+	v := newView(t, scanPIDs(t, c.pid))
+	fds := v.fds(c.pid)
+	if fds[own] != nil {
+		t.Errorf("the graph shows fd %d of the thread's own table: %s", own, dumpNodes(fds[own]))
+	}
+	if ev := v.object(c.pid, f.FD["ev"]); ev.Object == nil || ev.Object.Name != "anon_inode:[eventfd]" {
+		t.Errorf("the process's eventfd: %s", dumpNodes(ev))
+	}
+	ents, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fds) != len(ents) || v.proc(c.pid).Process.FDCount != len(ents) {
+		t.Errorf("the graph shows %d fds (fd_count %d), /proc/PID/fd %d", len(fds), v.proc(c.pid).Process.FDCount, len(ents))
+	}
+}

@@ -3,12 +3,16 @@
 package scan
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/prometheus/procfs"
 
 	"golang.org/x/sys/unix"
 
@@ -85,17 +89,31 @@ func (s *Scanner) Close() error {
 	return it.Close()
 }
 
-// bpfDump is one dump of the iterator, by process.
+// bpfDump is one dump of the iterators: the processes, and their fds by
+// process.
 type bpfDump struct {
+	tasks []bpfiter.Task         // by pid
 	byPID map[int][]bpfiter.File // each sorted by fd number
 }
 
-func (s *Scanner) dumpBPF() (*bpfDump, error) {
+// dumpBPF reads the processes, hands them to withTasks (if not nil), and
+// then reads their fds.
+func (s *Scanner) dumpBPF(withTasks func([]bpfiter.Task)) (*bpfDump, error) {
+	tasks, err := s.bpf.iter.Tasks()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	if withTasks != nil {
+		withTasks(tasks)
+	}
 	files, err := s.bpf.iter.Files()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	d := &bpfDump{byPID: map[int][]bpfiter.File{}}
+	// The tables of threads that have their own are not read, as the
+	// /proc walk does not read /proc/PID/task/TID/fd.
+	files = slices.DeleteFunc(files, func(f bpfiter.File) bool { return f.TID != f.PID })
+	d := &bpfDump{tasks: tasks, byPID: map[int][]bpfiter.File{}}
 	for lo := 0; lo < len(files); {
 		hi := lo + 1
 		for hi < len(files) && files[hi].PID == files[lo].PID {
@@ -106,7 +124,132 @@ func (s *Scanner) dumpBPF() (*bpfDump, error) {
 		d.byPID[files[lo].PID] = fs
 		lo = hi
 	}
+	// The scanning process's own table changes while the scan runs (the
+	// dump's readers, the socket dumps' netlink sockets and namespaces):
+	// it is read from /proc, as the procfs walk reads it.
+	delete(d.byPID, os.Getpid())
 	return d, nil
+}
+
+// netnsMembers returns the dumped processes as far as dumpSockets needs
+// them: their pids and network namespaces.
+func netnsMembers(tasks []bpfiter.Task) []*procRec {
+	procs := make([]*procRec, 0, len(tasks))
+	for i := range tasks {
+		if t := &tasks[i]; t.NetNS != 0 {
+			procs = append(procs, &procRec{pid: t.PID, startTime: t.StartTime, netns: t.NetNS})
+		}
+	}
+	return procs
+}
+
+// pids returns the pids of the dump's processes, in order.
+func (d *bpfDump) pids() []int {
+	pids := make([]int, len(d.tasks))
+	for i := range d.tasks {
+		pids[i] = d.tasks[i].PID
+	}
+	return pids
+}
+
+// task returns the dump's process pid, or nil.
+func (d *bpfDump) task(pid int) *bpfiter.Task {
+	i, ok := slices.BinarySearchFunc(d.tasks, pid, func(t bpfiter.Task, pid int) int { return cmp.Compare(t.PID, pid) })
+	if !ok {
+		return nil
+	}
+	return &d.tasks[i]
+}
+
+// readProcFrom is readProc for a process the dump holds (t, and its fds
+// fs): the facts of stat, status and ns/ come from the dump, and so does
+// the list of its fds, so that /proc is read only for its cmdline and
+// cgroup, cwd, root and exe, and opened for the fds that need a readlink
+// or their fdinfo.
+func (w *walker) readProcFrom(t *bpfiter.Task, fs []bpfiter.File) (p *procRec, vanished bool, err error) {
+	p = &procRec{
+		pid: t.PID, startTime: t.StartTime, uid: t.EUID,
+		stat:  procfs.ProcStat{PID: t.PID, PPID: t.PPID, Comm: t.Comm, NumThreads: t.Threads, Starttime: t.StartTime},
+		netns: t.NetNS, mntns: t.MntNS, pidns: t.PidNS, fdDir: -1, infoDir: -1,
+	}
+	procDir, err := openDir(w.rootFD, itoa(t.PID))
+	if err != nil {
+		if gone(err) {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("pid %d: open proc dir: %w", t.PID, err)
+	}
+	defer unix.Close(procDir)
+	if t.KernelThread {
+		// /proc adds to a kernel thread's comm (a kworker's workqueue).
+		proc, err := w.fs.Proc(t.PID)
+		if err == nil {
+			var st procfs.ProcStat
+			if st, err = proc.Stat(); err == nil {
+				p.stat.Comm = st.Comm
+			}
+		}
+		if gone(err) {
+			return nil, true, nil
+		}
+	}
+	// A longer cmdline is cut at maxCmdline, as the procfs library cuts it.
+	var cmdline []byte
+	if cmdline, w.infoBuf, err = readFileAt(procDir, "cmdline", w.infoBuf, maxCmdline); err == nil || errors.Is(err, ErrParse) {
+		cmdline = cmdline[:min(len(cmdline), maxCmdline)]
+		p.cmdline = strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
+	}
+	w.readLinks(p, procDir)
+
+	// Open the fd directory even when the table is empty: where it cannot
+	// be, the /proc walk says why.
+	if opened, vanished := p.openFDDir(procDir); !opened {
+		if vanished {
+			return nil, true, nil
+		}
+		return p, false, nil
+	}
+	if len(fs) == 0 {
+		p.closeDirs()
+		return p, false, nil
+	}
+	p.fdCount = len(fs)
+	p.fdNums = make([]int, len(fs))
+	info := false
+	for i := range fs {
+		p.fdNums[i] = fs[i].FD
+		info = info || needsFDInfo(&fs[i])
+	}
+	return w.openFDInfo(p, procDir, info)
+}
+
+// maxCmdline bounds a cmdline read, as the procfs library's.
+const maxCmdline = 1 << 20
+
+// needsFDInfo says whether the fdinfo of r must be read: for the lines the
+// dump lacks (eventfd ids, epoll targets, inotify watches, pty indexes,
+// pidfd pids, timerfd clocks, signalfd masks), or the name of an anon
+// inode it did not hold.
+func needsFDInfo(r *bpfiter.File) bool {
+	switch {
+	case r.FSMagic == bpfiter.AnonInodeMagic:
+		return !anonNamed(r) || anonWithInfo[r.AnonName]
+	case r.FSMagic == bpfiter.PidfsMagic:
+		return true
+	}
+	return r.IMode&unix.S_IFMT == unix.S_IFCHR
+}
+
+// anonWithInfo are the anon inodes whose fdinfo has lines the graph uses.
+var anonWithInfo = map[string]bool{
+	"[eventfd]": true, "[eventpoll]": true, "inotify": true,
+	"[timerfd]": true, "[signalfd]": true, "[pidfd]": true,
+}
+
+// anonNamed says whether r holds its anon inode's whole name: one that
+// fills the record's field may have been cut.
+func anonNamed(r *bpfiter.File) bool {
+	return r.AnonName != "" && len(r.AnonName) < bpfiter.AnonNameMax
 }
 
 // of returns the dump's fds of p, nil when the dump did not see p (it
@@ -119,8 +262,12 @@ func (d *bpfDump) of(p *procRec) []bpfiter.File {
 	return fs
 }
 
-// bpfFile returns the record of fd num in fs, or nil.
-func bpfFile(fs []bpfiter.File, num int) *bpfiter.File {
+// bpfFile returns the record of fd num in fs, or nil; hint is where it
+// likely is (the bpf walk lists a table in the dump's order).
+func bpfFile(fs []bpfiter.File, num, hint int) *bpfiter.File {
+	if hint >= 0 && hint < len(fs) && fs[hint].FD == num {
+		return &fs[hint]
+	}
 	i, ok := slices.BinarySearchFunc(fs, num, func(f bpfiter.File, num int) int { return cmp.Compare(f.FD, num) })
 	if !ok {
 		return nil
@@ -129,24 +276,31 @@ func bpfFile(fs []bpfiter.File, num int) *bpfiter.File {
 }
 
 // readFDFrom reads one fd that the dump holds (r). The dump has what
-// fdinfo says of every fd, so fdinfo is read only for anon inodes, pidfds
-// and character devices (eventfd ids, epoll targets, inotify watches, pty
-// indexes); sockets and pipes need no syscall at all, other files a
-// readlink and, for path objects, a stat. It returns false when the fd
-// closed meanwhile.
+// fdinfo says of every fd and the name of anon inodes, so fdinfo is read
+// only where needsFDInfo says, a readlink only for files that are not
+// sockets, pipes or named anon inodes, and a stat for path objects. It
+// returns false when the fd closed meanwhile.
 func (w *walker) readFDFrom(f *fdRec, p *procRec, num int, r *bpfiter.File) bool {
-	if r.FSMagic == bpfiter.AnonInodeMagic || r.FSMagic == bpfiter.PidfsMagic || r.IMode&unix.S_IFMT == unix.S_IFCHR {
+	named := r.FSMagic == bpfiter.AnonInodeMagic && anonNamed(r)
+	if !named && needsFDInfo(r) {
 		return w.readFD(f, p, num)
 	}
 	*f = fdRec{proc: p, num: num, info: fdInfo{
 		pos: r.Pos, ino: r.Inode, flags: r.Flags, mntID: int32(r.MntID), scmFDs: int32(r.InFlight),
 	}}
-	switch r.FSMagic {
-	case bpfiter.SockfsMagic:
+	switch {
+	case r.FSMagic == bpfiter.SockfsMagic:
 		f.kind, f.inode = graph.KindSocket, r.Inode
 		return true
-	case bpfiter.PipefsMagic:
+	case r.FSMagic == bpfiter.PipefsMagic:
 		f.kind, f.inode = graph.KindPipe, r.Inode
+		return true
+	case named:
+		if anonWithInfo[r.AnonName] && !w.readInfo(f, p, itoa(num)) {
+			return false
+		}
+		f.name = "anon_inode:" + r.AnonName
+		f.setTarget(parseTarget(f.name))
 		return true
 	}
 	return w.readTarget(f, p, itoa(num))
@@ -157,9 +311,9 @@ func (w *walker) readFDFrom(f *fdRec, p *procRec, num int, r *bpfiter.File) bool
 func setDescs(procs []*procRec, d *bpfDump) {
 	for _, p := range procs {
 		fs := d.of(p)
-		for _, f := range p.fds {
+		for i, f := range p.fds {
 			f.desc = 0
-			if r := bpfFile(fs, f.num); r != nil {
+			if r := bpfFile(fs, f.num, i); r != nil {
 				f.desc = r.Desc
 			}
 		}

@@ -83,6 +83,25 @@ const maxFDInfo = 16 << 20
 func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 	name := itoa(num)
 	*f = fdRec{proc: p, num: num}
+	if !w.readInfo(f, p, name) {
+		return false
+	}
+	if f.err == "" && f.info.mntID != 0 {
+		switch f.info.mntID {
+		case w.sockMnt:
+			f.kind, f.inode = graph.KindSocket, f.info.ino
+			return true
+		case w.pipeMnt:
+			f.kind, f.inode = graph.KindPipe, f.info.ino
+			return true
+		}
+	}
+	return w.readTarget(f, p, name)
+}
+
+// readInfo reads the fdinfo of fd name of p into f.info, or what kept it
+// from it into f.err. It returns false when the fd closed meanwhile.
+func (w *walker) readInfo(f *fdRec, p *procRec, name string) bool {
 	var data []byte
 	var err error
 	data, w.infoBuf, err = readFileAt(p.infoDir, name, w.infoBuf, maxFDInfo)
@@ -96,17 +115,7 @@ func (w *walker) readFD(f *fdRec, p *procRec, num int) bool {
 			f.err = "fdinfo: " + err.Error()
 		}
 	}
-	if f.err == "" && f.info.mntID != 0 {
-		switch f.info.mntID {
-		case w.sockMnt:
-			f.kind, f.inode = graph.KindSocket, f.info.ino
-			return true
-		case w.pipeMnt:
-			f.kind, f.inode = graph.KindPipe, f.info.ino
-			return true
-		}
-	}
-	return w.readTarget(f, p, name)
+	return true
 }
 
 // readTarget reads what fd name of p leads to into f: its link, and for

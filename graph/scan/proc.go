@@ -29,7 +29,9 @@ type procRec struct {
 	fdCount   int
 	err       string // why the fd table could not be read
 
-	fdDir, infoDir int // open /proc/PID/fd and /proc/PID/fdinfo, -1 when closed
+	// Open /proc/PID/fd and /proc/PID/fdinfo, -1 when closed; the bpf walk
+	// opens fdinfo only for a table with fds whose fdinfo it reads.
+	fdDir, infoDir int
 	fdNums         []int
 	fds            []*fdRec
 	bpfFiles       []bpfiter.File // what the scan's BPF dump holds of the process, until its fds are read
@@ -86,20 +88,12 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 	p.netns, _ = procdir.NamespaceAt(procDir, "net")
 	p.mntns, _ = procdir.NamespaceAt(procDir, "mnt")
 	p.pidns, _ = procdir.NamespaceAt(procDir, "pid")
-	var cg []byte
-	if cg, w.infoBuf, err = readFileAt(procDir, "cgroup", w.infoBuf, maxCgroupFile); err == nil {
-		p.cgroup = parseCgroup(cg)
-	}
-	p.cwd = w.readPathObject(procDir, "cwd")
-	p.root = w.readPathObject(procDir, "root")
-	p.exe = w.readPathObject(procDir, "exe")
+	w.readLinks(p, procDir)
 
-	p.fdDir, err = openDir(procDir, "fd")
-	if err != nil {
-		if gone(err) {
+	if opened, vanished := p.openFDDir(procDir); !opened {
+		if vanished {
 			return nil, true, nil
 		}
-		p.err = "fd table: " + errText(err)
 		return p, false, nil
 	}
 	var fdStat unix.Stat_t
@@ -125,6 +119,28 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		p.closeDirs()
 		return p, false, nil
 	}
+	return w.openFDInfo(p, procDir, true)
+}
+
+// openFDDir opens p's fd directory; where it cannot, vanished says that
+// the process went away, or p.err why.
+func (p *procRec) openFDDir(procDir int) (opened, vanished bool) {
+	fd, err := openDir(procDir, "fd")
+	switch {
+	case err == nil:
+		p.fdDir = fd
+		return true, false
+	case gone(err):
+		return false, true
+	}
+	p.err = "fd table: " + errText(err)
+	return false, false
+}
+
+// openFDInfo checks that p's fd table, listed and open, can be read, and
+// opens its fdinfo directory when want says that it is needed. vanished
+// is true when the process went away.
+func (w *walker) openFDInfo(p *procRec, procDir int, want bool) (_ *procRec, vanished bool, _ error) {
 	// Some processes list their fd table but refuse every readlink, even to
 	// root: find out once, on the first fd, rather than once per fd.
 	if _, err := readlinkAt(p.fdDir, itoa(p.fdNums[0]), w.linkBuf); denied(err) {
@@ -132,6 +148,10 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		p.err = "fd table: " + errText(err)
 		return p, false, nil
 	}
+	if !want {
+		return p, false, nil
+	}
+	var err error
 	p.infoDir, err = openDir(procDir, "fdinfo")
 	if err != nil {
 		p.closeDirs()
@@ -142,6 +162,19 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		return p, false, nil
 	}
 	return p, false, nil
+}
+
+// readLinks reads what a process's directory says besides its fd table
+// and the facts of stat, status and ns/: its cgroup, and cwd, root and exe.
+func (w *walker) readLinks(p *procRec, procDir int) {
+	var cg []byte
+	var err error
+	if cg, w.infoBuf, err = readFileAt(procDir, "cgroup", w.infoBuf, maxCgroupFile); err == nil {
+		p.cgroup = parseCgroup(cg)
+	}
+	p.cwd = w.readPathObject(procDir, "cwd")
+	p.root = w.readPathObject(procDir, "root")
+	p.exe = w.readPathObject(procDir, "exe")
 }
 
 // readPathObject reads one of a process's own links (cwd, root, exe); nil

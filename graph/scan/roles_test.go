@@ -48,6 +48,7 @@ var roles = map[string]func(c *ctl, args []string) error{
 	"udpsend":      roleUDPSend,
 	"inotify":      roleInotify,
 	"nsholder":     roleNSHolder,
+	"owntable":     roleOwnTable,
 }
 
 // errEOF ends a role quietly: its stdin closed.
@@ -752,5 +753,57 @@ func roleNSHolder(c *ctl, args []string) error {
 		return err
 	}
 	f.Str["listener"] = sockaddrString(local)
+	return c.ready(f)
+}
+
+// roleOwnTable: a thread unshares its fd table (as a thread cloned without
+// CLONE_FILES has one) and opens a socket pair in it; the process's table
+// holds an eventfd. Facts: "ev" (the process's), "thread_sock" (the fd
+// number in the thread's table), num "tid".
+func roleOwnTable(c *ctl, args []string) error {
+	ev, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	type opened struct {
+		tid, fd int
+		err     error
+	}
+	done := make(chan opened)
+	var unshare func()
+	unshare = func() {
+		runtime.LockOSThread() // never unlocked: the thread keeps its table
+		if unix.Gettid() == unix.Getpid() {
+			// The process's own thread: keep it, and try another.
+			go unshare()
+			select {}
+		}
+		if err := unix.Unshare(unix.CLONE_FILES); err != nil {
+			done <- opened{err: fmt.Errorf("unshare(CLONE_FILES): %w", err)}
+			return
+		}
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			done <- opened{err: err}
+			return
+		}
+		// A number the process's table does not use: the runtime may
+		// open the lower ones there.
+		const high = 200
+		err = unix.Dup3(pair[0], high, unix.O_CLOEXEC)
+		done <- opened{tid: unix.Gettid(), fd: high, err: err}
+		select {}
+	}
+	go unshare()
+	o := <-done
+	if o.err != nil {
+		return o.err
+	}
+	f := newFacts()
+	if err := addFD(f, "ev", ev); err != nil {
+		return err
+	}
+	f.FD["thread_sock"] = o.fd
+	f.Num["tid"] = o.tid
 	return c.ready(f)
 }

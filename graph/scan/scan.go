@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fdscope/fdscope/graph"
+	"github.com/fdscope/fdscope/graph/bpfiter"
 	"github.com/fdscope/fdscope/internal/procdir"
 )
 
@@ -128,11 +129,27 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	if s.opts.Backend == BackendAuto && backend == BackendProcfs {
 		st.ScannerFallback = s.bpf.fallback
 	}
-	// The dump comes first: its reader's fd is closed before the scanning
-	// process's own table is listed.
+	sockets := &socketTable{
+		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
+		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
+	}
+	var sockWG sync.WaitGroup
+	defer sockWG.Wait() // on every return: nothing of the scan outlives it
+	socketsEarly := false
+	// The dump comes first: its readers' fds are closed before the
+	// scanning process's own table is listed.
 	dump := &bpfDump{}
 	if backend == BackendBPF {
-		if dump, err = s.dumpBPF(); err != nil {
+		// In a full scan the sockets of every namespace the processes are
+		// in are dumped while the iterator reads the fds.
+		var withTasks func([]bpfiter.Task)
+		if s.dumper != nil && len(s.opts.PIDs) == 0 {
+			withTasks = func(tasks []bpfiter.Task) {
+				socketsEarly = true
+				sockWG.Go(func() { s.dumpSockets(netnsMembers(tasks), sockets) })
+			}
+		}
+		if dump, err = s.dumpBPF(withTasks); err != nil {
 			if s.opts.Backend == BackendBPF {
 				return nil, err
 			}
@@ -140,6 +157,10 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			st.Scanner, st.ScannerFallback = string(BackendProcfs), err.Error()
 		}
 	}
+	// The socket dumps hold fds of this process: they are done before it
+	// opens the proc root (whose fd number must not move from one scan to
+	// the next) and lists its own table.
+	sockWG.Wait()
 	fs, err := procfs.NewFS(s.opts.ProcRoot)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
@@ -151,7 +172,9 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	defer unix.Close(rootFD)
 
 	pids := slices.Clone(s.opts.PIDs)
-	if len(pids) == 0 {
+	if len(pids) == 0 && dump.tasks != nil {
+		pids = dump.pids() // what the /proc root lists, but for processes started since
+	} else if len(pids) == 0 {
 		w := newWalker(fs, rootFD)
 		if pids, err = procdir.ListNumbers(rootFD, w.direntBuf, nil); err != nil {
 			return nil, fmt.Errorf("scan: list %s: %w", s.opts.ProcRoot, err)
@@ -180,11 +203,6 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	var errs []error
 	var errMu sync.Mutex
 	newW := func() *walker { return newWalker(fs, rootFD) }
-	sockets := &socketTable{
-		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
-		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
-	}
-	var sockWG sync.WaitGroup
 
 	// Processes are read in batches, each in two passes, so that the scan
 	// holds at most two directory fds per process of one batch however many
@@ -202,7 +220,11 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			defer prog.proc()
 			p, gone, err := self.p, self.gone, self.err
 			if batch[i] != self.pid {
-				p, gone, err = w.readProc(batch[i], false)
+				if t := dump.task(batch[i]); t != nil {
+					p, gone, err = w.readProcFrom(t, dump.byPID[t.PID])
+				} else {
+					p, gone, err = w.readProc(batch[i], false)
+				}
 			}
 			switch {
 			case gone:
@@ -222,7 +244,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 
 		// Meanwhile, the sockets of the first batch's network namespaces
 		// (usually all of them; the rest are dumped at the end).
-		if lo == 0 && s.dumper != nil {
+		if lo == 0 && s.dumper != nil && !socketsEarly {
 			sockWG.Go(func() { s.dumpSockets(procs, sockets) })
 		}
 
@@ -300,7 +322,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 	const chunkSize = 256
 	var chunks []chunk
 	for _, p := range procs {
-		if p.infoDir < 0 {
+		if p.fdDir < 0 {
 			continue
 		}
 		p.fds = make([]*fdRec, len(p.fdNums))
@@ -315,7 +337,7 @@ func (s *Scanner) readFDs(ctx context.Context, newW func() *walker, procs []*pro
 		for j := c.lo; j < c.hi; j++ {
 			f, num := &recs[j-c.lo], c.p.fdNums[j]
 			read := false
-			if r := bpfFile(c.p.bpfFiles, num); r != nil {
+			if r := bpfFile(c.p.bpfFiles, num, j); r != nil {
 				read = w.readFDFrom(f, c.p, num, r)
 			} else {
 				read = w.readFD(f, c.p, num)

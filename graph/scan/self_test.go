@@ -27,9 +27,13 @@ func TestScanLeavesOutItsOwnFDs(t *testing.T) {
 	}{
 		{"alone", scan.Options{PIDs: []int{os.Getpid()}}},
 		{"whole machine", scan.Options{}},
+		// bpf where it loads (root): its socket dumps run beside the dump.
+		{"alone, auto", scan.Options{PIDs: []int{os.Getpid()}, Backend: scan.BackendAuto}},
+		{"whole machine, auto", scan.Options{Backend: scan.BackendAuto}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := scan.New(tc.opts)
+			t.Cleanup(func() { s.Close() })
 			first := ownFDs(t, s)
 			second := ownFDs(t, s)
 			if !maps.Equal(first, second) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The few kernel types taskfile.c reads, as the kernel's BPF selftests
+ * The few kernel types taskfile.c and task.c read, as the kernel's BPF selftests
  * declare them: only the fields used, each struct marked
  * preserve_access_index so that libbpf-style CO-RE relocations find the
  * fields by name in the running kernel's BTF, wherever they are.
@@ -47,6 +47,45 @@ struct upid {
 	void *ns;
 };
 
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+typedef struct {
+	unsigned int val;
+} kgid_t;
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t euid;
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct pid_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+	struct net *net_ns;
+};
+
+struct signal_struct {
+	int nr_threads;
+};
+
 struct pid {
 	unsigned int level;
 	struct upid numbers[1];
@@ -62,11 +101,18 @@ struct files_struct {
 };
 
 struct task_struct {
+	unsigned int flags;
 	int pid;
 	int tgid;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
 	struct pid *thread_pid;
-	struct files_struct *files;
 	u64 start_boottime;
+	const struct cred *cred;
+	char comm[16];
+	struct files_struct *files;
+	struct nsproxy *nsproxy;
+	struct signal_struct *signal;
 };
 
 struct super_block {
@@ -90,9 +136,17 @@ struct mount {
 	int mnt_id;
 };
 
+struct qstr {
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct qstr d_name;
+};
+
 struct path {
 	struct vfsmount *mnt;
-	void *dentry;
+	struct dentry *dentry;
 };
 
 struct file {
@@ -134,6 +188,11 @@ struct bpf_iter__task_file {
 	struct task_struct *task;
 	u32 fd;
 	struct file *file;
+};
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 };
 
 #pragma clang attribute pop
