@@ -122,6 +122,15 @@ func startServeProcess(t *testing.T, stderr io.Writer, args ...string) (*server,
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), serveRoleEnv+"=serve "+strings.Join(args, " "))
+	return startServeCmd(t, cmd, stderr), cmd
+}
+
+// startServeCmd starts cmd, which runs this test binary in its "serve"
+// role (maybe through unshare or nsenter), and waits until the server has
+// scanned once. The process is killed when the test ends, if it still
+// runs.
+func startServeCmd(t *testing.T, cmd *exec.Cmd, stderr io.Writer) *server {
+	t.Helper()
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
@@ -143,7 +152,7 @@ func startServeProcess(t *testing.T, stderr io.Writer, args ...string) (*server,
 	go io.Copy(io.Discard, out)
 	s := &server{url: m[1], token: m[2]}
 	waitScanned(t, s)
-	return s, cmd
+	return s
 }
 
 // waitScanned waits until s has scanned the machine once (/healthz 200):
@@ -241,27 +250,7 @@ func TestServeHistoryFullDisk(t *testing.T) {
 	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
 		`mount -t tmpfs -o size=32m fdscope-test "$0" && exec "$1"`, dir, os.Args[0])
 	cmd.Env = append(os.Environ(), serveRoleEnv+"=serve --listen 127.0.0.1:0 --interval 100ms --log-level info --data-dir "+dir)
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	m := servingRE.FindStringSubmatch(line)
-	if err != nil || m == nil {
-		t.Fatalf("serve printed %q (%v): %s", line, err, stderr.String())
-	}
-	go io.Copy(io.Discard, out)
-	s := &server{url: m[1], token: m[2]}
-	waitScanned(t, s)
+	s := startServeCmd(t, cmd, &stderr)
 	// The store as the server sees it, through its mount namespace.
 	store := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "root", dir)
 	waitChanges(t, s, startSleeper(t), history.ProcessStart)

@@ -49,6 +49,23 @@ func startRecordedFrom(t testing.TB, store *live.Store, sources []string) (*test
 	return serveAPI(t, ln, api.Options{Source: store, History: db, HistorySources: sources}), db
 }
 
+// startRecordedWith serves a store that holds first, recorded as
+// startRecorded does, once its first version is in the history.
+func startRecordedWith(t *testing.T, first *graph.Snapshot) (*live.Store, *testServer, *history.DB) {
+	t.Helper()
+	store := live.NewStore(live.DefaultWindow)
+	store.Publish(first)
+	s, db := startRecorded(t, store)
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok, _ := db.Begin(context.Background()); ok {
+			return store, s, db
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first version not recorded")
+		}
+	}
+}
+
 // waitRecorded waits until the history holds a change of kind for pid's fd.
 func waitRecorded(t *testing.T, db *history.DB, kind string, pid, fd int) {
 	t.Helper()
@@ -71,18 +88,8 @@ func waitRecorded(t *testing.T, db *history.DB, kind string, pid, fd int) {
 func TestBrowserTimeline(t *testing.T) {
 	t.Parallel()
 	chromium(t)
-	store := live.NewStore(live.DefaultWindow)
 	base := diagramtest.UnixEcho()
-	store.Publish(base)
-	s, db := startRecorded(t, store)
-	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
-		if _, ok, _ := db.Begin(context.Background()); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first version not recorded")
-		}
-	}
+	store, s, db := startRecordedWith(t, base)
 	// A second connection, to the server's fd 5, opens and closes.
 	store.Publish(withConnection(base))
 	waitRecorded(t, db, history.ConnOpen, 2554, 5)
@@ -153,18 +160,8 @@ func withWorker(s *graph.Snapshot) *graph.Snapshot {
 func TestBrowserMapTimeline(t *testing.T) {
 	t.Parallel()
 	chromium(t)
-	store := live.NewStore(live.DefaultWindow)
 	base := diagramtest.UnixEcho()
-	store.Publish(base)
-	s, db := startRecorded(t, store)
-	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
-		if _, ok, _ := db.Begin(context.Background()); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first version not recorded")
-		}
-	}
+	store, s, db := startRecordedWith(t, base)
 	store.Publish(withWorker(base))
 	waitRecorded(t, db, history.FDOpen, 2600, 3)
 	time.Sleep(5 * time.Millisecond) // the exit is recorded at a later time
