@@ -26,10 +26,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include "nspid.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define MAX_PID_NS_LEVEL 32
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -47,9 +47,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
 
-// The reader's pid namespace (the inode of /proc/self/ns/pid) and the
-// system call numbers of the running architecture, set at load.
-const volatile __u32 ns_inum = 0;
+// The system call numbers of the running architecture, set at load (and
+// ns_inum, in nspid.h).
 const volatile __u32 nr_connect = 0;
 const volatile __u32 nr_accept = 0;
 const volatile __u32 nr_accept4 = 0;
@@ -165,27 +164,6 @@ static __always_inline struct event *reserve(__u8 kind, __u64 sock)
 	e->kind = kind;
 	e->sock = sock;
 	return e;
-}
-
-// ns_pid returns task's pid in the reader's pid namespace, 0 if the task
-// is not in it. The reader's namespace is one of the task's: the one at
-// some level from the root (0) to the task's own.
-static __always_inline __u32 ns_pid(struct task_struct *task)
-{
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	if (!pid)
-		return 0;
-	__u32 top = BPF_CORE_READ(pid, level);
-	void *numbers = (void *)pid + bpf_core_field_offset(struct pid, numbers);
-	for (__u32 level = 0; level < MAX_PID_NS_LEVEL; level++) {
-		if (level > top)
-			break;
-		struct upid up = {};
-		bpf_probe_read_kernel(&up, sizeof(up), numbers + level * sizeof(struct upid));
-		if (BPF_CORE_READ(up.ns, ns.inum) == ns_inum)
-			return up.nr;
-	}
-	return 0;
 }
 
 static __always_inline void addresses(struct event *e, struct sock *sk)

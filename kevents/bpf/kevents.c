@@ -17,16 +17,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include "nspid.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define MAX_PID_NS_LEVEL 32
 #define MAX_SYSCALL 1024
-
-// The reader's pid namespace (the inode of /proc/self/ns/pid), set at
-// load: pids are marked as it numbers them, and processes it cannot see are
-// not marked.
-const volatile __u32 ns_inum = 0;
 
 // marks say why a process was marked. Each is a byte of its own, so that
 // two CPUs marking one process for two reasons at once lose neither (no
@@ -79,27 +74,6 @@ static __always_inline struct counters *counters(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&totals, &zero);
-}
-
-// ns_pid returns task's pid in the reader's pid namespace, 0 if the task
-// is not in it. The reader's namespace is one of the task's: the one at
-// some level from the root (0) to the task's own.
-static __always_inline __u32 ns_pid(struct task_struct *task)
-{
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	if (!pid)
-		return 0;
-	__u32 top = BPF_CORE_READ(pid, level);
-	void *numbers = (void *)pid + bpf_core_field_offset(struct pid, numbers);
-	for (__u32 level = 0; level < MAX_PID_NS_LEVEL; level++) {
-		if (level > top)
-			break;
-		struct upid up = {};
-		bpf_probe_read_kernel(&up, sizeof(up), numbers + level * sizeof(struct upid));
-		if (BPF_CORE_READ(up.ns, ns.inum) == ns_inum)
-			return up.nr;
-	}
-	return 0;
 }
 
 // mark records why the process of task changed.

@@ -8,27 +8,7 @@
 #ifndef FDSCOPE_KEVENTS_VMLINUX_H
 #define FDSCOPE_KEVENTS_VMLINUX_H
 
-typedef unsigned char __u8;
-typedef unsigned short __u16;
-typedef unsigned int __u32;
-typedef unsigned long long __u64;
-typedef int __s32;
-typedef long long __s64;
-typedef __u16 __be16;
-typedef __u32 __be32;
-typedef __u32 __wsum;
-typedef __u64 u64;
-typedef _Bool bool;
-
-enum bpf_map_type {
-	BPF_MAP_TYPE_HASH = 1,
-	BPF_MAP_TYPE_ARRAY = 2,
-};
-
-enum {
-	BPF_ANY = 0,
-	BPF_NOEXIST = 1,
-};
+#include "types.h"
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 

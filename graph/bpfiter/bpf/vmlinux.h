@@ -8,25 +8,7 @@
 #ifndef FDSCOPE_VMLINUX_H
 #define FDSCOPE_VMLINUX_H
 
-typedef unsigned char __u8;
-typedef unsigned short __u16;
-typedef unsigned int __u32;
-typedef unsigned long long __u64;
-typedef signed char __s8;
-typedef short __s16;
-typedef int __s32;
-typedef long long __s64;
-typedef __u16 __be16;
-typedef __u32 __be32;
-typedef __u32 __wsum;
-typedef __u8 u8;
-typedef __u16 u16;
-typedef __u32 u32;
-typedef __u64 u64;
-typedef long long loff_t;
-typedef unsigned int fmode_t;
-typedef unsigned short umode_t;
-typedef unsigned int dev_t;
+#include "types.h"
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
