@@ -32,7 +32,9 @@ import (
 // running tests: "unix-server PATH" accepts one connection on a unix socket
 // and waits; "unix-client PATH" connects to it and waits; "bench-client URL
 // IDLE" measures a server (cmd_serve_bench_test.go); "serve ARGS..." runs
-// fdscope serve (cmd_serve_history_test.go kills it).
+// fdscope serve (cmd_serve_history_test.go kills it), "hub ARGS..." fdscope
+// hub; "tcp-server ADDR" accepts one TCP connection and holds it,
+// "tcp-client ADDR" makes it (cmd_hub_netns_test.go).
 const serveRoleEnv = "FDSCOPE_SERVE_TEST_ROLE"
 
 func init() {
@@ -72,6 +74,37 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	case "hub":
+		// A hub in a process of its own (cmd_hub_netns_test.go).
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := runHub(ctx, f[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "tcp-server":
+		// Accepts one TCP connection on ADDR and holds it.
+		ln, err := net.Listen("tcp", f[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println("listening")
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(2)
+		}
+		io.Copy(io.Discard, c)
+	case "tcp-client":
+		// Connects to ADDR over TCP and holds the connection.
+		c, err := net.Dial("tcp", f[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println("connected")
+		io.Copy(io.Discard, c)
 	case "unix-client":
 		c, err := net.Dial("unix", f[1])
 		if err != nil {
