@@ -417,7 +417,7 @@ func TestHubAcrossNamespaceHosts(t *testing.T) {
 		t.Errorf("processes by host: %v, want alpha and beta with holder, agent and client or server", hosts)
 	}
 
-	// BROWSE
+	browseAcrossHosts(t, hubURL, client.nsPID, server.nsPID)
 
 	// Beta's agent goes away: its processes are marked, then dropped.
 	agentB.kill()
