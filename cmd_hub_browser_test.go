@@ -75,7 +75,7 @@ func browseAcrossHosts(t *testing.T, hubURL string, client, server int) {
 		el.scrollIntoView({block: 'center', inline: 'center'});
 		const r = el.getBoundingClientRect();
 		return {x: r.x + r.width / 2, y: r.y + r.height / 2};
-	})(document.querySelector(` + strconv.Quote(box(false, "beta", server)) + `))`))
+	})(document.querySelector(`+strconv.Quote(box(false, "beta", server))+`))`))
 	if err != nil {
 		t.Fatalf("page: the server's box: %v", err)
 	}
