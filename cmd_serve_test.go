@@ -44,8 +44,8 @@ func init() {
 	}
 	f := strings.Fields(role)
 	switch f[0] {
-	case "unix-server":
-		ln, err := net.Listen("unix", f[1])
+	case "unix-server", "tcp-server":
+		ln, err := net.Listen(strings.TrimSuffix(f[0], "-server"), f[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
@@ -65,48 +65,21 @@ func init() {
 			fmt.Fprintln(os.Stderr, "bench client:", err)
 			os.Exit(1)
 		}
-	case "serve":
-		// A server in a process of its own, which a test can kill -9.
+	case "serve", "hub":
+		// A server (or hub) in a process of its own, which a test can kill -9.
+		run := runServe
+		if f[0] == "hub" {
+			run = runHub
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := runServe(ctx, f[1:], os.Stdout, os.Stderr)
+		err := run(ctx, f[1:], os.Stdout, os.Stderr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-	case "hub":
-		// A hub in a process of its own (cmd_hub_netns_test.go).
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := runHub(ctx, f[1:], os.Stdout, os.Stderr)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	case "tcp-server":
-		// Accepts one TCP connection on ADDR and holds it.
-		ln, err := net.Listen("tcp", f[1])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		fmt.Println("listening")
-		c, err := ln.Accept()
-		if err != nil {
-			os.Exit(2)
-		}
-		io.Copy(io.Discard, c)
-	case "tcp-client":
-		// Connects to ADDR over TCP and holds the connection.
-		c, err := net.Dial("tcp", f[1])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		fmt.Println("connected")
-		io.Copy(io.Discard, c)
-	case "unix-client":
-		c, err := net.Dial("unix", f[1])
+	case "unix-client", "tcp-client":
+		c, err := net.Dial(strings.TrimSuffix(f[0], "-client"), f[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
