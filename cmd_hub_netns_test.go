@@ -115,6 +115,17 @@ func (h *nsHost) ip(t *testing.T, args ...string) {
 	}
 }
 
+// setLastPID makes n the last pid given in the host's pid namespace: the
+// next process there is n+1 (unless another starts first).
+func (h *nsHost) setLastPID(t *testing.T, n int) {
+	t.Helper()
+	out, err := exec.Command("nsenter", "--target", strconv.Itoa(h.holder), "--pid", "--mount", "--",
+		"sh", "-c", fmt.Sprintf("echo %d > /proc/sys/kernel/ns_last_pid", n)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: ns_last_pid: %v: %s", h.name, err, out)
+	}
+}
+
 // link joins two hosts by a veth pair, made in a's namespace with its peer
 // in b's, and addresses its ends (addresses of a /30).
 func link(t *testing.T, a, b *nsHost, addrA, addrB string) {
@@ -366,7 +377,11 @@ func TestHubAcrossNamespaceHosts(t *testing.T) {
 		return beta.start(t, agentArgs("10.231.2.2:9440", tokenFile, filepath.Join(dir, "beta")))
 	}
 	agentB := betaAgent()
+	// The server and the client get the same pid in their hosts (the next
+	// after 999 in each), as pids do across machines.
+	beta.setLastPID(t, 999)
 	server := beta.start(t, "tcp-server 10.231.0.2:7000")
+	alpha.setLastPID(t, 999)
 	client := alpha.start(t, "tcp-client 10.231.0.2:7000")
 	hubProc := hubhost.start(t, "hub --listen 127.0.0.1:9440 --agents alpha=http://10.231.1.2:9440,beta=http://10.231.2.2:9440"+
 		" --agent-token-file "+tokenFile+" --drop-after 2s --log-level warn")
@@ -415,6 +430,31 @@ func TestHubAcrossNamespaceHosts(t *testing.T) {
 	}
 	if hosts["alpha"] < 3 || hosts["beta"] < 3 || len(hosts) != 2 {
 		t.Errorf("processes by host: %v, want alpha and beta with holder, agent and client or server", hosts)
+	}
+
+	// One pid on two hosts: ?host= names each; without it, the one that
+	// started last: the client (or, started in the same clock tick, the
+	// first by node ID: alpha's, the client again).
+	if client.nsPID == server.nsPID {
+		layoutOf := func(query string) string {
+			var l struct {
+				FocusID string `json:"focus_id"`
+			}
+			if code := hubGet(fmt.Sprintf("/api/processes/%d/layout%s", server.nsPID, query), &l); code != http.StatusOK {
+				t.Fatalf("layout%s: %d", query, code)
+			}
+			return l.FocusID
+		}
+		for query, host := range map[string]string{"?host=beta": "beta", "?host=alpha": "alpha", "": "alpha"} {
+			if got := layoutOf(query); !strings.HasPrefix(got, host+"/proc:") {
+				t.Errorf("the focus of pid %d%s is %s, want %s's", server.nsPID, query, got, host)
+			}
+		}
+		if code := hubGet(fmt.Sprintf("/api/processes/%d?host=hubhost", server.nsPID), nil); code != http.StatusNotFound {
+			t.Errorf("pid %d on hubhost: %d, want 404", server.nsPID, code)
+		}
+	} else {
+		t.Logf("the client (pid %d) and the server (pid %d) have different pids: ?host= is not needed to tell them apart", client.nsPID, server.nsPID)
 	}
 
 	browseAcrossHosts(t, hubURL, client.nsPID, server.nsPID)
