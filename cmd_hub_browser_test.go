@@ -69,21 +69,33 @@ func browseAcrossHosts(t *testing.T, hubURL string, client, server int) {
 	wait("the client in focus on alpha", "document.querySelector('"+box(true, "alpha", client)+"')")
 	wait("the server on beta as the client's peer", "document.querySelector('"+box(false, "beta", server)+"')")
 
-	// A mouse click in the middle of the server's box.
-	type point struct{ X, Y float64 }
-	pt, err := chromedp.Run(ctx, chromedp.Evaluate[point](`(el => {
-		el.scrollIntoView({block: 'center', inline: 'center'});
-		const r = el.getBoundingClientRect();
-		return {x: r.x + r.width / 2, y: r.y + r.height / 2};
-	})(document.querySelector(`+strconv.Quote(box(false, "beta", server))+`))`))
-	if err != nil {
-		t.Fatalf("page: the server's box: %v", err)
+	// A mouse click in the middle of an element.
+	click := func(what, sel string) {
+		t.Helper()
+		type point struct{ X, Y float64 }
+		pt, err := chromedp.Run(ctx, chromedp.Evaluate[point](`(el => {
+			el.scrollIntoView({block: 'center', inline: 'center'});
+			const r = el.getBoundingClientRect();
+			return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+		})(document.querySelector(`+strconv.Quote(sel)+`))`))
+		if err == nil {
+			_, err = chromedp.Run(ctx, chromedp.MouseClickXY(pt.X, pt.Y))
+		}
+		if err != nil {
+			t.Fatalf("page: click %s: %v", what, err)
+		}
 	}
-	if _, err := chromedp.Run(ctx, chromedp.MouseClickXY(pt.X, pt.Y)); err != nil {
-		t.Fatalf("page: click the server: %v", err)
-	}
+	click("the server", box(false, "beta", server))
 	wait("the address of the server on beta", fmt.Sprintf(`location.pathname === '/process/%d' && location.search === '?host=beta'`, server))
 	wait("the server's diagram", ready(server))
 	wait("the server in focus on beta", "document.querySelector('"+box(true, "beta", server)+"')")
 	wait("the client on alpha as the server's peer", "document.querySelector('"+box(false, "alpha", client)+"')")
+
+	// The process list holds both hosts' processes, pids shared or not: a
+	// click on the client's row goes back to alpha.
+	row := fmt.Sprintf(`#process-list [data-node-id^="alpha/proc:%d:"]`, client)
+	wait("the client's row in the list", "document.querySelector('"+row+"')")
+	click("the client's row", row)
+	wait("the address of the client on alpha", fmt.Sprintf(`location.pathname === '/process/%d' && location.search === '?host=alpha'`, client))
+	wait("the client in focus on alpha again", "document.querySelector('"+box(true, "alpha", client)+"')")
 }

@@ -43,7 +43,7 @@ const state = {
 };
 
 const graph = new FocusGraph();
-const list = new ProcessList($("sidebar"), { onOpen: (pid) => focus(pid, true), onRender: () => onListRender() });
+const list = new ProcessList($("sidebar"), { onOpen: (pid, host) => focus(pid, true, host), onRender: () => onListRender() });
 const summary = new Summary($("summary"), () => [...list.rows.values()]);
 const connections = new ConnectionsTable($("connections"), graph, (pid, host) => focus(pid, true, host));
 let view = null;
