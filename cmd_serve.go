@@ -198,8 +198,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			procConnector = true
 		}
 	}
+	hostName, _ := os.Hostname() // "" when unknown: ?host= then names no process
 	opts := api.Options{
-		Source: store, Listen: *listen, AllowedHosts: allowHosts, Token: *token,
+		Source: store, Listen: *listen, AllowedHosts: allowHosts, Token: *token, HostName: hostName,
 		// The assets are tiny and carry no version in their names: no-cache
 		// makes a browser fetch the new ones after an upgrade.
 		Page: web.Dashboard(), Static: static.FS,

@@ -32,7 +32,9 @@ import (
 // running tests: "unix-server PATH" accepts one connection on a unix socket
 // and waits; "unix-client PATH" connects to it and waits; "bench-client URL
 // IDLE" measures a server (cmd_serve_bench_test.go); "serve ARGS..." runs
-// fdscope serve (cmd_serve_history_test.go kills it).
+// fdscope serve (cmd_serve_history_test.go kills it), "hub ARGS..." fdscope
+// hub; "tcp-server ADDR" accepts one TCP connection and holds it,
+// "tcp-client ADDR" makes it (cmd_hub_netns_test.go).
 const serveRoleEnv = "FDSCOPE_SERVE_TEST_ROLE"
 
 func init() {
@@ -42,8 +44,8 @@ func init() {
 	}
 	f := strings.Fields(role)
 	switch f[0] {
-	case "unix-server":
-		ln, err := net.Listen("unix", f[1])
+	case "unix-server", "tcp-server":
+		ln, err := net.Listen(strings.TrimSuffix(f[0], "-server"), f[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
@@ -63,17 +65,21 @@ func init() {
 			fmt.Fprintln(os.Stderr, "bench client:", err)
 			os.Exit(1)
 		}
-	case "serve":
-		// A server in a process of its own, which a test can kill -9.
+	case "serve", "hub":
+		// A server (or hub) in a process of its own, which a test can kill -9.
+		run := runServe
+		if f[0] == "hub" {
+			run = runHub
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := runServe(ctx, f[1:], os.Stdout, os.Stderr)
+		err := run(ctx, f[1:], os.Stdout, os.Stderr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-	case "unix-client":
-		c, err := net.Dial("unix", f[1])
+	case "unix-client", "tcp-client":
+		c, err := net.Dial(strings.TrimSuffix(f[0], "-client"), f[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)

@@ -122,13 +122,13 @@ func (s *Server) getActivity(w http.ResponseWriter, r *http.Request) {
 		}
 		hist = h
 	}
-	v, pid := s.process(w, r)
+	v, ref := s.process(w, r)
 	if v == nil {
 		return
 	}
-	body := ActivityBody{PID: pid, Sockets: []ActivitySocket{}, NotMeasured: notMeasured(s.opts.Activity)}
+	body := ActivityBody{PID: ref.pid, Sockets: []ActivitySocket{}, NotMeasured: notMeasured(s.opts.Activity)}
 	body.SampledAt, _ = s.opts.Activity.LastSample()
-	for _, n := range v.focus(pid).Nodes {
+	for _, n := range v.focus(ref).Nodes {
 		if !measured(n) {
 			continue
 		}

@@ -158,7 +158,7 @@ func (s *Server) pastView(w http.ResponseWriter, r *http.Request) (v *view, past
 	// A views of its own: what a past view computes (its map, say) must
 	// not become the live views' reference for the next version.
 	return &view{snap: snap, vs: newViews(s.opts.Source, 1), rowsDiff: map[uint64]*graph.RowChanges{},
-		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}, true
+		focuses: map[focusRef]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}, true
 }
 
 // viewFor returns the view a request asks for: the one of its at= time,

@@ -125,6 +125,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "ws: "+err.Error())
 		return
 	}
+	sub.host = h.opts.graphHost(sub.host)
 	user := h.userKey(r, peerOf(r, h.opts.Identify), h.ownUID)
 	if code, why := h.admit(user); code != 0 {
 		h.metrics.refused.WithLabelValues("limit").Inc()
@@ -228,9 +229,9 @@ type client struct {
 	// of the next); nil after the focus pid changed.
 	layout     *diagram.Layout
 	needLayout bool // the focus changed since the last layout sent
-	// missing is the focus pid the client was told does not exist (yet);
+	// missing is the focus the client was told does not exist (yet);
 	// its focus starts with a snapshot once the process appears.
-	missing int
+	missing focusRef
 }
 
 // errDrop marks an error after which the client is dropped, with the reason.
@@ -311,6 +312,7 @@ func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
 			if err != nil {
 				msg = err.Error()
 			} else {
+				next.host = c.h.opts.graphHost(next.host)
 				c.want, c.resync = next, c.resync || resync
 			}
 		}
@@ -353,10 +355,10 @@ func (c *client) sync(ctx context.Context) error {
 	if resync && c.started {
 		c.h.metrics.resyncs.WithLabelValues("request").Inc()
 	}
-	if resync || want.graph != c.have.graph || want.pid != c.have.pid {
-		c.graphSeq, c.focus, c.missing = 0, nil, 0
+	if resync || want.graph != c.have.graph || want.ref() != c.have.ref() {
+		c.graphSeq, c.focus, c.missing = 0, nil, focusRef{}
 	}
-	if want.graph != GraphFocus || want.pid != c.have.pid || !want.layout {
+	if want.graph != GraphFocus || want.ref() != c.have.ref() || !want.layout {
 		c.layout = nil // Prev resets with the focus pid
 	}
 	if want.expand != c.have.expand || (want.layout && !c.have.layout) {
@@ -418,7 +420,7 @@ func (c *client) syncLayout(ctx context.Context, latest *view) error {
 	if latest.seq != c.graphSeq {
 		at = nil
 	}
-	msg, l := c.h.views.layoutMessage(at, c.graphSeq, c.have.pid, c.focus, c.have.layoutOptions(), c.layout)
+	msg, l := c.h.views.layoutMessage(at, c.graphSeq, c.have.ref(), c.focus, c.have.layoutOptions(), c.layout)
 	if err := c.write(ctx, TypeLayout, msg); err != nil {
 		return err
 	}
@@ -471,26 +473,26 @@ func (c *client) syncAll(ctx context.Context, latest *view) error {
 }
 
 func (c *client) syncFocus(ctx context.Context, latest *view) error {
-	pid := c.have.pid
+	ref, pid := c.have.ref(), c.have.pid
 	if c.graphSeq != 0 && latest.seq == c.graphSeq {
 		return nil
 	}
-	if c.graphSeq == 0 && latest.index().Process(pid) == nil {
+	if c.graphSeq == 0 && latest.index().ProcessOn(ref.host, pid) == nil {
 		// An unknown pid: an error, once, and nothing else until a
 		// version holds the process (then its snapshot).
-		if c.missing == pid {
+		if c.missing == ref {
 			return nil
 		}
-		msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with pid %d (yet)", pid)})
+		msg := mustJSON(ErrorMessage{Type: TypeError, Error: fmt.Sprintf("focus: no process with %s (yet)", ref)})
 		if err := c.write(ctx, TypeError, msg); err != nil {
 			return err
 		}
-		c.missing = pid
+		c.missing = ref
 		return nil
 	}
-	f := latest.focus(pid)
+	f := latest.focus(ref)
 	if c.graphSeq == 0 {
-		c.missing = 0
+		c.missing = focusRef{}
 		if err := c.write(ctx, TypeSnapshot, snapshotJSON(latest.seq, pid, f)); err != nil {
 			return err
 		}

@@ -57,6 +57,24 @@ func CheckPID(n int) error {
 	return nil
 }
 
+// MaxHostLen is the longest host name a focus may name (?host=).
+const MaxHostLen = 255
+
+// CheckHost checks the host name of a host-qualified focus (?host=NAME): 1
+// to MaxHostLen printable bytes, no slash (a hub's host names prefix node
+// IDs with NAME/) and no space.
+func CheckHost(s string) error {
+	if s == "" || len(s) > MaxHostLen {
+		return fmt.Errorf("%q is not a host name (want 1 to %d bytes)", s, MaxHostLen)
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c == '/' || c >= 0x7f {
+			return fmt.Errorf("%q is not a host name (no slash, space or control character)", s)
+		}
+	}
+	return nil
+}
+
 // CheckTextWidth checks the width of a text diagram.
 func CheckTextWidth(n int) error {
 	if n < MinTextWidth || n > MaxTextWidth {

@@ -122,44 +122,63 @@ func (s *Server) getMapDrawing(format string) http.HandlerFunc {
 	}
 }
 
-// process resolves {pid} in the latest version: it returns the version's
-// view and the pid, or writes 400 (malformed pid), 503 (no scan yet) or
-// 404 (no such process) and returns nil.
-func (s *Server) process(w http.ResponseWriter, r *http.Request) (*view, int) {
+// process resolves {pid} (and ?host=, the process's host in a hub's merged
+// graph) in the latest version: it returns the version's view and the
+// process, or writes 400 (malformed pid or host), 503 (no scan yet) or 404
+// (no such process) and returns nil.
+func (s *Server) process(w http.ResponseWriter, r *http.Request) (*view, focusRef) {
 	pid, err := ParsePID(chi.URLParam(r, "pid"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad pid: "+err.Error())
-		return nil, 0
+		return nil, focusRef{}
+	}
+	ref := focusRef{pid: pid}
+	if q := r.URL.Query(); q.Has("host") {
+		if err := CheckHost(q.Get("host")); err != nil {
+			writeError(w, http.StatusBadRequest, "bad host: "+err.Error())
+			return nil, focusRef{}
+		}
+		ref.host = s.opts.graphHost(q.Get("host"))
 	}
 	v, past := s.pastView(w, r) // ?at=: as it was then
 	if !past {
 		v = s.latest(w)
 	}
 	if v == nil {
-		return nil, 0
+		return nil, focusRef{}
 	}
-	if v.index().Process(pid) == nil {
+	if v.index().ProcessOn(ref.host, pid) == nil {
 		if past {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d at %s", pid, r.URL.Query().Get("at")))
-			return nil, 0
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no process with %s at %s", ref, r.URL.Query().Get("at")))
+			return nil, focusRef{}
 		}
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with pid %d", pid))
-		return nil, 0
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no process with %s", ref))
+		return nil, focusRef{}
 	}
-	return v, pid
+	return v, ref
+}
+
+// hostOf returns the host a focus names, as the graph names it: the
+// server's own host name (Options.HostName) is every process of a server
+// that is not a hub, whose process nodes carry no host.
+func (o *Options) graphHost(host string) string {
+	if host == o.HostName {
+		return ""
+	}
+	return host
 }
 
 // GET /api/processes/{pid}: the focus subgraph of one process.
 func (s *Server) getProcess(w http.ResponseWriter, r *http.Request) {
-	if v, pid := s.process(w, r); v != nil {
-		writeShared(w, v, "focus "+itoa(pid), "application/json", func() ([]byte, error) { return jsonLine(v.focus(pid)) })
+	if v, ref := s.process(w, r); v != nil {
+		writeShared(w, v, "focus "+ref.key(), "application/json", func() ([]byte, error) { return jsonLine(v.focus(ref)) })
 	}
 }
 
 // GET /api/processes/{pid}/peers: the flat list of the process's connections.
 func (s *Server) getPeers(w http.ResponseWriter, r *http.Request) {
-	if v, pid := s.process(w, r); v != nil {
-		writeShared(w, v, "peers "+itoa(pid), "application/json", func() ([]byte, error) { return jsonLine(v.index().Peers(pid)) })
+	if v, ref := s.process(w, r); v != nil {
+		writeShared(w, v, "peers "+ref.key(), "application/json", func() ([]byte, error) { return jsonLine(v.index().PeersOn(ref.host, ref.pid)) })
 	}
 }
 
@@ -184,7 +203,7 @@ func layoutParams(w http.ResponseWriter, r *http.Request) (diagram.Options, bool
 // GET /api/processes/{pid}/layout: the diagram layout of the process's
 // focus (diagram.Layout JSON), with layoutParams' options.
 func (s *Server) getLayout(w http.ResponseWriter, r *http.Request) {
-	v, pid := s.process(w, r)
+	v, ref := s.process(w, r)
 	if v == nil {
 		return
 	}
@@ -192,8 +211,9 @@ func (s *Server) getLayout(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeShared(w, v, "layout "+itoa(pid)+" "+r.URL.RawQuery, "application/json", func() ([]byte, error) {
-		return jsonLine(diagram.NewLayout(v.focus(pid), pid, opts))
+	opts.Host = ref.host
+	writeShared(w, v, "layout "+ref.key()+" "+r.URL.RawQuery, "application/json", func() ([]byte, error) {
+		return jsonLine(diagram.NewLayout(v.focus(ref), ref.pid, opts))
 	})
 }
 
@@ -236,7 +256,7 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 // or 0, theme=light|dark|auto, watches=1 or 0, expand=ID (repeated).
 func (s *Server) getDiagram(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, pid := s.process(w, r)
+		v, ref := s.process(w, r)
 		if v == nil {
 			return
 		}
@@ -269,6 +289,7 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		opts.Host = ref.host
 		// Drawn once per version, pid and query for all clients.
 		contentType := "text/plain; charset=utf-8"
 		if format == "svg" {
@@ -278,10 +299,10 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 		}
 		// What flows on the connections, as last sampled: the drawing is
 		// shared until the next sample.
-		key := format + " " + itoa(pid) + " " + r.URL.RawQuery
+		key := format + " " + ref.key() + " " + r.URL.RawQuery
 		if !past(r) {
 			var at time.Time
-			opts.Activity, at = s.diagramActivity(v.focus(pid))
+			opts.Activity, at = s.diagramActivity(v.focus(ref))
 			if len(opts.Activity) > 0 {
 				key += " @" + at.Format(time.RFC3339Nano)
 			}
@@ -291,11 +312,11 @@ func (s *Server) getDiagram(format string) http.HandlerFunc {
 			var err error
 			switch format {
 			case "svg":
-				l := diagram.NewLayout(v.focus(pid), pid, opts)
+				l := diagram.NewLayout(v.focus(ref), ref.pid, opts)
 				err = diagram.SVG(l, &buf, diagram.SVGOptions{Theme: theme})
 			default:
 				opts.Width = width
-				l := diagram.NewLayout(v.focus(pid), pid, opts)
+				l := diagram.NewLayout(v.focus(ref), ref.pid, opts)
 				err = diagram.Text(l, &buf, diagram.TextOptions{Width: width, ASCII: ascii})
 			}
 			if err != nil {

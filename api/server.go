@@ -74,6 +74,10 @@ type Options struct {
 	// Listen is the address the server listens on ("127.0.0.1:8080"); the
 	// Host check allows its host.
 	Listen string
+	// HostName is the name of the host the server runs on (os.Hostname):
+	// the ?host= of a focus may name it. A hub leaves it empty: its
+	// processes carry their hosts' names.
+	HostName string
 	// AllowedHosts are more names the Host header may carry (for a server
 	// reached through a DNS name or a proxy).
 	AllowedHosts []string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ type view struct {
 	snapMsg  weak.Pointer[encoded] // held weakly, as views.graph
 	rowsMsg  []byte
 	rowsDiff map[uint64]*graph.RowChanges // from the process list of an earlier version
-	focuses  map[int]*onceFocus           // by pid
+	focuses  map[focusRef]*onceFocus
 	layouts  map[layoutKey]*onceLayout
 	// responses are encoded REST answers of this version, by route, pid and query.
 	responses map[string]*onceResponse
@@ -104,6 +105,30 @@ type mapVersion struct {
 	msg    []byte
 }
 
+// focusRef names the process of a focus: its pid and, in a hub's merged
+// graph, its host ("": the process with the pid that started last, as
+// graph.Index.Process).
+type focusRef struct {
+	pid  int
+	host string
+}
+
+// key names the focus in the keys of shared responses.
+func (f focusRef) key() string {
+	if f.host == "" {
+		return itoa(f.pid)
+	}
+	return itoa(f.pid) + "@" + f.host
+}
+
+// String says which process it is, for error messages.
+func (f focusRef) String() string {
+	if f.host == "" {
+		return fmt.Sprintf("pid %d", f.pid)
+	}
+	return fmt.Sprintf("pid %d on host %q", f.pid, f.host)
+}
+
 type onceFocus struct {
 	once sync.Once
 	f    *graph.Snapshot
@@ -113,7 +138,7 @@ type onceFocus struct {
 // focus with the same expanded groups were sent the same layouts before,
 // so they share Prev too, and each new version's layout is computed once.
 type layoutKey struct {
-	pid     int
+	ref     focusRef
 	width   int
 	screen  int
 	watches bool
@@ -146,7 +171,7 @@ func (vs *views) latest() *view {
 		return vs.cur
 	}
 	vs.cur = &view{seq: seq, snap: snap, vs: vs, rowsDiff: map[uint64]*graph.RowChanges{},
-		focuses: map[int]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}
+		focuses: map[focusRef]*onceFocus{}, layouts: map[layoutKey]*onceLayout{}, responses: map[string]*onceResponse{}}
 	for s := range vs.rows {
 		if s+vs.keep < seq {
 			delete(vs.rows, s)
@@ -282,19 +307,19 @@ func (v *view) processesMessage() []byte {
 	return v.rowsMsg
 }
 
-// focus returns the focus subgraph of pid in this version, computed once
+// focus returns the focus subgraph of ref in this version, computed once
 // for all clients; an empty graph (with the version's stats) when there is
 // no such process.
-func (v *view) focus(pid int) *graph.Snapshot {
+func (v *view) focus(ref focusRef) *graph.Snapshot {
 	v.mu.Lock()
-	o := v.focuses[pid]
+	o := v.focuses[ref]
 	if o == nil {
 		o = &onceFocus{}
-		v.focuses[pid] = o
+		v.focuses[ref] = o
 	}
 	v.mu.Unlock()
 	o.once.Do(func() {
-		o.f = v.index().Focus(pid)
+		o.f = v.index().FocusOn(ref.host, ref.pid)
 		if o.f == nil {
 			o.f = graph.New(nil, nil, v.snap.Stats)
 		}
@@ -307,16 +332,16 @@ func (v *view) focus(pid int) *graph.Snapshot {
 // (its ExpandGroups, Width and Watches; Prev and Headroom are set here).
 // When at is the view of version seq (whose focus(pid) focus is), the
 // layout is computed once per (pid, options, prev) for all clients.
-func (vs *views) layoutMessage(at *view, seq uint64, pid int, focus *graph.Snapshot, opts diagram.Options, prev *diagram.Layout) ([]byte, *diagram.Layout) {
-	opts.Prev, opts.Headroom = prev, LayoutHeadroom
+func (vs *views) layoutMessage(at *view, seq uint64, ref focusRef, focus *graph.Snapshot, opts diagram.Options, prev *diagram.Layout) ([]byte, *diagram.Layout) {
+	opts.Prev, opts.Headroom, opts.Host = prev, LayoutHeadroom, ref.host
 	compute := func() ([]byte, *diagram.Layout) {
-		l := diagram.NewLayout(focus, pid, opts)
-		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: pid, Layout: l}), l
+		l := diagram.NewLayout(focus, ref.pid, opts)
+		return mustJSON(LayoutMessage{Type: TypeLayout, Seq: seq, Focus: ref.pid, Layout: l}), l
 	}
 	if at == nil || at.seq != seq {
 		return compute()
 	}
-	key := layoutKey{pid: pid, width: opts.Width, screen: opts.Screen, watches: opts.Watches, expand: strings.Join(opts.ExpandGroups, expandSep), prev: prev}
+	key := layoutKey{ref: ref, width: opts.Width, screen: opts.Screen, watches: opts.Watches, expand: strings.Join(opts.ExpandGroups, expandSep), prev: prev}
 	at.mu.Lock()
 	o := at.layouts[key]
 	if o == nil {

@@ -116,6 +116,7 @@ type ErrorMessage struct {
 type Request struct {
 	Type      string   `json:"type"`
 	PID       int      `json:"pid,omitempty"`
+	Host      string   `json:"host,omitempty"` // with PID: the process's host, in a hub (see ?host=)
 	Graph     string   `json:"graph,omitempty"`
 	Processes *bool    `json:"processes,omitempty"`
 	Layout    *bool    `json:"layout,omitempty"`
@@ -128,6 +129,7 @@ type Request struct {
 type subscription struct {
 	graph     string // GraphAll, GraphFocus or GraphNone
 	pid       int    // for GraphFocus
+	host      string // for GraphFocus: the pid's host ("": any, as graph.Index.Process)
 	processes bool
 	hostMap   bool   // map messages
 	layout    bool   // layout messages after the focus's snapshots and diffs
@@ -187,6 +189,7 @@ func clip(s string, n int) string {
 
 // parseSubscription reads the subscription from the query of /api/ws:
 // graph=all|focus|none (default all), pid=N (with graph=focus, or alone),
+// host=NAME (with pid: the process's host, in a hub),
 // processes=1|0, map=1|0, layout=1|0, width=N (the layouts' wrapping width in
 // cells), screen=N (the cells the client sees at first), watches=1|0 (draw epoll and inotify watches), expand=ID
 // (repeated). The bounds are those of params.go.
@@ -211,6 +214,7 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 			s.graph = GraphFocus
 		}
 	}
+	s.host = get("host")
 	for _, b := range []struct {
 		name string
 		p    *bool
@@ -257,8 +261,8 @@ func parseSubscription(q map[string][]string) (subscription, error) {
 func (s subscription) check() error {
 	switch s.graph {
 	case GraphAll, GraphNone:
-		if s.pid != 0 {
-			return fmt.Errorf("pid given with graph=%s", s.graph)
+		if s.pid != 0 || s.host != "" {
+			return fmt.Errorf("pid or host given with graph=%s", s.graph)
 		}
 	case GraphFocus:
 		if s.pid == 0 {
@@ -267,11 +271,19 @@ func (s subscription) check() error {
 		if err := CheckPID(s.pid); err != nil {
 			return fmt.Errorf("bad pid: %w", err)
 		}
+		if s.host != "" {
+			if err := CheckHost(s.host); err != nil {
+				return fmt.Errorf("bad host: %w", err)
+			}
+		}
 	default:
 		return fmt.Errorf("bad graph %q (want all, focus or none)", s.graph)
 	}
 	return nil
 }
+
+// ref names the process in focus.
+func (s subscription) ref() focusRef { return focusRef{pid: s.pid, host: s.host} }
 
 // apply returns the subscription after request r, and whether r asked for a resync.
 func (s subscription) apply(r Request) (subscription, bool, error) {
@@ -286,7 +298,10 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		if err != nil {
 			return s, false, fmt.Errorf("focus: %w", err)
 		}
-		s.graph, s.pid, s.expand = GraphFocus, r.PID, e
+		s.graph, s.pid, s.host, s.expand = GraphFocus, r.PID, r.Host, e
+		if err := s.check(); err != nil {
+			return s, false, fmt.Errorf("focus: %w", err)
+		}
 		return s, false, nil
 	case TypeExpand:
 		if s.graph != GraphFocus {
@@ -304,10 +319,10 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 			n.graph = r.Graph
 		}
 		if r.PID != 0 {
-			n.pid = r.PID
+			n.pid, n.host = r.PID, r.Host
 		}
 		if n.graph != GraphFocus {
-			n.pid = 0
+			n.pid, n.host = 0, ""
 		}
 		if r.Processes != nil {
 			n.processes = *r.Processes
@@ -318,7 +333,7 @@ func (s subscription) apply(r Request) (subscription, bool, error) {
 		if r.Map != nil {
 			n.hostMap = *r.Map
 		}
-		if n.graph != GraphFocus || n.pid != s.pid {
+		if n.graph != GraphFocus || n.ref() != s.ref() {
 			n.expand = ""
 		}
 		if err := n.check(); err != nil {

@@ -80,8 +80,7 @@ type relations struct {
 func relationsOf(s *graph.Snapshot, focus *graph.Node) *relations {
 	r := &relations{conn: map[string]bool{}, sharedFDs: map[string][]int{}, sharesSocket: map[string]bool{},
 		connFDs: map[string]map[int]bool{}, sharesOFD: map[string]bool{}}
-	pid := focus.PID
-	r.rows = graph.NewIndex(s).Peers(pid)
+	r.rows = graph.NewIndex(s).PeersOn(hostOf(focus), focus.PID)
 	sharedFD := map[int]bool{} // focus fds whose description another process holds
 	for _, p := range r.rows {
 		if p.Relation == graph.RelShared {

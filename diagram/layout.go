@@ -221,6 +221,10 @@ type Label struct {
 
 // Options tune Layout. The zero value is ready to use.
 type Options struct {
+	// Host, when set, is the host of the focus process (graph.Process.Host)
+	// in a hub's merged graph, where pids repeat across hosts; "" makes
+	// the focus the process with the pid that started last.
+	Host string
 	// Width, when positive, is the widest the diagram should be, in cells:
 	// a wider one is wrapped into tiers, each with the focus process and
 	// some of its connections. A single connection wider than Width stays

@@ -238,7 +238,7 @@ func (m *model) addProcs(s *graph.Snapshot, pid int) {
 	}
 	var focus *proc
 	for _, p := range m.procs {
-		if p.node.PID == pid && (focus == nil || startOf(p.node) > startOf(focus.node)) {
+		if p.node.PID == pid && (m.opts.Host == "" || hostOf(p.node) == m.opts.Host) && (focus == nil || startOf(p.node) > startOf(focus.node)) {
 			focus = p
 		}
 	}
@@ -252,6 +252,14 @@ func (m *model) addProcs(s *graph.Snapshot, pid int) {
 	for _, p := range m.procs {
 		m.procOf[p.node.ID] = p
 	}
+}
+
+// hostOf returns the host of a process node ("" on one host).
+func hostOf(n *graph.Node) string {
+	if n.Process == nil {
+		return ""
+	}
+	return n.Process.Host
 }
 
 // gatherCrowds puts each crowd of sharers (crowdsOf) in the place of its processes.

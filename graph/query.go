@@ -99,6 +99,9 @@ type Index struct {
 	// The positions of each edge's source and target.
 	fromPos, toPos []int32
 	procs          map[int]int32 // pid → position of its process node
+	// hostProcs: host → pid → position, for the process nodes that carry
+	// a Host (a hub's merged graph, where pids repeat across hosts).
+	hostProcs map[string]map[int]int32
 }
 
 // NewIndex indexes s. A nil s stands for an empty snapshot.
@@ -153,8 +156,32 @@ func NewIndex(s *Snapshot) *Index {
 		if old, ok := x.procs[nd.PID]; !ok || startTime(s.Nodes[old]) < startTime(nd) {
 			x.procs[nd.PID] = int32(i)
 		}
+		if nd.Process != nil && nd.Process.Host != "" {
+			if x.hostProcs == nil {
+				x.hostProcs = map[string]map[int]int32{}
+			}
+			on := x.hostProcs[nd.Process.Host]
+			if on == nil {
+				on = map[int]int32{}
+				x.hostProcs[nd.Process.Host] = on
+			}
+			if old, ok := on[nd.PID]; !ok || startTime(s.Nodes[old]) < startTime(nd) {
+				on[nd.PID] = int32(i)
+			}
+		}
 	}
 	return x
+}
+
+// procPos returns the position of the process node with the given pid on
+// the given host: with host "", the one that started last of every host's.
+func (x *Index) procPos(host string, pid int) (int32, bool) {
+	if host == "" {
+		p, ok := x.procs[pid]
+		return p, ok
+	}
+	p, ok := x.hostProcs[host][pid]
+	return p, ok
 }
 
 func startTime(n *Node) uint64 {
@@ -167,9 +194,15 @@ func startTime(n *Node) uint64 {
 // Snapshot returns the indexed snapshot.
 func (x *Index) Snapshot() *Snapshot { return x.s }
 
-// Process returns the process node with the given pid, or nil.
-func (x *Index) Process(pid int) *Node {
-	if p, ok := x.procs[pid]; ok {
+// Process returns the process node with the given pid, or nil. Where
+// several hosts have a process with that pid (a hub's merged graph), it is
+// the one that started last; ProcessOn names the host.
+func (x *Index) Process(pid int) *Node { return x.ProcessOn("", pid) }
+
+// ProcessOn returns the process node with the given pid on the given host
+// (the node's Process.Host), or nil; host "" is any host, as Process.
+func (x *Index) ProcessOn(host string, pid int) *Node {
+	if p, ok := x.procPos(host, pid); ok {
 		return x.s.Nodes[p]
 	}
 	return nil
@@ -379,8 +412,12 @@ func (x *Index) peerHops(h hop, visit func(peer hop, via Via, rel Relation)) {
 // Peers returns the connections from the process with the given pid to
 // other processes, sorted by fd, peer pid, peer fd and via; nil when there
 // is no such process. Connections of a process to itself are left out.
-func (x *Index) Peers(pid int) []Peer {
-	proc, ok := x.procs[pid]
+func (x *Index) Peers(pid int) []Peer { return x.PeersOn("", pid) }
+
+// PeersOn is Peers of the process with the given pid on the given host
+// (host "": any host, as Process).
+func (x *Index) PeersOn(host string, pid int) []Peer {
+	proc, ok := x.procPos(host, pid)
 	if !ok {
 		return nil
 	}
@@ -427,8 +464,12 @@ func idOf(n *Node) string {
 // Peers), the peer process with the fd, description and object on the
 // path. Its edges are every edge of s between two of those nodes. Stats
 // are those of the whole snapshot.
-func (x *Index) Focus(pid int) *Snapshot {
-	proc, ok := x.procs[pid]
+func (x *Index) Focus(pid int) *Snapshot { return x.FocusOn("", pid) }
+
+// FocusOn is Focus of the process with the given pid on the given host
+// (host "": any host, as Process).
+func (x *Index) FocusOn(host string, pid int) *Snapshot {
+	proc, ok := x.procPos(host, pid)
 	if !ok {
 		return nil
 	}

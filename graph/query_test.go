@@ -546,3 +546,30 @@ func TestFocusWatches(t *testing.T) {
 		t.Error("Focus(100) holds a directory only pid 400 watches")
 	}
 }
+
+// TestProcessOn: in a merged graph whose hosts share a pid, ProcessOn,
+// FocusOn and PeersOn name the host's process; Process and host "" the
+// one that started last.
+func TestProcessOn(t *testing.T) {
+	proc := func(host string, start uint64) *Node {
+		return &Node{ID: host + "/" + ProcessID(7, start), Kind: KindProcess, PID: 7, Process: &Process{Comm: host, StartTime: start, Host: host}}
+	}
+	x := NewIndex(New([]*Node{proc("a", 5), proc("b", 9)}, nil, Stats{}))
+	for host, want := range map[string]string{"": "b/proc:7:9", "a": "a/proc:7:5", "b": "b/proc:7:9"} {
+		if n := x.ProcessOn(host, 7); n == nil || n.ID != want {
+			t.Errorf("ProcessOn(%q, 7) = %v, want %s", host, n, want)
+		}
+		if f := x.FocusOn(host, 7); f == nil || len(f.Nodes) != 1 || f.Nodes[0].ID != want {
+			t.Errorf("FocusOn(%q, 7) = %v, want %s alone", host, f, want)
+		}
+		if p := x.PeersOn(host, 7); p == nil || len(p) != 0 {
+			t.Errorf("PeersOn(%q, 7) = %v, want none", host, p)
+		}
+	}
+	if x.Process(7).ID != "b/proc:7:9" {
+		t.Errorf("Process(7) = %s", x.Process(7).ID)
+	}
+	if x.ProcessOn("c", 7) != nil || x.FocusOn("c", 7) != nil || x.PeersOn("c", 7) != nil || x.ProcessOn("a", 8) != nil {
+		t.Error("a host without the pid has a process")
+	}
+}

@@ -3,13 +3,17 @@
 // every POLL_MS while a live focus is shown, and hands them to the diagram
 // (rate labels and line weights) and the details panel (a sparkline).
 
+import { withHost } from "./dom.js";
+
 const POLL_MS = 2000;
 
 // ActivityPoller polls while pid() names a live focus; onUpdate(map) gets a
 // Map of socket node ID → {via, points: [{t, seconds, send, recv, rq, wq}]}.
 export class ActivityPoller {
-  constructor(pid, onUpdate) {
+  // pid() and host() name the focus (host: "" on one host).
+  constructor(pid, onUpdate, host = () => "") {
     this.pid = pid;
+    this.host = host;
     this.onUpdate = onUpdate;
     this.byID = new Map();
     this.off = false; // the server samples nothing
@@ -24,7 +28,7 @@ export class ActivityPoller {
   }
 
   async poll() {
-    const pid = this.pid();
+    const pid = this.pid() && this.pid() + "@" + this.host(); // the focus's key
     if (pid !== this.shown && this.byID.size) {
       this.byID = new Map();
       this.shown = pid;
@@ -33,12 +37,12 @@ export class ActivityPoller {
     if (this.off || this.busy || !pid) return;
     this.busy = true;
     try {
-      const r = await fetch("/api/processes/" + pid + "/activity", { cache: "no-store" });
+      const r = await fetch(withHost("/api/processes/" + this.pid() + "/activity", this.host()), { cache: "no-store" });
       if (r.status === 404 && (await r.text()).includes("no activity is sampled")) {
         this.off = true;
         return;
       }
-      if (!r.ok || this.pid() !== pid) return;
+      if (!r.ok || this.pid() + "@" + this.host() !== pid) return;
       const body = await r.json();
       this.byID = new Map(body.sockets.map((s) => [s.id, s]));
       this.shown = pid;

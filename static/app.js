@@ -14,7 +14,7 @@ import { ActivityPoller } from "./activity.js";
 import { ConnectionsTable } from "./connections.js";
 import { DiagramView, MIN_READABLE } from "./diagram.js";
 import { renderDetails } from "./details.js";
-import { $, h, plural } from "./dom.js";
+import { $, h, plural, withHost } from "./dom.js";
 import { exportMapPNG, exportMapSVG, exportPNG, exportSVG, exportText } from "./exports.js";
 import { FocusGraph } from "./focusgraph.js";
 import { ProcessList } from "./list.js";
@@ -30,6 +30,7 @@ const perf = (window.__fdscope = {
 
 const state = {
   focusPID: 0, // the process in view (0: none)
+  focusHost: "", // its host, in a hub whose hosts' pids repeat ("": the one that started last, or one host)
   focusError: "", // what the server said about it
   layoutSeq: 0, // the version of the layout drawn
   headline: "", // the layout's summary of the focus's connections and sharing
@@ -42,9 +43,9 @@ const state = {
 };
 
 const graph = new FocusGraph();
-const list = new ProcessList($("sidebar"), { onOpen: (pid) => focus(pid, true), onRender: () => onListRender() });
+const list = new ProcessList($("sidebar"), { onOpen: (pid, host) => focus(pid, true, host), onRender: () => onListRender() });
 const summary = new Summary($("summary"), () => [...list.rows.values()]);
-const connections = new ConnectionsTable($("connections"), graph, (pid) => focus(pid, true));
+const connections = new ConnectionsTable($("connections"), graph, (pid, host) => focus(pid, true, host));
 let view = null;
 let mapView = null;
 let timeline = null;
@@ -127,6 +128,7 @@ function connect() {
   if (state.focusPID) {
     u.searchParams.set("graph", "focus");
     u.searchParams.set("pid", String(state.focusPID));
+    if (state.focusHost) u.searchParams.set("host", state.focusHost);
     u.searchParams.set("layout", "1");
     u.searchParams.set("width", String(layoutWidth()));
     u.searchParams.set("screen", String(screenWidth()));
@@ -267,18 +269,29 @@ function pidFromURL() {
   return q && /^\d+$/.test(q) ? Number(q) : 0;
 }
 
-function urlFor(pid) {
+// hostFromURL returns the ?host= of the address: the host of the pid in a hub.
+function hostFromURL() {
+  return new URLSearchParams(location.search).get("host") || "";
+}
+
+function urlFor(pid, host) {
   const q = new URLSearchParams(location.search);
   q.delete("pid");
+  q.delete("host");
+  if (pid && host) q.set("host", host);
   const rest = q.toString();
   return (pid ? "/process/" + pid : "/") + (rest ? "?" + rest : "");
 }
 
-// focus makes pid (0: none) the process in view; push adds a history entry.
-function focus(pid, push) {
-  if (push && pid !== state.focusPID) history.pushState({ pid }, "", urlFor(pid));
-  if (pid === state.focusPID) return;
+// focus makes pid (0: none) the process in view, on host in a hub ("": the
+// one with the pid that started last, or one host); push adds a history entry.
+function focus(pid, push, host = "") {
+  if (!pid) host = "";
+  const same = pid === state.focusPID && host === state.focusHost;
+  if (push && !same) history.pushState({ pid, host }, "", urlFor(pid, host));
+  if (same) return;
   state.focusPID = pid;
+  state.focusHost = host;
   state.focusError = "";
   state.layoutSeq = 0;
   state.headline = "";
@@ -293,7 +306,7 @@ function focus(pid, push) {
   showPane();
   connect();
   activity?.now();
-  if (pid && state.table) connections.load(pid);
+  if (pid && state.table) connections.load(pid, host);
 }
 
 // showTable shows the connections table (true) or the diagram.
@@ -304,7 +317,7 @@ function showTable(on) {
   $("connections").hidden = !on;
   $("diagram").hidden = on;
   $("details").hidden = on;
-  if (on && state.focusPID) connections.load(state.focusPID);
+  if (on && state.focusPID) connections.load(state.focusPID, state.focusHost);
 }
 
 function showPane() {
@@ -313,7 +326,7 @@ function showPane() {
   $("map-pane").hidden = focused || !state.ready;
   if (!focused && state.ready && mapView.msg && !mapView.fitted) mapView.fit();
   $("focus").hidden = !focused;
-  $("doc-link").href = focused ? "/process/" + state.focusPID + "?theme=light&chrome=0" : "/";
+  $("doc-link").href = focused ? withHost("/process/" + state.focusPID + "?theme=light&chrome=0", state.focusHost) : "/";
   if (!focused) renderMapNote();
   if (!focused && state.ready) summary.load();
   renderFocusTitle();
@@ -379,8 +392,8 @@ async function fetchFocusPast(pid, at) {
   const q = pastLayoutQuery();
   q.set("at", at.toISOString());
   const [lr, fr] = await Promise.all([
-    fetch(`/api/processes/${pid}/layout?` + q, { credentials: "same-origin" }),
-    fetch(`/api/processes/${pid}?at=` + encodeURIComponent(at.toISOString()), { credentials: "same-origin" }),
+    fetch(withHost(`/api/processes/${pid}/layout?` + q, state.focusHost), { credentials: "same-origin" }),
+    fetch(withHost(`/api/processes/${pid}?at=` + encodeURIComponent(at.toISOString()), state.focusHost), { credentials: "same-origin" }),
   ]);
   const [layout, focus] = await Promise.all([lr.json(), fr.json()]);
   if (!lr.ok || !fr.ok) return { error: layout.error || focus.error || "" };
@@ -490,7 +503,7 @@ function renderExpanded() {
 // ---- Details.
 
 const detailActions = {
-  onFocus: (pid) => focus(pid, true),
+  onFocus: (pid, host) => focus(pid, true, host),
   onExpand: toggleExpand,
   expanded: (id) => state.expand.has(id),
   lifeOf: (inode) => timeline.lifeOf(inode),
@@ -509,7 +522,7 @@ function refreshDetails() {
 // ---- Wiring.
 
 function exportView() {
-  return { pid: state.focusPID, theme: state.theme, expand: state.expand, watches: state.watches };
+  return { pid: state.focusPID, host: state.focusHost, theme: state.theme, expand: state.expand, watches: state.watches };
 }
 
 // toggleWatches draws, or stops drawing, what epoll and inotify instances
@@ -529,7 +542,7 @@ function start() {
     prefix: "map-timeline", what: "the host", fetchPast: fetchMapPast, onPast: drawMapPast, onLive: mapLive, listSpanS: 120,
   });
   view = new DiagramView($("diagram"), {
-    onFocus: (pid) => focus(pid, true),
+    onFocus: (pid, host) => focus(pid, true, host),
     onSelect: showDetails,
     onExpand: toggleExpand,
   });
@@ -557,7 +570,7 @@ function start() {
   activity = new ActivityPoller(() => (state.focusPID && !timeline.past() ? state.focusPID : 0), (byID) => {
     view.setActivity(byID);
     refreshDetails();
-  });
+  }, () => state.focusHost);
   initTheme();
   list.wire();
   $("theme-toggle").addEventListener("click", () => setTheme(state.theme === "dark" ? "light" : "dark", true));
@@ -592,14 +605,15 @@ function start() {
       $("search").focus();
     }
   });
-  window.addEventListener("popstate", () => focus(pidFromURL(), false));
+  window.addEventListener("popstate", () => focus(pidFromURL(), false, hostFromURL()));
   window.addEventListener("resize", () => (state.focusPID ? state.layoutSeq && view.fit() : mapView.msg && mapView.fit()));
 
-  // /?pid=N becomes /process/N.
+  // /?pid=N becomes /process/N (?host=NAME stays).
   const pid = pidFromURL();
-  if (pid && !location.pathname.startsWith("/process/")) history.replaceState({ pid }, "", urlFor(pid));
+  const host = hostFromURL();
+  if (pid && !location.pathname.startsWith("/process/")) history.replaceState({ pid, host }, "", urlFor(pid, host));
   pollProgress();
-  if (pid) focus(pid, false);
+  if (pid) focus(pid, false, host);
   else {
     mapTimeline.follow("host");
     connect();

@@ -3,12 +3,12 @@
 // read from the focus subgraph.
 
 import { formatBytes, latest, rateText } from "./activity.js";
-import { h } from "./dom.js";
+import { h, hostOf } from "./dom.js";
 
 const HINT = "Hover or click an fd to follow it to the other end. Drag or scroll to move, Ctrl+wheel to zoom, double-click a group to expand it.";
 
 // renderDetails fills panel with info (what DiagramView's onSelect gives;
-// null for nothing) using graph (a FocusGraph). actions: onFocus(pid),
+// null for nothing) using graph (a FocusGraph). actions: onFocus(pid, host),
 // onExpand(groupPortID), expanded(groupPortID) → bool, and optionally
 // lifeOf(inode) → what the history says of the connection through that
 // object ("opened 10:42:03, closed 10:42:09: 6 s"; "" when it says nothing),
@@ -44,7 +44,7 @@ export function renderDetails(panel, info, graph, actions) {
       ["fds", n?.fd_count],
       ["error", n?.error],
     ]));
-    if (!box.focus) parts.push(h("button", { type: "button", "data-pid": String(box.pid), onclick: () => actions.onFocus(box.pid) }, "open pid " + box.pid));
+    if (!box.focus) parts.push(h("button", { type: "button", "data-pid": String(box.pid), onclick: () => actions.onFocus(box.pid, hostOf(box.node_id)) }, "open pid " + box.pid));
   } else if (box.expand) {
     // A group of descriptions or objects, or a crowd of processes.
     parts.push(h("h3", null, box.label.join(" ")), h("p", null, box.title || ""),
@@ -77,7 +77,7 @@ function otherEnds(info, actions) {
     const k = p.pid + ":" + p.port.id;
     if (seen.has(k)) continue;
     seen.add(k);
-    items.push(h("li", null, h("button", { type: "button", class: "link", "data-pid": String(p.pid), onclick: () => actions.onFocus(p.pid) },
+    items.push(h("li", null, h("button", { type: "button", class: "link", "data-pid": String(p.pid), onclick: () => actions.onFocus(p.pid, hostOf(p.box.node_id)) },
       p.box.label[0] || "pid " + p.pid), " " + p.port.label));
   }
   return items.length ? h("ul", { class: "peers" }, items) : null;

@@ -10,6 +10,7 @@
 // the focus changes.
 
 import { busier, latest, rateText, weight } from "./activity.js";
+import { hostOf } from "./dom.js";
 import * as pz from "./panzoom.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -45,7 +46,7 @@ function title(parent, text) {
 const num = (f) => String(Math.round(f * 100) / 100);
 
 // DiagramView draws layouts into container. Callbacks:
-//   onFocus(pid)          a peer process box was clicked
+//   onFocus(pid, host)    a peer process box was clicked (host: "" on one host)
 //   onSelect(info|null)   the highlighted element changed (hover or click)
 //   onExpand(groupPortID) a group was double-clicked
 export class DiagramView {
@@ -622,7 +623,7 @@ export class DiagramView {
       if (ref && ref.type === "box") {
         const b = this.boxes.get(ref.id).box;
         if (b.kind === "process" && !b.focus && b.pid) {
-          this.cb.onFocus?.(b.pid);
+          this.cb.onFocus?.(b.pid, hostOf(b.node_id));
           return;
         }
         if (b.kind === "crowd" && b.expand) {

@@ -3,6 +3,19 @@
 // $ returns the element with the given id.
 export const $ = (id) => document.getElementById(id);
 
+// hostOf returns the host of a process node ID in a hub's merged graph
+// ("beta/proc:811:912764" is beta's); "" for one host's ("proc:811:912764").
+export function hostOf(id) {
+  const m = /^([^/]+)\/proc:/.exec(id || "");
+  return m ? m[1] : "";
+}
+
+// withHost returns the URL u (a string) with ?host=HOST (or &host=) added
+// when host is set: the pid routes of a hub then name one process exactly.
+export function withHost(u, host) {
+  return host ? u + (u.includes("?") ? "&" : "?") + "host=" + encodeURIComponent(host) : u;
+}
+
 // h builds an element: h("td", {class: "num"}, "42", child, ...). Attributes
 // named data-*, aria-*, title, role, id and type are set as attributes, the
 // others (onclick, href, download, width, ...) as properties.

@@ -5,9 +5,10 @@
 
 import { h, toast } from "./dom.js";
 
-// view is {pid, theme, expand: Set of group port IDs, watches}.
+// view is {pid, host, theme, expand: Set of group port IDs, watches}.
 function exportURL(view, format) {
   const u = new URL("/api/processes/" + view.pid + "/diagram." + format, location.href);
+  if (view.host) u.searchParams.set("host", view.host);
   if (format === "svg") u.searchParams.set("theme", view.theme);
   else u.searchParams.set("width", "120");
   if (view.watches) u.searchParams.set("watches", "1");

@@ -2,7 +2,7 @@
 // process-list stream; search (by name, pid and user here, and by port,
 // path or inode through /api/search), sorting, and the keyboard.
 
-import { h } from "./dom.js";
+import { h, hostOf } from "./dom.js";
 
 // sorters order rows for each value of #sort.
 export const sorters = {
@@ -18,7 +18,8 @@ function isKernelThread(r) {
 
 // ProcessList draws the process list inside root (the sidebar: the list
 // #process-list, its count, the search box, the sort and kernel-thread
-// controls). onOpen(pid) opens a process; onRender() follows every redraw.
+// controls). onOpen(pid, host) opens a process (host: from the row's node ID
+// on a hub, "" on one host); onRender() follows every redraw.
 export class ProcessList {
   constructor(root, { onOpen, onRender }) {
     this.root = root;
@@ -31,7 +32,7 @@ export class ProcessList {
     this.sort = "pid";
     this.query = "";
     this.matches = new Map(); // pid → what matched, from /api/search
-    this.els = new Map(); // pid → {li, cells, sig}
+    this.els = new Map(); // process node ID → {li, cells, sig} (a hub's hosts share pids)
     this.queued = false;
     this.searchTimer = 0;
     this.searchGen = 0;
@@ -107,11 +108,13 @@ export class ProcessList {
     const rows = this.visible();
     const order = [];
     const keep = new Set();
+    const keepIDs = new Set();
     for (const { r, match } of rows) {
       keep.add(r.pid);
+      keepIDs.add(r.id);
       order.push(this.rowElement(r, match));
     }
-    for (const pid of this.els.keys()) if (!keep.has(pid)) this.els.delete(pid);
+    for (const id of this.els.keys()) if (!keepIDs.has(id)) this.els.delete(id);
     // Move only the rows out of place: a row that stays where it is is never
     // detached, so a click on it survives the update.
     const wanted = new Set(order);
@@ -130,7 +133,7 @@ export class ProcessList {
   // and release straddle an update still lands on it.
   rowElement(r, match) {
     const sig = [r.id, r.comm, r.user, r.fd_count, r.connections, r.shared_with, r.error, match, r.pid === this.focusPID, r.pid === this.active].join("\u0000");
-    let rec = this.els.get(r.pid);
+    let rec = this.els.get(r.id);
     if (!rec) {
       const cells = {
         pid: h("span", { class: "pid" }), comm: h("span", { class: "comm" }), user: h("span", { class: "user" }),
@@ -138,7 +141,7 @@ export class ProcessList {
         why: h("span", { class: "why" }), match: h("span", { class: "match" }),
       };
       rec = { li: h("li", { id: "row-" + r.pid, role: "option" }, Object.values(cells)), cells, sig: "" };
-      this.els.set(r.pid, rec);
+      this.els.set(r.id, rec);
     }
     if (rec.sig === sig) return rec.li;
     const { li, cells } = rec;
@@ -230,7 +233,7 @@ export class ProcessList {
       const li = ev.target.closest("[data-pid]");
       if (!li) return;
       this.active = Number(li.dataset.pid);
-      this.onOpen(this.active);
+      this.onOpen(this.active, hostOf(li.dataset.nodeId));
     });
     list.addEventListener("keydown", (ev) => {
       const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: 15, PageUp: -15, Home: -1e9, End: 1e9 };
