@@ -1,12 +1,16 @@
 // The project's development tools that would weigh down the main module:
-// go-task, the runner of Taskfile.yml. From the repository's root:
+// go-task, the runner of Taskfile.yml, and ./image, which builds the
+// container image with go-containerregistry. From the repository's root:
 //
 //	go tool -modfile=tools/go.mod task --list
+//	cd tools && go run ./image -binary ../build/fdscope -o ../build/fdscope-image.tar
 module github.com/fdscope/fdscope/tools
 
 go 1.26.4
 
 tool github.com/go-task/task/v3/cmd/task
+
+require github.com/google/go-containerregistry v0.22.1
 
 require (
 	cel.dev/expr v0.25.2 // indirect
@@ -73,6 +77,7 @@ require (
 	github.com/go-task/slim-sprig/v3 v3.0.0 // indirect
 	github.com/go-task/task/v3 v3.54.0 // indirect
 	github.com/go-task/template v0.2.0 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/google/s2a-go v0.1.10 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.22 // indirect
@@ -92,6 +97,8 @@ require (
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/mitchellh/hashstructure/v2 v2.0.2 // indirect
 	github.com/muesli/cancelreader v0.2.2 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.27 // indirect
 	github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
