@@ -14,7 +14,7 @@ import { ActivityPoller } from "./activity.js";
 import { ConnectionsTable } from "./connections.js";
 import { DiagramView, MIN_READABLE } from "./diagram.js";
 import { renderDetails } from "./details.js";
-import { $, h, plural, withHost } from "./dom.js";
+import { $, h, hostOf, plural, withHost } from "./dom.js";
 import { exportMapPNG, exportMapSVG, exportPNG, exportSVG, exportText } from "./exports.js";
 import { FocusGraph } from "./focusgraph.js";
 import { ProcessList } from "./list.js";
@@ -576,7 +576,7 @@ function start() {
   $("theme-toggle").addEventListener("click", () => setTheme(state.theme === "dark" ? "light" : "dark", true));
   $("summary").addEventListener("click", (ev) => {
     const li = ev.target.closest("[data-pid]");
-    if (li) focus(Number(li.dataset.pid), true);
+    if (li) focus(Number(li.dataset.pid), true, hostOf(li.dataset.nodeId));
   });
   $("home").addEventListener("click", (ev) => {
     ev.preventDefault();

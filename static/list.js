@@ -179,8 +179,9 @@ export class ProcessList {
   // openActive opens the keyboard's row, or the first one shown.
   openActive() {
     const rows = this.visible();
-    if (!rows.some((x) => x.r.pid === this.active)) this.active = rows.length ? rows[0].r.pid : 0;
-    if (this.active) this.onOpen(this.active);
+    const x = rows.find((x) => x.r.pid === this.active) || rows[0];
+    this.active = x ? x.r.pid : 0;
+    if (x) this.onOpen(x.r.pid, hostOf(x.r.id));
   }
 
   search() {
