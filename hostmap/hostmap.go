@@ -54,6 +54,10 @@ type Group struct {
 	Detail string `json:"detail,omitempty"`
 	// PIDs are the group's processes, ascending (none for a remote).
 	PIDs []int `json:"pids"`
+	// Hosts are, in a hub's merged graph (whose process nodes carry a
+	// host), the host of each of PIDs, in the same order: pids repeat
+	// across hosts. Absent on one host.
+	Hosts []string `json:"hosts,omitempty"`
 	// Comms are the distinct names (comm) of its processes, sorted.
 	Comms []string `json:"comms"`
 	// Listen lists its listening sockets, "tcp 0.0.0.0:80", sorted.
@@ -82,6 +86,14 @@ type proc struct {
 	parent *proc
 	group  *Group
 	pipe   *proc // union-find of pipeline members; nil when none
+}
+
+// host is the process's host in a hub's merged graph, "" on one host.
+func (p *proc) host() string {
+	if p.n.Process == nil {
+		return ""
+	}
+	return p.n.Process.Host
 }
 
 func (p *proc) comm() string {
@@ -181,6 +193,12 @@ func Build(x *graph.Index) *Map {
 		}
 		p.group = g
 		g.PIDs = append(g.PIDs, p.n.PID)
+		if host := p.host(); host != "" || len(g.Hosts) > 0 {
+			for len(g.Hosts) < len(g.PIDs)-1 {
+				g.Hosts = append(g.Hosts, "")
+			}
+			g.Hosts = append(g.Hosts, host)
+		}
 		if g.Kind == KindPipeline && p.pipe != nil {
 			// A member (a child of the shell): the name lists them in pid order.
 			g.Name = strings.TrimPrefix(g.Name+" | "+p.comm(), " | ")
@@ -269,7 +287,7 @@ func Build(x *graph.Index) *Map {
 
 	m := &Map{Groups: make([]Group, 0, len(groups)), Links: make([]Link, 0, len(links))}
 	for _, g := range groups {
-		slices.Sort(g.PIDs)
+		sortPIDs(g)
 		slices.Sort(g.Comms)
 		slices.Sort(g.Listen)
 		if g.PIDs == nil {
@@ -395,6 +413,29 @@ func hostNetNS(byPID map[int]*proc, procs map[*graph.Node]*proc) uint64 {
 		}
 	}
 	return best
+}
+
+// sortPIDs sorts a group's pids, and their hosts with them.
+func sortPIDs(g *Group) {
+	if len(g.Hosts) == 0 {
+		slices.Sort(g.PIDs)
+		return
+	}
+	for len(g.Hosts) < len(g.PIDs) {
+		g.Hosts = append(g.Hosts, "")
+	}
+	type ph struct {
+		pid  int
+		host string
+	}
+	both := make([]ph, len(g.PIDs))
+	for i := range both {
+		both[i] = ph{g.PIDs[i], g.Hosts[i]}
+	}
+	slices.SortFunc(both, func(a, b ph) int { return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.host, b.host)) })
+	for i, x := range both {
+		g.PIDs[i], g.Hosts[i] = x.pid, x.host
+	}
 }
 
 func sortedProcs(procs map[*graph.Node]*proc) []*proc {

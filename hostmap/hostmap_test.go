@@ -383,3 +383,36 @@ func TestHostNetNSIsTheInitialOne(t *testing.T) {
 		t.Errorf("the host's own namespace is a group: %v", ids)
 	}
 }
+
+// TestHubHosts: in a hub's merged graph, where pids repeat across hosts,
+// each group names the host of each of its pids, in the pids' order; on
+// one host it names none.
+func TestHubHosts(t *testing.T) {
+	m := &machine{}
+	for _, host := range []string{"beta", "alpha"} {
+		for _, pid := range []int{300, 100} {
+			id := host + "/" + graph.ProcessID(pid, st(pid))
+			m.nodes = append(m.nodes, &graph.Node{ID: id, Kind: graph.KindProcess, PID: pid,
+				Process: &graph.Process{PPID: 0, Comm: "worker", StartTime: st(pid), Host: host}})
+		}
+	}
+	var pids []int
+	var hosts []string
+	for _, g := range m.build().Groups {
+		for i, pid := range g.PIDs {
+			if len(g.Hosts) != len(g.PIDs) {
+				t.Fatalf("group %s: %d pids, %d hosts", g.ID, len(g.PIDs), len(g.Hosts))
+			}
+			pids, hosts = append(pids, pid), append(hosts, g.Hosts[i])
+		}
+	}
+	slices.Sort(pids)
+	if !slices.Equal(pids, []int{100, 100, 300, 300}) || !slices.Contains(hosts, "alpha") || !slices.Contains(hosts, "beta") {
+		t.Errorf("pids %v, hosts %v", pids, hosts)
+	}
+	for _, g := range host().build().Groups {
+		if len(g.Hosts) != 0 {
+			t.Errorf("one host: group %s names hosts %v", g.ID, g.Hosts)
+		}
+	}
+}

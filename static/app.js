@@ -548,9 +548,9 @@ function start() {
   });
   mapView = new MapView($("map"), {
     // Back from the focus view is the map, not the group.
-    onFocus: (pid) => {
+    onFocus: (pid, host) => {
       mapView.openGroup("");
-      focus(pid, true);
+      focus(pid, true, host);
     },
     onOpen: renderMapNote,
   });

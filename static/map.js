@@ -48,7 +48,7 @@ const linkID = (l) => l.from + "\u0000" + l.to;
 const linkLabel = (l) => l.count + " " + l.via.join(", ");
 
 // MapView draws map messages into container. Callbacks:
-//   onFocus(pid)   a process of an opened group was clicked
+//   onFocus(pid, host)   a process of an opened group was clicked (host: in a hub)
 //   onOpen(id)     a group was opened ("" when back on the map)
 export class MapView {
   constructor(container, callbacks) {
@@ -217,7 +217,8 @@ export class MapView {
       const row = rows.get(pid);
       const x = x0 + (i % cols) * (w + 2 * PX);
       const y = PAD + 2 * PY + Math.floor(i / cols) * (h + PY);
-      const p = el("g", { class: "proc", "data-pid": String(pid), tabindex: "0" }, this.procLayer);
+      const host = g.hosts?.[i] || ""; // in a hub: the pid's host
+      const p = el("g", { class: "proc", "data-pid": String(pid), "data-host": host, tabindex: "0" }, this.procLayer);
       el("rect", { x, y, width: w, height: h, rx: 4 }, p);
       el("text", { class: "name", x: x + PX, y: y + PY * 1.25 }, p).textContent = clip(row ? row.comm : "pid " + pid, 20);
       el("text", { class: "sub", x: x + PX, y: y + PY * 2.3 }, p).textContent =
@@ -292,7 +293,7 @@ export class MapView {
       if (svg.classList.contains("panning")) return false;
       const p = target.closest("[data-pid]");
       if (p && this.open) {
-        this.cb.onFocus(Number(p.dataset.pid));
+        this.cb.onFocus(Number(p.dataset.pid), p.dataset.host || "");
         return true;
       }
       const g = target.closest("[data-group]");
