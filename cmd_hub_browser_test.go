@@ -68,6 +68,11 @@ func browseAcrossHosts(t *testing.T, hubURL string, client, server int) {
 	wait("the client's diagram", ready(client))
 	wait("the client in focus on alpha", "document.querySelector('"+box(true, "alpha", client)+"')")
 	wait("the server on beta as the client's peer", "document.querySelector('"+box(false, "beta", server)+"')")
+	// The host is visible: each box says it, and so do the focus's title and the list's rows.
+	wait("the server's box saying beta", "document.querySelector('"+box(false, "beta", server)+"').textContent.includes('on beta')")
+	wait("the client's box saying alpha", "document.querySelector('"+box(true, "alpha", client)+"').textContent.includes('on alpha')")
+	wait("the title saying alpha", "document.getElementById('focus-title').textContent.endsWith(' on alpha')")
+	wait("the client's row saying alpha", fmt.Sprintf(`(r => r && r.textContent.includes(' on alpha'))(document.querySelector('#process-list [data-node-id^="alpha/proc:%d:"]'))`, client))
 
 	// A mouse click in the middle of an element.
 	click := func(what, sel string) {

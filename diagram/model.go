@@ -911,6 +911,9 @@ func procTitle(n *graph.Node, parent *proc) ([]string, string) {
 		comm = n.Process.Comm
 	}
 	lines := []string{strings.TrimSpace(comm + "  pid " + strconv.Itoa(n.PID))}
+	if host := hostOf(n); host != "" {
+		lines = append(lines, "on "+host) // a hub's merged graph: pids repeat across hosts
+	}
 	if parent != nil {
 		lines = append(lines, "child of pid "+strconv.Itoa(parent.node.PID))
 	}

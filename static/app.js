@@ -342,8 +342,8 @@ function renderFocusTitle() {
     document.title = "fdscope";
     return;
   }
-  const r = list.row(state.focusPID);
-  const t = r ? `${r.comm}  pid ${r.pid}` : `pid ${state.focusPID}`;
+  const r = list.row(state.focusPID, state.focusHost);
+  const t = (r ? `${r.comm}  pid ${r.pid}` : `pid ${state.focusPID}`) + (state.focusHost ? ` on ${state.focusHost}` : "");
   $("focus-title").textContent = t;
   $("focus-title").dataset.pid = String(state.focusPID);
   document.title = t + " — fdscope";

@@ -62,8 +62,9 @@ export class ProcessList {
     return true;
   }
 
-  row(pid) {
-    for (const r of this.rows.values()) if (r.pid === pid) return r;
+  // row returns the row of pid (on host, on a hub; "": any host).
+  row(pid, host = "") {
+    for (const r of this.rows.values()) if (r.pid === pid && (!host || hostOf(r.id) === host)) return r;
     return null;
   }
 
@@ -148,10 +149,11 @@ export class ProcessList {
     li.dataset.pid = String(r.pid);
     li.dataset.nodeId = r.id;
     li.className = [r.error ? "denied" : "", r.pid === this.focusPID ? "selected" : "", r.pid === this.active ? "active" : ""].join(" ").trim();
-    li.title = r.error ? "fds could not be read: " + r.error : r.comm + " (pid " + r.pid + ", user " + r.user + ")";
+    const on = hostOf(r.id) ? " on " + hostOf(r.id) : "";
+    li.title = r.error ? "fds could not be read: " + r.error : r.comm + " (pid " + r.pid + on + ", user " + r.user + ")";
     li.setAttribute("aria-selected", r.pid === this.focusPID ? "true" : "false");
     cells.pid.textContent = String(r.pid);
-    cells.comm.textContent = r.comm;
+    cells.comm.textContent = r.comm + on;
     cells.user.textContent = r.user;
     cells.fds.textContent = String(r.fd_count);
     cells.conns.textContent = r.connections ? String(r.connections) : "";
