@@ -164,7 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		FreeMemory:   true,
 	}
 	if events != nil {
-		loop.Events = kernelEventsOf(events)
+		loop.Events = kernelEventsOf(events, store)
 		loop.FDTables = live.NewProcFDTables(*procRoot)
 		registerKernelEvents(reg, events)
 	}

@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fdscope/fdscope/activity"
 	"github.com/fdscope/fdscope/kevents"
 	"github.com/fdscope/fdscope/live"
 )
@@ -52,12 +56,31 @@ func tryKernelEvents(procRoot string) (*kevents.Watcher, string) {
 	return w, ""
 }
 
-// kernelEvents is a kevents.Watcher as the live loop's Events.
-type kernelEvents struct{ w *kevents.Watcher }
+// kernelEvents is a kevents.Watcher as the live loop's Events. TCP state
+// changes count only in the network namespaces of the store's latest
+// snapshot (looked at again when it changed, at most every netnsEvery):
+// elsewhere on the machine they are none of the loop's business.
+type kernelEvents struct {
+	w       *kevents.Watcher
+	store   *live.Store
+	seq     uint64
+	checked time.Time
+}
 
-func kernelEventsOf(w *kevents.Watcher) live.Events { return kernelEvents{w} }
+// netnsEvery bounds how often kernelEvents looks for new namespaces.
+const netnsEvery = 5 * time.Second
 
-func (k kernelEvents) Changed() (live.Changed, error) {
+func kernelEventsOf(w *kevents.Watcher, store *live.Store) live.Events {
+	return &kernelEvents{w: w, store: store}
+}
+
+func (k *kernelEvents) Changed() (live.Changed, error) {
+	if seq, snap := k.store.Latest(); snap != nil && seq != k.seq && time.Since(k.checked) >= netnsEvery {
+		k.seq, k.checked = seq, time.Now()
+		if err := k.w.WatchNetNS(slices.Collect(maps.Keys(activity.NetNSOf(snap)))); err != nil {
+			return live.Changed{}, err
+		}
+	}
 	b, err := k.w.Take()
 	return live.Changed{PIDs: b.PIDs, FDsOnly: b.FDsOnly, Sockets: b.Sockets, Lost: b.Lost}, err
 }

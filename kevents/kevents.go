@@ -5,6 +5,7 @@ package kevents
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/cilium/ebpf"
@@ -122,6 +123,47 @@ func (w *Watcher) Take() (Batch, error) {
 	slices.Sort(b.PIDs)
 	slices.Sort(b.FDsOnly)
 	return b, nil
+}
+
+// WatchNetNS makes TCP state changes count (Batch.Sockets) only in these
+// network namespaces (by inode); none: in every one, as after Open.
+func (w *Watcher) WatchNetNS(inums []uint64) error {
+	on := uint32(1)
+	want := make(map[uint32]bool, len(inums))
+	for _, ino := range inums {
+		if ino != 0 && ino <= math.MaxUint32 {
+			want[uint32(ino)] = true
+			if err := w.objs.Netns.Put(uint32(ino), on); err != nil {
+				return fmt.Errorf("kevents: watch netns %d: %w", ino, err)
+			}
+		}
+	}
+	// The filter goes on once the namespaces are in, and off before any
+	// goes: a change is never lost to a half-made set.
+	if len(want) > 0 {
+		if err := w.objs.Netns.Put(uint32(0), on); err != nil {
+			return fmt.Errorf("kevents: netns filter: %w", err)
+		}
+	} else if err := w.objs.Netns.Delete(uint32(0)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("kevents: netns filter: %w", err)
+	}
+	var key, val uint32
+	var stale []uint32
+	it := w.objs.Netns.Iterate()
+	for it.Next(&key, &val) {
+		if key != 0 && !want[key] {
+			stale = append(stale, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("kevents: netns: %w", err)
+	}
+	for _, k := range stale {
+		if err := w.objs.Netns.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("kevents: unwatch netns %d: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // Totals reads the counts since Open.

@@ -32,6 +32,7 @@ type keventsMarks struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	keventsMapChanged             = "changed"
+	keventsMapNetns               = "netns"
 	keventsMapSyscalls            = "syscalls"
 	keventsMapTotals              = "totals"
 	keventsProgOnInetSockSetState = "on_inet_sock_set_state"
@@ -98,6 +99,7 @@ type keventsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type keventsMapSpecs struct {
 	Changed  *ebpf.MapSpec `ebpf:"changed"`
+	Netns    *ebpf.MapSpec `ebpf:"netns"`
 	Syscalls *ebpf.MapSpec `ebpf:"syscalls"`
 	Totals   *ebpf.MapSpec `ebpf:"totals"`
 }
@@ -132,6 +134,7 @@ func (o *keventsObjects) Close() error {
 // It can be passed to loadKeventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type keventsMaps struct {
 	Changed  *ebpf.Map `ebpf:"changed"`
+	Netns    *ebpf.Map `ebpf:"netns"`
 	Syscalls *ebpf.Map `ebpf:"syscalls"`
 	Totals   *ebpf.Map `ebpf:"totals"`
 }
@@ -139,6 +142,7 @@ type keventsMaps struct {
 func (m *keventsMaps) Close() error {
 	return _KeventsClose(
 		m.Changed,
+		m.Netns,
 		m.Syscalls,
 		m.Totals,
 	)

@@ -27,3 +27,6 @@ func (w *Watcher) Take() (Batch, error) { return Batch{}, errors.ErrUnsupported 
 
 // Totals fails as Open does.
 func (w *Watcher) Totals() (Totals, error) { return Totals{}, errors.ErrUnsupported }
+
+// WatchNetNS fails as Open does.
+func (w *Watcher) WatchNetNS([]uint64) error { return errors.ErrUnsupported }

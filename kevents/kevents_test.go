@@ -3,6 +3,7 @@
 package kevents_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -257,5 +258,74 @@ func TestMarksAnFDReceived(t *testing.T) {
 	defer unix.Close(fds[0])
 	if !marked() {
 		t.Fatal("a recvmsg that brought an fd did not mark the process")
+	}
+}
+
+// TestWatchNetNS: TCP state changes count only in the namespaces watched:
+// a loopback connection here is not counted while another namespace is
+// watched, and is when this one is, or when none is.
+func TestWatchNetNS(t *testing.T) {
+	w := open(t)
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// counted dials once and reports whether a TCP state change was
+	// counted since the last take.
+	counted := func() bool {
+		t.Helper()
+		w.Take()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		for range 100 { // the changes come in softirq, soon after
+			b, err := w.Take()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Sockets {
+				return true
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return false
+	}
+	if err := w.WatchNetNS([]uint64{st.Ino + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if counted() {
+		// Another process of this machine may have made a TCP change in
+		// this namespace meanwhile: only a second count would be ours.
+		if counted() {
+			t.Error("changes counted in a namespace not watched")
+		}
+	}
+	if err := w.WatchNetNS([]uint64{st.Ino}); err != nil {
+		t.Fatal(err)
+	}
+	if !counted() {
+		t.Error("a change not counted in the namespace watched")
+	}
+	if err := w.WatchNetNS(nil); err != nil {
+		t.Fatal(err)
+	}
+	if !counted() {
+		t.Error("a change not counted with no namespace watched")
 	}
 }

@@ -215,11 +215,28 @@ int BPF_PROG(on_sched_process_exit, struct task_struct *task)
 	return 0;
 }
 
+// netns holds the network namespaces (by inode) whose TCP state changes
+// count; the Go side fills it with those the scans see. Key 0 present: the
+// filter is on (no namespace has inode 0); absent: every change counts.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} netns SEC(".maps");
+
 // A TCP socket changed state: often in softirq, on a packet from the peer,
-// where no process is current.
+// where no process is current. Counted when its namespace is one the
+// reader watches: a busy container next door does not make it look.
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_inet_sock_set_state)
+int BPF_PROG(on_inet_sock_set_state, struct sock *sk)
 {
+	__u32 zero = 0;
+	if (bpf_map_lookup_elem(&netns, &zero)) {
+		__u32 inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		if (!bpf_map_lookup_elem(&netns, &inum))
+			return 0;
+	}
 	struct counters *c = counters();
 	if (c)
 		__sync_fetch_and_add(&c->sockets, 1);

@@ -47,7 +47,22 @@ struct pt_regs {
 	unsigned long regs[31];
 };
 
-struct sock;
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct sock_common {
+	possible_net_t skc_net;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+};
+
 struct file;
 struct linux_binprm;
 
