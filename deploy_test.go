@@ -13,132 +13,66 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sjson "sigs.k8s.io/json"
+	k8syaml "sigs.k8s.io/yaml"
 )
 
 // The manifests of deploy/kubernetes cannot be applied here (no cluster):
 // TestKubernetesManifests decodes each strictly — an unknown or misspelt
-// field is an error — into the subset of the Kubernetes API types they
-// use, checks what docs/hub.md promises of them, and runs the commands'
-// arguments through fdscope's own flag parsing.
+// field is an error — into the Kubernetes API types (k8s.io/api, as
+// kubectl's strict validation would), checks what docs/hub.md promises of
+// them, and runs the commands' arguments through fdscope's own flag
+// parsing.
 
-type k8sMeta struct {
-	Name      string            `yaml:"name"`
-	Namespace string            `yaml:"namespace"`
-	Labels    map[string]string `yaml:"labels"`
-}
-
+// k8sHead is what says which type a manifest is.
 type k8sHead struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 }
 
-type k8sPort struct {
-	Name          string `yaml:"name"`
-	ContainerPort int    `yaml:"containerPort"`
-	Port          int    `yaml:"port"`
-	TargetPort    string `yaml:"targetPort"`
-	Protocol      string `yaml:"protocol"`
-}
-
-type k8sContainer struct {
-	Name            string    `yaml:"name"`
-	Image           string    `yaml:"image"`
-	Args            []string  `yaml:"args"`
-	Ports           []k8sPort `yaml:"ports"`
-	SecurityContext struct {
-		RunAsUser                *int  `yaml:"runAsUser"`
-		RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
-		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
-		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-		Capabilities             struct {
-			Drop []string `yaml:"drop"`
-			Add  []string `yaml:"add"`
-		} `yaml:"capabilities"`
-	} `yaml:"securityContext"`
-	Resources struct {
-		Requests map[string]string `yaml:"requests"`
-		Limits   map[string]string `yaml:"limits"`
-	} `yaml:"resources"`
-	VolumeMounts []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-		ReadOnly  bool   `yaml:"readOnly"`
-	} `yaml:"volumeMounts"`
-	ReadinessProbe *struct {
-		HTTPGet struct {
-			Path string `yaml:"path"`
-			Port string `yaml:"port"`
-		} `yaml:"httpGet"`
-		PeriodSeconds    int `yaml:"periodSeconds"`
-		FailureThreshold int `yaml:"failureThreshold"`
-	} `yaml:"readinessProbe"`
-}
-
-type k8sPodTemplate struct {
-	Metadata k8sMeta `yaml:"metadata"`
-	Spec     struct {
-		HostPID                      bool   `yaml:"hostPID"`
-		HostNetwork                  bool   `yaml:"hostNetwork"`
-		DNSPolicy                    string `yaml:"dnsPolicy"`
-		AutomountServiceAccountToken *bool  `yaml:"automountServiceAccountToken"`
-		SecurityContext              struct {
-			RunAsNonRoot   *bool `yaml:"runAsNonRoot"`
-			RunAsUser      *int  `yaml:"runAsUser"`
-			RunAsGroup     *int  `yaml:"runAsGroup"`
-			FSGroup        *int  `yaml:"fsGroup"`
-			SeccompProfile struct {
-				Type string `yaml:"type"`
-			} `yaml:"seccompProfile"`
-		} `yaml:"securityContext"`
-		Tolerations []struct {
-			Operator string `yaml:"operator"`
-		} `yaml:"tolerations"`
-		Containers []k8sContainer `yaml:"containers"`
-		Volumes    []struct {
-			Name   string `yaml:"name"`
-			Secret struct {
-				SecretName  string `yaml:"secretName"`
-				DefaultMode int    `yaml:"defaultMode"`
-			} `yaml:"secret"`
-		} `yaml:"volumes"`
-	} `yaml:"spec"`
-}
-
-// k8sWorkload is a DaemonSet or a Deployment.
-type k8sWorkload struct {
-	k8sHead  `yaml:",inline"`
-	Metadata k8sMeta `yaml:"metadata"`
-	Spec     struct {
-		Replicas *int `yaml:"replicas"`
-		Selector struct {
-			MatchLabels map[string]string `yaml:"matchLabels"`
-		} `yaml:"selector"`
-		Template k8sPodTemplate `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-type k8sService struct {
-	k8sHead  `yaml:",inline"`
-	Metadata k8sMeta `yaml:"metadata"`
-	Spec     struct {
-		ClusterIP                string            `yaml:"clusterIP"`
-		PublishNotReadyAddresses bool              `yaml:"publishNotReadyAddresses"`
-		Selector                 map[string]string `yaml:"selector"`
-		Ports                    []k8sPort         `yaml:"ports"`
-	} `yaml:"spec"`
-}
-
-type k8sNamespace struct {
-	k8sHead  `yaml:",inline"`
-	Metadata k8sMeta `yaml:"metadata"`
-}
-
+// k8sKustomization is kustomize's file (not a Kubernetes API type): the
+// fields it uses.
 type k8sKustomization struct {
 	k8sHead   `yaml:",inline"`
 	Resources []string `yaml:"resources"`
 }
 
+// workload is what the test reads of a DaemonSet or a Deployment.
+type workload struct {
+	kind     string
+	meta     metav1.ObjectMeta
+	selector *metav1.LabelSelector
+	template corev1.PodTemplateSpec
+}
+
+// decodeStrict decodes the Kubernetes object in path into into as the API
+// server's strict field validation does: field names are case-sensitive,
+// and an unknown or repeated field is an error.
 func decodeStrict(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := k8syaml.YAMLToJSONStrict(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	strict, err := k8sjson.UnmarshalStrict(js, into)
+	if err == nil {
+		err = errors.Join(strict...)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// decodeKustomization decodes kustomization.yaml strictly (one document,
+// known fields only).
+func decodeKustomization(t *testing.T, path string, into *k8sKustomization) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -172,8 +106,8 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatalf("no manifests in %s: %v", dir, err)
 	}
 	var (
-		workloads = map[string]*k8sWorkload{}
-		services  = map[string]*k8sService{}
+		workloads = map[string]*workload{}
+		services  = map[string]*corev1.Service{}
 		kust      k8sKustomization
 	)
 	for _, f := range files {
@@ -183,19 +117,23 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		switch want := head.APIVersion + " " + head.Kind; want {
-		case "apps/v1 DaemonSet", "apps/v1 Deployment":
-			var w k8sWorkload
-			decodeStrict(t, f, &w)
-			workloads[w.Kind] = &w
+		case "apps/v1 DaemonSet":
+			var d appsv1.DaemonSet
+			decodeStrict(t, f, &d)
+			workloads[d.Kind] = &workload{kind: d.Kind, meta: d.ObjectMeta, selector: d.Spec.Selector, template: d.Spec.Template}
+		case "apps/v1 Deployment":
+			var d appsv1.Deployment
+			decodeStrict(t, f, &d)
+			workloads[d.Kind] = &workload{kind: d.Kind, meta: d.ObjectMeta, selector: d.Spec.Selector, template: d.Spec.Template}
 		case "v1 Service":
-			var s k8sService
+			var s corev1.Service
 			decodeStrict(t, f, &s)
-			services[s.Metadata.Name] = &s
+			services[s.Name] = &s
 		case "v1 Namespace":
-			var n k8sNamespace
+			var n corev1.Namespace
 			decodeStrict(t, f, &n)
 		case "kustomize.config.k8s.io/v1beta1 Kustomization":
-			decodeStrict(t, f, &kust)
+			decodeKustomization(t, f, &kust)
 		default:
 			t.Errorf("%s: unexpected %q", f, want)
 		}
@@ -211,31 +149,36 @@ func TestKubernetesManifests(t *testing.T) {
 	if agents == nil || hub == nil || headless == nil || hubSvc == nil {
 		t.Fatalf("want the agents' DaemonSet, the hub's Deployment and their two Services; have %v %v", workloads, services)
 	}
-	for _, w := range []*k8sWorkload{agents, hub} {
-		for k, v := range w.Spec.Selector.MatchLabels {
-			if w.Spec.Template.Metadata.Labels[k] != v {
-				t.Errorf("%s: the selector does not select its own pods", w.Metadata.Name)
+	for _, w := range []*workload{agents, hub} {
+		if w.selector == nil || len(w.selector.MatchLabels) == 0 {
+			t.Fatalf("%s: no selector", w.meta.Name)
+		}
+		for k, v := range w.selector.MatchLabels {
+			if w.template.Labels[k] != v {
+				t.Errorf("%s: the selector does not select its own pods", w.meta.Name)
 			}
 		}
-		if len(w.Spec.Template.Spec.Containers) != 1 {
-			t.Fatalf("%s: want one container", w.Metadata.Name)
+		if len(w.template.Spec.Containers) != 1 {
+			t.Fatalf("%s: want one container", w.meta.Name)
 		}
-		c := w.Spec.Template.Spec.Containers[0]
-		if !c.SecurityContext.ReadOnlyRootFilesystem || c.SecurityContext.AllowPrivilegeEscalation == nil ||
-			*c.SecurityContext.AllowPrivilegeEscalation || !slices.Equal(c.SecurityContext.Capabilities.Drop, []string{"ALL"}) {
-			t.Errorf("%s: want a read-only root, no privilege escalation, every capability dropped", w.Metadata.Name)
+		c := w.template.Spec.Containers[0]
+		if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+			!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("%s: want a read-only root, no privilege escalation, every capability dropped", w.meta.Name)
 		}
 		// Readiness is /healthz (which needs no token) on the container's own port.
-		if pr := c.ReadinessProbe; pr == nil || pr.HTTPGet.Path != "/healthz" || len(c.Ports) == 0 || pr.HTTPGet.Port != c.Ports[0].Name {
-			t.Errorf("%s: want a readiness probe of /healthz on its port, got %+v", w.Metadata.Name, pr)
+		if pr := c.ReadinessProbe; pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/healthz" || len(c.Ports) == 0 ||
+			pr.HTTPGet.Port.StrVal != c.Ports[0].Name {
+			t.Errorf("%s: want a readiness probe of /healthz on its port, got %+v", w.meta.Name, pr)
 		}
 		// The arguments are fdscope's: parse them as it does (--help stops before it runs).
 		run := map[string]func(context.Context, []string, io.Writer, io.Writer) error{"serve": runServe, "hub": runHub}[c.Args[0]]
 		if run == nil {
-			t.Fatalf("%s: runs %q", w.Metadata.Name, c.Args[0])
+			t.Fatalf("%s: runs %q", w.meta.Name, c.Args[0])
 		}
 		if err := run(context.Background(), append(slices.Clone(c.Args[1:]), "--help"), io.Discard, io.Discard); err != nil {
-			t.Errorf("%s: fdscope %s refuses its arguments: %v", w.Metadata.Name, c.Args[0], err)
+			t.Errorf("%s: fdscope %s refuses its arguments: %v", w.meta.Name, c.Args[0], err)
 		}
 		// Every token file is in a Secret's volume.
 		for _, fl := range []string{"token-file", "agent-token-file"} {
@@ -245,19 +188,19 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 			mounted := false
 			for _, m := range c.VolumeMounts {
-				for _, v := range w.Spec.Template.Spec.Volumes {
-					if v.Name == m.Name && v.Secret.SecretName != "" && filepath.Dir(path) == m.MountPath {
+				for _, v := range w.template.Spec.Volumes {
+					if v.Name == m.Name && v.Secret != nil && v.Secret.SecretName != "" && filepath.Dir(path) == m.MountPath {
 						mounted = true
 					}
 				}
 			}
 			if !mounted {
-				t.Errorf("%s: --%s %s is not in a Secret's volume", w.Metadata.Name, fl, path)
+				t.Errorf("%s: --%s %s is not in a Secret's volume", w.meta.Name, fl, path)
 			}
 		}
 	}
 
-	a := agents.Spec.Template.Spec
+	a := agents.template.Spec
 	ac := a.Containers[0]
 	if !a.HostPID {
 		t.Error("the agents need the host's pid namespace")
@@ -272,21 +215,21 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Error("the agents' Service must be headless (clusterIP: None) for the hub to see every pod")
 	}
 	for k, v := range headless.Spec.Selector {
-		if agents.Spec.Template.Metadata.Labels[k] != v {
+		if agents.template.Labels[k] != v {
 			t.Error("the headless Service does not select the agents")
 		}
 	}
 	listen := flagValue(ac.Args, "listen")
-	hc := hub.Spec.Template.Spec.Containers[0]
+	hc := hub.template.Spec.Containers[0]
 	if port := flagValue(hc.Args, "agent-port"); !strings.HasSuffix(listen, ":"+port) || len(headless.Spec.Ports) != 1 ||
-		!strings.HasSuffix(listen, ":"+strconv.Itoa(headless.Spec.Ports[0].Port)) {
+		!strings.HasSuffix(listen, ":"+strconv.Itoa(int(headless.Spec.Ports[0].Port))) {
 		t.Errorf("the agents listen on %s, the hub dials port %s, the Service says %v", listen, port, headless.Spec.Ports)
 	}
-	if name := flagValue(hc.Args, "agents-dns"); !strings.HasPrefix(name, headless.Metadata.Name+"."+headless.Metadata.Namespace+".") {
+	if name := flagValue(hc.Args, "agents-dns"); !strings.HasPrefix(name, headless.Name+"."+headless.Namespace+".") {
 		t.Errorf("the hub resolves %q, not the headless Service", name)
 	}
 	for k, v := range hubSvc.Spec.Selector {
-		if hub.Spec.Template.Metadata.Labels[k] != v {
+		if hub.template.Labels[k] != v {
 			t.Error("the hub's Service does not select the hub")
 		}
 	}
