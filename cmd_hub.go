@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -126,14 +125,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("hub: %w", err)
 	}
 	defer ln.Close()
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ConnContext:       srv.ConnContext,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	hs := newHTTPServer(srv, log)
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	if generated {
 		fmt.Fprintf(stdout, "fdscope: hub serving on %s?token=%s\n", url, token)
@@ -151,31 +143,7 @@ func runHub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			discoverLoop(runCtx, h, listed, *agentsDNS, *agentScheme, *agentPort, *dnsInterval, log)
 		})
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	select {
-	case err = <-serveErr:
-		err = fmt.Errorf("hub: %w", err)
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	stop()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if e := srv.Shutdown(sctx); e != nil {
-		log.Warn("websocket clients still closing", "err", e)
-	}
-	if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
-		log.Warn("http shutdown", "err", e)
-	}
-	hs.Close()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-sctx.Done():
-	}
-	return err
+	return serveUntilDone(ctx, "hub", hs, ln, srv, stop, &wg, log)
 }
 
 // discoverLoop resolves name every interval and makes its addresses,

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -259,14 +258,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			sp.IgnoreLocal(a.AddrPort())
 		}
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ConnContext:       srv.ConnContext, // who owns each connection, looked up once
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	hs := newHTTPServer(srv, log)
 	url := "http://" + displayAddr(ln.Addr().String()) + "/"
 	if *token != "" && secret == "" {
 		// A token made up here: the address carries it.
@@ -291,39 +283,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		log.Info("recording history", "path", hist.Path(), "max_age", *historyAge, "max_size", *historySize)
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	select {
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	stopLoop()
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	var sd sync.WaitGroup
-	sd.Go(func() {
-		if e := srv.Shutdown(sctx); e != nil {
-			log.Warn("websocket clients still closing", "err", e)
-		}
-	})
-	sd.Go(func() {
-		if e := hs.Shutdown(sctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
-			log.Warn("http shutdown", "err", e)
-		}
-	})
-	sd.Wait()
-	hs.Close()
-	// The loop stops at its next cancellation check; do not wait past the grace.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-sctx.Done():
-	}
-	return err
+	return serveUntilDone(ctx, "serve", hs, ln, srv, stopLoop, &wg, log)
 }
 
 // defaultDataDir is where the history store goes without --data-dir:
