@@ -199,7 +199,10 @@ func diffStates(old, cur *state, t time.Time) []Event {
 	for _, k := range missing(old.conns, cur.conns) {
 		emit(old.conns[k], ConnClose)
 	}
-	for _, k := range missing(old.fds, cur.fds) {
+	// An fd whose number now names another object (closed and opened
+	// again between two versions, or replaced by dup2) closed and opened.
+	replaced := replacedFDs(old.fds, cur.fds)
+	for _, k := range sortedUnion(missing(old.fds, cur.fds), replaced) {
 		emit(old.fds[k], FDClose)
 	}
 	for _, k := range missing(old.procs, cur.procs) {
@@ -208,7 +211,7 @@ func diffStates(old, cur *state, t time.Time) []Event {
 	for _, k := range missing(cur.procs, old.procs) {
 		emit(processEvent(cur.procs[k]), ProcessStart)
 	}
-	for _, k := range missing(cur.fds, old.fds) {
+	for _, k := range sortedUnion(missing(cur.fds, old.fds), replaced) {
 		emit(cur.fds[k], FDOpen)
 	}
 	for _, k := range missing(cur.conns, old.conns) {
@@ -223,6 +226,29 @@ func processEvent(n *graph.Node) Event {
 		ev.Comm, ev.Name = n.Process.Comm, n.Process.Cmdline
 	}
 	return ev
+}
+
+// replacedFDs returns, sorted, the fds in both old and cur whose number
+// names another object in cur.
+func replacedFDs(old, cur map[string]Event) []string {
+	var keys []string
+	for k, o := range old {
+		if c, ok := cur[k]; ok && (c.Inode != o.Inode || c.Name != o.Name) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sortedUnion merges two sorted lists of distinct keys.
+func sortedUnion(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // missing returns, sorted, the keys of a that b lacks: only those are
