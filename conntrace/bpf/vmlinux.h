@@ -13,23 +13,7 @@
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-struct ns_common {
-	unsigned int inum;
-};
-
-struct pid_namespace {
-	struct ns_common ns;
-};
-
-struct upid {
-	int nr;
-	struct pid_namespace *ns;
-};
-
-struct pid {
-	unsigned int level;
-	struct upid numbers[1];
-};
+#include "pidtypes.h"
 
 struct file;
 

@@ -3,9 +3,8 @@
  * ns_pid: a task's pid in the pid namespace whose inode the Go side sets in
  * ns_inum at load (the reader's: /proc/self/ns/pid), for programs that run
  * in the context of any process (tracepoints). The including program
- * declares, preserve_access_index, struct task_struct (thread_pid),
- * struct pid (level, numbers), struct upid (nr, ns), struct pid_namespace
- * (ns) and struct ns_common (inum).
+ * declares struct task_struct (thread_pid) and includes pidtypes.h, both
+ * preserve_access_index.
  */
 #ifndef FDSCOPE_BPF_NSPID_H
 #define FDSCOPE_BPF_NSPID_H
