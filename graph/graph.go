@@ -14,10 +14,8 @@ package graph
 
 import (
 	"cmp"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -351,13 +349,19 @@ func newSnapshot(nodes []*Node, edges []Edge, stats Stats, owned bool) *Snapshot
 	sortParallel(out, sortNodes, compareNodes)
 	rank.setAll(out)
 	es := sortEdges(edges, out, rank, owned)
-	if stats.MissingFeatures == nil {
-		stats.MissingFeatures = []string{}
+	return &Snapshot{Nodes: out, Edges: es, Stats: stats.withEmptyLists()}
+}
+
+// withEmptyLists returns s with empty lists for nil ones, so that the JSON
+// form never holds null.
+func (s Stats) withEmptyLists() Stats {
+	if s.MissingFeatures == nil {
+		s.MissingFeatures = []string{}
 	}
-	if stats.Errors == nil {
-		stats.Errors = []string{}
+	if s.Errors == nil {
+		s.Errors = []string{}
 	}
-	return &Snapshot{Nodes: out, Edges: es, Stats: stats}
+	return s
 }
 
 // sortEdges returns the edges whose ends are both in nodes (sorted by ID;
@@ -411,17 +415,7 @@ func edgeKeys(edges []Edge, kinds []EdgeKind, rank idRanks) []uint64 {
 			keys[lo+i] = uint64(from)<<32 | uint64(k)<<28 | uint64(to)
 		}
 	}
-	p := min(runtime.GOMAXPROCS(0), len(edges)/minParallelSort)
-	if p < 2 {
-		pack(0, len(edges))
-		return keys
-	}
-	var wg sync.WaitGroup
-	for i := range p {
-		lo, hi := len(edges)*i/p, len(edges)*(i+1)/p
-		wg.Go(func() { pack(lo, hi) })
-	}
-	wg.Wait()
+	inParallel(len(edges), pack)
 	return keys
 }
 

@@ -52,6 +52,22 @@ func sortParallel[T any](s []T, sortChunk func([]T), cmp func(a, b T) int) {
 	}
 }
 
+// inParallel calls fn for equal chunks [lo, hi) of [0, n), on up to
+// GOMAXPROCS goroutines when n is long enough to be worth splitting.
+func inParallel(n int, fn func(lo, hi int)) {
+	p := min(runtime.GOMAXPROCS(0), n/minParallelSort)
+	if p < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range p {
+		lo, hi := n*i/p, n*(i+1)/p
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}
+
 // merge writes the sorted lists a and b, merged, into out (len(a)+len(b)
 // long); of equal elements a's come first.
 func merge[T any](out, a, b []T, cmp func(x, y T) int) {

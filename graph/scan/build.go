@@ -30,13 +30,20 @@ type builder struct {
 	// BPF dump, which settle sharing without kcmp.
 	byDesc bool
 
-	nodes     []*graph.Node
-	edges     []graph.Edge
-	objects   map[string]*graph.Node // object nodes by ID
-	held      map[uint64]string      // the IDs of the sockets among the objects, by inode
-	byDevIno  map[devIno]string      // path objects by device and inode, for watches
-	mqueueDev map[uint64]bool        // devices known to be (or not to be) mqueue filesystems
+	// The nodes made so far; the edges name their ends by index in nodes
+	// (graph.NewIndexed), and so do the lookup tables: no ID is made,
+	// hashed or looked up to join two nodes.
+	nodes       []*graph.Node
+	edges       []graph.IndexEdge
+	objects     map[string]int32 // objects but sockets and pipes, by ID
+	socketNodes map[uint64]int32 // socket objects by inode
+	pipeNodes   map[uint64]int32 // pipe objects by inode
+	byDevIno    map[devIno]int32 // path objects by device and inode, for watches
+	mqueueDev   map[uint64]bool  // devices known to be (or not to be) mqueue filesystems
 }
+
+// noNode is the index of no node.
+const noNode int32 = -1
 
 type devIno struct {
 	dev uint64 // user-space dev_t
@@ -56,8 +63,9 @@ func (b *builder) build() *graph.Snapshot {
 	prev = nil
 	b.allocate(ofds)
 	for _, p := range b.procs {
-		b.addProcess(p, byPID)
+		b.addProcess(p)
 	}
+	b.addChildEdges(byPID)
 	b.addOFDs(ofds)
 	b.addSocketEdges()
 	b.addBoundDatagramPeers()
@@ -74,7 +82,7 @@ func (b *builder) build() *graph.Snapshot {
 	b.countNodes()
 	nodes, edges := b.nodes, b.edges
 	b.release()
-	return graph.NewOwned(nodes, edges, *b.stats)
+	return graph.NewIndexed(nodes, edges, *b.stats)
 }
 
 // allocate makes the builder's node and edge lists and lookup tables, sized
@@ -87,19 +95,20 @@ func (b *builder) allocate(ofds []*ofdRec) {
 		nfds += len(p.fds)
 	}
 	b.nodes = make([]*graph.Node, 0, 4*len(b.procs)+nfds+2*len(ofds))
-	// Peer edges are added from both ends; graph.New drops the duplicates.
-	b.edges = make([]graph.Edge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
-	b.objects = make(map[string]*graph.Node, len(ofds))
-	b.held = make(map[uint64]string, len(b.sockets.byInode))
-	b.byDevIno = map[devIno]string{}
+	// Peer edges are added from both ends; graph.NewIndexed drops the duplicates.
+	b.edges = make([]graph.IndexEdge, 0, 5*len(b.procs)+2*nfds+len(ofds)+2*len(b.sockets.byInode))
+	b.objects = map[string]int32{}
+	b.socketNodes = make(map[uint64]int32, len(b.sockets.byInode))
+	b.pipeNodes = map[uint64]int32{}
+	b.byDevIno = map[devIno]int32{}
 	b.mqueueDev = map[uint64]bool{}
 }
 
-// release drops the builder's lists and tables, so that graph.New, which
-// copies what it keeps, can reuse their memory.
+// release drops the builder's lists and tables, so that graph.NewIndexed
+// can reuse their memory.
 func (b *builder) release() {
 	b.nodes, b.edges = nil, nil
-	b.objects, b.held, b.byDevIno = nil, nil, nil
+	b.objects, b.socketNodes, b.pipeNodes, b.byDevIno = nil, nil, nil, nil
 	b.sockets = nil
 }
 
@@ -143,7 +152,7 @@ func previousOFDs(procs []*procRec) map[fdKey]*ofdRec {
 	prev := make(map[fdKey]*ofdRec, n)
 	for _, p := range procs {
 		for _, f := range p.fds {
-			if f.ofd != nil && f.ofd.key != "" {
+			if f.ofd != nil && f.ofd.key.kind != noKey {
 				prev[keyOf(f)] = f.ofd
 			}
 		}
@@ -159,10 +168,12 @@ func fdID(f *fdRec, ids *idArena) string {
 	return f.id
 }
 
-func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
-	p.id = graph.ProcessID(p.pid, p.startTime)
+// addProcess adds the node of p and the edges to its cwd, root and
+// executable.
+func (b *builder) addProcess(p *procRec) {
+	p.node = int32(len(b.nodes))
 	n := &graph.Node{
-		ID: p.id, Kind: graph.KindProcess, PID: p.pid, NetNS: p.netns, Error: p.err,
+		ID: graph.ProcessID(p.pid, p.startTime), Kind: graph.KindProcess, PID: p.pid, NetNS: p.netns, Error: p.err,
 		Process: &graph.Process{
 			PPID: p.stat.PPID, Comm: p.stat.Comm, Cmdline: p.cmdline,
 			UID: p.uid, User: b.scanner.userName(p.uid), StartTime: p.startTime,
@@ -173,9 +184,6 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 		b.stats.DeniedProcesses++
 	}
 	b.nodes = append(b.nodes, n)
-	if parent := byPID[p.stat.PPID]; parent != nil && parent != p {
-		b.edges = append(b.edges, graph.Edge{From: graph.ProcessID(parent.pid, parent.startTime), To: p.id, Kind: graph.EdgeChild})
-	}
 	for _, l := range []struct {
 		o    *pathObject
 		kind graph.EdgeKind
@@ -184,8 +192,18 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 			continue
 		}
 		t := parseTarget(l.o.name)
-		id := b.pathObject("", l.o.name, t, l.o.st, -1)
-		b.edges = append(b.edges, graph.Edge{From: p.id, To: id, Kind: l.kind})
+		obj := b.pathObject("", l.o.name, t, l.o.st, -1)
+		b.edges = append(b.edges, graph.IndexEdge{From: p.node, To: obj, Kind: l.kind})
+	}
+}
+
+// addChildEdges joins each process to its parent, once every process has
+// its node.
+func (b *builder) addChildEdges(byPID map[int]*procRec) {
+	for _, p := range b.procs {
+		if parent := byPID[p.stat.PPID]; parent != nil && parent != p {
+			b.edges = append(b.edges, graph.IndexEdge{From: parent.node, To: p.node, Kind: graph.EdgeChild})
+		}
 	}
 }
 
@@ -194,36 +212,24 @@ func (b *builder) addProcess(p *procRec, byPID map[int]*procRec) {
 // the kcmp comparisons run on the scanner's workers; the returned sharing
 // sums up how they went.
 func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
-	// The keys are made on the workers, a chunk of processes each.
-	fdKeys := make([][]string, len(b.procs))
-	newArena := func() *idArena { return &idArena{} }
-	inChunks(b.scanner.opts.Workers, len(b.procs), 16, newArena, func(ids *idArena, lo, hi int) {
-		for i, p := range b.procs[lo:hi] {
-			ks := make([]string, len(p.fds))
-			for j, f := range p.fds {
-				ks[j] = ids.sharingKey(f)
-			}
-			fdKeys[lo+i] = ks
-		}
-	})
 	// Each key's fds, in the order they are listed, in one array: the fds
 	// are counted by key first, then placed.
 	nfds := 0
-	for _, ks := range fdKeys {
-		nfds += len(ks)
+	for _, p := range b.procs {
+		nfds += len(p.fds)
 	}
-	byKey := make(map[string]int32, nfds/2)
-	var keys []string
+	byKey := make(map[shareKey]int32, nfds/2)
+	var keys []shareKey
 	var counts []int
 	var alone []*fdRec
 	groupOf := make([]int32, 0, nfds) // each fd's key's index; -1 alone
-	for i, p := range b.procs {
-		for j, f := range p.fds {
+	for _, p := range b.procs {
+		for _, f := range p.fds {
 			if f.name == "" && f.kind == graph.KindUnknown {
 				b.stats.DeniedFDs++ // listed, but its link could not be read
 			}
-			k := fdKeys[i][j]
-			if k == "" {
+			k := sharingKey(f)
+			if k.kind == noKey {
 				alone = append(alone, f)
 				groupOf = append(groupOf, -1)
 				continue
@@ -239,7 +245,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			groupOf = append(groupOf, g)
 		}
 	}
-	byKey, fdKeys = nil, nil
+	byKey = nil
 	groups := make([][]*fdRec, len(keys))
 	all := make([]*fdRec, nfds-len(alone))
 	at := 0
@@ -300,7 +306,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		}
 	}
 	for _, f := range alone {
-		ofds = append(ofds, &ofdRec{key: "", members: []*fdRec{f}})
+		ofds = append(ofds, &ofdRec{members: []*fdRec{f}})
 	}
 	for _, o := range ofds {
 		slices.SortFunc(o.members, func(x, y *fdRec) int {
@@ -311,7 +317,12 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		}
 	}
 	nameOFDs(ofds, prev)
-	slices.SortFunc(ofds, func(x, y *ofdRec) int { return cmp.Compare(x.id, y.id) })
+	// In the order of their first fds: the objects are added in this
+	// order, and of descriptions that name one object differently (a file
+	// opened by two paths) the first names it.
+	slices.SortFunc(ofds, func(x, y *ofdRec) int {
+		return cmp.Or(cmp.Compare(x.members[0].proc.pid, y.members[0].proc.pid), cmp.Compare(x.members[0].num, y.members[0].num))
+	})
 	return ofds, total
 }
 
@@ -324,7 +335,7 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 	claimed := map[string]bool{}
 	var ids idArena
 	for _, o := range ofds {
-		if o.key == "" || len(prev) == 0 {
+		if o.key.kind == noKey || len(prev) == 0 {
 			continue
 		}
 		for _, f := range o.members {
@@ -358,8 +369,8 @@ func nameOFDs(ofds []*ofdRec, prev map[fdKey]*ofdRec) {
 // own part of lists sized beforehand (description i with the m fds before
 // it: nodes from i+m, edges from 2m, fd details from m), and their details
 // in arrays, one per kind, rather than one allocation each; so are the
-// nodes of most sockets. The objects, shared between descriptions and
-// found by ID, are then added in order.
+// nodes of most sockets. The objects, shared between descriptions, are
+// then added in order.
 func (b *builder) addOFDs(ofds []*ofdRec) {
 	fdsBefore := make([]int, len(ofds)+1)
 	for i, o := range ofds {
@@ -384,6 +395,7 @@ func (b *builder) addOFDs(ofds []*ofdRec) {
 		for i := lo; i < hi; i++ {
 			m := fdsBefore[i]
 			o := ofds[i]
+			o.node = int32(nodeAt + i + m)
 			addOFD(o, w.flagNames, &w.ids, nodes[i+m:i+m+1+len(o.members)], edges[2*m:2*m+2*len(o.members)],
 				nodeArr[i+m:], fdArr[m:], &ofdArr[i])
 			if o.members[0].kind == graph.KindSocket {
@@ -392,24 +404,22 @@ func (b *builder) addOFDs(ofds []*ofdRec) {
 		}
 	})
 	for i, o := range ofds {
-		obj := ""
 		if sockets[i] != nil {
-			obj = b.socketObject(o.members[0], sockets[i])
+			o.obj = b.socketObject(o.members[0], sockets[i])
 		} else {
-			obj = b.object(o)
+			o.obj = b.object(o)
 		}
-		if obj != "" {
-			b.edges = append(b.edges, graph.Edge{From: o.id, To: obj, Kind: graph.EdgeObject})
-			o.obj = obj
+		if o.obj != noNode {
+			b.edges = append(b.edges, graph.IndexEdge{From: o.node, To: o.obj, Kind: graph.EdgeObject})
 		}
 	}
 }
 
 // addOFD makes the nodes of the open file description o and its fds into
-// nodes, their details in nodeArr, fdArr and od, and their edges into
-// edges. flagNames holds the flag lists made so far; the fds' IDs are made
-// in ids.
-func addOFD(o *ofdRec, flagNames map[uint32][]string, ids *idArena, nodes []*graph.Node, edges []graph.Edge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
+// nodes (o's node at index o.node, its fds' after it), their details in
+// nodeArr, fdArr and od, and their edges into edges. flagNames holds the
+// flag lists made so far; the fds' IDs are made in ids.
+func addOFD(o *ofdRec, flagNames map[uint32][]string, ids *idArena, nodes []*graph.Node, edges []graph.IndexEdge, nodeArr []graph.Node, fdArr []graph.FD, od *graph.OFD) {
 	first := o.members[0]
 	flags := first.info.flags &^ unix.O_CLOEXEC
 	*od = graph.OFD{
@@ -430,8 +440,9 @@ func addOFD(o *ofdRec, flagNames map[uint32][]string, ids *idArena, nodes []*gra
 		n := &nodeArr[1+j]
 		*n = graph.Node{ID: id, Kind: graph.KindFD, PID: f.proc.pid, Error: f.err, FD: &fdArr[j]}
 		nodes[1+j] = n
-		edges[2*j] = graph.Edge{From: f.proc.id, To: id, Kind: graph.EdgeFD}
-		edges[2*j+1] = graph.Edge{From: id, To: o.id, Kind: graph.EdgeOFD}
+		fd := o.node + 1 + int32(j)
+		edges[2*j] = graph.IndexEdge{From: f.proc.node, To: fd, Kind: graph.EdgeFD}
+		edges[2*j+1] = graph.IndexEdge{From: fd, To: o.node, Kind: graph.EdgeOFD}
 	}
 }
 
@@ -504,16 +515,21 @@ func flagList(made map[uint32][]string, flags uint32) []string {
 	return l
 }
 
-// object adds (once) the object behind a description and returns its ID.
-func (b *builder) object(o *ofdRec) string {
+// object adds (once) the object behind a description and returns its
+// node, or noNode.
+func (b *builder) object(o *ofdRec) int32 {
 	f := o.members[0]
 	switch f.kind {
 	case graph.KindSocket:
 		return b.socketObject(f, nil)
 	case graph.KindPipe:
+		if n, ok := b.pipeNodes[f.inode]; ok {
+			return n
+		}
 		id := graph.PipeID(f.inode)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.inode, Name: id}})
-		return id
+		n := b.add(&graph.Node{ID: id, Kind: graph.KindPipe, Object: &graph.Object{Inode: f.inode, Name: id}})
+		b.pipeNodes[f.inode] = n
+		return n
 	case graph.KindAnon:
 		return b.anonObject(o, f)
 	case graph.KindNsfs:
@@ -522,23 +538,21 @@ func (b *builder) object(o *ofdRec) string {
 			dev = devString(f.st.dev)
 		}
 		id := graph.InodeID(graph.KindNsfs, dev, f.inode)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.inode, Dev: dev, Name: f.name}})
-		return id
+		return b.addObject(&graph.Node{ID: id, Kind: graph.KindNsfs, Object: &graph.Object{Inode: f.inode, Dev: dev, Name: f.name}})
 	case graph.KindUnknown:
 		if f.name == "" {
-			return "" // the link itself could not be read
+			return noNode // the link itself could not be read
 		}
 		id := graph.UnknownID(f.name)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
-		return id
+		return b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Object: &graph.Object{Inode: f.info.ino, Name: f.name}})
 	default:
 		return b.pathObject(b.fdPath(f), f.name, f.target(), f.st, f.info.ttyIndex())
 	}
 }
 
 // anonObject adds (once) the anon inode object behind o, whose first fd is
-// f, and returns its ID.
-func (b *builder) anonObject(o *ofdRec, f *fdRec) string {
+// f, and returns its node.
+func (b *builder) anonObject(o *ofdRec, f *fdRec) int32 {
 	anonType := f.target().anonType
 	id := graph.AnonID(anonType, o.id)
 	extra := f.info.rare()
@@ -556,19 +570,17 @@ func (b *builder) anonObject(o *ofdRec, f *fdRec) string {
 	if ino == 0 {
 		ino = f.inode
 	}
-	b.addObject(&graph.Node{ID: id, Kind: graph.KindAnon, Object: &graph.Object{
+	return b.addObject(&graph.Node{ID: id, Kind: graph.KindAnon, Object: &graph.Object{
 		Inode: ino, Name: f.name, AnonType: anonType, Detail: detail,
 	}})
-	return id
 }
 
-// pathObject adds (once) a filesystem object and returns its ID. st may be
-// nil when the stat failed; the object is then known by mount and inode only.
-func (b *builder) pathObject(fdPath string, name string, t target, st *fileStat, ttyIndex int) string {
+// pathObject adds (once) a filesystem object and returns its node. st may
+// be nil when the stat failed; the object is then known by its name only.
+func (b *builder) pathObject(fdPath string, name string, t target, st *fileStat, ttyIndex int) int32 {
 	if st == nil {
 		id := graph.PathID(name)
-		b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
-		return id
+		return b.addObject(&graph.Node{ID: id, Kind: graph.KindFile, Error: "stat failed", Object: &graph.Object{Name: name, Path: t.path, Deleted: t.deleted}})
 	}
 	kind := graph.KindFile
 	switch st.mode & unix.S_IFMT {
@@ -598,15 +610,17 @@ func (b *builder) pathObject(fdPath string, name string, t target, st *fileStat,
 	if kind == graph.KindChr || kind == graph.KindBlk {
 		obj.RDev = devString(st.rdev)
 	}
-	if kind == graph.KindChr && ttyIndex >= 0 {
+	pty := kind == graph.KindChr && ttyIndex >= 0
+	if pty {
 		// Every open of /dev/ptmx shares one inode but makes a new pty.
 		id = graph.PtyMasterID(dev, st.ino, ttyIndex)
 		obj.Detail = "pty master of /dev/pts/" + strconv.Itoa(ttyIndex)
-	} else {
-		b.byDevIno[devIno{st.dev, st.ino}] = id
 	}
-	b.addObject(&graph.Node{ID: id, Kind: kind, Object: obj})
-	return id
+	n := b.addObject(&graph.Node{ID: id, Kind: kind, Object: obj})
+	if !pty {
+		b.byDevIno[devIno{st.dev, st.ino}] = n
+	}
+	return n
 }
 
 // isMqueue reports whether st is on an mqueue filesystem, which holds
@@ -635,25 +649,28 @@ func devString(dev uint64) string {
 	return graph.DevString(unix.Major(dev), unix.Minor(dev))
 }
 
-func (b *builder) addObject(n *graph.Node) {
-	if _, ok := b.objects[n.ID]; ok {
-		return
+// addObject adds the object n, unless one with its ID was added, and
+// returns the index of the object's node.
+func (b *builder) addObject(n *graph.Node) int32 {
+	if i, ok := b.objects[n.ID]; ok {
+		return i
 	}
-	b.objects[n.ID] = n
-	b.nodes = append(b.nodes, n)
+	i := b.add(n)
+	b.objects[n.ID] = i
+	return i
 }
 
-// socketObject adds (once) the socket behind f and returns its ID. pre
-// is its node when made beforehand (by presetSocket), or nil.
-func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
-	var id string
-	if pre != nil {
-		id = pre.ID
-	} else {
-		id = graph.SocketID(f.inode)
-	}
-	if _, ok := b.objects[id]; ok {
-		return id
+// add adds the node n and returns its index.
+func (b *builder) add(n *graph.Node) int32 {
+	b.nodes = append(b.nodes, n)
+	return int32(len(b.nodes) - 1)
+}
+
+// socketObject adds (once) the socket behind f and returns its node. pre
+// is the node when made beforehand (by presetSocket), or nil.
+func (b *builder) socketObject(f *fdRec, pre *graph.Node) int32 {
+	if i, ok := b.socketNodes[f.inode]; ok {
+		return i
 	}
 	n := pre
 	if n == nil {
@@ -669,11 +686,11 @@ func (b *builder) socketObject(f *fdRec, pre *graph.Node) string {
 			r = protoNameSocket(f.inode, proto)
 			b.sockets.byInode[f.inode] = r
 		}
-		n = b.socketNode(f, id, r)
+		n = b.socketNode(f, graph.SocketID(f.inode), r)
 	}
-	b.addObject(n)
-	b.held[f.inode] = id
-	return id
+	i := b.add(n)
+	b.socketNodes[f.inode] = i
+	return i
 }
 
 // presetSocket makes the node of the socket behind f where it can be made
@@ -738,10 +755,9 @@ func (b *builder) addSocketEdges() {
 		port  uint16
 	}
 	inetListeners := map[inetListen][]*sockRec{}
-	held := func(inode uint64) bool { return b.held[inode] != "" }
 
 	for ino, r := range b.sockets.byInode {
-		if !held(ino) {
+		if !b.holds(ino) {
 			continue
 		}
 		switch {
@@ -757,18 +773,18 @@ func (b *builder) addSocketEdges() {
 		}
 	}
 	for ino, r := range b.sockets.byInode {
-		if !held(ino) {
+		if !b.holds(ino) {
 			continue
 		}
 		switch r.family {
 		case "unix":
-			if r.unixPeer != 0 && held(r.unixPeer) {
-				b.peer(b.held[ino], b.held[r.unixPeer])
+			if r.unixPeer != 0 && b.holds(r.unixPeer) {
+				b.peer(b.socketNodes[ino], b.socketNodes[r.unixPeer])
 			}
 			// An accepted socket carries its listener's address.
 			if r.state != "listen" && r.unixName != "" && r.typ != "dgram" {
 				if l, ok := unixListeners[listenKey{r.netns, r.unixName}]; ok && l != ino {
-					b.edges = append(b.edges, graph.Edge{From: b.held[l], To: b.held[ino], Kind: graph.EdgeAccepted})
+					b.edges = append(b.edges, graph.IndexEdge{From: b.socketNodes[l], To: b.socketNodes[ino], Kind: graph.EdgeAccepted})
 				}
 			}
 		case graph.FamilyInet, graph.FamilyInet6:
@@ -776,13 +792,13 @@ func (b *builder) addSocketEdges() {
 				continue
 			}
 			if other, ok := inet[tuple{r.netns, r.protocol, unmap(r.remoteAP), unmap(r.localAP)}]; ok && other != ino {
-				b.peer(b.held[ino], b.held[other])
+				b.peer(b.socketNodes[ino], b.socketNodes[other])
 			}
 			if r.protocol == "tcp" {
 				for _, l := range inetListeners[inetListen{r.netns, "tcp", r.localAP.Port()}] {
 					la := unmap(l.localAP).Addr()
 					if la.IsUnspecified() || la == unmap(r.localAP).Addr() {
-						b.edges = append(b.edges, graph.Edge{From: b.held[l.inode], To: b.held[ino], Kind: graph.EdgeAccepted})
+						b.edges = append(b.edges, graph.IndexEdge{From: b.socketNodes[l.inode], To: b.socketNodes[ino], Kind: graph.EdgeAccepted})
 					}
 				}
 			}
@@ -790,16 +806,24 @@ func (b *builder) addSocketEdges() {
 	}
 }
 
+// holds reports whether the socket with this inode is an object of the
+// graph: whether a scanned fd holds it.
+func (b *builder) holds(inode uint64) bool {
+	_, ok := b.socketNodes[inode]
+	return ok
+}
+
 func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// peer adds one peer edge for the pair, from the smaller ID to the larger.
-func (b *builder) peer(x, y string) {
-	if x > y {
+// peer adds one peer edge for the pair of nodes, from the smaller ID to
+// the larger.
+func (b *builder) peer(x, y int32) {
+	if b.nodes[x].ID > b.nodes[y].ID {
 		x, y = y, x
 	}
-	b.edges = append(b.edges, graph.Edge{From: x, To: y, Kind: graph.EdgePeer})
+	b.edges = append(b.edges, graph.IndexEdge{From: x, To: y, Kind: graph.EdgePeer})
 }
 
 // addWatches adds watch edges from epoll and inotify objects to what they
@@ -809,22 +833,22 @@ func (b *builder) peer(x, y string) {
 func (b *builder) addWatches() {
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.kind != graph.KindAnon || f.info.extra == nil || f.ofd == nil || f.ofd.obj == "" || f.ofd.members[0] != f {
+			if f.kind != graph.KindAnon || f.info.extra == nil || f.ofd == nil || f.ofd.obj == noNode || f.ofd.members[0] != f {
 				continue
 			}
 			obj := f.ofd.obj
 			for _, t := range f.info.extra.tfds {
 				if g := b.epollTarget(f, t); g != nil {
-					b.edges = append(b.edges, graph.Edge{From: obj, To: g.ofd.id, Kind: graph.EdgeWatch})
+					b.edges = append(b.edges, graph.IndexEdge{From: obj, To: g.ofd.node, Kind: graph.EdgeWatch})
 					continue
 				}
-				if to := b.byKernelDevIno(t.sdev, t.ino); to != "" && b.objects[to].Kind != graph.KindAnon {
-					b.edges = append(b.edges, graph.Edge{From: obj, To: to, Kind: graph.EdgeWatch})
+				if to := b.byKernelDevIno(t.sdev, t.ino); to != noNode && b.nodes[to].Kind != graph.KindAnon {
+					b.edges = append(b.edges, graph.IndexEdge{From: obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}
 			for _, w := range f.info.extra.watches {
-				if to := b.byKernelDevIno(w.sdev, w.ino); to != "" {
-					b.edges = append(b.edges, graph.Edge{From: obj, To: to, Kind: graph.EdgeWatch})
+				if to := b.byKernelDevIno(w.sdev, w.ino); to != noNode {
+					b.edges = append(b.edges, graph.IndexEdge{From: obj, To: to, Kind: graph.EdgeWatch})
 				}
 			}
 		}
@@ -878,21 +902,21 @@ func fdByNum(p *procRec, num int) *fdRec {
 // inode; sockets and pipes by their inode, since their filesystems are one
 // each (kernel-internal, so with an anonymous device, major 0: a file of a
 // disk filesystem never matches a socket that has its inode number).
-func (b *builder) byKernelDevIno(sdev uint32, ino uint64) string {
+func (b *builder) byKernelDevIno(sdev uint32, ino uint64) int32 {
 	major, minor := kernelDev(sdev)
-	if id, ok := b.byDevIno[devIno{unix.Mkdev(major, minor), ino}]; ok {
-		return id
+	if n, ok := b.byDevIno[devIno{unix.Mkdev(major, minor), ino}]; ok {
+		return n
 	}
 	if major != 0 {
-		return ""
+		return noNode
 	}
-	if n := b.objects[graph.SocketID(ino)]; n != nil {
-		return n.ID
+	if n, ok := b.socketNodes[ino]; ok {
+		return n
 	}
-	if n := b.objects[graph.PipeID(ino)]; n != nil {
-		return n.ID
+	if n, ok := b.pipeNodes[ino]; ok {
+		return n
 	}
-	return ""
+	return noNode
 }
 
 // addPtyPeers joins each pty master (an open of /dev/ptmx, with its
@@ -900,14 +924,14 @@ func (b *builder) byKernelDevIno(sdev uint32, ino uint64) string {
 // N, the slave opened in the master's mount namespace wins.
 func (b *builder) addPtyPeers() {
 	type slave struct {
-		id    string
+		node  int32
 		mntns uint64
 	}
 	slaves := map[int][]slave{}
 	var masters []*fdRec
 	for _, p := range b.procs {
 		for _, f := range p.fds {
-			if f.ofd == nil || f.ofd.obj == "" || f.st == nil || f.st.mode&unix.S_IFMT != unix.S_IFCHR {
+			if f.ofd == nil || f.ofd.obj == noNode || f.st == nil || f.st.mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
 			}
 			if f.info.ttyIndex() >= 0 {
@@ -933,6 +957,6 @@ func (b *builder) addPtyPeers() {
 				break
 			}
 		}
-		b.peer(m.ofd.obj, best.id)
+		b.peer(m.ofd.obj, best.node)
 	}
 }

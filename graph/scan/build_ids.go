@@ -8,7 +8,7 @@ import (
 	"github.com/fdscope/fdscope/graph"
 )
 
-// idArena makes node IDs (and sharing keys) in shared blocks of memory: one allocation for
+// idArena makes node IDs in shared blocks of memory: one allocation for
 // up to some hundreds of IDs, where formatting each on its own takes
 // several. A block lives as long as any of its IDs (a live scanner keeps
 // the IDs of fds that survive), so blocks start small and double up to
@@ -37,14 +37,6 @@ func (a *idArena) fdID(pid int, startTime uint64, fd int) string {
 func (a *idArena) ofdID(pid int, startTime uint64, fd int) string {
 	i := a.room()
 	a.buf = graph.AppendOFDID(a.buf, pid, startTime, fd)
-	return a.since(i)
-}
-
-// sharingKey returns sharingKey(f); the key of an anon fd may be longer
-// than maxIDLen, and then takes a block of its own if it does not fit.
-func (a *idArena) sharingKey(f *fdRec) string {
-	i := a.room()
-	a.buf = appendSharingKey(a.buf, f)
 	return a.since(i)
 }
 

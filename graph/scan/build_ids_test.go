@@ -22,14 +22,6 @@ func TestIDArena(t *testing.T) {
 			made{a.ofdID(pid, start, i), graph.OFDID(pid, start, i)},
 			made{a.socketID(uint64(i) << 33), graph.SocketID(uint64(i) << 33)})
 	}
-	for _, f := range []*fdRec{
-		{kind: graph.KindSocket, inode: 77},
-		{kind: graph.KindPipe, inode: 78},
-		{kind: graph.KindPipe, inode: 79, err: "fdinfo: gone"}, // no key
-		{kind: graph.KindAnon, name: "anon_inode:[eventpoll]", info: fdInfo{ino: 5, flags: 2}},
-	} {
-		all = append(all, made{a.sharingKey(f), sharingKey(f)})
-	}
 	for _, m := range all {
 		if m.got != m.want {
 			t.Fatalf("got %q, want %q", m.got, m.want)

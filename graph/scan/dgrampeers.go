@@ -58,7 +58,7 @@ func (b *builder) addBoundDatagramPeers() {
 			connected[tuple{r.netns, r.protocol, unmap(r.localAP), unmap(r.remoteAP)}] = ino
 		}
 		switch {
-		case b.held[ino] == "":
+		case !b.holds(ino):
 		case r.remoteAP.Port() == 0:
 			k := portKey{r.netns, r.protocol, r.localAP.Port()}
 			bound[k] = append(bound[k], r)
@@ -87,7 +87,7 @@ func (b *builder) addBoundDatagramPeers() {
 			best = append(best, r)
 		}
 		for _, r := range best {
-			b.peer(graph.SocketID(s.inode), graph.SocketID(r.inode))
+			b.peer(b.socketNodes[s.inode], b.socketNodes[r.inode])
 		}
 	}
 }

@@ -64,7 +64,7 @@ func (b *builder) addUnheldWatched() {
 				continue
 			}
 			for _, w := range f.info.extra.watches {
-				if b.byKernelDevIno(w.sdev, w.ino) != "" {
+				if b.byKernelDevIno(w.sdev, w.ino) != noNode {
 					continue // held, or added for an earlier watch
 				}
 				k := watchKey{w.sdev, w.ino, w.handleType, w.handle}
@@ -100,10 +100,9 @@ func (b *builder) watchedObject(w inotifyWatch, wi *watchedInode) {
 	dev := graph.DevString(major, minor)
 	name := "inode " + strconv.FormatUint(w.ino, 10) + " on dev " + dev
 	id := "unknown:" + name
-	b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Error: wi.err, Object: &graph.Object{
+	b.byDevIno[key] = b.addObject(&graph.Node{ID: id, Kind: graph.KindUnknown, Error: wi.err, Object: &graph.Object{
 		Inode: w.ino, Dev: dev, Name: name, Detail: "watched by inotify, open in no scanned process",
 	}})
-	b.byDevIno[key] = id
 }
 
 // handleOpener opens watched inodes by their file handles during one

@@ -140,10 +140,8 @@ func BenchmarkInotifyWatches(b *testing.B) {
 // pipe that has its inode number; sockfs and pipefs inodes are found by
 // number alone.
 func TestByKernelDevInoSocketNumber(t *testing.T) {
-	b := &builder{objects: map[string]*graph.Node{}, byDevIno: map[devIno]string{}}
-	for _, id := range []string{graph.SocketID(4242), graph.PipeID(4343)} {
-		b.objects[id] = &graph.Node{ID: id}
-	}
+	b := &builder{socketNodes: map[uint64]int32{4242: 0}, pipeNodes: map[uint64]int32{4343: 1}, byDevIno: map[devIno]int32{}}
+	b.nodes = []*graph.Node{{ID: graph.SocketID(4242)}, {ID: graph.PipeID(4343)}}
 	const disk = 254<<20 | 1 // 254:1, as fdinfo prints it
 	const sockfs = 8         // 0:8
 	for _, c := range []struct {
@@ -157,7 +155,11 @@ func TestByKernelDevInoSocketNumber(t *testing.T) {
 		{sockfs, 4343, graph.PipeID(4343)},
 		{sockfs, 1, ""},
 	} {
-		if got := b.byKernelDevIno(c.sdev, c.ino); got != c.want {
+		got := ""
+		if n := b.byKernelDevIno(c.sdev, c.ino); n != noNode {
+			got = b.nodes[n].ID
+		}
+		if got != c.want {
 			t.Errorf("byKernelDevIno(%#x, %d) = %q, want %q", c.sdev, c.ino, got, c.want)
 		}
 	}

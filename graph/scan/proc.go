@@ -18,7 +18,7 @@ import (
 type procRec struct {
 	pid       int
 	startTime uint64
-	id        string
+	node      int32 // its node's index in the build
 	stat      procfs.ProcStat
 	uid       int
 	cmdline   string

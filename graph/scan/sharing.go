@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"errors"
 	"slices"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -16,9 +15,10 @@ import (
 // ofdRec is one open file description: the fds that share it.
 type ofdRec struct {
 	id      string
-	key     string // what its fds have in common: object, mode, flags, mount
+	key     shareKey // what its fds have in common: object, mode, flags, mount
 	members []*fdRec
-	obj     string // its object node's ID; "" when its object is unknown
+	node    int32 // its node's index in the build
+	obj     int32 // its object's node's index in the build; noNode when its object is unknown
 }
 
 // fileComparer compares two fds as kcmp(2) KCMP_FILE does: 0 when they share
@@ -26,43 +26,64 @@ type ofdRec struct {
 // parameter so that tests can run the grouping without the kernel.
 type fileComparer func(pid1, fd1, pid2, fd2 int) (int, error)
 
-// sharingKey returns what every fd sharing f's open file description must
-// have in common, or "" when f cannot be grouped (its fdinfo was unreadable).
-// A socket has exactly one description, so its key is its inode alone.
-func sharingKey(f *fdRec) string {
-	return string(appendSharingKey(nil, f))
+// shareKey is what every fd sharing one open file description has in
+// common. Its kind says what names the object: a socket's, a pipe's or an
+// anon inode's number, an eventfd's id, or a path object's device (or,
+// without a stat, mount) and inode; the zero key is no key.
+type shareKey struct {
+	kind     shareKind
+	obj, ino uint64 // socket, pipe: the inode; eventfd: its id; anon: the inode; path: device or mount, and inode
+	anonType string
+	// The status flags without O_CLOEXEC, and the mount (none for sockets).
+	flags uint32
+	mntID int32
 }
 
-// appendSharingKey appends sharingKey(f) to b.
-func appendSharingKey(b []byte, f *fdRec) []byte {
+// shareKind is what names the object of a shareKey.
+type shareKind uint8
+
+const (
+	noKey shareKind = iota
+	socketKey
+	pipeKey
+	eventfdKey
+	anonKey
+	devInoKey   // a path object by device and inode
+	mountInoKey // a path object that could not be stat'ed, by mount and inode
+)
+
+// sharingKey returns what every fd sharing f's open file description must
+// have in common, or the zero key when f cannot be grouped (its fdinfo was
+// unreadable). A socket has exactly one description, so its key is its
+// inode alone.
+func sharingKey(f *fdRec) shareKey {
 	if f.err != "" && f.kind != graph.KindSocket {
-		return b
+		return shareKey{}
 	}
+	var k shareKey
 	switch f.kind {
 	case graph.KindSocket:
-		return strconv.AppendUint(append(b, 's'), f.inode, 10)
+		return shareKey{kind: socketKey, obj: f.inode}
 	case graph.KindPipe:
-		b = strconv.AppendUint(append(b, 'p'), f.inode, 10)
+		k = shareKey{kind: pipeKey, obj: f.inode}
 	case graph.KindAnon:
 		if id := f.info.eventfdID(); id >= 0 {
-			b = strconv.AppendInt(append(b, 'e'), id, 10)
+			k = shareKey{kind: eventfdKey, obj: uint64(id)}
 		} else {
-			b = append(append(b, 'a'), f.target().anonType...)
-			b = strconv.AppendUint(append(b, ':'), f.info.ino, 10)
+			k = shareKey{kind: anonKey, ino: f.info.ino, anonType: f.target().anonType}
 		}
 	case graph.KindUnknown:
-		return b
+		return shareKey{}
 	default:
 		if f.st != nil {
-			b = strconv.AppendUint(append(b, 'i'), f.st.dev, 10)
-			b = strconv.AppendUint(append(b, ':'), f.st.ino, 10)
+			k = shareKey{kind: devInoKey, obj: f.st.dev, ino: f.st.ino}
 		} else {
-			b = strconv.AppendInt(append(b, 'm'), int64(f.info.mntID), 10)
-			b = strconv.AppendUint(append(b, ':'), f.info.ino, 10)
+			k = shareKey{kind: mountInoKey, obj: uint64(f.info.mntID), ino: f.info.ino}
 		}
 	}
-	b = strconv.AppendUint(append(b, '/'), uint64(f.info.flags&^unix.O_CLOEXEC), 8)
-	return strconv.AppendInt(append(b, '/'), int64(f.info.mntID), 10)
+	k.flags = f.info.flags &^ unix.O_CLOEXEC
+	k.mntID = f.info.mntID
+	return k
 }
 
 // heuristicMergeable reports whether the heuristic may merge fds like f.

@@ -108,7 +108,17 @@ func TestSharingKey(t *testing.T) {
 	if sharingKey(e1) == sharingKey(e2) {
 		t.Error("two eventfds with one anon inode share a key")
 	}
-	if sharingKey(&fdRec{err: "fdinfo: x", kind: "pipe"}) != "" {
+	ep := &fdRec{kind: "anon", name: "anon_inode:[eventpoll]", info: fdInfo{ino: 26, flags: unix.O_RDWR}}
+	tf := &fdRec{kind: "anon", name: "anon_inode:[timerfd]", info: fdInfo{ino: 26, flags: unix.O_RDWR}}
+	if sharingKey(ep) == sharingKey(tf) {
+		t.Error("an epoll and a timerfd on the one anon inode share a key")
+	}
+	f1 := &fdRec{kind: "file", st: &fileStat{dev: 1, ino: 7}, info: fdInfo{flags: unix.O_RDONLY, mntID: 3}}
+	f2 := &fdRec{kind: "file", st: &fileStat{dev: 1, ino: 7}, info: fdInfo{flags: unix.O_RDONLY, mntID: 4}}
+	if sharingKey(f1) == sharingKey(f2) {
+		t.Error("one file open through two mounts shares a key")
+	}
+	if sharingKey(&fdRec{err: "fdinfo: x", kind: "pipe"}) != (shareKey{}) {
 		t.Error("an fd without fdinfo got a key")
 	}
 }
