@@ -339,10 +339,15 @@ func addBPFPeers(procs []*procRec, d *bpfDump, sockets *socketTable) {
 // groupByDesc splits fds into descriptions by their dump's numbers; false
 // when one of them has none.
 func groupByDesc(fds []*fdRec) ([][]*fdRec, bool) {
+	one := true // most groups are one description (inherited stdio, a socket)
 	for _, f := range fds {
 		if f.desc == 0 {
 			return nil, false
 		}
+		one = one && f.desc == fds[0].desc
+	}
+	if one {
+		return [][]*fdRec{fds}, true
 	}
 	sorted := slices.Clone(fds)
 	slices.SortFunc(sorted, func(a, b *fdRec) int {

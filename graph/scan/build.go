@@ -219,7 +219,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		nfds += len(p.fds)
 	}
 	byKey := make(map[shareKey]int32, nfds/2)
-	var keys []shareKey
+	keys := make([]shareKey, 0, nfds/2)
 	var counts []int
 	var alone []*fdRec
 	groupOf := make([]int32, 0, nfds) // each fd's key's index; -1 alone
@@ -262,6 +262,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			n++
 		}
 	}
+	// The descriptions of one fd come first, in the order of their fds.
 	var multi []int
 	ofds := make([]*ofdRec, 0, len(keys)+len(alone))
 	for g, k := range keys {
@@ -271,6 +272,7 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 			multi = append(multi, g)
 		}
 	}
+	singles := len(ofds)
 	grouped := make([][][]*fdRec, len(multi))
 	var mu sync.Mutex
 	var workers []*sharing
@@ -309,9 +311,9 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 		ofds = append(ofds, &ofdRec{members: []*fdRec{f}})
 	}
 	for _, o := range ofds {
-		slices.SortFunc(o.members, func(x, y *fdRec) int {
-			return cmp.Or(cmp.Compare(x.proc.pid, y.proc.pid), cmp.Compare(x.num, y.num))
-		})
+		if len(o.members) > 1 {
+			slices.SortFunc(o.members, compareFDs)
+		}
 		for _, f := range o.members {
 			f.ofd = o
 		}
@@ -319,11 +321,29 @@ func (b *builder) groupOFDs(prev map[fdKey]*ofdRec) ([]*ofdRec, sharing) {
 	nameOFDs(ofds, prev)
 	// In the order of their first fds: the objects are added in this
 	// order, and of descriptions that name one object differently (a file
-	// opened by two paths) the first names it.
-	slices.SortFunc(ofds, func(x, y *ofdRec) int {
-		return cmp.Or(cmp.Compare(x.members[0].proc.pid, y.members[0].proc.pid), cmp.Compare(x.members[0].num, y.members[0].num))
-	})
-	return ofds, total
+	// opened by two paths) the first names it. The descriptions of one fd
+	// are in that order already.
+	byFirstFD := func(x, y *ofdRec) int { return compareFDs(x.members[0], y.members[0]) }
+	slices.SortFunc(ofds[singles:], byFirstFD)
+	return mergeSorted(ofds[:singles], ofds[singles:], byFirstFD), total
+}
+
+// compareFDs orders fds by process and number.
+func compareFDs(x, y *fdRec) int {
+	return cmp.Or(cmp.Compare(x.proc.pid, y.proc.pid), cmp.Compare(x.num, y.num))
+}
+
+// mergeSorted returns the sorted lists a and b merged, in a new list.
+func mergeSorted[T any](a, b []T, cmp func(x, y T) int) []T {
+	out := make([]T, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if cmp(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // nameOFDs gives each description the ID it had in the last scan (prev)
@@ -725,14 +745,23 @@ func (b *builder) socketNode(f *fdRec, id string, r *sockRec) *graph.Node {
 			remote = peer.unixName // as ss shows it: the address of the other end
 		}
 	}
-	return &graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns, Object: &graph.Object{
-		Inode: f.inode, Name: id,
-		Socket: &graph.Socket{
+	// The node and its details in one allocation: a busy host has 10⁴
+	// sockets, and they live and die together.
+	n := &struct {
+		node   graph.Node
+		object graph.Object
+		socket graph.Socket
+	}{
+		node:   graph.Node{ID: id, Kind: graph.KindSocket, NetNS: r.netns},
+		object: graph.Object{Inode: f.inode, Name: id},
+		socket: graph.Socket{
 			Family: r.family, Type: r.typ, Protocol: r.protocol, State: r.state,
 			Local: r.local, Remote: remote, RxQueue: r.rxQueue, TxQueue: r.txQueue,
 			InFlight: int(f.info.scmFDs),
 		},
-	}}
+	}
+	n.node.Object, n.object.Socket = &n.object, &n.socket
+	return &n.node
 }
 
 // addSocketEdges adds the peer edges between the two ends of each
