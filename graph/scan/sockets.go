@@ -47,6 +47,14 @@ type socketTable struct {
 	missing []string // dumps that failed, with why
 }
 
+// newSocketTable returns an empty socketTable.
+func newSocketTable() *socketTable {
+	return &socketTable{
+		byInode: map[uint64]*sockRec{}, dumped: map[uint64]bool{},
+		tried: map[uint64]bool{}, probed: map[uint64]*socketProbe{},
+	}
+}
+
 // netnsDumper dumps every socket of one network namespace. The namespace is
 // given as an open fd of a /proc/PID/ns/net file, or -1 for the caller's own.
 type netnsDumper interface {
