@@ -29,6 +29,9 @@ type builder struct {
 	// byDesc says that the fds carry their descriptions' numbers from a
 	// BPF dump, which settle sharing without kcmp.
 	byDesc bool
+	// prev are the records of the Scanner's last scan, of which the
+	// descriptions keep their IDs; nil for a first scan.
+	prev []*procRec
 
 	// The nodes made so far; the edges name their ends by index in nodes
 	// (graph.NewIndexed), and so do the lookup tables: no ID is made,
@@ -51,7 +54,8 @@ type devIno struct {
 }
 
 func (b *builder) build() *graph.Snapshot {
-	prev := previousOFDs(b.scanner.lastProcs)
+	prev := previousOFDs(b.prev)
+	b.prev = nil
 	byPID := make(map[int]*procRec, len(b.procs))
 	for _, p := range b.procs {
 		byPID[p.pid] = p
@@ -82,6 +86,9 @@ func (b *builder) build() *graph.Snapshot {
 	b.countNodes()
 	nodes, edges := b.nodes, b.edges
 	b.release()
+	if b.scanner.opts.Once {
+		runtime.GC() // the records: see Options.Once
+	}
 	return graph.NewIndexed(nodes, edges, *b.stats)
 }
 
@@ -104,12 +111,12 @@ func (b *builder) allocate(ofds []*ofdRec) {
 	b.mqueueDev = map[uint64]bool{}
 }
 
-// release drops the builder's lists and tables, so that graph.NewIndexed
-// can reuse their memory.
+// release drops the builder's lists and tables and what it read, so that
+// graph.NewIndexed can reuse their memory.
 func (b *builder) release() {
 	b.nodes, b.edges = nil, nil
 	b.objects, b.socketNodes, b.pipeNodes, b.byDevIno = nil, nil, nil, nil
-	b.sockets = nil
+	b.sockets, b.procs = nil, nil
 }
 
 // countNodes counts the nodes of each kind into the stats.

@@ -131,3 +131,31 @@ func TestRescan(t *testing.T) {
 		t.Errorf("rescan with a stale prev lost process %d: %v", b.Process.Pid, got)
 	}
 }
+
+// TestOnce scans with Options.Once: the graph is the one a scanner that
+// keeps its records builds, the records are not kept, and a Rescan after
+// it reads every process again.
+func TestOnce(t *testing.T) {
+	ctx := context.Background()
+	a := startHolder(t)
+	pid := a.Process.Pid
+	want := strings.Join(fdsOf(waitForFD(t, New(Options{}), pid), pid), " ")
+	once := New(Options{Once: true})
+	snap, err := once.Scan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fdsOf(snap, pid), " "); got != want {
+		t.Errorf("process %d with Once: fds %q, want %q", pid, got, want)
+	}
+	if once.lastProcs != nil {
+		t.Errorf("a Once scanner kept the records of %d processes", len(once.lastProcs))
+	}
+	again, err := once.Rescan(ctx, snap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(fdsOf(again, pid), " "); got != want {
+		t.Errorf("process %d in a Rescan after Once: fds %q, want %q", pid, got, want)
+	}
+}

@@ -280,11 +280,16 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	st.NetNamespaces = nsCount
 
 	prog.phase("graph", len(procs), len(procs))
-	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st, byDesc: dump.byPID != nil}
+	b := &builder{ctx: ctx, scanner: s, procs: procs, sockets: sockets, stats: &st, byDesc: dump.byPID != nil, prev: s.lastProcs}
+	s.lastProcs = nil
+	if !s.opts.Once {
+		s.lastProcs = procs
+	}
+	procs, sockets = nil, nil // the builder's now: see Options.Once
 	snap := b.build()
 	snap.Stats.Errors = append(snap.Stats.Errors, errorStrings(errs)...)
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
-	s.last, s.lastProcs = snap, procs
+	s.last = snap
 	return snap, nil
 }
 
