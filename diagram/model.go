@@ -595,6 +595,9 @@ func (m *model) collapse(p *proc, key string, group []fdent, objOFDs map[string]
 }
 
 func (p *proc) title0() string {
+	if pr := p.node.Process; pr != nil && pr.TGID != 0 {
+		return pr.Comm + " thread " + strconv.Itoa(p.node.PID) + " of pid " + strconv.Itoa(pr.TGID)
+	}
 	if p.node.Process != nil {
 		return p.node.Process.Comm + " pid " + strconv.Itoa(p.node.PID)
 	}
@@ -911,6 +914,11 @@ func procTitle(n *graph.Node, parent *proc) ([]string, string) {
 		comm = n.Process.Comm
 	}
 	lines := []string{strings.TrimSpace(comm + "  pid " + strconv.Itoa(n.PID))}
+	if p := n.Process; p != nil && p.TGID != 0 {
+		// A thread with an fd table of its own.
+		lines[0] = strings.TrimSpace(comm + "  thread " + strconv.Itoa(n.PID))
+		lines = append(lines, "of pid "+strconv.Itoa(p.TGID)+", own fd table")
+	}
 	if host := hostOf(n); host != "" {
 		lines = append(lines, "on "+host) // a hub's merged graph: pids repeat across hosts
 	}

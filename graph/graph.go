@@ -61,6 +61,7 @@ const (
 	EdgeAccepted EdgeKind = "accepted" // listening socket → a socket accepted from it
 	EdgeWatch    EdgeKind = "watch"    // epoll/inotify → what it watches
 	EdgeChild    EdgeKind = "child"    // process → child process
+	EdgeThread   EdgeKind = "thread"   // process → a thread of it with its own fd table
 	EdgeCwd      EdgeKind = "cwd"      // process → its working directory
 	EdgeRoot     EdgeKind = "root"     // process → its root directory
 	EdgeExe      EdgeKind = "exe"      // process → its executable
@@ -102,6 +103,12 @@ type Process struct {
 	// Host is the name of the host the process runs on, set by a hub that
 	// merges the graphs of several hosts (package hub); "" on one host.
 	Host string `json:"host,omitempty"`
+	// TGID is set on the node of a thread that has an fd table of its own
+	// (it was cloned without CLONE_FILES, or unshared it): the pid of its
+	// process. Such a thread is a node of kind process, with the thread's
+	// id as its pid and the fds of its own table; its process has a
+	// thread edge to it. 0 for a process.
+	TGID int `json:"tgid,omitempty"`
 }
 
 // FD holds the details of a KindFD node.

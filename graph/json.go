@@ -129,6 +129,9 @@ func appendNode(b []byte, n *Node) []byte {
 		if p.Host != "" {
 			b = appendStringField(b, `,"host":`, p.Host)
 		}
+		if p.TGID != 0 {
+			b = appendIntField(b, `,"tgid":`, int64(p.TGID))
+		}
 	}
 	if f := n.FD; f != nil {
 		b = appendIntField(b, `,"fd":`, int64(f.Num))

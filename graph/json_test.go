@@ -16,7 +16,7 @@ import (
 func TestWriteJSONMatchesEncodingJSON(t *testing.T) {
 	nodes := []*Node{
 		{ID: "proc:1:2", Kind: KindProcess, PID: 1, NetNS: 4026531840, Error: "fd table: permission denied",
-			Process: &Process{Comm: "we<ird> \"na\\me\"\t\x01", Cmdline: "a\u2028b \xff end", User: "root", StartTime: 2, MntNS: 3, PidNS: 4, Cgroup: "/system.slice/a b.service", Threads: 5, FDCount: 6, Host: "node-1"}},
+			Process: &Process{Comm: "we<ird> \"na\\me\"\t\x01", Cmdline: "a\u2028b \xff end", User: "root", StartTime: 2, MntNS: 3, PidNS: 4, Cgroup: "/system.slice/a b.service", Threads: 5, FDCount: 6, Host: "node-1", TGID: 7}},
 		{ID: "proc:2:2", Kind: KindProcess, PID: 2, Process: &Process{PPID: 1, UID: -1}},
 		fdNode(1, 0, true),
 		fdNode(1, 7, false),

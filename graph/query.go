@@ -76,9 +76,12 @@ type ProcessRow struct {
 	// connection (relation "connection"); SharedWith those that share an
 	// open file description or hold the same object (relations "shared"
 	// and "same-object"). A process can be in both.
-	Connections int    `json:"connections"`
-	SharedWith  int    `json:"shared_with"`
-	Error       string `json:"error,omitempty"`
+	Connections int `json:"connections"`
+	SharedWith  int `json:"shared_with"`
+	// TGID is, for a thread with an fd table of its own, its process's
+	// pid (Process.TGID).
+	TGID  int    `json:"tgid,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Index answers questions about one snapshot: the peers of a process, its
@@ -460,9 +463,10 @@ func idOf(n *Node) string {
 // Focus returns the focus subgraph of the process with the given pid, or
 // nil when there is no such process. The subgraph holds the process; its
 // fds, their descriptions and objects; the objects of its cwd, root and exe;
-// what its epoll and inotify instances watch; and, for every peer (see
-// Peers), the peer process with the fd, description and object on the
-// path. Its edges are every edge of s between two of those nodes. Stats
+// what its epoll and inotify instances watch; its threads with an fd
+// table of their own (or, for such a thread, its process); and, for every
+// peer (see Peers), the peer process with the fd, description and object
+// on the path. Its edges are every edge of s between two of those nodes. Stats
 // are those of the whole snapshot.
 func (x *Index) Focus(pid int) *Snapshot { return x.FocusOn("", pid) }
 
@@ -485,6 +489,14 @@ func (x *Index) FocusOn(host string, pid int) *Snapshot {
 		for o := range x.outs(proc, k) {
 			add(o)
 		}
+	}
+	// Its threads with an fd table of their own, or the process of such
+	// a thread.
+	for t := range x.outs(proc, EdgeThread) {
+		add(t)
+	}
+	for l := range x.ins(proc, EdgeThread) {
+		add(l)
 	}
 	for _, h := range x.fds(proc) {
 		add(h.fd, h.ofd, h.obj)
@@ -675,7 +687,7 @@ func (x *Index) row(h *holderTables, proc int32, stampC, stampS []int32) Process
 	n := x.s.Nodes[proc]
 	r := ProcessRow{ID: n.ID, PID: n.PID, Error: n.Error}
 	if p := n.Process; p != nil {
-		r.PPID, r.Comm, r.User, r.UID, r.FDCount = p.PPID, p.Comm, p.User, p.UID, p.FDCount
+		r.PPID, r.Comm, r.User, r.UID, r.FDCount, r.TGID = p.PPID, p.Comm, p.User, p.UID, p.FDCount, p.TGID
 	}
 	if i, ok := h.index[proc]; ok {
 		r.Sockets, r.Pipes = h.sockets[i], h.pipes[i]

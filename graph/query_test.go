@@ -573,3 +573,24 @@ func TestProcessOn(t *testing.T) {
 		t.Error("a host without the pid has a process")
 	}
 }
+
+// TestFocusThreads: the focus of a process holds its threads with an fd
+// table of their own, and the focus of such a thread its process.
+func TestFocusThreads(t *testing.T) {
+	m := testMachine()
+	leader := m.proc(700, 1, "daemon")
+	thread := m.proc(701, 1, "worker-thread")
+	m.nodes[len(m.nodes)-1].Process.TGID = 700
+	m.edges = append(m.edges, Edge{From: leader, To: thread, Kind: EdgeThread})
+	x := NewIndex(m.snapshot())
+	if f := x.Focus(700); f.Node(thread) == nil || !slices.Contains(f.Edges, Edge{From: leader, To: thread, Kind: EdgeThread}) {
+		t.Errorf("Focus(700) lacks its thread: %v", f.Nodes)
+	}
+	if f := x.Focus(701); f.Node(leader) == nil {
+		t.Errorf("Focus(701) lacks its process: %v", f.Nodes)
+	}
+	rows := x.Processes()
+	if i := slices.IndexFunc(rows, func(r ProcessRow) bool { return r.PID == 701 }); i < 0 || rows[i].TGID != 700 {
+		t.Errorf("the thread's row: want tgid 700 in %+v", rows)
+	}
+}

@@ -343,7 +343,8 @@ function renderFocusTitle() {
     return;
   }
   const r = list.row(state.focusPID, state.focusHost);
-  const t = (r ? `${r.comm}  pid ${r.pid}` : `pid ${state.focusPID}`) + (state.focusHost ? ` on ${state.focusHost}` : "");
+  const who = r && r.tgid ? `thread ${r.pid} of pid ${r.tgid}` : `pid ${state.focusPID}`;
+  const t = (r ? `${r.comm}  ${who}` : who) + (state.focusHost ? ` on ${state.focusHost}` : "");
   $("focus-title").textContent = t;
   $("focus-title").dataset.pid = String(state.focusPID);
   document.title = t + " — fdscope";

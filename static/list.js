@@ -133,7 +133,7 @@ export class ProcessList {
   // rowElement returns the row of r, updated in place: a click whose press
   // and release straddle an update still lands on it.
   rowElement(r, match) {
-    const sig = [r.id, r.comm, r.user, r.fd_count, r.connections, r.shared_with, r.error, match, r.pid === this.focusPID, r.pid === this.active].join("\u0000");
+    const sig = [r.id, r.comm, r.tgid, r.user, r.fd_count, r.connections, r.shared_with, r.error, match, r.pid === this.focusPID, r.pid === this.active].join("\u0000");
     let rec = this.els.get(r.id);
     if (!rec) {
       const cells = {
@@ -149,8 +149,8 @@ export class ProcessList {
     li.dataset.pid = String(r.pid);
     li.dataset.nodeId = r.id;
     li.className = [r.error ? "denied" : "", r.pid === this.focusPID ? "selected" : "", r.pid === this.active ? "active" : ""].join(" ").trim();
-    const on = hostOf(r.id) ? " on " + hostOf(r.id) : "";
-    li.title = r.error ? "fds could not be read: " + r.error : r.comm + " (pid " + r.pid + on + ", user " + r.user + ")";
+    const on = (r.tgid ? " thread of " + r.tgid : "") + (hostOf(r.id) ? " on " + hostOf(r.id) : "");
+    li.title = r.error ? "fds could not be read: " + r.error : r.comm + " (" + (r.tgid ? "thread " : "pid ") + r.pid + on + ", user " + r.user + ")";
     li.setAttribute("aria-selected", r.pid === this.focusPID ? "true" : "false");
     cells.pid.textContent = String(r.pid);
     cells.comm.textContent = r.comm + on;

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fdscope/fdscope/graph"
 	"github.com/fdscope/fdscope/graph/scan"
 )
 
@@ -117,15 +118,17 @@ func TestBackendBPFNoAddresses(t *testing.T) {
 	}
 }
 
-// A thread with an fd table of its own (no CLONE_FILES): both backends show
-// the process's table, as /proc/PID/fd does, and agree (scanPIDs compares
-// them); the fds only the thread's table holds are not in the graph.
+// A thread with an fd table of its own (no CLONE_FILES) is read as a
+// process of its own: a node with its thread id as pid, tgid its
+// process's, joined to it by a thread edge, with the fds of its table.
+// The table was copied by unshare(CLONE_FILES): the fds both tables hold
+// share their descriptions. Both backends agree (scanPIDs compares them).
 func TestOwnFDTableThread(t *testing.T) {
 	c := startChild(t, "owntable", childOpts{})
 	f := c.ready()
-	own := f.FD["thread_sock"]
+	own, tid := f.FD["thread_sock"], f.Num["tid"]
 	dir := "/proc/" + strconv.Itoa(c.pid)
-	if l, err := os.Readlink(dir + "/task/" + strconv.Itoa(f.Num["tid"]) + "/fd/" + strconv.Itoa(own)); err != nil || !strings.HasPrefix(l, "socket:") {
+	if l, err := os.Readlink(dir + "/task/" + strconv.Itoa(tid) + "/fd/" + strconv.Itoa(own)); err != nil || !strings.HasPrefix(l, "socket:") {
 		t.Fatalf("the thread's fd %d: %q, %v", own, l, err)
 	}
 	if _, err := os.Readlink(dir + "/fd/" + strconv.Itoa(own)); err == nil {
@@ -134,16 +137,36 @@ func TestOwnFDTableThread(t *testing.T) {
 	v := newView(t, scanPIDs(t, c.pid))
 	fds := v.fds(c.pid)
 	if fds[own] != nil {
-		t.Errorf("the graph shows fd %d of the thread's own table: %s", own, dumpNodes(fds[own]))
-	}
-	if ev := v.object(c.pid, f.FD["ev"]); ev.Object == nil || ev.Object.Name != "anon_inode:[eventfd]" {
-		t.Errorf("the process's eventfd: %s", dumpNodes(ev))
+		t.Errorf("the process shows fd %d of the thread's own table: %s", own, dumpNodes(fds[own]))
 	}
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fds) != len(ents) || v.proc(c.pid).Process.FDCount != len(ents) {
-		t.Errorf("the graph shows %d fds (fd_count %d), /proc/PID/fd %d", len(fds), v.proc(c.pid).Process.FDCount, len(ents))
+		t.Errorf("the process shows %d fds (fd_count %d), /proc/PID/fd %d", len(fds), v.proc(c.pid).Process.FDCount, len(ents))
+	}
+
+	thread := v.proc(tid)
+	if thread.Process.TGID != c.pid {
+		t.Errorf("thread %d: tgid %d, want %d", tid, thread.Process.TGID, c.pid)
+	}
+	if got := v.between(v.proc(c.pid).ID, thread.ID, graph.EdgeThread); len(got) != 1 {
+		t.Errorf("thread edges from process %d to thread %d: %v", c.pid, tid, got)
+	}
+	if sock := v.object(tid, own); sock.Socket == nil || sock.Socket.Family != "unix" || len(v.peers(sock.ID)) != 1 {
+		t.Errorf("the thread's fd %d: %s", own, dumpNodes(sock))
+	}
+	threadEnts, err := os.ReadDir(dir + "/task/" + strconv.Itoa(tid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.fds(tid); len(got) != len(threadEnts) {
+		t.Errorf("the thread shows %d fds, /proc/PID/task/TID/fd %d", len(got), len(threadEnts))
+	}
+	_, procOFD, _ := v.follow(c.pid, f.FD["ev"])
+	_, threadOFD, ev := v.follow(tid, f.FD["ev"])
+	if procOFD == nil || threadOFD == nil || procOFD.ID != threadOFD.ID || ev.Object.Name != "anon_inode:[eventfd]" {
+		t.Errorf("the eventfd in both tables: descriptions %s and %s, want one", dumpNodes(procOFD), dumpNodes(threadOFD))
 	}
 }

@@ -90,7 +90,8 @@ func (s *Scanner) Close() error {
 }
 
 // bpfDump is one dump of the iterators: the processes, and their fds by
-// process.
+// fd table: a process's by its pid, a thread's with a table of its own by
+// its thread id.
 type bpfDump struct {
 	tasks []bpfiter.Task         // by pid
 	byPID map[int][]bpfiter.File // each sorted by fd number
@@ -110,18 +111,16 @@ func (s *Scanner) dumpBPF(withTasks func([]bpfiter.Task)) (*bpfDump, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	// The tables of threads that have their own are not read, as the
-	// /proc walk does not read /proc/PID/task/TID/fd.
-	files = slices.DeleteFunc(files, func(f bpfiter.File) bool { return f.TID != f.PID })
+	// The iterator reads one task's table at a time.
 	d := &bpfDump{tasks: tasks, byPID: map[int][]bpfiter.File{}}
 	for lo := 0; lo < len(files); {
 		hi := lo + 1
-		for hi < len(files) && files[hi].PID == files[lo].PID {
+		for hi < len(files) && files[hi].TID == files[lo].TID {
 			hi++
 		}
 		fs := files[lo:hi:hi]
 		slices.SortFunc(fs, func(a, b bpfiter.File) int { return cmp.Compare(a.FD, b.FD) })
-		d.byPID[files[lo].PID] = fs
+		d.byPID[files[lo].TID] = fs
 		lo = hi
 	}
 	// The scanning process's own table changes while the scan runs (the
@@ -253,10 +252,16 @@ func anonNamed(r *bpfiter.File) bool {
 }
 
 // of returns the dump's fds of p, nil when the dump did not see p (it
-// started later, or its pid is another process's since).
+// started later, or its pid is another process's since). A thread read
+// as a process has its own table's (the dump gives them its process's
+// start time).
 func (d *bpfDump) of(p *procRec) []bpfiter.File {
 	fs := d.byPID[p.pid]
-	if len(fs) == 0 || fs[0].StartTime != p.startTime {
+	start := p.startTime
+	if p.tgid != 0 {
+		start = p.leaderStart
+	}
+	if len(fs) == 0 || fs[0].StartTime != start || fs[0].PID != cmp.Or(p.tgid, p.pid) {
 		return nil
 	}
 	return fs

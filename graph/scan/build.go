@@ -185,6 +185,7 @@ func (b *builder) addProcess(p *procRec) {
 			PPID: p.stat.PPID, Comm: p.stat.Comm, Cmdline: p.cmdline,
 			UID: p.uid, User: b.scanner.userName(p.uid), StartTime: p.startTime,
 			MntNS: p.mntns, PidNS: p.pidns, Cgroup: p.cgroup, Threads: p.stat.NumThreads, FDCount: p.fdCount,
+			TGID: p.tgid,
 		},
 	}
 	if p.err != "" {
@@ -204,10 +205,16 @@ func (b *builder) addProcess(p *procRec) {
 	}
 }
 
-// addChildEdges joins each process to its parent, once every process has
-// its node.
+// addChildEdges joins each process to its parent, and each thread read
+// as a process to its process, once every process has its node.
 func (b *builder) addChildEdges(byPID map[int]*procRec) {
 	for _, p := range b.procs {
+		if p.tgid != 0 {
+			if l := byPID[p.tgid]; l != nil && l.startTime == p.leaderStart {
+				b.edges = append(b.edges, graph.IndexEdge{From: l.node, To: p.node, Kind: graph.EdgeThread})
+			}
+			continue
+		}
 		if parent := byPID[p.stat.PPID]; parent != nil && parent != p {
 			b.edges = append(b.edges, graph.IndexEdge{From: parent.node, To: p.node, Kind: graph.EdgeChild})
 		}

@@ -527,6 +527,8 @@ func checkConsistent(t testing.TB, s *graph.Snapshot, full bool) {
 			kindsOK = from.Kind == graph.KindSocket && to.Kind == graph.KindSocket
 		case graph.EdgeChild:
 			kindsOK = from.Kind == graph.KindProcess && to.Kind == graph.KindProcess
+		case graph.EdgeThread:
+			kindsOK = from.Kind == graph.KindProcess && to.Kind == graph.KindProcess && to.Process.TGID == from.PID
 		case graph.EdgeCwd, graph.EdgeRoot, graph.EdgeExe:
 			kindsOK = from.Kind == graph.KindProcess && to.Kind.IsObject()
 		case graph.EdgeWatch:

@@ -37,6 +37,15 @@ type procRec struct {
 	bpfFiles       []bpfiter.File // what the scan's BPF dump holds of the process, until its fds are read
 
 	cwd, root, exe *pathObject
+
+	// tgid is, for a thread with an fd table of its own (read as a process
+	// of its own, with its thread id as pid), its process's pid, and
+	// leaderStart its process's start time; 0 for a process.
+	tgid        int
+	leaderStart uint64
+	// ownTables are the process's threads with an fd table of their own,
+	// found by the first pass.
+	ownTables []int
 }
 
 // pathObject is a path a process holds outside its fd table (cwd, root, exe).
@@ -120,6 +129,54 @@ func (w *walker) readProc(pid int, self bool) (p *procRec, vanished bool, err er
 		return p, false, nil
 	}
 	return w.openFDInfo(p, procDir, true)
+}
+
+// readThread reads thread tid of the process p, which has an fd table of
+// its own, as a process of its own: /proc/TID has the thread's stat, fd
+// table and links (hidden from the listing of /proc, it can be opened).
+func (w *walker) readThread(p *procRec, tid int) (t *procRec, vanished bool, err error) {
+	t, vanished, err = w.readProc(tid, false)
+	if t != nil {
+		t.tgid, t.leaderStart = p.pid, p.startTime
+	}
+	return t, vanished, err
+}
+
+// ownTableThreads returns the threads of p whose fd table is not p's (it
+// was cloned without CLONE_FILES, or unshared it), asking kcmp(2)
+// KCMP_FILES of each thread; err says why it could not be asked.
+func (w *walker) ownTableThreads(p *procRec) ([]int, error) {
+	if p.stat.NumThreads <= 1 || p.err != "" {
+		return nil, nil
+	}
+	dir, err := openDir(w.rootFD, itoa(p.pid)+"/task")
+	if err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("pid %d: open task dir: %w", p.pid, err)
+	}
+	defer unix.Close(dir)
+	tids, err := procdir.ListNumbers(dir, w.direntBuf, nil)
+	if err != nil {
+		if gone(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("pid %d: list tasks: %w", p.pid, err)
+	}
+	var own []int
+	for _, tid := range tids {
+		if tid == p.pid {
+			continue
+		}
+		switch shared, err := kcmpFiles(p.pid, tid); {
+		case err == nil && !shared:
+			own = append(own, tid)
+		case err != nil && !gone(err):
+			return nil, fmt.Errorf("kcmp KCMP_FILES: %w", err)
+		}
+	}
+	return own, nil
 }
 
 // openFDDir opens p's fd directory; where it cannot, vanished says that

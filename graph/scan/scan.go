@@ -3,6 +3,7 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/user"
@@ -110,7 +111,9 @@ func (s *Scanner) Rescan(ctx context.Context, prev *graph.Snapshot, pids []int) 
 	}
 	keep := make(map[int]*procRec, len(s.lastProcs))
 	for _, p := range s.lastProcs {
-		if !again[p.pid] {
+		// A thread with its own table goes with its process, which finds
+		// it again when read.
+		if !again[p.pid] && (p.tgid == 0 || !again[p.tgid]) {
 			keep[p.pid] = p
 		}
 	}
@@ -193,6 +196,12 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			}
 		}
 		pids = read
+		// The threads of kept processes, which no listing names.
+		for _, p := range keep {
+			if l := keep[p.tgid]; p.tgid != 0 && l != nil && l.startTime == p.leaderStart && slices.Contains(kept, l) {
+				kept = append(kept, p)
+			}
+		}
 	}
 
 	self := readSelf(newWalker(fs, rootFD), pids)
@@ -201,6 +210,7 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	}
 
 	var errs []error
+	var threadsMissing string // why threads' own fd tables could not be found
 	var errMu sync.Mutex
 	newW := func() *walker { return newWalker(fs, rootFD) }
 
@@ -219,8 +229,9 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		parallel(ctx, s.opts.Workers, len(batch), newW, func(w *walker, i int) {
 			defer prog.proc()
 			p, gone, err := self.p, self.gone, self.err
+			t := dump.task(batch[i])
 			if batch[i] != self.pid {
-				if t := dump.task(batch[i]); t != nil {
+				if t != nil {
 					p, gone, err = w.readProcFrom(t, dump.byPID[t.PID])
 				} else {
 					p, gone, err = w.readProc(batch[i], false)
@@ -235,9 +246,15 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 				errMu.Unlock()
 			default:
 				procs[i] = p
+				if p.ownTables, err = s.ownTables(w, p, t); err != nil {
+					errMu.Lock()
+					threadsMissing = cmp.Or(threadsMissing, "threads' own fd tables: "+err.Error())
+					errMu.Unlock()
+				}
 			}
 		})
 		procs = slices.DeleteFunc(procs, func(p *procRec) bool { return p == nil })
+		procs = append(procs, s.readThreads(newW(), procs)...)
 		for _, p := range procs {
 			p.bpfFiles = dump.of(p)
 		}
@@ -257,11 +274,12 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 		}
 	}
 	st.VanishedProcesses = int(vanished.Load())
-	procs := fresh
-	if len(kept) > 0 {
-		procs = append(kept, fresh...)
-		slices.SortFunc(procs, func(a, b *procRec) int { return a.pid - b.pid })
+	if threadsMissing != "" {
+		st.MissingFeatures = append(st.MissingFeatures, threadsMissing)
 	}
+	// By pid, threads read as processes among them.
+	procs := append(kept, fresh...)
+	slices.SortFunc(procs, func(a, b *procRec) int { return a.pid - b.pid })
 	setDescs(procs, dump)
 	nsCount := 0
 	if s.dumper != nil {
@@ -291,6 +309,35 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 	snap.Stats.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	s.last = snap
 	return snap, nil
+}
+
+// ownTables returns the threads of p with an fd table of their own: as
+// the dump's task t says, or kcmp(2) on the live /proc (without kcmp they
+// are not looked for).
+func (s *Scanner) ownTables(w *walker, p *procRec, t *bpfiter.Task) ([]int, error) {
+	if t != nil {
+		return t.OwnFDTables, nil
+	}
+	if s.compare == nil || s.opts.ProcRoot != "/proc" {
+		return nil, nil
+	}
+	return w.ownTableThreads(p)
+}
+
+// readThreads reads the threads of procs that have an fd table of their
+// own, as processes of their own. They are few (most threads share their
+// process's table), so one walker reads them.
+func (s *Scanner) readThreads(w *walker, procs []*procRec) []*procRec {
+	var threads []*procRec
+	for _, p := range procs {
+		for _, tid := range p.ownTables {
+			if t, _, err := w.readThread(p, tid); err == nil && t != nil {
+				threads = append(threads, t)
+			}
+		}
+		p.ownTables = nil
+	}
+	return threads
 }
 
 // selfRead is what readSelf read of the scanning process.

@@ -100,6 +100,17 @@ func kcmpFile(pid1, fd1, pid2, fd2 int) (int, error) {
 	return int(r), nil
 }
 
+// kcmpFiles reports whether tasks pid1 and pid2 share one fd table, with
+// kcmp(2) KCMP_FILES.
+func kcmpFiles(pid1, pid2 int) (bool, error) {
+	const kcmpFilesType = 2 // KCMP_FILES
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFilesType, 0, 0, 0)
+	if errno != 0 {
+		return false, errno
+	}
+	return r == 0, nil
+}
+
 // kcmpEpollTarget compares fd num of process pid with the file that epoll
 // fd epfd of the same process watches under target number tfd, with kcmp(2)
 // KCMP_EPOLL_TFD: 0 when they are the same file.
