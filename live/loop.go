@@ -175,8 +175,12 @@ type Loop struct {
 	lastProbe      time.Time
 	socketsPending bool
 	// With FDTables: the fingerprint of each process's fd table when it
-	// was last marked.
-	prints map[int]uint64
+	// was last marked; and the processes of ownTablesOf's threads with an
+	// fd table of their own, which a fingerprint of the process's table
+	// does not see.
+	prints      map[int]uint64
+	ownTables   map[int]bool
+	ownTablesOf *graph.Snapshot
 	// With Events: processes to read again that wait for quietUntil, the
 	// end of the pause after the last scan (see tick); and whether a
 	// rescan ran since memory was last freed.
@@ -433,6 +437,10 @@ func (l *Loop) tablesChanged(changed Changed) []int {
 		if pid == l.Self {
 			continue
 		}
+		if l.hasOwnTableThreads(pid) {
+			pids = append(pids, pid) // the fds may be a thread's
+			continue
+		}
 		fp, ok := l.FDTables.Fingerprint(pid)
 		if was, known := l.prints[pid]; ok && known && was == fp {
 			continue // a file opened and closed again
@@ -445,6 +453,22 @@ func (l *Loop) tablesChanged(changed Changed) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// hasOwnTableThreads reports whether the current snapshot shows threads
+// of process pid with an fd table of their own.
+func (l *Loop) hasOwnTableThreads(pid int) bool {
+	if l.ownTablesOf != l.snap {
+		l.ownTables, l.ownTablesOf = map[int]bool{}, l.snap
+		if l.snap != nil {
+			for _, n := range l.snap.Nodes {
+				if n.Kind == graph.KindProcess && n.Process != nil && n.Process.TGID != 0 {
+					l.ownTables[n.Process.TGID] = true
+				}
+			}
+		}
+	}
+	return l.ownTables[pid]
 }
 
 // maxPrints bounds a Loop's fingerprints.

@@ -497,6 +497,17 @@ func TestLoopEventsFDsOnly(t *testing.T) {
 		t.Errorf("rescans (-want +got):\n%s", d)
 	}
 
+	// A process with a thread that has an fd table of its own: the
+	// fingerprint of the process's table does not see the thread's.
+	w.StartThread(b, "b-worker")
+	ev.next = live.Changed{PIDs: []int{b}}
+	tick(t, l, c, live.TickRescan)
+	ev.next = live.Changed{FDsOnly: []int{b}}
+	tick(t, l, c, live.TickRescan) // as it was, but it may be the thread's
+	if d := cmp.Diff([]int{b}, w.Rescans[len(w.Rescans)-1]); d != "" {
+		t.Errorf("rescans (-want +got):\n%s", d)
+	}
+
 	// Rescans of 2 s: the next change waits 4 s after the scan's end.
 	l.Scanner = slowScans{w, c, 2 * time.Second}
 	ev.next = live.Changed{PIDs: []int{a}}

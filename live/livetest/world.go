@@ -8,6 +8,7 @@ package livetest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -38,6 +39,7 @@ type World struct {
 
 type proc struct {
 	pid, ppid int
+	tgid      int // a thread with an fd table of its own: its process
 	start     uint64
 	comm      string
 	fds       map[int]*ofd
@@ -64,6 +66,19 @@ func (w *World) Start(ppid int, comm string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.start(ppid, comm)
+}
+
+// StartThread starts a thread of process pid with an fd table of its own,
+// a copy of the process's (unshare(CLONE_FILES)), and returns its id.
+func (w *World) StartThread(pid int, comm string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.procs[pid]
+	w.clock++
+	t := &proc{pid: w.nextPID, ppid: p.ppid, tgid: pid, start: 100 + w.clock, comm: comm, fds: maps.Clone(p.fds)}
+	w.nextPID++
+	w.procs[t.pid] = t
+	return t.pid
 }
 
 func (w *World) start(ppid int, comm string) int {
@@ -278,8 +293,10 @@ func (w *World) Snapshot() *graph.Snapshot {
 	for _, p := range w.procs {
 		pid := graph.ProcessID(p.pid, p.start)
 		nodes = append(nodes, &graph.Node{ID: pid, Kind: graph.KindProcess, PID: p.pid, NetNS: 4026531840,
-			Process: &graph.Process{PPID: p.ppid, Comm: p.comm, Cmdline: p.comm, User: "root", StartTime: p.start, FDCount: len(p.fds)}})
-		if pp := w.procs[p.ppid]; pp != nil {
+			Process: &graph.Process{PPID: p.ppid, Comm: p.comm, Cmdline: p.comm, User: "root", StartTime: p.start, FDCount: len(p.fds), TGID: p.tgid}})
+		if l := w.procs[p.tgid]; l != nil {
+			edges = append(edges, graph.Edge{From: graph.ProcessID(l.pid, l.start), To: pid, Kind: graph.EdgeThread})
+		} else if pp := w.procs[p.ppid]; pp != nil {
 			edges = append(edges, graph.Edge{From: graph.ProcessID(pp.pid, pp.start), To: pid, Kind: graph.EdgeChild})
 		}
 		for n, o := range p.fds {
