@@ -223,6 +223,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	m, e, bt := r.Machine, r.Expected, r.Built
 	fmt.Fprintf(&b, "fdscope bench: scale %g, median of %d runs after one warm-up\n", r.Plan.Scale, r.Runs)
 	fmt.Fprintf(&b, "machine:  %s, %d CPUs, %.1f GiB, Linux %s, %s, load average %s\n", m.CPU, m.CPUs, m.MemGiB, m.Kernel, m.Go, m.Load)
+	if m.PageTouchUS > 0 {
+		fmt.Fprintf(&b, "          first write to a fresh page: %.1f µs (paid for every page of a tool's peak RSS)\n", m.PageTouchUS)
+	}
 	fmt.Fprintf(&b, "workload: %s processes, %s fds (planned %s; at most %s in one process), built in %.2f s\n",
 		num(bt.Processes), num(bt.FDs), num(e.FDs), num(bt.MaxFDs), bt.BuildMS/1000)
 	fmt.Fprintf(&b, "          %s unix sockets (%s connections across processes, %s fds received by SCM_RIGHTS), "+
