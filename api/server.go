@@ -132,8 +132,10 @@ type Options struct {
 	// StaleAfter is how old the latest scan may be before /healthz reports
 	// it unhealthy; default 30 s.
 	StaleAfter time.Duration
-	// ResponseTimeout bounds the writing of each REST answer: a client
-	// that does not take it within that time is cut off. Default 15 s.
+	// ResponseTimeout bounds the writing of each REST answer, from its
+	// first byte: a client that does not take it within that time is cut
+	// off. (What the server computes before, such as a past graph from
+	// the history, does not count.) Default 15 s.
 	ResponseTimeout time.Duration
 	// MaxHeavyResponses is how many heavy answers (the whole graph, the
 	// process list, a focus, layouts and diagrams) may be under way at once;
@@ -268,15 +270,43 @@ func (s *Server) routes() http.Handler {
 	return r
 }
 
-// deadline gives the answer ResponseTimeout to be written: a client that
-// stops reading is cut off then, and what it held is let go.
+// deadline gives the answer ResponseTimeout to be written from its first
+// byte: a client that stops reading is cut off then, and what it held is
+// let go.
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// An error means the ResponseWriter cannot: nothing to bound.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.ResponseTimeout))
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, timeout: s.opts.ResponseTimeout}, r)
 	})
 }
+
+// deadlineWriter sets its connection's write deadline when the answer
+// starts.
+type deadlineWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	started bool
+}
+
+func (d *deadlineWriter) start() {
+	if !d.started {
+		d.started = true
+		// An error means the ResponseWriter cannot: nothing to bound.
+		_ = http.NewResponseController(d.ResponseWriter).SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+}
+
+func (d *deadlineWriter) WriteHeader(code int) {
+	d.start()
+	d.ResponseWriter.WriteHeader(code)
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.start()
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the ResponseWriter underneath.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // limitHeavy lets MaxHeavyResponses heavy answers be under way at once and
 // refuses more with 503 and Retry-After, at once: a request never waits

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"syscall"
@@ -158,4 +159,27 @@ func TestSnapshotMessageLetGo(t *testing.T) {
 		runtime.GC()
 		return v.snapMsg.Value() == nil
 	})
+}
+
+// TestSlowAnswerNotCutOff: the time an answer takes to compute (a past
+// graph rebuilt from the history, on a big host) does not count against
+// ResponseTimeout, which bounds its writing only.
+func TestSlowAnswerNotCutOff(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv := &Server{opts: Options{ResponseTimeout: timeout}}
+	body := strings.Repeat("x", 1<<20)
+	ts := httptest.NewServer(srv.deadline(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * timeout) // computing
+		io.WriteString(w, body)
+	})))
+	defer ts.Close()
+	resp, err := http.Get(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || len(got) != len(body) {
+		t.Errorf("read %d of %d bytes: %v", len(got), len(body), err)
+	}
 }
