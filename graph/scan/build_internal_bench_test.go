@@ -35,3 +35,31 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64(snap.Stats.FDs), "fds")
 }
+
+// BenchmarkWriteJSON times the JSON of this machine's graph (one bpf scan,
+// procfs where bpf cannot load), as `fdscope snapshot` writes it.
+func BenchmarkWriteJSON(b *testing.B) {
+	s := New(Options{Backend: BackendAuto, Once: true})
+	defer s.Close()
+	snap, err := s.Scan(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n countingWriter
+	for b.Loop() {
+		n = 0
+		if err := snap.WriteJSON(&n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(n))
+	b.ReportMetric(float64(snap.Stats.FDs), "fds")
+}
+
+// countingWriter counts what is written to it.
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
