@@ -27,6 +27,19 @@
 // builder turns them into the graph. A Scanner that loaded the iterator
 // holds it until Close.
 //
+// # The build
+//
+// The builder joins nodes by their indexes, not their IDs: an edge names
+// its ends by where the builder put them (graph.NewIndexed), objects are
+// found by inode (sockets, pipes) or device and inode, and fds are
+// grouped into descriptions by struct keys. Each ID is formatted once, on
+// the workers that make the nodes, and only sorted after; none is parsed,
+// hashed or looked up. The nodes and edges of descriptions and fds, most
+// of the graph, are made in parallel.
+//
+// Threads with an fd table of their own are read as processes of their
+// own (docs/graph.md, "Threads with their own fd table").
+//
 // The scanner needs Linux; elsewhere the package builds, and New returns a
 // Scanner whose scans fail with an error wrapping [errors.ErrUnsupported].
 package scan
