@@ -15,7 +15,7 @@ import (
 )
 
 // runBench measures a full snapshot against lsof and ss on a synthetic
-// workload (package bench). `bench worker` and `bench floor` are hidden
+// workload (package bench). `bench worker`, `bench floor` and `bench pagetouch` are hidden
 // subcommands the benchmark runs itself.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
@@ -24,6 +24,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return bench.RunWorker(ctx, args[1:], stdout, stderr)
 		case "floor":
 			return bench.RunFloor(ctx, args[1:], stdout, stderr)
+		case "pagetouch":
+			return bench.RunPageTouch(stdout)
 		}
 	}
 	fs := newFlags("bench", "fdscope bench [flags]: build a synthetic workload (processes with sockets, pipes and files;\n"+

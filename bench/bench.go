@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 // measure warms every tool up once, then runs them round-robin.
 func measure(ctx context.Context, cfg Config, paths map[string]string, w *Workload) (*Result, error) {
-	res := &Result{Machine: readMachine(), Plan: w.Plan, Expected: w.Expected, Built: w.Built, Runs: cfg.Runs}
+	res := &Result{Machine: readMachine(ctx, cfg.Self), Plan: w.Plan, Expected: w.Expected, Built: w.Built, Runs: cfg.Runs}
 	fmt.Fprintf(cfg.Progress, "built in %.1f s: %s processes, %s fds; warming up...\n",
 		w.Built.BuildMS/1000, num(w.Built.Processes), num(w.Built.FDs))
 	runner := Runner{NSEnter: paths["nsenter"], Target: w.InitPID, Timeout: cfg.RunTimeout}

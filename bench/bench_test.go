@@ -133,6 +133,16 @@ func checkResult(t *testing.T, res *Result) {
 			t.Errorf("ratio snapshot/%s = %v, want %v", r.To, r.Wall, w)
 		}
 	}
+	// nsenter + true peaks at the benchmark's own RSS (carried over at
+	// exec, see Runner.Run): every tool's peak RSS includes it, so it must
+	// stay small. Without the page-touch measure in a child of its own it
+	// was 79 MiB.
+	if nsenter := res.Tool(ToolNSEnter); nsenter.PeakRSSMiB > 40 {
+		t.Errorf("nsenter + true peaked at %.1f MiB: the benchmark process has grown, and every tool's peak RSS with it", nsenter.PeakRSSMiB)
+	}
+	if res.Machine.PageTouchUS <= 0 {
+		t.Errorf("the machine line has no page-touch cost: %+v", res.Machine)
+	}
 	if len(res.Targets) != 2 { // procfs: ≤ 0.5× lsof, sees the workload
 		t.Fatalf("%d targets, want 2: %+v", len(res.Targets), res.Targets)
 	}
