@@ -95,11 +95,18 @@ func (s *Scanner) Close() error {
 type bpfDump struct {
 	tasks []bpfiter.Task         // by pid
 	byPID map[int][]bpfiter.File // each sorted by fd number
+	// startTicks is when the dump began, in clock ticks since boot (the
+	// unit of a process's start time).
+	startTicks uint64
+	// missed are processes that /proc lists, that the iterator did not
+	// visit, and that the scan reads from /proc (see missedBy).
+	missed []int
 }
 
 // dumpBPF reads the processes, hands them to withTasks (if not nil), and
 // then reads their fds.
 func (s *Scanner) dumpBPF(withTasks func([]bpfiter.Task)) (*bpfDump, error) {
+	startTicks := bootTicks()
 	tasks, err := s.bpf.iter.Tasks()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
@@ -112,7 +119,7 @@ func (s *Scanner) dumpBPF(withTasks func([]bpfiter.Task)) (*bpfDump, error) {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
 	// The iterator reads one task's table at a time.
-	d := &bpfDump{tasks: tasks, byPID: map[int][]bpfiter.File{}}
+	d := &bpfDump{tasks: tasks, byPID: map[int][]bpfiter.File{}, startTicks: startTicks}
 	for lo := 0; lo < len(files); {
 		hi := lo + 1
 		for hi < len(files) && files[hi].TID == files[lo].TID {
@@ -140,6 +147,49 @@ func netnsMembers(tasks []bpfiter.Task) []*procRec {
 		}
 	}
 	return procs
+}
+
+// bootTicks is the time since boot in clock ticks (USER_HZ, 100 a second
+// on every architecture Linux runs Go on), 0 if the clock cannot be read.
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return 0
+	}
+	return uint64(ts.Nano()) / (1e9 / 100)
+}
+
+// missedBy returns the pids of listed (a listing of /proc) that dumped,
+// the dump's pids, lacks; both in order. Most are processes started since
+// the dump, which the next scan reads; but the kernel's task iterator can
+// also skip a process that /proc shows (this machine's pid 1, a sandbox's
+// init: /proc lists it, every child's ppid names it, the iterator never
+// visits it), and a process missing from the graph is worse than one read
+// the slower way. The scan reads them from /proc and keeps those that
+// started before the dump (see startedBefore).
+func missedBy(dumped, listed []int) []int {
+	var missed []int
+	for _, pid := range listed {
+		if _, ok := slices.BinarySearch(dumped, pid); !ok {
+			missed = append(missed, pid)
+		}
+	}
+	return missed
+}
+
+// wasMissed says whether p is one of the processes the dump missed.
+func (d *bpfDump) wasMissed(p *procRec) bool {
+	_, ok := slices.BinarySearch(d.missed, p.pid)
+	return ok
+}
+
+// startedBefore says whether p, a process the dump missed and the scan
+// read from /proc, was there when the dump began: one started since is
+// left to the next scan, as the processes started after the listing of a
+// procfs scan are, since the fds it shares with dumped processes would not
+// be known as shared.
+func (d *bpfDump) startedBefore(p *procRec) bool {
+	return p.startTime < d.startTicks
 }
 
 // pids returns the pids of the dump's processes, in order.

@@ -176,7 +176,16 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 
 	pids := slices.Clone(s.opts.PIDs)
 	if len(pids) == 0 && dump.tasks != nil {
-		pids = dump.pids() // what the /proc root lists, but for processes started since
+		// What the /proc root lists, but for processes started since, and
+		// those the iterator missed (missedBy), read from /proc. Without
+		// the listing, the dump's alone.
+		pids = dump.pids()
+		w := newWalker(fs, rootFD)
+		if listed, err := procdir.ListNumbers(rootFD, w.direntBuf, nil); err == nil {
+			slices.Sort(listed)
+			dump.missed = missedBy(pids, listed)
+			pids = append(pids, dump.missed...)
+		}
 	} else if len(pids) == 0 {
 		w := newWalker(fs, rootFD)
 		if pids, err = procdir.ListNumbers(rootFD, w.direntBuf, nil); err != nil {
@@ -240,6 +249,8 @@ func (s *Scanner) scan(ctx context.Context, keep map[int]*procRec) (*graph.Snaps
 			switch {
 			case gone:
 				vanished.Add(1)
+			case p != nil && t == nil && dump.wasMissed(p) && !dump.startedBefore(p):
+				p.closeDirs() // started since the dump: the next scan reads it
 			case err != nil:
 				errMu.Lock()
 				errs = append(errs, err)
