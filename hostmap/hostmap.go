@@ -115,7 +115,12 @@ func Build(x *graph.Index) *Map {
 	s := x.Snapshot()
 	procs := map[*graph.Node]*proc{}
 	byPID := map[int]*proc{}
+	var threads []*graph.Node
 	for _, n := range s.Nodes {
+		if n.Kind == graph.KindProcess && n.Process != nil && n.Process.TGID != 0 {
+			threads = append(threads, n)
+			continue
+		}
 		if n.Kind == graph.KindProcess && !kernelThread(n) {
 			p := &proc{n: n}
 			procs[n] = p
@@ -129,6 +134,24 @@ func Build(x *graph.Index) *Map {
 			if pp := byPID[p.n.Process.PPID]; pp != nil && pp != p {
 				p.parent = pp
 			}
+		}
+	}
+
+	// A thread with an fd table of its own is no process of the map: what
+	// its fds connect, its process connects.
+	holder := func(n *graph.Node) *proc { return procs[n] }
+	if len(threads) > 0 {
+		threadOf := make(map[*graph.Node]*proc, len(threads))
+		for _, n := range threads {
+			if p := procs[x.ProcessOn(n.Process.Host, n.Process.TGID)]; p != nil {
+				threadOf[n] = p
+			}
+		}
+		holder = func(n *graph.Node) *proc {
+			if p := procs[n]; p != nil {
+				return p
+			}
+			return threadOf[n]
 		}
 	}
 
@@ -149,7 +172,7 @@ func Build(x *graph.Index) *Map {
 				cc.mid = int32(len(flat))
 			}
 			for _, n := range hs {
-				if p := procs[n]; p != nil { // not a kernel thread
+				if p := holder(n); p != nil { // not a kernel thread
 					flat = append(flat, p)
 				}
 			}

@@ -416,3 +416,29 @@ func TestHubHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestThreadWithOwnTable: a thread with an fd table of its own (a process
+// node with a TGID) is not a process of the map; what its fds connect, its
+// process connects.
+func TestThreadWithOwnTable(t *testing.T) {
+	m := &machine{}
+	m.proc(1, 0, "systemd", "/init.scope", 1)
+	m.proc(70, 1, "app", "/app.service", 1)
+	m.proc(80, 1, "peer", "/peer.service", 1)
+	// The thread: its own node, the child of nobody, a thread edge from
+	// its process.
+	m.nodes = append(m.nodes, &graph.Node{ID: graph.ProcessID(71, st(71)), Kind: graph.KindProcess, PID: 71, NetNS: 1,
+		Process: &graph.Process{PPID: 1, Comm: "app-worker", StartTime: st(71), Cgroup: "/app.service", TGID: 70}})
+	m.edges = append(m.edges, graph.Edge{From: graph.ProcessID(70, st(70)), To: graph.ProcessID(71, st(71)), Kind: graph.EdgeThread})
+	m.pair(71, 3, 80, 4, unix(), unix())
+	mp := m.build()
+	for _, g := range mp.Groups {
+		if slices.Contains(g.PIDs, 71) || slices.Contains(g.Comms, "app-worker") {
+			t.Errorf("the thread is a process of group %+v", g)
+		}
+	}
+	want := []Link{{From: "unit:/app.service", To: "unit:/peer.service", Count: 1, Via: []graph.Via{graph.ViaUnix}}}
+	if d := cmp.Diff(want, mp.Links); d != "" {
+		t.Errorf("links (-want +got):\n%s", d)
+	}
+}
