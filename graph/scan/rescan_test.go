@@ -65,12 +65,25 @@ func waitForFD(t *testing.T, s *Scanner, pid int) *graph.Snapshot {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fdsOf(snap, pid); len(got) >= 2 && strings.Contains(strings.Join(got, " "), "3:file") {
+		if settled(snap, pid) {
 			return snap
 		}
 	}
 	t.Fatalf("process %d never showed its fds", pid)
 	return nil
+}
+
+// settled says whether the holder pid is in s as it stays: the shell has
+// made its fds and become sleep (before that it can hold fds of its own,
+// which a later scan does not find).
+func settled(s *graph.Snapshot, pid int) bool {
+	for _, n := range s.Nodes {
+		if n.Kind == graph.KindProcess && n.PID == pid && n.Process != nil && n.Process.Comm != "sleep" {
+			return false
+		}
+	}
+	got := strings.Join(fdsOf(s, pid), " ")
+	return strings.Contains(got, "3:file") && strings.Contains(got, "4:pipe")
 }
 
 func TestRescan(t *testing.T) {
@@ -89,7 +102,7 @@ func TestRescan(t *testing.T) {
 			t.Fatal(err)
 		}
 		prev = next
-		if len(fdsOf(next, b.Process.Pid)) >= 2 {
+		if settled(next, b.Process.Pid) {
 			break
 		}
 	}
