@@ -71,6 +71,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		defer pprof.StopCPUProfile()
 	}
+	defer tuneSnapshotGC(*procRoot)()
 	sc := scan.New(scan.Options{ProcRoot: *procRoot, Workers: *workers, Backend: *backend, Once: true})
 	snap, err := sc.Scan(ctx)
 	if cerr := sc.Close(); err == nil {
