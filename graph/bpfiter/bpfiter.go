@@ -200,8 +200,14 @@ func readRecords[R any](r io.Reader) ([]R, error) {
 // files turns records into Files, numbering kernel addresses in the order
 // met.
 func files(recs []taskFileRecord, readers *readerFDs) []File {
+	nsocks := 0
+	for i := range recs {
+		if recs[i].Sock != 0 {
+			nsocks++
+		}
+	}
 	descs := make(map[uint64]uint64, len(recs))
-	socks := map[uint64]uint64{}
+	socks := make(map[uint64]uint64, nsocks) // grown one at a time, ~20 ms of rehashing for 22,000
 	number := func(m map[uint64]uint64, addr uint64) uint64 {
 		if addr == 0 {
 			return 0
