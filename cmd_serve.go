@@ -79,7 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "how long history is kept")
 	historySize := fs.Int64("history-max-size", history.DefaultMaxSize, "how many bytes of history are kept at most")
 	activityOn := fs.Bool("activity", true, "sample what flows on each connection (TCP bytes/s, queues) every --activity-interval (docs/history.md)")
-	activityInterval := fs.Duration("activity-interval", activity.DefaultInterval, "how often --activity samples (one sock_diag dump of every unix and TCP socket)")
+	activityInterval := fs.Duration("activity-interval", activity.DefaultInterval, "how often --activity samples (one sock_diag dump of every TCP socket; of every unix socket, one sample in five)")
 	dev := fs.Bool("dev", false, "serve static/ from the working directory (edit and reload) instead of the embedded copy")
 	if err := fs.parse(args, stdout); err != nil {
 		return helpOrErr(err)

@@ -127,7 +127,7 @@ func TestUnixQueue(t *testing.T) {
 	if _, err := a.Write(make([]byte, k)); err != nil {
 		t.Fatal(err)
 	}
-	s := &Sampler{Keep: 4}
+	s := &Sampler{Keep: 4, UnixEvery: -1}
 	waitFor(t, s, "the unread bytes in b's queue", func() bool {
 		sock, ok := s.Socket(st.Ino)
 		return ok && sock.Via == ViaUnix && sock.Latest().RQueue == k && sock.Latest().Queued() == k
@@ -146,6 +146,55 @@ func TestUnixQueue(t *testing.T) {
 	}
 	if !seen {
 		t.Errorf("Flush after b closed has no total of b with its queue of %d", k)
+	}
+}
+
+// TestUnixEvery: unix sockets are sampled every UnixEvery samples, and
+// kept in between; TCP sockets every sample.
+func TestUnixEvery(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fds[1], &st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syscall.Write(fds[0], make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	srv := proctest.Start(t, proctest.Spec{Name: "tcp-server", Role: "stream-server", Args: []string{"tcp", "127.0.0.1:0"}})
+	c, err := net.Dial("tcp", srv.Facts().Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn := srv.WaitConns(1).Conns[0]
+
+	s := &Sampler{UnixEvery: 3}
+	for i := range 7 {
+		if err := s.Sample(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(make([]byte, 10)); err != nil { // a rate at every TCP sample
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, c, 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Socket(st.Ino); !ok {
+			t.Fatalf("after sample %d: the unix socket with a queue is not kept", i+1)
+		}
+	}
+	// Samples 1, 4 and 7.
+	if sock, _ := s.Socket(st.Ino); len(sock.Points) != 3 || sock.Latest().RQueue != 100 {
+		t.Errorf("unix socket: %d samples, latest %+v; want 3, 100 bytes queued", len(sock.Points), sock.Latest())
+	}
+	// The first sample of a TCP socket gives no rate: 6 after it.
+	if sock, ok := s.Socket(conn.Inode); !ok || len(sock.Points) < 5 {
+		t.Errorf("TCP socket: %d samples of 7, want one at each after the first", len(sock.Points))
 	}
 }
 

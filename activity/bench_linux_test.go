@@ -81,7 +81,7 @@ func benchmarkSampleHost(b *testing.B, variant string) {
 	counter := &Sampler{NetNS: s.NetNS}
 	counter.socks = map[uint64]*sock{}
 	counter.d = newDumper("", netip.AddrPort{})
-	counter.d.dump(ctx, netns, func(o observation) { seen++ })
+	counter.d.dump(ctx, netns, true, func(o observation) { seen++ })
 	counter.close()
 	s.close()
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/tick")

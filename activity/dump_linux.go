@@ -44,23 +44,26 @@ func newDumper(procRoot string, ignore netip.AddrPort) *dumper {
 	return d
 }
 
-// dump calls fn with every TCP socket and every unix socket of the
-// namespaces, and returns the namespaces it dumped.
+// dump calls fn with every TCP socket and, withUnix, every unix socket of
+// the namespaces, and returns the namespaces it dumped.
 // Namespace 0 is the caller's own.
-func (d *dumper) dump(ctx context.Context, netns map[uint64]int, fn func(observation)) (map[uint64]bool, error) {
+func (d *dumper) dump(ctx context.Context, netns map[uint64]int, withUnix bool, fn func(observation)) (map[uint64]bool, error) {
 	d.fn = fn
 	defer func() { d.fn = nil }()
 	return d.netns.Each(ctx, netns, func(ns uint64, c *sockdiag.Conn) error {
 		d.ns = ns
-		return d.dumpNS(c)
+		return d.dumpNS(c, withUnix)
 	})
 }
 
-// dumpNS dumps the unix and TCP sockets of c's namespace. An interrupted
-// dump is used as it is; a kernel without tcp_diag has no TCP sockets.
-func (d *dumper) dumpNS(c *sockdiag.Conn) error {
-	if err := c.Each(d.unixReq, d.unixFn); err != nil && !errors.Is(err, sockdiag.ErrDumpInterrupted) {
-		return err
+// dumpNS dumps the TCP sockets of c's namespace and, withUnix, its unix
+// sockets. An interrupted dump is used as it is; a kernel without tcp_diag
+// has no TCP sockets.
+func (d *dumper) dumpNS(c *sockdiag.Conn, withUnix bool) error {
+	if withUnix {
+		if err := c.Each(d.unixReq, d.unixFn); err != nil && !errors.Is(err, sockdiag.ErrDumpInterrupted) {
+			return err
+		}
 	}
 	for _, req := range d.tcpReqs {
 		err := c.Each(req, d.tcpFn)

@@ -12,7 +12,7 @@ type dumper struct{}
 
 func newDumper(string, netip.AddrPort) *dumper { return &dumper{} }
 
-func (d *dumper) dump(context.Context, map[uint64]int, func(observation)) (map[uint64]bool, error) {
+func (d *dumper) dump(context.Context, map[uint64]int, bool, func(observation)) (map[uint64]bool, error) {
 	return nil, ErrNotSupported
 }
 
