@@ -93,6 +93,8 @@ const (
 	// loop can tick often, and scan everything less often.
 	DefaultEventsInterval     = 100 * time.Millisecond
 	DefaultEventsFullInterval = time.Minute
+	// DefaultSelfEvery is Loop.SelfEvery's default.
+	DefaultSelfEvery = 10 * time.Minute
 )
 
 // Loop scans the machine on a ticker and publishes to a Store. Set the
@@ -153,6 +155,14 @@ type Loop struct {
 	// with every client it has, so that its clients do not slow its scans.
 	// 0: none.
 	Self int
+	// SelfEvery is how often a full scan reads Self again
+	// (DefaultSelfEvery if 0). The full scans in between read every other
+	// process and keep what the last one read of Self: the server's own
+	// fds (its clients, its netlink sockets, the scanner's dumps) change
+	// at every scan, and each change would be a version that every client
+	// receives and the history records (with the default minute between
+	// full scans, ~1.7 s of CPU a minute on the bench workload).
+	SelfEvery time.Duration
 	// Redact are secrets (the server's access token) never to be shown:
 	// wherever one appears in a process's command line (fdscope's own
 	// --token, a client's curl -H), the published snapshot shows
@@ -163,6 +173,7 @@ type Loop struct {
 	snap      *graph.Snapshot
 	probe     *Probe
 	lastFull  time.Time
+	lastSelf  time.Time // of the last full scan that read Self
 	fullTook  time.Duration // how long the last full scan took
 	fullAgain bool
 	// Sockets the probe saw appear since the last full scan and no scan
@@ -308,10 +319,16 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	case !full && incremental:
 		outcome = TickRescan
 		snap, err = rs.Rescan(ctx, l.snap, pids)
+	case incremental && l.keepsSelf(now):
+		// A full scan of every process but Self (see SelfEvery).
+		outcome = TickFull
+		snap, err = rs.Rescan(ctx, l.snap, allBut(l.snap, l.Self))
+		pids = nil
 	default:
 		outcome = TickFull
 		pids = nil
 		snap, err = l.Scanner.Scan(ctx)
+		l.lastSelf = now
 	}
 	if err != nil {
 		// Scan again next tick, and scan everything: a failed rescan may
@@ -335,6 +352,30 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	}
 	l.rescanned = outcome == TickRescan && l.Events != nil
 	return outcome, pids, nil
+}
+
+// keepsSelf says whether a full scan at now keeps what the last one read of
+// Self rather than read it again.
+func (l *Loop) keepsSelf(now time.Time) bool {
+	every := l.SelfEvery
+	if every <= 0 {
+		every = DefaultSelfEvery
+	}
+	return l.Self != 0 && l.snap != nil && !l.fullAgain && now.Sub(l.lastSelf) < every
+}
+
+// allBut returns the pids of the processes of snap but pid, in order.
+// Threads with a table of their own are left out: a rescan reads them
+// with their process.
+func allBut(snap *graph.Snapshot, pid int) []int {
+	var pids []int
+	for _, n := range snap.Nodes {
+		if n.Kind == graph.KindProcess && n.PID != pid && (n.Process == nil || n.Process.TGID == 0) {
+			pids = append(pids, n.PID)
+		}
+	}
+	slices.Sort(pids)
+	return slices.Compact(pids)
 }
 
 // fromProbe decides a tick of a loop without events: the Prober looks at

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -354,6 +355,46 @@ func TestLoopExecs(t *testing.T) {
 		t.Errorf("rescanned pids (-want +got):\n%s", d)
 	}
 	tick(t, l, c, live.TickIdle)
+}
+
+// TestLoopSelfEvery: full scans read every process but the server's own,
+// which one full scan in SelfEvery reads again.
+func TestLoopSelfEvery(t *testing.T) {
+	w := livetest.NewWorld()
+	server := w.Start(1, "server")
+	self := w.Start(1, "fdscope")
+	other := w.Start(1, "other")
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := newLoop(w, c)
+	l.Self, l.SelfEvery = self, time.Minute
+
+	tick(t, l, c, live.TickFull) // the first: everything
+	if w.Scans != 1 || len(w.Rescans) != 0 {
+		t.Fatalf("first tick: %d scans, %d rescans", w.Scans, len(w.Rescans))
+	}
+	c.advance(10 * time.Second)
+	tick(t, l, c, live.TickFull) // every process but self
+	if w.Scans != 1 || len(w.Rescans) != 1 {
+		t.Fatalf("second full tick: %d scans, %d rescans; want 1 and 1", w.Scans, len(w.Rescans))
+	}
+	var want []int // every process of the world (its init too) but self
+	for _, n := range w.Snapshot().Nodes {
+		if n.Kind == graph.KindProcess && n.PID != self {
+			want = append(want, n.PID)
+		}
+	}
+	if !slices.Contains(want, server) || !slices.Contains(want, other) {
+		t.Fatalf("the world's processes: %v", want)
+	}
+	slices.Sort(want)
+	if d := cmp.Diff(want, w.Rescans[0]); d != "" {
+		t.Errorf("a full tick read (-want +got):\n%s", d)
+	}
+	c.advance(time.Minute)
+	tick(t, l, c, live.TickFull) // SelfEvery is over: everything
+	if w.Scans != 2 {
+		t.Errorf("after SelfEvery: %d scans, want 2", w.Scans)
+	}
 }
 
 // fakeEvents is a live.Events that returns what the test queued.
