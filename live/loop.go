@@ -173,7 +173,7 @@ type Loop struct {
 	snap      *graph.Snapshot
 	probe     *Probe
 	lastFull  time.Time
-	lastSelf  time.Time // of the last full scan that read Self
+	lastSelf  time.Time     // of the last full scan that read Self
 	fullTook  time.Duration // how long the last full scan took
 	fullAgain bool
 	// Sockets the probe saw appear since the last full scan and no scan
