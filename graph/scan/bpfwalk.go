@@ -367,9 +367,12 @@ func setDescs(procs []*procRec, d *bpfDump) {
 	for _, p := range procs {
 		fs := d.of(p)
 		for i, f := range p.fds {
-			f.desc = 0
+			f.desc, f.peer = 0, 0
 			if r := bpfFile(fs, f.num, i); r != nil {
 				f.desc = r.Desc
+				if r.Family == unix.AF_UNIX {
+					f.peer = r.PeerInode
+				}
 			}
 		}
 	}
@@ -378,14 +381,14 @@ func setDescs(procs []*procRec, d *bpfDump) {
 // addBPFPeers fills in the unix peers the socket dumps lacked (a network
 // namespace that could not be entered) from the iterator, which reads
 // them in every namespace.
-func addBPFPeers(procs []*procRec, d *bpfDump, sockets *socketTable) {
+func addBPFPeers(procs []*procRec, sockets *socketTable) {
 	for _, p := range procs {
-		for _, r := range d.of(p) {
-			if r.Family != unix.AF_UNIX || r.PeerInode == 0 {
+		for _, f := range p.fds {
+			if f.peer == 0 || f.kind != graph.KindSocket {
 				continue
 			}
-			if s := sockets.byInode[r.Inode]; s != nil && s.unixPeer == 0 {
-				s.unixPeer = r.PeerInode
+			if s := sockets.byInode[f.inode]; s != nil && s.unixPeer == 0 {
+				s.unixPeer = f.peer
 			}
 		}
 	}

@@ -24,8 +24,10 @@ type fdRec struct {
 	st     *fileStat // path and nsfs objects: what the fd leads to; nil if not stat'ed
 	err    string    // what could not be read about this fd
 	// desc numbers the fd's open file description in the scan's BPF dump;
-	// 0 when the scan has none or the dump does not hold the fd.
-	desc uint64
+	// 0 when the scan has none or the dump does not hold the fd. peer is
+	// a unix socket's peer's inode as the dump read it, in every network
+	// namespace (0 if none).
+	desc, peer uint64
 
 	id  string // the fd node's ID, once made
 	ofd *ofdRec
