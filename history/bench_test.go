@@ -34,7 +34,7 @@ func benchHistory(b *testing.B, procs, versions int) (*DB, time.Time) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	prev := w.Snapshot()
-	prevState := stateOf(prev)
+	prevState := stateOf(prev, nil)
 	if err := db.write(ctx, &batch{t: t0, snap: prev}); err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func benchHistory(b *testing.B, procs, versions int) (*DB, time.Time) {
 	for v := 1; v <= versions; v++ {
 		w.Step(r)
 		cur := w.Snapshot()
-		curState := stateOf(cur)
+		curState := stateOf(cur, nil)
 		at = t0.Add(time.Duration(v) * time.Second)
 		if err := db.write(ctx, &batch{t: at, events: diffStates(prevState, curState, at), changes: []*graph.Changes{graph.Diff(prev, cur)}}); err != nil {
 			b.Fatal(err)
@@ -79,11 +79,38 @@ func BenchmarkDiffStates(b *testing.B) {
 	for i := 1; i < len(pids); i++ {
 		w.Connect(pids[i], pids[r.IntN(len(pids))])
 	}
-	prev := stateOf(w.Snapshot())
+	prev := stateOf(w.Snapshot(), nil)
 	w.Step(r)
 	cur := w.Snapshot()
 	now := time.Now()
 	for b.Loop() {
-		diffStates(prev, stateOf(cur), now)
+		diffStates(prev, stateOf(cur, prev), now)
+	}
+}
+
+// BenchmarkDiffStatesInherited is BenchmarkDiffStates on a World shaped
+// like a real host: 500 processes forked in a tree from one that holds
+// 20 pipes, so that each pipe has hundreds of holders (and its
+// connections are capped at maxPairs).
+func BenchmarkDiffStatesInherited(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	w := livetest.NewWorld()
+	root := w.Start(1, "manager")
+	for range 20 {
+		w.Pipe(root, root)
+	}
+	pids := []int{root}
+	for range 500 {
+		pids = append(pids, w.Fork(pids[r.IntN(len(pids))]))
+	}
+	for i := 1; i < len(pids); i++ {
+		w.Connect(pids[i], pids[r.IntN(len(pids))])
+	}
+	prev := stateOf(w.Snapshot(), nil)
+	w.Step(r)
+	cur := w.Snapshot()
+	now := time.Now()
+	for b.Loop() {
+		diffStates(prev, stateOf(cur, prev), now)
 	}
 }

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -72,16 +73,47 @@ type end struct {
 }
 
 // state is what events are computed from: a snapshot's processes, fds and
-// connections by key.
+// connections by key. It holds nodes, not events: a version changes a
+// handful of the tens of thousands of fds and connections, and only
+// those become events (fdEvent, connEvent).
 type state struct {
 	procs map[string]*graph.Node // process node ID → node
-	fds   map[string]Event       // fd node ID → fd_open event (without time)
-	conns map[string]Event       // connection key → conn_open event (without time)
+	fds   map[string]fdRec       // fd node ID → what it holds
+	conns map[connKey]connRec    // every pair of ends of every connection
 }
 
-// stateOf reads the processes, fds and connections of s.
-func stateOf(s *graph.Snapshot) *state {
-	st := &state{procs: map[string]*graph.Node{}, fds: map[string]Event{}, conns: map[string]Event{}}
+// fdRec is an fd of a state: its process and the object it holds (nil if
+// the snapshot has none).
+type fdRec struct {
+	proc *graph.Node
+	num  int
+	obj  *graph.Node
+}
+
+// connKey names one pair of ends of a connection across versions.
+type connKey struct {
+	via         graph.Via
+	obj0, proc0 string
+	fd0         int
+	obj1, proc1 string // empty when the other end is out of sight
+	fd1         int
+}
+
+// connRec is a pair of ends of a connection: the objects and processes
+// at each end (obj1 and proc1 nil when the other end is out of sight).
+type connRec struct {
+	obj0, obj1, proc0, proc1 *graph.Node
+}
+
+// stateOf reads the processes, fds and connections of s. hint, the state
+// of the previous version or nil, sizes the tables.
+func stateOf(s *graph.Snapshot, hint *state) *state {
+	st := &state{procs: map[string]*graph.Node{}, fds: map[string]fdRec{}, conns: map[connKey]connRec{}}
+	if hint != nil {
+		st.procs = make(map[string]*graph.Node, len(hint.procs))
+		st.fds = make(map[string]fdRec, len(hint.fds))
+		st.conns = make(map[connKey]connRec, len(hint.conns))
+	}
 	if s == nil {
 		return st
 	}
@@ -94,44 +126,36 @@ func stateOf(s *graph.Snapshot) *state {
 		}
 	}
 	for _, n := range s.Nodes {
-		switch n.Kind {
-		case graph.KindFD:
-			if n.FD == nil {
+		if n.Kind != graph.KindFD || n.FD == nil {
+			continue
+		}
+		proc := byPID[n.PID]
+		if proc == nil {
+			continue
+		}
+		rec := fdRec{proc: proc, num: n.FD.Num}
+		for _, e := range s.EdgesFrom(n.ID) {
+			if e.Kind != graph.EdgeOFD {
 				continue
 			}
-			proc := byPID[n.PID]
-			if proc == nil {
-				continue
-			}
-			ev := Event{Kind: FDOpen, PID: n.PID, Comm: proc.Process.Comm, FD: n.FD.Num, PeerFD: -1, Source: SourceScan}
-			for _, e := range s.EdgesFrom(n.ID) {
-				if e.Kind != graph.EdgeOFD {
+			ofd := s.Node(e.To)
+			for _, o := range s.EdgesFrom(e.To) {
+				if o.Kind != graph.EdgeObject {
 					continue
 				}
-				ofd := s.Node(e.To)
-				for _, o := range s.EdgesFrom(e.To) {
-					if o.Kind != graph.EdgeObject {
-						continue
-					}
-					obj := s.Node(o.To)
-					if obj == nil {
-						continue
-					}
-					mode := ""
-					if ofd != nil && ofd.OFD != nil {
-						mode = ofd.OFD.Mode
-					}
-					ends[obj.ID] = append(ends[obj.ID], end{proc: proc, fd: n.FD.Num, mode: mode})
-					if obj.Object != nil {
-						ev.Name, ev.Inode = obj.Object.Name, obj.Object.Inode
-						if obj.Object.Socket != nil {
-							ev.Addr = obj.Object.Socket.Local
-						}
-					}
+				obj := s.Node(o.To)
+				if obj == nil {
+					continue
 				}
+				mode := ""
+				if ofd != nil && ofd.OFD != nil {
+					mode = ofd.OFD.Mode
+				}
+				ends[obj.ID] = append(ends[obj.ID], end{proc: proc, fd: n.FD.Num, mode: mode})
+				rec.obj = obj
 			}
-			st.fds[n.ID] = ev
 		}
+		st.fds[n.ID] = rec
 	}
 	graph.NewIndex(s).Conns(func(c *graph.Conn) {
 		if c.Listen {
@@ -151,18 +175,13 @@ func stateOf(s *graph.Snapshot) *state {
 				return
 			}
 			pairs++
-			ev := Event{Kind: ConnOpen, PID: x.proc.PID, Comm: x.proc.Process.Comm, FD: x.fd, Via: string(c.Via), Source: SourceScan,
-				PeerFD: -1}
-			ev.Name, ev.Inode, ev.Addr, _ = objectFacts(c.Objects[0])
-			key := []string{string(c.Via), c.Objects[0].ID, x.proc.ID, itoa(x.fd)}
+			k := connKey{via: c.Via, obj0: c.Objects[0].ID, proc0: x.proc.ID, fd0: x.fd, fd1: -1}
+			r := connRec{obj0: c.Objects[0], proc0: x.proc}
 			if y != nil {
-				ev.PeerPID, ev.PeerComm, ev.PeerFD = y.proc.PID, y.proc.Process.Comm, y.fd
-				_, ev.PeerInode, ev.PeerAddr, _ = objectFacts(c.Objects[1])
-				key = append(key, c.Objects[1].ID, y.proc.ID, itoa(y.fd))
-			} else {
-				_, _, _, ev.PeerAddr = objectFacts(c.Objects[0])
+				k.obj1, k.proc1, k.fd1 = c.Objects[1].ID, y.proc.ID, y.fd
+				r.obj1, r.proc1 = c.Objects[1], y.proc
 			}
-			st.conns[strings.Join(key, "|")] = ev
+			st.conns[k] = r
 		}
 		for _, x := range a {
 			if b == nil && c.Objects[1] == nil {
@@ -175,6 +194,32 @@ func stateOf(s *graph.Snapshot) *state {
 		}
 	})
 	return st
+}
+
+// fdEvent is the fd_open event (without time) of an fd.
+func fdEvent(r fdRec) Event {
+	ev := Event{Kind: FDOpen, PID: r.proc.PID, Comm: r.proc.Process.Comm, FD: r.num, PeerFD: -1, Source: SourceScan}
+	if r.obj != nil && r.obj.Object != nil {
+		ev.Name, ev.Inode = r.obj.Object.Name, r.obj.Object.Inode
+		if r.obj.Object.Socket != nil {
+			ev.Addr = r.obj.Object.Socket.Local
+		}
+	}
+	return ev
+}
+
+// connEvent is the conn_open event (without time) of a pair of ends.
+func connEvent(k connKey, r connRec) Event {
+	ev := Event{Kind: ConnOpen, PID: r.proc0.PID, Comm: r.proc0.Process.Comm, FD: k.fd0, Via: string(k.via), Source: SourceScan,
+		PeerFD: -1}
+	ev.Name, ev.Inode, ev.Addr, _ = objectFacts(r.obj0)
+	if r.proc1 != nil {
+		ev.PeerPID, ev.PeerComm, ev.PeerFD = r.proc1.PID, r.proc1.Process.Comm, k.fd1
+		_, ev.PeerInode, ev.PeerAddr, _ = objectFacts(r.obj1)
+	} else {
+		_, _, _, ev.PeerAddr = objectFacts(r.obj0)
+	}
+	return ev
 }
 
 // objectFacts returns what an event shows of an object.
@@ -196,14 +241,14 @@ func diffStates(old, cur *state, t time.Time) []Event {
 		ev.Time, ev.Kind = t, kind
 		out = append(out, ev)
 	}
-	for _, k := range missing(old.conns, cur.conns) {
-		emit(old.conns[k], ConnClose)
+	for _, k := range missingConns(old.conns, cur.conns) {
+		emit(connEvent(k, old.conns[k]), ConnClose)
 	}
 	// An fd whose number now names another object (closed and opened
 	// again between two versions, or replaced by dup2) closed and opened.
 	replaced := replacedFDs(old.fds, cur.fds)
 	for _, k := range sortedUnion(missing(old.fds, cur.fds), replaced) {
-		emit(old.fds[k], FDClose)
+		emit(fdEvent(old.fds[k]), FDClose)
 	}
 	for _, k := range missing(old.procs, cur.procs) {
 		emit(processEvent(old.procs[k]), ProcessExit)
@@ -212,10 +257,10 @@ func diffStates(old, cur *state, t time.Time) []Event {
 		emit(processEvent(cur.procs[k]), ProcessStart)
 	}
 	for _, k := range sortedUnion(missing(cur.fds, old.fds), replaced) {
-		emit(cur.fds[k], FDOpen)
+		emit(fdEvent(cur.fds[k]), FDOpen)
 	}
-	for _, k := range missing(cur.conns, old.conns) {
-		emit(cur.conns[k], ConnOpen)
+	for _, k := range missingConns(cur.conns, old.conns) {
+		emit(connEvent(k, cur.conns[k]), ConnOpen)
 	}
 	return out
 }
@@ -230,15 +275,31 @@ func processEvent(n *graph.Node) Event {
 
 // replacedFDs returns, sorted, the fds in both old and cur whose number
 // names another object in cur.
-func replacedFDs(old, cur map[string]Event) []string {
+func replacedFDs(old, cur map[string]fdRec) []string {
 	var keys []string
 	for k, o := range old {
-		if c, ok := cur[k]; ok && (c.Inode != o.Inode || c.Name != o.Name) {
+		if c, ok := cur[k]; ok && !sameObject(c.obj, o.obj) {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// sameObject reports whether two objects an fd held (nil for none) are
+// one: the same inode and name.
+func sameObject(a, b *graph.Node) bool {
+	ia, na := objectName(a)
+	ib, nb := objectName(b)
+	return ia == ib && na == nb
+}
+
+// objectName is an object's inode and name (zero for nil).
+func objectName(n *graph.Node) (uint64, string) {
+	if n == nil || n.Object == nil {
+		return 0, ""
+	}
+	return n.Object.Inode, n.Object.Name
 }
 
 // sortedUnion merges two sorted lists of distinct keys.
@@ -261,6 +322,22 @@ func missing[V, W any](a map[string]V, b map[string]W) []string {
 		}
 	}
 	slices.Sort(keys)
+	return keys
+}
+
+// missingConns is missing for connections, in a stable order.
+func missingConns(a, b map[connKey]connRec) []connKey {
+	var keys []connKey
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(x, y connKey) int {
+		return cmp.Or(strings.Compare(string(x.via), string(y.via)),
+			strings.Compare(x.obj0, y.obj0), strings.Compare(x.proc0, y.proc0), cmp.Compare(x.fd0, y.fd0),
+			strings.Compare(x.obj1, y.obj1), strings.Compare(x.proc1, y.proc1), cmp.Compare(x.fd1, y.fd1))
+	})
 	return keys
 }
 

@@ -13,9 +13,9 @@ import (
 func TestReplacedFD(t *testing.T) {
 	w := livetest.NewWorld()
 	pid := w.Start(1, "server")
-	before := stateOf(w.Snapshot())
+	before := stateOf(w.Snapshot(), nil)
 	ino := w.ReplaceWithSocket(pid, 1)
-	evs := diffStates(before, stateOf(w.Snapshot()), time.Now())
+	evs := diffStates(before, stateOf(w.Snapshot(), nil), time.Now())
 	var closed, opened bool
 	for _, ev := range evs {
 		if ev.PID != pid || ev.FD != 1 {
@@ -31,7 +31,7 @@ func TestReplacedFD(t *testing.T) {
 	if !closed || !opened {
 		t.Errorf("fd 1 replaced by socket:[%d]: want its old object closed and the socket opened; events %+v", ino, evs)
 	}
-	if again := diffStates(stateOf(w.Snapshot()), stateOf(w.Snapshot()), time.Now()); len(again) != 0 {
+	if again := diffStates(stateOf(w.Snapshot(), nil), stateOf(w.Snapshot(), nil), time.Now()); len(again) != 0 {
 		t.Errorf("two states of one snapshot differ: %+v", again)
 	}
 }

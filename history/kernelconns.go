@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/fdscope/fdscope/graph"
 )
 
 // KernelDelay is how long a connection the kernel reported waits, after
@@ -65,8 +67,12 @@ func (s *scannedSockets) update(events []Event, cur *state, now time.Time) {
 		}
 	}
 	if cur != nil {
-		for _, e := range cur.conns {
-			set(e, time.Time{})
+		for _, c := range cur.conns {
+			for _, obj := range []*graph.Node{c.obj0, c.obj1} {
+				if ino, _ := objectName(obj); ino != 0 {
+					s.inodes[ino] = time.Time{}
+				}
+			}
 		}
 	}
 	for _, e := range events {

@@ -246,7 +246,7 @@ func (r *Recorder) follow(ctx context.Context, src Source, queue chan<- *batch) 
 		if snap != nil && seq != lastSeq {
 			now := r.Now()
 			b := &batch{t: now}
-			cur := stateOf(snap)
+			cur := stateOf(snap, prev)
 			comms := make(map[int]string, len(cur.procs))
 			for _, p := range cur.procs {
 				comms[p.PID] = p.Process.Comm
