@@ -74,9 +74,6 @@ type view struct {
 	snap *graph.Snapshot
 	vs   *views
 
-	idxOnce sync.Once
-	idx     *graph.Index
-
 	rowsOnce sync.Once
 	rows     []graph.ProcessRow
 
@@ -255,9 +252,10 @@ func (vs *views) rowsAt(seq uint64) ([]graph.ProcessRow, bool) {
 	return r, ok
 }
 
+// index is the version's index, shared with the live loop and the
+// history recorder (graph.Snapshot.Index).
 func (v *view) index() *graph.Index {
-	v.idxOnce.Do(func() { v.idx = graph.NewIndex(v.snap) })
-	return v.idx
+	return v.snap.Index()
 }
 
 func (v *view) processes() []graph.ProcessRow {

@@ -31,21 +31,6 @@ func (x *Index) Row(pid int) (ProcessRow, bool) {
 	return x.row(x.holders(), proc, nil, nil), true
 }
 
-// HolderPIDs returns the pids of the processes that hold an fd leading to
-// the object with the given ID, sorted and without repeats.
-func (x *Index) HolderPIDs(objectID string) []int {
-	obj, ok := x.posOf(objectID)
-	if !ok {
-		return nil
-	}
-	var out []int
-	for _, h := range x.holdersOfObject(obj) {
-		out = append(out, x.s.Nodes[h.proc].PID)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // PeerPIDs returns the pids of the peers of the process with the given pid
 // (see Peers), sorted and without repeats.
 func (x *Index) PeerPIDs(pid int) []int {
@@ -65,11 +50,10 @@ func (x *Index) ConnectionPIDs(pid int) []int {
 	})
 }
 
-// SocketPeerPIDs returns the pids of the processes that hold the far end of
-// a connection (a peer edge: sockets, ptys) of the process with the given
-// pid, sorted and without repeats. These are the processes whose graph
-// changes when a connection of pid's opens or closes.
-func (x *Index) SocketPeerPIDs(pid int) []int { return x.pidsOf(pid, x.edgePeerSet) }
+// socketPeerPIDsByTables is SocketPeerPIDs from the holder tables of the
+// whole snapshot (as the process list counts peers): the tests check one
+// against the other.
+func (x *Index) socketPeerPIDsByTables(pid int) []int { return x.pidsOf(pid, x.edgePeerSet) }
 
 func (x *Index) pidsOf(pid int, set func(*holderTables, int32) []int32) []int {
 	proc, ok := x.procs[pid]

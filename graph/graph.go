@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -314,6 +315,22 @@ type Snapshot struct {
 	Nodes []*Node `json:"nodes"`
 	Edges []Edge  `json:"edges"`
 	Stats Stats   `json:"stats"`
+
+	indexOnce sync.Once
+	index     *Index
+}
+
+// Index returns the Index of s, built at the first call and shared by all
+// later ones: the live server's loop, its clients and the history recorder
+// all query the latest version, and indexing a busy host's graph takes
+// tens of milliseconds. s must not change after the first call. A nil s
+// stands for an empty snapshot.
+func (s *Snapshot) Index() *Index {
+	if s == nil {
+		return NewIndex(nil)
+	}
+	s.indexOnce.Do(func() { s.index = NewIndex(s) })
+	return s.index
 }
 
 // New builds a Snapshot from nodes and edges in any order. A later node with

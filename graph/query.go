@@ -298,6 +298,49 @@ func (x *Index) holdersOfOFD(ofd, obj int32) []hop {
 	return out
 }
 
+// HolderPIDs returns the pids of the processes that hold an fd leading to
+// the object with the given ID, sorted and without repeats.
+func (x *Index) HolderPIDs(objectID string) []int {
+	obj, ok := x.posOf(objectID)
+	if !ok {
+		return nil
+	}
+	var out []int
+	for _, h := range x.holdersOfObject(obj) {
+		out = append(out, x.s.Nodes[h.proc].PID)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// SocketPeerPIDs returns the pids of the processes that hold the far end of
+// a connection (a peer edge: sockets, ptys) of the process with the given
+// pid, sorted and without repeats. These are the processes whose graph
+// changes when a connection of pid's opens or closes. Its cost is that of
+// a walk from the process's fds, not of the whole snapshot.
+func (x *Index) SocketPeerPIDs(pid int) []int {
+	proc, ok := x.procs[pid]
+	if !ok {
+		return nil
+	}
+	var out []int
+	for fd := range x.outs(proc, EdgeFD) {
+		h := x.resolve(proc, fd)
+		if h.obj < 0 {
+			continue
+		}
+		for _, far := range x.peerObjects(h.obj) {
+			for _, p := range x.holdersOfObject(far) {
+				if p.proc != proc {
+					out = append(out, x.s.Nodes[p.proc].PID)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // holdersOfObject returns every fd, with its process and description, that leads to obj.
 func (x *Index) holdersOfObject(obj int32) []hop {
 	var out []hop

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -283,15 +284,14 @@ func TestHolderAndPeerPIDs(t *testing.T) {
 	if d := cmp.Diff([]int{100, 600}, x.HolderPIDs("chr:0:25:3")); d != "" {
 		t.Errorf("HolderPIDs(tty) (-want +got):\n%s", d)
 	}
-	c := NewConnections(testMachine().snapshot())
-	if d := cmp.Diff([]int{100}, c.HolderPIDs("socket:[11]")); d != "" {
-		t.Errorf("Connections.HolderPIDs (-want +got):\n%s", d)
+	if d := cmp.Diff([]int{100}, x.HolderPIDs("socket:[11]")); d != "" {
+		t.Errorf("HolderPIDs(socket) (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]int{200, 500}, c.PeerPIDs(100)); d != "" {
-		t.Errorf("Connections.PeerPIDs(100) (-want +got):\n%s", d)
+	if d := cmp.Diff([]int{200, 500}, x.SocketPeerPIDs(100)); d != "" {
+		t.Errorf("SocketPeerPIDs(100) (-want +got):\n%s", d)
 	}
-	if c.HolderPIDs("pipe:[20]") != nil || NewConnections(nil).PeerPIDs(1) != nil {
-		t.Error("Connections knows a pipe or an empty snapshot")
+	if NewIndex(nil).SocketPeerPIDs(1) != nil || x.SocketPeerPIDs(99999) != nil {
+		t.Error("SocketPeerPIDs of an empty snapshot or an unknown pid")
 	}
 	if got := x.HolderPIDs("socket:[999]"); got != nil {
 		t.Errorf("HolderPIDs(unknown) = %v", got)
@@ -387,9 +387,8 @@ func TestPeersProperties(t *testing.T) {
 			if row.Peers != len(distinct) || row.Peers != len(x.PeerPIDs(row.PID)) {
 				t.Fatalf("round %d pid %d: row %d peers, Peers %d, PeerPIDs %d", round, row.PID, row.Peers, len(distinct), len(x.PeerPIDs(row.PID)))
 			}
-			c := NewConnections(s)
-			if d := cmp.Diff(x.SocketPeerPIDs(row.PID), c.PeerPIDs(row.PID)); d != "" {
-				t.Fatalf("round %d pid %d: Connections.PeerPIDs (-Index +Connections):\n%s", round, row.PID, d)
+			if d := cmp.Diff(x.socketPeerPIDsByTables(row.PID), x.SocketPeerPIDs(row.PID)); d != "" {
+				t.Fatalf("round %d pid %d: SocketPeerPIDs (-tables +walk):\n%s", round, row.PID, d)
 			}
 			f := x.Focus(row.PID)
 			for _, p := range peers {
@@ -592,5 +591,29 @@ func TestFocusThreads(t *testing.T) {
 	rows := x.Processes()
 	if i := slices.IndexFunc(rows, func(r ProcessRow) bool { return r.PID == 701 }); i < 0 || rows[i].TGID != 700 {
 		t.Errorf("the thread's row: want tgid 700 in %+v", rows)
+	}
+}
+
+// TestSnapshotIndexShared checks that a snapshot's index is built once and
+// shared by concurrent callers (run with -race).
+func TestSnapshotIndexShared(t *testing.T) {
+	s := testMachine().snapshot()
+	got := make([]*Index, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i] = s.Index() })
+	}
+	wg.Wait()
+	for _, x := range got {
+		if x != got[0] || x == nil {
+			t.Fatalf("Index() returned %p and %p", got[0], x)
+		}
+	}
+	if d := cmp.Diff([]int{200, 500}, s.Index().SocketPeerPIDs(100)); d != "" {
+		t.Errorf("SocketPeerPIDs(100) of the shared index (-want +got):\n%s", d)
+	}
+	var none *Snapshot
+	if none.Index() == nil || none.Index().Process(1) != nil {
+		t.Error("the index of a nil snapshot is not an empty one")
 	}
 }

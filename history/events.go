@@ -157,7 +157,7 @@ func stateOf(s *graph.Snapshot, hint *state) *state {
 		}
 		st.fds[n.ID] = rec
 	}
-	graph.NewIndex(s).Conns(func(c *graph.Conn) {
+	s.Index().Conns(func(c *graph.Conn) {
 		if c.Listen {
 			return
 		}

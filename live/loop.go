@@ -142,12 +142,15 @@ type Loop struct {
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 	// FreeMemory, when set, returns freed memory to the operating system
-	// after each full scan (debug.FreeOSMemory), and with Events also at
-	// the first idle tick after rescans (full scans are a minute apart
-	// there). A scan of a busy host briefly holds two snapshots and the
-	// garbage of building one, and the Go runtime would otherwise keep that
-	// peak as resident memory until its scavenger catches up. The cost is
-	// one extra collection per full scan, and per burst of rescans.
+	// after each full scan (debug.FreeOSMemory). A full scan of a busy
+	// host briefly holds two snapshots and the garbage of building one,
+	// and the Go runtime would otherwise keep that peak as resident memory
+	// until its scavenger catches up. The cost is one extra collection per
+	// full scan, and the page faults of the next scan's first writes to
+	// the memory given back. Rescans do not give memory back: they carry
+	// new connections to the browser, and on the bench workload writing
+	// again to pages returned after a burst of rescans made the next
+	// rescan ~130 ms slower (docs/performance-server.md).
 	FreeMemory bool
 	// Self is a process left out of the per-tick work: its own changes,
 	// and its being at the far end of a changed connection, wait for the
@@ -193,11 +196,9 @@ type Loop struct {
 	ownTables   map[int]bool
 	ownTablesOf *graph.Snapshot
 	// With Events: processes to read again that wait for quietUntil, the
-	// end of the pause after the last scan (see tick); and whether a
-	// rescan ran since memory was last freed.
+	// end of the pause after the last scan (see tick).
 	pending    []int
 	quietUntil time.Time
-	rescanned  bool
 }
 
 // Tick outcomes, as the Metrics count them.
@@ -306,10 +307,6 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 		l.probe = probe
 		if len(l.pending) == 0 {
 			l.Store.Checked(now)
-			if l.rescanned && l.FreeMemory {
-				debug.FreeOSMemory() // the burst of rescans is over
-			}
-			l.rescanned = false
 		}
 		return TickIdle, nil, nil
 	}
@@ -350,7 +347,6 @@ func (l *Loop) tick(ctx context.Context, now time.Time) (outcome string, pids []
 	if outcome == TickFull && l.FreeMemory {
 		debug.FreeOSMemory()
 	}
-	l.rescanned = outcome == TickRescan && l.Events != nil
 	return outcome, pids, nil
 }
 
@@ -594,11 +590,11 @@ func withFarEnds(set map[int]bool, sockets []uint64, snap *graph.Snapshot, self 
 	if len(set) == 0 && len(sockets) == 0 {
 		return nil
 	}
-	// Built only when something changed, and not kept: on a busy host it
-	// weighs megabytes, and an idle tick needs none of it.
-	conns := graph.NewConnections(snap)
+	// The snapshot's index is built once per version and shared with the
+	// server's clients and the history recorder, which need it too.
+	idx := snap.Index()
 	for _, ino := range sockets {
-		for _, pid := range conns.HolderPIDs(graph.SocketID(ino)) {
+		for _, pid := range idx.HolderPIDs(graph.SocketID(ino)) {
 			set[pid] = pid != self
 		}
 	}
@@ -609,7 +605,7 @@ func withFarEnds(set map[int]bool, sockets []uint64, snap *graph.Snapshot, self 
 		}
 	}
 	for _, pid := range direct {
-		for _, p := range conns.PeerPIDs(pid) {
+		for _, p := range idx.SocketPeerPIDs(pid) {
 			set[p] = p != self
 		}
 	}
