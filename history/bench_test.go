@@ -76,16 +76,7 @@ func BenchmarkDiffStates(b *testing.B) {
 	for range 2000 {
 		pids = append(pids, w.Start(pids[r.IntN(len(pids))], "cmd"))
 	}
-	for i := 1; i < len(pids); i++ {
-		w.Connect(pids[i], pids[r.IntN(len(pids))])
-	}
-	prev := stateOf(w.Snapshot(), nil)
-	w.Step(r)
-	cur := w.Snapshot()
-	now := time.Now()
-	for b.Loop() {
-		diffStates(prev, stateOf(cur, prev), now)
-	}
+	benchDiffStates(b, r, w, pids)
 }
 
 // BenchmarkDiffStatesInherited is BenchmarkDiffStates on a World shaped
@@ -103,6 +94,12 @@ func BenchmarkDiffStatesInherited(b *testing.B) {
 	for range 500 {
 		pids = append(pids, w.Fork(pids[r.IntN(len(pids))]))
 	}
+	benchDiffStates(b, r, w, pids)
+}
+
+// benchDiffStates connects each of pids (but the first) to a random one
+// of them, then times the recorder's work for one random step of w.
+func benchDiffStates(b *testing.B, r *rand.Rand, w *livetest.World, pids []int) {
 	for i := 1; i < len(pids); i++ {
 		w.Connect(pids[i], pids[r.IntN(len(pids))])
 	}
